@@ -1,0 +1,25 @@
+//! Memory figures shared by the oomlab report server and the harness.
+//!
+//! One owner per concept: the server publishes these types on
+//! `GET /debug/memory`, the harness deserialises the same types, and both read
+//! `/proc` through the same functions, so a figure means the same thing on
+//! both sides of the wire.
+//!
+//! # Layout
+//! - [`proc`]: readings of `/proc/<pid>/status` and `smaps_rollup` (RSS, its
+//!   anonymous and file parts, the kernel's high-water mark, PSS) and the
+//!   process tree below a pid.
+//! - [`debug`]: the JSON document of `GET /debug/memory` (allocator figures,
+//!   process figures, the modelled runtime, jobs in flight and their stages).
+//! - [`units`]: parsing and printing of byte sizes such as `512MiB`.
+//!
+//! Every field that holds memory is in bytes; every duration in milliseconds
+//! unless its name says otherwise.
+
+pub mod debug;
+pub mod proc;
+pub mod units;
+
+pub use debug::{AllocatorStats, DebugMemory, JobInFlight, StageMemory};
+pub use proc::{ProcMemory, read_proc_memory, read_tree_memory};
+pub use units::{ByteSize, format_mb, parse_bytes};

@@ -1,0 +1,164 @@
+//! Building and running the service: `Application::build(settings)` binds,
+//! opens the database, starts the workers and takes up unfinished jobs;
+//! `run_until_stopped` serves until the shutdown future resolves.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::cloudinary::CloudinaryClient;
+use crate::db::{self, Pool};
+use crate::jobs::{InFlight, JobContext, JobQueue, excel, spawn_workers};
+use crate::memory::{self, HighWaterMonitor, RuntimeBallast};
+use crate::metrics::Metrics;
+use crate::routes::router;
+use crate::settings::Settings;
+
+/// Shared state of the handlers.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: Pool,
+    pub cloudinary: CloudinaryClient,
+    pub queue: Arc<JobQueue>,
+    pub in_flight: Arc<InFlight>,
+    pub metrics: Arc<Metrics>,
+    pub allocator_options: serde_json::Value,
+    pub ballast: RuntimeBallast,
+    pub started: Instant,
+}
+
+/// The built service, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    recovered: usize,
+}
+
+/// Where the server keeps its files.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+}
+
+impl Application {
+    /// Bind, open the database, start workers, take up unfinished jobs.
+    /// Must be called on a tokio runtime.
+    pub async fn build(settings: Settings, placement: Placement) -> anyhow::Result<Application> {
+        let allocator_options = memory::apply_allocator_options(&settings.allocator);
+        // The modelled interpreter's memory, held from start.
+        let ballast = RuntimeBallast::new(settings.model.runtime_mb);
+        let db_path = if settings.db.url.is_empty() {
+            placement.data_dir.join("oomlab.sqlite3")
+        } else {
+            PathBuf::from(settings.db.url.trim_start_matches("sqlite://"))
+        };
+        let pool = {
+            let s = settings.db.clone();
+            let path = db_path.clone();
+            tokio::task::spawn_blocking(move || {
+                Pool::open(
+                    &path,
+                    s.pool_size,
+                    s.max_overflow,
+                    Duration::from_secs_f64(s.pool_timeout_secs),
+                )
+            })
+            .await??
+        };
+        let cloudinary = CloudinaryClient::new(&settings.cloudinary)?;
+        let settings = Arc::new(settings);
+        let queue = Arc::new(JobQueue::new(settings.queue_capacity));
+        let in_flight = Arc::new(InFlight::default());
+        let metrics = Arc::new(Metrics::new());
+        let addr = format!("{}:{}", placement.host, placement.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+
+        let ctx = Arc::new(JobContext {
+            settings: settings.clone(),
+            pool: pool.clone(),
+            cloudinary: cloudinary.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            monitor: HighWaterMonitor::start(),
+            queue: queue.clone(),
+            in_flight: in_flight.clone(),
+            metrics: metrics.clone(),
+            logo_png: Arc::new(excel::logo_png()),
+        });
+        // Acknowledged work is never lost: jobs that were pending, or
+        // processing when the last process died, are queued again.
+        let unfinished = {
+            let pool = pool.clone();
+            tokio::task::spawn_blocking(move || db::unfinished_jobs(&*pool.get()?)).await??
+        };
+        for (id, _attempts) in &unfinished {
+            queue.push_recovered(*id);
+        }
+        let workers = spawn_workers(ctx, settings.workers);
+        let state = Arc::new(AppState {
+            settings,
+            pool,
+            cloudinary,
+            queue,
+            in_flight,
+            metrics,
+            allocator_options,
+            ballast,
+            started: Instant::now(),
+        });
+        Ok(Application {
+            listener,
+            state,
+            workers,
+            recovered: unfinished.len(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Jobs taken up again at start.
+    pub fn recovered_jobs(&self) -> usize {
+        self.recovered
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serve until `shutdown` resolves; then stop the workers (jobs in
+    /// progress finish; queued ones stay pending for the next start).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let app = router(self.state.clone());
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.queue.stop();
+        let workers = self.workers;
+        tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+        })
+        .await?;
+        Ok(())
+    }
+}

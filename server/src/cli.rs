@@ -1,0 +1,106 @@
+//! Command-line entry of the server, shared by the `report-server` binary and
+//! the harness's hidden `oomlab serve` mode (which re-executes itself so that
+//! the measured process is the server alone).
+
+use std::path::PathBuf;
+
+use crate::app::{Application, Placement};
+use crate::settings::Settings;
+
+/// Flags of `report-server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Profile TOML with the server's settings (see `profiles/`). Without it
+    /// the built-in defaults apply, which model the original app.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind; 0 lets the OS choose (the ready line says which). Default 8080.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Directory for the SQLite database (created on start). Default ./data.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Base URL of Cloudinary (or the fake), e.g. http://127.0.0.1:4000.
+    #[arg(long, value_name = "URL")]
+    pub cloudinary_base_url: Option<String>,
+    /// Cloudinary cloud name.
+    #[arg(long, value_name = "NAME")]
+    pub cloudinary_cloud_name: Option<String>,
+}
+
+/// Run the server until SIGTERM or Ctrl-C. The caller (a binary) has chosen
+/// the global allocator and declared it with
+/// [`crate::memory::set_allocator`].
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::load(args.profile.as_deref())?;
+    if let Some(url) = args.cloudinary_base_url {
+        settings.cloudinary.base_url = url;
+    }
+    if let Some(name) = args.cloudinary_cloud_name {
+        settings.cloudinary.cloud_name = name;
+    }
+    settings.validate("command line")?;
+    let placement = Placement {
+        host: args.host,
+        port: args.port.unwrap_or(8080),
+        data_dir: args.data_dir.unwrap_or_else(|| PathBuf::from("data")),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let app = Application::build(settings.clone(), placement).await?;
+        let addr = app.local_addr();
+        // One machine-readable line: a harness started us with --port 0.
+        println!(
+            "{}",
+            serde_json::json!({
+                "event": "ready",
+                "addr": addr.to_string(),
+                "pid": std::process::id(),
+                "profile": settings.name,
+                "recovered_jobs": app.recovered_jobs(),
+            })
+        );
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        tracing::info!(%addr, profile = settings.name, "serving");
+        app.run_until_stopped(shutdown_signal()).await
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Logs to stderr, quiet unless `RUST_LOG` says otherwise.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,report_server=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

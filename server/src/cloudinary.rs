@@ -1,0 +1,322 @@
+//! Talking to Cloudinary: the allowed photo URLs, derivative URLs, uploads,
+//! and downloads with timeout, retries, exponential backoff and a size cap.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use serde::Deserialize;
+use url::Url;
+
+use crate::settings::{CloudinarySettings, PhotoSettings};
+
+/// The configured Cloudinary, as URL rules.
+#[derive(Debug, Clone)]
+pub struct CloudinaryUrls {
+    base: Url,
+    cloud_name: String,
+}
+
+impl CloudinaryUrls {
+    pub fn new(settings: &CloudinarySettings) -> anyhow::Result<CloudinaryUrls> {
+        let base = Url::parse(settings.base_url.trim_end_matches('/'))
+            .with_context(|| format!("cloudinary.base_url `{}`", settings.base_url))?;
+        Ok(CloudinaryUrls {
+            base,
+            cloud_name: settings.cloud_name.clone(),
+        })
+    }
+
+    fn root(&self) -> String {
+        self.base.as_str().trim_end_matches('/').to_string()
+    }
+
+    pub fn upload_endpoint(&self, resource_type: &str) -> String {
+        format!(
+            "{}/v1_1/{}/{resource_type}/upload",
+            self.root(),
+            self.cloud_name
+        )
+    }
+
+    /// A photo URL is allowed when it has the configured scheme, host and
+    /// port, and names an image of the configured cloud. Anything else is
+    /// refused: the job would fetch it (server-side request forgery).
+    pub fn check_photo_url(&self, raw: &str) -> Result<Url, String> {
+        let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
+        if url.scheme() != self.base.scheme()
+            || url.host_str() != self.base.host_str()
+            || url.port_or_known_default() != self.base.port_or_known_default()
+        {
+            return Err(format!(
+                "`{raw}` is not on the configured Cloudinary ({}); photos are only fetched from there",
+                self.root()
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("`{raw}` carries credentials"));
+        }
+        let prefix = format!("/{}/image/upload/", self.cloud_name);
+        let path = url.path();
+        if !path.starts_with(&prefix) || path.contains("/../") || path.contains("/./") {
+            return Err(format!(
+                "`{raw}` is not an image of cloud `{}` (expected a path under {prefix})",
+                self.cloud_name
+            ));
+        }
+        Ok(url)
+    }
+
+    /// The URL of a `w_<max_px>,c_limit,q_<quality>` derivative of `url`.
+    pub fn derivative(&self, url: &Url, max_px: u32, quality: u8) -> Url {
+        let prefix = format!("/{}/image/upload/", self.cloud_name);
+        let mut out = url.clone();
+        if let Some(rest) = url.path().strip_prefix(&prefix) {
+            out.set_path(&format!(
+                "{prefix}w_{max_px},h_{max_px},c_limit,q_{quality}/{rest}"
+            ));
+        }
+        out
+    }
+}
+
+/// What Cloudinary's upload API answers (the fields the app uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct UploadAnswer {
+    pub public_id: String,
+    pub secure_url: Option<String>,
+    pub url: Option<String>,
+    pub bytes: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+impl UploadAnswer {
+    pub fn delivery_url(&self) -> Option<&str> {
+        self.secure_url.as_deref().or(self.url.as_deref())
+    }
+}
+
+/// Why a download failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Retryable(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// HTTP client for Cloudinary.
+#[derive(Clone)]
+pub struct CloudinaryClient {
+    http: reqwest::Client,
+    pub urls: CloudinaryUrls,
+}
+
+impl CloudinaryClient {
+    pub fn new(settings: &CloudinarySettings) -> anyhow::Result<CloudinaryClient> {
+        let http = reqwest::Client::builder()
+            // A redirect could lead anywhere: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(8)
+            .build()?;
+        Ok(CloudinaryClient {
+            http,
+            urls: CloudinaryUrls::new(settings)?,
+        })
+    }
+
+    /// Upload a file (`resource_type` `image` or `raw`), with retries.
+    pub async fn upload(
+        &self,
+        resource_type: &str,
+        file_name: &str,
+        content_type: &str,
+        data: Bytes,
+        policy: &PhotoSettings,
+    ) -> anyhow::Result<UploadAnswer> {
+        let endpoint = self.urls.upload_endpoint(resource_type);
+        let mut last = String::new();
+        for attempt in 1..=policy.attempts {
+            let part = reqwest::multipart::Part::stream(data.clone())
+                .file_name(file_name.to_string())
+                .mime_str(content_type)?;
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let result = self
+                .http
+                .post(&endpoint)
+                .timeout(Duration::from_secs_f64(policy.timeout_secs.max(30.0)))
+                .multipart(form)
+                .send()
+                .await;
+            match result {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp
+                        .json::<UploadAnswer>()
+                        .await
+                        .context("reading Cloudinary's upload answer");
+                }
+                Ok(resp) if resp.status().is_server_error() => {
+                    last = format!("Cloudinary answered {}", resp.status());
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    anyhow::bail!(
+                        "Cloudinary refused the upload ({status}): {}",
+                        text.chars().take(200).collect::<String>()
+                    );
+                }
+                Err(e) => last = format!("{e}"),
+            }
+            if attempt < policy.attempts {
+                tokio::time::sleep(backoff(policy, attempt)).await;
+            }
+        }
+        anyhow::bail!(
+            "upload to Cloudinary failed after {} attempts: {last}",
+            policy.attempts
+        )
+    }
+
+    /// Download `url` whole, with timeout, retries and backoff; reading stops
+    /// at `max_bytes`.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        policy: &PhotoSettings,
+        max_bytes: u64,
+    ) -> Result<Bytes, FetchError> {
+        let mut last = String::new();
+        for attempt in 1..=policy.attempts {
+            let timeout = Duration::from_secs_f64(policy.timeout_secs);
+            match tokio::time::timeout(timeout, self.fetch_once(url, max_bytes)).await {
+                Ok(Ok(bytes)) => return Ok(bytes),
+                Ok(Err(FetchError::Permanent(e))) => return Err(FetchError::Permanent(e)),
+                Ok(Err(FetchError::Retryable(e))) => last = e,
+                Err(_) => last = format!("timed out after {:.1} s", policy.timeout_secs),
+            }
+            if attempt < policy.attempts {
+                tokio::time::sleep(backoff(policy, attempt)).await;
+            }
+        }
+        Err(FetchError::Retryable(format!(
+            "{last} (after {} attempts)",
+            policy.attempts
+        )))
+    }
+
+    async fn fetch_once(&self, url: &Url, max_bytes: u64) -> Result<Bytes, FetchError> {
+        let resp = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| FetchError::Retryable(format!("request failed: {e}")))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(FetchError::Permanent(format!(
+                "Cloudinary answered a redirect ({status}); redirects are not followed"
+            )));
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(FetchError::Retryable(format!("Cloudinary answered {status}")));
+        }
+        if !status.is_success() {
+            return Err(FetchError::Permanent(format!("Cloudinary answered {status}")));
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(FetchError::Permanent(format!(
+                "is {} bytes, over the {max_bytes}-byte cap (limits.max_photo_bytes)",
+                resp.content_length().unwrap_or(0)
+            )));
+        }
+        let mut buf = BytesMut::with_capacity(resp.content_length().unwrap_or(0) as usize);
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| FetchError::Retryable(format!("body cut short: {e}")))?;
+            if (buf.len() + chunk.len()) as u64 > max_bytes {
+                return Err(FetchError::Permanent(format!(
+                    "is over the {max_bytes}-byte cap (limits.max_photo_bytes); reading stopped"
+                )));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Start a streamed download of a stored report.
+    pub async fn get(&self, url: &str) -> anyhow::Result<reqwest::Response> {
+        let resp = self.http.get(url).send().await?;
+        if !resp.status().is_success() {
+            anyhow::bail!("Cloudinary answered {} for {url}", resp.status());
+        }
+        Ok(resp)
+    }
+}
+
+/// Backoff before attempt `attempt + 1`: initial, doubling, capped.
+pub fn backoff(policy: &PhotoSettings, attempt: u32) -> Duration {
+    let ms = policy
+        .backoff_initial_ms
+        .saturating_mul(1u64 << (attempt - 1).min(20))
+        .min(policy.backoff_max_ms);
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls() -> CloudinaryUrls {
+        CloudinaryUrls::new(&CloudinarySettings {
+            base_url: "http://127.0.0.1:4000".into(),
+            cloud_name: "oomlab".into(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_photos_of_the_configured_cloud_are_allowed() {
+        let u = urls();
+        assert!(
+            u.check_photo_url("http://127.0.0.1:4000/oomlab/image/upload/a/b.jpg")
+                .is_ok()
+        );
+        for bad in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://127.0.0.1:4001/oomlab/image/upload/a.jpg",
+            "https://127.0.0.1:4000/oomlab/image/upload/a.jpg",
+            "http://127.0.0.1:4000/other/image/upload/a.jpg",
+            "http://user:pw@127.0.0.1:4000/oomlab/image/upload/a.jpg",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(u.check_photo_url(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn derivative_inserts_the_transformation() {
+        let u = urls();
+        let url = u
+            .check_photo_url("http://127.0.0.1:4000/oomlab/image/upload/v1/x/p.jpg")
+            .unwrap();
+        assert_eq!(
+            u.derivative(&url, 1600, 80).as_str(),
+            "http://127.0.0.1:4000/oomlab/image/upload/w_1600,h_1600,c_limit,q_80/v1/x/p.jpg"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = PhotoSettings::default();
+        assert_eq!(backoff(&p, 1), Duration::from_secs(2));
+        assert_eq!(backoff(&p, 2), Duration::from_secs(4));
+        assert_eq!(backoff(&p, 3), Duration::from_secs(8));
+        assert_eq!(backoff(&p, 4), Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,232 @@
+//! Preparing one photo for the PDF, per embed mode. What each mode keeps alive
+//! is the point of the comparison:
+//!
+//! - `original`: the JPEG bytes are embedded unchanged, and the photo is also
+//!   decoded to full-size pixels which the caller keeps until the document is
+//!   built: what the modelled app's PDF library does with in-memory images.
+//! - `passthrough` / `cdn_transform`: the bytes are embedded, never decoded.
+//! - `resize`: decoded at the smallest IDCT scale that still covers `max_px`
+//!   (jpeg-decoder's `scale`), resized with `fast_image_resize` (no float
+//!   buffers), re-encoded at `jpeg_quality`.
+
+use std::io::Cursor;
+
+use anyhow::Context;
+use bytes::Bytes;
+use fast_image_resize as fr;
+use image::DynamicImage;
+
+use crate::settings::{EmbedMode, PhotoSettings};
+
+/// Colour space of a JPEG as the PDF needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Components {
+    Gray,
+    Rgb,
+    Cmyk,
+}
+
+impl Components {
+    pub fn pdf_color_space(self) -> &'static str {
+        match self {
+            Components::Gray => "DeviceGray",
+            Components::Rgb => "DeviceRGB",
+            Components::Cmyk => "DeviceCMYK",
+        }
+    }
+}
+
+/// A JPEG ready to embed.
+pub struct PreparedPhoto {
+    pub jpeg: Bytes,
+    pub width: u32,
+    pub height: u32,
+    pub components: Components,
+    /// Full-size pixels held alongside (the `original` mode only).
+    pub pixels: Option<DynamicImage>,
+}
+
+/// Header of a JPEG, read without decoding it.
+pub fn jpeg_header(bytes: &[u8]) -> anyhow::Result<(u32, u32, Components)> {
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    dec.read_info().context("not a readable JPEG")?;
+    let info = dec.info().context("not a readable JPEG")?;
+    let components = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 | jpeg_decoder::PixelFormat::L16 => Components::Gray,
+        jpeg_decoder::PixelFormat::RGB24 => Components::Rgb,
+        jpeg_decoder::PixelFormat::CMYK32 => Components::Cmyk,
+    };
+    Ok((u32::from(info.width), u32::from(info.height), components))
+}
+
+/// Prepare `bytes` for embedding. `max_pixels` guards against decompression
+/// bombs: the header is read first and an image over the cap is refused
+/// before anything is decoded.
+pub fn prepare(
+    bytes: Bytes,
+    settings: &PhotoSettings,
+    max_pixels: u64,
+) -> anyhow::Result<PreparedPhoto> {
+    let (width, height, components) = jpeg_header(&bytes)?;
+    if u64::from(width) * u64::from(height) > max_pixels {
+        anyhow::bail!(
+            "is {width}x{height} pixels, over the {max_pixels}-pixel cap (limits.max_photo_pixels)"
+        );
+    }
+    match settings.embed {
+        EmbedMode::Original => {
+            let pixels = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+                .context("the JPEG does not decode")?;
+            Ok(PreparedPhoto {
+                jpeg: bytes,
+                width,
+                height,
+                components,
+                pixels: Some(pixels),
+            })
+        }
+        EmbedMode::Passthrough | EmbedMode::CdnTransform => Ok(PreparedPhoto {
+            jpeg: bytes,
+            width,
+            height,
+            components,
+            pixels: None,
+        }),
+        EmbedMode::Resize => resize(bytes, width, height, components, settings),
+    }
+}
+
+/// Size that fits `w`x`h` within `max` on the longest side.
+pub fn fit_within(w: u32, h: u32, max: u32) -> (u32, u32) {
+    if w <= max && h <= max {
+        return (w, h);
+    }
+    let scale = f64::from(max) / f64::from(w.max(h));
+    (
+        ((f64::from(w) * scale).round() as u32).max(1),
+        ((f64::from(h) * scale).round() as u32).max(1),
+    )
+}
+
+fn resize(
+    bytes: Bytes,
+    width: u32,
+    height: u32,
+    components: Components,
+    settings: &PhotoSettings,
+) -> anyhow::Result<PreparedPhoto> {
+    let (tw, th) = fit_within(width, height, settings.max_px);
+    if (tw, th) == (width, height) || components == Components::Cmyk {
+        // Small enough already (or CMYK, which the encoder cannot write):
+        // pass the bytes through.
+        return Ok(PreparedPhoto {
+            jpeg: bytes,
+            width,
+            height,
+            components,
+            pixels: None,
+        });
+    }
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(&bytes[..]));
+    let req_w = u16::try_from(tw).unwrap_or(u16::MAX);
+    let req_h = u16::try_from(th).unwrap_or(u16::MAX);
+    let (sw, sh) = dec.scale(req_w, req_h).context("not a readable JPEG")?;
+    let pixels = dec.decode().context("the JPEG does not decode")?;
+    drop(bytes);
+    let (pixel_type, color) = match components {
+        Components::Gray => (fr::PixelType::U8, image::ExtendedColorType::L8),
+        _ => (fr::PixelType::U8x3, image::ExtendedColorType::Rgb8),
+    };
+    let (sw, sh) = (u32::from(sw), u32::from(sh));
+    let src = fr::images::Image::from_vec_u8(sw, sh, pixels, pixel_type)
+        .context("decoded pixels do not match the JPEG's size")?;
+    let mut dst = fr::images::Image::new(tw, th, pixel_type);
+    fr::Resizer::new()
+        .resize(
+            &src,
+            &mut dst,
+            &fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(
+                fr::FilterType::Bilinear,
+            )),
+        )
+        .context("resizing")?;
+    drop(src);
+    let mut out = Vec::with_capacity((tw * th / 4) as usize);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, settings.jpeg_quality)
+        .encode(dst.buffer(), tw, th, color)
+        .context("encoding the resized JPEG")?;
+    Ok(PreparedPhoto {
+        jpeg: Bytes::from(out),
+        width: tw,
+        height: th,
+        components: if components == Components::Gray {
+            Components::Gray
+        } else {
+            Components::Rgb
+        },
+        pixels: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(w: u32, h: u32) -> Bytes {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+            .encode(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        Bytes::from(out)
+    }
+
+    fn settings(embed: EmbedMode, max_px: u32) -> PhotoSettings {
+        PhotoSettings {
+            embed,
+            max_px,
+            ..PhotoSettings::default()
+        }
+    }
+
+    #[test]
+    fn resize_fits_the_longest_side() {
+        let p = prepare(jpeg(800, 600), &settings(EmbedMode::Resize, 200), 1 << 30).unwrap();
+        assert_eq!((p.width, p.height), (200, 150));
+        assert_eq!(jpeg_header(&p.jpeg).unwrap().0, 200);
+        assert!(p.pixels.is_none());
+    }
+
+    #[test]
+    fn original_holds_full_size_pixels_and_the_bytes() {
+        let src = jpeg(320, 240);
+        let p = prepare(src.clone(), &settings(EmbedMode::Original, 100), 1 << 30).unwrap();
+        assert_eq!(p.jpeg, src, "the bytes are embedded unchanged");
+        let px = p.pixels.unwrap();
+        assert_eq!((px.width(), px.height()), (320, 240));
+    }
+
+    #[test]
+    fn a_photo_over_the_pixel_cap_is_refused_before_decoding() {
+        let err = prepare(jpeg(400, 400), &settings(EmbedMode::Original, 100), 100_000)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("pixel cap"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_jpeg_is_an_error_not_a_panic() {
+        let mut bad = jpeg(64, 64).to_vec();
+        bad.truncate(40);
+        assert!(prepare(Bytes::from(bad), &settings(EmbedMode::Original, 100), 1 << 30).is_err());
+        let png_magic = Bytes::from_static(b"\x89PNG\r\n\x1a\n0000");
+        assert!(prepare(png_magic, &settings(EmbedMode::Passthrough, 100), 1 << 30).is_err());
+    }
+
+    #[test]
+    fn fit_within_keeps_the_aspect_ratio() {
+        assert_eq!(fit_within(4000, 3000, 1600), (1600, 1200));
+        assert_eq!(fit_within(2160, 3840, 1600), (900, 1600));
+        assert_eq!(fit_within(100, 50, 1600), (100, 50));
+    }
+}

@@ -1,0 +1,374 @@
+//! One job, stage by stage, with the memory each stage took.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use memstats::StageMemory;
+
+use super::excel::build_workbook;
+use super::pdf::PdfBuilder;
+use super::photos::{PreparedPhoto, prepare};
+use super::{InFlight, JobQueue};
+use crate::cloudinary::{CloudinaryClient, FetchError};
+use crate::db::{self, Pool, ReportKind};
+use crate::memory::{HighWaterMonitor, StageWatch, ThreadCounters, thread_counters};
+use crate::metrics::Metrics;
+use crate::settings::{EmbedMode, FetchMode, Settings};
+use crate::submission::{Submission, decode_signature};
+
+/// Attempts after which a job that keeps being interrupted (the server was
+/// killed while processing it) is failed instead of retried forever.
+pub const MAX_JOB_ATTEMPTS: u32 = 3;
+
+/// Everything a worker needs.
+pub struct JobContext {
+    pub settings: Arc<Settings>,
+    pub pool: Pool,
+    pub cloudinary: CloudinaryClient,
+    pub runtime: tokio::runtime::Handle,
+    pub monitor: HighWaterMonitor,
+    pub queue: Arc<JobQueue>,
+    pub in_flight: Arc<InFlight>,
+    pub metrics: Arc<Metrics>,
+    pub logo_png: Arc<Vec<u8>>,
+}
+
+impl JobContext {
+    pub(super) fn fail_after_panic(&self, job_id: i64) {
+        self.in_flight.end(job_id);
+        if let Ok(conn) = self.pool.get() {
+            let _ = db::finish_job(
+                &conn,
+                job_id,
+                "failed",
+                Some("the job hit an internal error (a panic); see the server log"),
+                &[],
+                &serde_json::json!([]),
+            );
+        }
+        self.metrics.job_finished("failed");
+    }
+}
+
+/// Per-stage accounting of one job.
+struct Stages {
+    done: Vec<StageMemory>,
+    current: Option<(String, Instant, StageWatch, Option<ThreadCounters>)>,
+    job_start: Option<ThreadCounters>,
+}
+
+impl Stages {
+    fn new() -> Stages {
+        Stages {
+            done: Vec::new(),
+            current: None,
+            job_start: thread_counters(),
+        }
+    }
+
+    fn live(&self) -> Option<i64> {
+        let (start, now) = (self.job_start?, thread_counters()?);
+        Some(
+            (now.allocated - start.allocated) as i64
+                - (now.deallocated - start.deallocated) as i64,
+        )
+    }
+
+    fn begin(&mut self, name: &str, monitor: &HighWaterMonitor) {
+        self.end();
+        self.current = Some((
+            name.to_string(),
+            Instant::now(),
+            monitor.watch(),
+            thread_counters(),
+        ));
+    }
+
+    fn end(&mut self) {
+        if let Some((name, started, watch, counters)) = self.current.take() {
+            let now = thread_counters();
+            self.done.push(StageMemory {
+                stage: name,
+                duration_ms: started.elapsed().as_millis() as u64,
+                allocated_high_water: watch.high_water(),
+                allocated_at_start: watch.allocated_at_start,
+                thread_allocated: counters.zip(now).map(|(a, b)| b.allocated - a.allocated),
+                thread_live_after: self.live(),
+            });
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.done).unwrap_or_default()
+    }
+}
+
+/// Run job `job_id` to `completed` or `failed`.
+pub fn run_job(ctx: &JobContext, job_id: i64) {
+    let conn = match ctx.pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            // Stays pending in the database: taken up again on restart.
+            tracing::error!(job_id, error = format!("{e:#}"), "no database connection for the job");
+            return;
+        }
+    };
+    let attempts = db::get_job(&conn, job_id)
+        .ok()
+        .flatten()
+        .map(|j| j.attempts)
+        .unwrap_or(0);
+    if attempts >= MAX_JOB_ATTEMPTS {
+        let msg = format!(
+            "the job was interrupted {attempts} times (the server stopped or was killed while processing it); giving up"
+        );
+        let _ = db::finish_job(&conn, job_id, "failed", Some(&msg), &[], &serde_json::json!([]));
+        ctx.metrics.job_finished("failed");
+        return;
+    }
+    match db::start_job(&conn, job_id) {
+        Ok(true) => {}
+        Ok(false) => return, // finished already: never produce a report twice
+        Err(e) => {
+            tracing::error!(job_id, error = format!("{e:#}"), "cannot start the job");
+            return;
+        }
+    }
+    drop(conn);
+    ctx.in_flight.begin(job_id);
+    ctx.metrics.job_started();
+    let mut stages = Stages::new();
+    let mut warnings = Vec::new();
+    let started = Instant::now();
+    let result = process(ctx, job_id, &mut stages, &mut warnings, started);
+    stages.end();
+    let (status, error) = match &result {
+        Ok(()) => ("completed", None),
+        Err(e) => ("failed", Some(format!("{e:#}"))),
+    };
+    if let Some(e) = &error {
+        tracing::warn!(job_id, error = e.as_str(), "job failed");
+    }
+    let stored = ctx.pool.get().and_then(|conn| {
+        db::finish_job(&conn, job_id, status, error.as_deref(), &warnings, &stages.json())
+    });
+    if let Err(e) = stored {
+        tracing::error!(job_id, error = format!("{e:#}"), "cannot record the job's end");
+    }
+    ctx.in_flight.end(job_id);
+    ctx.metrics.job_finished(status);
+    ctx.metrics
+        .job_seconds
+        .observe(started.elapsed().as_secs_f64());
+}
+
+fn process(
+    ctx: &JobContext,
+    job_id: i64,
+    stages: &mut Stages,
+    warnings: &mut Vec<String>,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let s = &ctx.settings;
+    let deadline = started + Duration::from_secs(s.limits.job_deadline_secs);
+    let check_deadline = || -> anyhow::Result<()> {
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the job ran past its {} s deadline (limits.job_deadline_secs)",
+                s.limits.job_deadline_secs
+            );
+        }
+        Ok(())
+    };
+    let progress = |stages: &mut Stages, stage: &str, p: u8| -> anyhow::Result<()> {
+        ctx.in_flight.update(job_id, stage, p, stages.live());
+        let conn = ctx.pool.get()?;
+        db::set_progress(&conn, job_id, p, stage, &stages.json())
+    };
+
+    stages.begin("load", &ctx.monitor);
+    let body = {
+        let conn = ctx.pool.get()?;
+        db::load_submission(&conn, job_id)?
+    };
+    let sub: Submission =
+        serde_json::from_str(&body).context("the stored submission no longer parses")?;
+    drop(body);
+
+    stages.begin("excel", &ctx.monitor);
+    progress(stages, "excel", 10)?;
+    let xlsx = build_workbook(&sub, &ctx.logo_png).context("building the Excel report")?;
+    progress(stages, "excel_upload", 30)?;
+
+    stages.begin("excel_upload", &ctx.monitor);
+    let xlsx = Bytes::from(xlsx);
+    let xlsx_len = xlsx.len() as u64;
+    let answer = ctx
+        .runtime
+        .block_on(ctx.cloudinary.upload(
+            "raw",
+            &format!("job-{job_id}-report.xlsx"),
+            ReportKind::Xlsx.content_type(),
+            xlsx,
+            &s.photos,
+        ))
+        .context("uploading the Excel report")?;
+    let url = answer
+        .delivery_url()
+        .context("Cloudinary's answer has no URL")?;
+    ctx.pool
+        .get()
+        .and_then(|c| db::set_result(&c, job_id, ReportKind::Xlsx, url, xlsx_len))?;
+    progress(stages, "photos", 45)?;
+    check_deadline()?;
+
+    let photo_urls: Vec<String> = sub.photos().map(|(_, u)| u.to_string()).collect();
+    let total = photo_urls.len();
+    // Photos fetched up front are all held here until the PDF is built.
+    let mut upfront: Vec<Option<Bytes>> = Vec::new();
+    if s.photos.fetch == FetchMode::AllUpfront {
+        stages.begin("photos", &ctx.monitor);
+        for (i, u) in photo_urls.iter().enumerate() {
+            check_deadline()?;
+            upfront.push(fetch_photo(ctx, u, i, warnings));
+            ctx.in_flight.update(job_id, "photos", 45, stages.live());
+        }
+    }
+
+    stages.begin("pdf", &ctx.monitor);
+    ctx.in_flight.update(job_id, "pdf", 45, stages.live());
+    let mut builder = PdfBuilder::new(&sub, total);
+    // Decoded full-size pixels (the `original` mode), alive until the
+    // document is built: the modelled app's PDF library keeps them.
+    let mut held: Vec<PreparedPhoto> = Vec::new();
+    let mut upfront = upfront.into_iter();
+    let mut n = 0usize;
+    for (item_idx, item) in sub.items.iter().enumerate() {
+        builder.begin_item(item_idx, item);
+        for url in &item.photo_urls {
+            check_deadline()?;
+            let bytes = match s.photos.fetch {
+                FetchMode::AllUpfront => upfront.next().flatten(),
+                FetchMode::OneAtATime => fetch_photo(ctx, url, n, warnings),
+            };
+            let prepared = bytes.and_then(|b| match prepare(b, &s.photos, s.limits.max_photo_pixels) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    warnings.push(format!("photo {} ({url}) {e:#}; shown as \"image not available\"", n + 1));
+                    None
+                }
+            });
+            builder.add_photo(prepared.as_ref());
+            if let Some(mut p) = prepared {
+                if p.pixels.is_some() {
+                    // Keep the pixels; the bytes now live in the document.
+                    p.jpeg = Bytes::new();
+                    held.push(p);
+                }
+            }
+            n += 1;
+            ctx.in_flight.update(job_id, "pdf", 45, stages.live());
+        }
+    }
+    let sigs = decode_signatures(&sub, warnings);
+    builder.signatures(&sigs);
+    let embedded = builder.images();
+    let pdf = builder.finish();
+    drop(held);
+    if embedded + warnings_about_photos(warnings) < total {
+        tracing::debug!(job_id, embedded, total, "some photos were not embedded");
+    }
+    progress(stages, "pdf_upload", 60)?;
+    check_deadline()?;
+
+    stages.begin("pdf_upload", &ctx.monitor);
+    let pdf = Bytes::from(pdf);
+    let pdf_len = pdf.len() as u64;
+    let answer = ctx
+        .runtime
+        .block_on(ctx.cloudinary.upload(
+            "raw",
+            &format!("job-{job_id}-report.pdf"),
+            ReportKind::Pdf.content_type(),
+            pdf,
+            &s.photos,
+        ))
+        .context("uploading the PDF report")?;
+    let url = answer
+        .delivery_url()
+        .context("Cloudinary's answer has no URL")?;
+    ctx.pool
+        .get()
+        .and_then(|c| db::set_result(&c, job_id, ReportKind::Pdf, url, pdf_len))?;
+    progress(stages, "complete", 75)?;
+    Ok(())
+}
+
+fn warnings_about_photos(warnings: &[String]) -> usize {
+    warnings.iter().filter(|w| w.starts_with("photo ")).count()
+}
+
+/// Fetch one photo; a photo that cannot be had becomes a warning and a
+/// placeholder, as in the modelled app.
+fn fetch_photo(ctx: &JobContext, raw: &str, index: usize, warnings: &mut Vec<String>) -> Option<Bytes> {
+    let s = &ctx.settings;
+    let url = match ctx.cloudinary.urls.check_photo_url(raw) {
+        Ok(u) => u,
+        Err(why) => {
+            warnings.push(format!("photo {} {why}; shown as \"image not available\"", index + 1));
+            return None;
+        }
+    };
+    let url = if s.photos.embed == EmbedMode::CdnTransform {
+        ctx.cloudinary
+            .urls
+            .derivative(&url, s.photos.max_px, s.photos.jpeg_quality)
+    } else {
+        url
+    };
+    match ctx
+        .runtime
+        .block_on(ctx.cloudinary.fetch(&url, &s.photos, s.limits.max_photo_bytes))
+    {
+        Ok(b) => {
+            ctx.metrics.photo_bytes.inc_by(b.len() as u64);
+            Some(b)
+        }
+        Err(FetchError::Retryable(e) | FetchError::Permanent(e)) => {
+            ctx.metrics.photo_failures.inc();
+            warnings.push(format!(
+                "photo {} ({raw}) could not be downloaded: {e}; shown as \"image not available\"",
+                index + 1
+            ));
+            None
+        }
+    }
+}
+
+fn decode_signatures(sub: &Submission, warnings: &mut Vec<String>) -> Vec<(String, String, image::RgbImage)> {
+    sub.signatures
+        .iter()
+        .filter_map(|s| {
+            let png = decode_signature(&s.image).ok()?;
+            match image::load_from_memory_with_format(&png, image::ImageFormat::Png) {
+                Ok(img) => Some((s.role.clone(), s.name.clone(), flatten_on_white(img))),
+                Err(e) => {
+                    warnings.push(format!("signature of {} does not decode: {e}", s.role));
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+fn flatten_on_white(img: image::DynamicImage) -> image::RgbImage {
+    let rgba = img.to_rgba8();
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        let a = u16::from(p[3]);
+        let mix = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+        image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
+    })
+}

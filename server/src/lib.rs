@@ -1,0 +1,37 @@
+//! The reference report server: an axum + tokio model of a site-inspection
+//! app that takes form submissions with photos, queues a background job per
+//! submission, downloads every photo from Cloudinary and builds a PDF and an
+//! Excel report. Every memory-relevant choice of the modelled app is a
+//! setting (see `profiles/` and [`settings::Settings`]).
+//!
+//! # Layout
+//! - [`settings`]: the typed settings, from a profile TOML and environment
+//!   overrides; unknown keys are errors.
+//! - [`app`]: `Application::build` (bind, database, workers, recovery) and
+//!   `run_until_stopped`.
+//! - [`routes`]: the HTTP API, one `router(state)`.
+//! - [`submission`]: the submission type and its validation.
+//! - [`jobs`]: the queue, worker threads and the job's stages; `jobs::pdf`,
+//!   `jobs::excel`, `jobs::photos` build the reports.
+//! - [`cloudinary`]: allowed URLs, uploads and downloads with retries.
+//! - [`db`]: SQLite behind a SQLAlchemy-style pool, migrations, queries.
+//! - [`memory`]: jemalloc figures, per-thread counters, stage high-water
+//!   marks, allocator options, the modelled-runtime ballast.
+//! - [`metrics`]: `/metrics` in Prometheus text format.
+//! - [`error`]: API errors as `{"error":{"code","message"}}`.
+//! - [`cli`]: the command line shared by `report-server` and `oomlab serve`.
+
+pub mod app;
+pub mod cli;
+pub mod cloudinary;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod memory;
+pub mod metrics;
+pub mod routes;
+pub mod settings;
+pub mod submission;
+
+pub use app::{AppState, Application, Placement};
+pub use settings::Settings;

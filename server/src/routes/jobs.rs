@@ -1,0 +1,119 @@
+//! Job status and report downloads.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::blocking;
+use crate::app::AppState;
+use crate::db::{self, JobRow, ReportKind};
+use crate::error::ApiError;
+use crate::settings::DownloadMode;
+
+fn parse_job_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::BadRequest(format!("`{}` is not a job id (a positive integer)", raw.chars().take(40).collect::<String>())))
+}
+
+async fn load_job(state: &AppState, id: i64) -> Result<JobRow, ApiError> {
+    let pool = state.pool.clone();
+    blocking(move || db::get_job(&*pool.get()?, id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("job {id} does not exist")))
+}
+
+pub async fn job_status(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_job_id(&id)?;
+    let job = load_job(&state, id).await?;
+    let result = |kind: ReportKind, url: &Option<String>, bytes: Option<u64>| {
+        url.as_ref().map(|u| {
+            serde_json::json!({
+                "url": format!("/api/jobs/{id}/{}", kind.file_name()),
+                "cloudinary_url": u,
+                "bytes": bytes,
+            })
+        })
+    };
+    Ok(Json(serde_json::json!({
+        "job_id": job.id,
+        "submission_id": job.submission_id,
+        "status": job.status,
+        "progress": job.progress,
+        "stage": job.stage,
+        "error": job.error,
+        "warnings": job.warnings,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "results": {
+            "pdf": result(ReportKind::Pdf, &job.pdf_url, job.pdf_bytes),
+            "excel": result(ReportKind::Xlsx, &job.xlsx_url, job.xlsx_bytes),
+        },
+        "stages": job.stages,
+    })))
+}
+
+pub async fn download_report(
+    State(state): State<Arc<AppState>>,
+    Path((id, report)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_job_id(&id)?;
+    let kind = ReportKind::parse(&report).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no report `{}`; the reports are report.pdf and report.xlsx",
+            report.chars().take(40).collect::<String>()
+        ))
+    })?;
+    let job = load_job(&state, id).await?;
+    let url = match kind {
+        ReportKind::Pdf => job.pdf_url,
+        ReportKind::Xlsx => job.xlsx_url,
+    }
+    .ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "job {id} has no {} yet (status {})",
+            kind.file_name(),
+            job.status
+        ))
+    })?;
+    let upstream = state
+        .cloudinary
+        .get(&url)
+        .await
+        .map_err(|e| ApiError::Upstream(format!("{e:#}")))?;
+    state.metrics.report_downloads.inc();
+    let headers = [
+        (header::CONTENT_TYPE, kind.content_type().to_string()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"job-{id}-{}\"", kind.file_name()),
+        ),
+    ];
+    match state.settings.reports.download {
+        DownloadMode::Buffered => {
+            // As the modelled app: the whole file in memory, then answered.
+            let body = upstream
+                .bytes()
+                .await
+                .map_err(|e| ApiError::Upstream(format!("reading the report from Cloudinary: {e}")))?;
+            Ok((headers, body).into_response())
+        }
+        DownloadMode::Streamed => {
+            let mut resp = (headers, Body::from_stream(upstream.bytes_stream())).into_response();
+            if let Some(len) = resp.headers().get(header::CONTENT_LENGTH).cloned() {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, len);
+            }
+            Ok(resp)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The HTTP API: one `router(state)`, so tests can drive it without a socket.
+
+mod jobs;
+mod observe;
+mod photos;
+mod submissions;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower::limit::GlobalConcurrencyLimitLayer;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let upload_limit = state.settings.http.max_upload_bytes as usize + (64 << 10);
+    let api = Router::new()
+        .route(
+            "/api/photos",
+            post(photos::upload_photo).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/submissions",
+            post(submissions::create_submission).layer(DefaultBodyLimit::max(
+                state.settings.http.max_submission_bytes as usize,
+            )),
+        )
+        .route("/api/jobs/{id}", get(jobs::job_status))
+        .route("/api/jobs/{id}/{report}", get(jobs::download_report))
+        // The modelled app served requests on 4 threads: at most
+        // `max_in_flight` requests are worked on at once, others wait.
+        .layer(GlobalConcurrencyLimitLayer::new(
+            state.settings.http.max_in_flight,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(observe::healthz))
+        .route("/metrics", get(observe::metrics))
+        .route("/debug/memory", get(observe::debug_memory))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+/// Run blocking database work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Unexpected(e.into()))?
+        .map_err(ApiError::Unexpected)
+}

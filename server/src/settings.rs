@@ -1,0 +1,513 @@
+//! The server's settings: one typed struct read from a profile TOML, then
+//! environment overrides. Unknown keys are an error, never ignored: a typo in a
+//! memory knob would silently measure the wrong thing.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Every memory-relevant choice of the modelled app, as one struct.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// A short name shown in reports (defaults to the profile's file stem).
+    pub name: String,
+    /// One line on what the profile models.
+    pub description: String,
+    /// Background jobs processed at once, each on its own worker thread.
+    pub workers: usize,
+    /// Jobs that may wait in the queue; `None` is unbounded, as the modelled
+    /// app. When bounded and full, submissions get 503 with Retry-After.
+    pub queue_capacity: Option<usize>,
+    pub db: DbSettings,
+    pub photos: PhotoSettings,
+    pub reports: ReportSettings,
+    pub http: HttpSettings,
+    pub model: ModelSettings,
+    pub allocator: AllocatorSettings,
+    pub cloudinary: CloudinarySettings,
+    pub limits: LimitSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbSettings {
+    /// `sqlite://PATH`; empty means `<data_dir>/oomlab.sqlite3`.
+    pub url: String,
+    /// Connections kept open in the pool (SQLAlchemy `pool_size`).
+    pub pool_size: usize,
+    /// Extra connections opened under load and closed when returned
+    /// (SQLAlchemy `max_overflow`).
+    pub max_overflow: usize,
+    /// Seconds to wait for a connection before giving up (`pool_timeout`).
+    pub pool_timeout_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchMode {
+    /// Every photo of the job in memory before the document is built (the
+    /// modelled app).
+    AllUpfront,
+    /// One photo downloaded, prepared and embedded at a time.
+    OneAtATime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedMode {
+    /// As the modelled app: JPEG bytes passed through, while each photo is
+    /// also decoded to full-size pixels that live until the document is built.
+    Original,
+    /// JPEG bytes passed through, never decoded.
+    Passthrough,
+    /// Decoded at reduced scale, resized to `max_px`, re-encoded at
+    /// `jpeg_quality`.
+    Resize,
+    /// A `w_<max_px>,c_limit,q_<jpeg_quality>` derivative asked of Cloudinary.
+    CdnTransform,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhotoSettings {
+    pub fetch: FetchMode,
+    pub embed: EmbedMode,
+    /// Longest side in pixels for `resize` and `cdn_transform`.
+    pub max_px: u32,
+    /// JPEG quality (1..=100) for `resize` and `cdn_transform`.
+    pub jpeg_quality: u8,
+    /// Per-attempt download timeout in seconds.
+    pub timeout_secs: f64,
+    /// Download attempts per photo (first try included).
+    pub attempts: u32,
+    /// First backoff between attempts, in milliseconds; doubles each time.
+    pub backoff_initial_ms: u64,
+    /// Longest backoff between attempts, in milliseconds.
+    pub backoff_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadMode {
+    /// Fetch the whole report from Cloudinary, then answer (the modelled app).
+    Buffered,
+    /// Stream it through as it arrives.
+    Streamed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportSettings {
+    pub download: DownloadMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Requests processed at once (the modelled app had 4 request threads);
+    /// further requests wait.
+    pub max_in_flight: usize,
+    /// Largest photo upload accepted, in bytes (default 10 MiB).
+    pub max_upload_bytes: u64,
+    /// Largest submission JSON accepted, in bytes.
+    pub max_submission_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSettings {
+    /// MB allocated and touched at start to stand in for the modelled
+    /// interpreter (150 for the Python app, 0 to measure Rust as it is).
+    pub runtime_mb: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllocatorSettings {
+    /// jemalloc's background purging thread: without it an idle process keeps
+    /// its peak RSS.
+    pub background_thread: bool,
+    /// jemalloc `dirty_decay_ms` (-1 never purges, 0 purges at once).
+    pub dirty_decay_ms: i64,
+    /// jemalloc `muzzy_decay_ms`.
+    pub muzzy_decay_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudinarySettings {
+    /// Base URL, e.g. `https://res.cloudinary.com` or the fake's address.
+    /// Photo URLs in submissions must be on this scheme, host and port.
+    pub base_url: String,
+    pub cloud_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Items per submission.
+    pub max_items: usize,
+    /// Photos per item (the modelled app allows 100).
+    pub max_photos_per_item: usize,
+    /// Largest photo accepted from Cloudinary, in bytes; reading stops there.
+    pub max_photo_bytes: u64,
+    /// Largest decoded size accepted, in pixels (decompression-bomb guard).
+    pub max_photo_pixels: u64,
+    /// Longest text field, in characters.
+    pub max_text_chars: usize,
+    /// Seconds a job may run before it is failed.
+    pub job_deadline_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            name: "default".into(),
+            description: String::new(),
+            workers: 2,
+            queue_capacity: None,
+            db: DbSettings::default(),
+            photos: PhotoSettings::default(),
+            reports: ReportSettings::default(),
+            http: HttpSettings::default(),
+            model: ModelSettings::default(),
+            allocator: AllocatorSettings::default(),
+            cloudinary: CloudinarySettings::default(),
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+impl Default for DbSettings {
+    fn default() -> Self {
+        DbSettings {
+            url: String::new(),
+            pool_size: 10,
+            max_overflow: 20,
+            pool_timeout_secs: 30.0,
+        }
+    }
+}
+
+impl Default for PhotoSettings {
+    fn default() -> Self {
+        PhotoSettings {
+            fetch: FetchMode::AllUpfront,
+            embed: EmbedMode::Original,
+            max_px: 1600,
+            jpeg_quality: 80,
+            timeout_secs: 10.0,
+            attempts: 3,
+            backoff_initial_ms: 2_000,
+            backoff_max_ms: 10_000,
+        }
+    }
+}
+
+impl Default for ReportSettings {
+    fn default() -> Self {
+        ReportSettings {
+            download: DownloadMode::Buffered,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            max_in_flight: 4,
+            max_upload_bytes: 10 << 20,
+            max_submission_bytes: 4 << 20,
+        }
+    }
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings { runtime_mb: 0 }
+    }
+}
+
+impl Default for AllocatorSettings {
+    fn default() -> Self {
+        // jemalloc's own defaults.
+        AllocatorSettings {
+            background_thread: false,
+            dirty_decay_ms: 10_000,
+            muzzy_decay_ms: 0,
+        }
+    }
+}
+
+impl Default for CloudinarySettings {
+    fn default() -> Self {
+        CloudinarySettings {
+            base_url: "https://res.cloudinary.com".into(),
+            cloud_name: "demo".into(),
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_items: 200,
+            max_photos_per_item: 100,
+            max_photo_bytes: 30 << 20,
+            max_photo_pixels: 60_000_000,
+            max_text_chars: 10_000,
+            job_deadline_secs: 900,
+        }
+    }
+}
+
+/// A settings file or override that cannot be used; the message names the
+/// file, the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("profile {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{origin}: `{key}` {message}")]
+    Invalid {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Prefix of environment overrides: `REPORT_SERVER__WORKERS=1`,
+/// `REPORT_SERVER__PHOTOS__EMBED=resize`, `REPORT_SERVER__DB__POOL_SIZE=5`.
+pub const ENV_PREFIX: &str = "REPORT_SERVER__";
+
+impl Settings {
+    /// Read a profile file, apply environment overrides, validate.
+    pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        let (mut value, origin) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| SettingsError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                let v: toml::Table = toml::from_str(&text).map_err(|e| SettingsError::Parse {
+                    path: p.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                (v, p.display().to_string())
+            }
+            None => (toml::Table::new(), "built-in defaults".to_string()),
+        };
+        apply_env_overrides(&mut value, std::env::vars())?;
+        let mut settings: Settings =
+            Settings::deserialize(toml::Value::Table(value)).map_err(|e| SettingsError::Parse {
+                path: PathBuf::from(&origin),
+                message: format!(
+                    "{} (see profiles/original.toml for every key)",
+                    e.message()
+                ),
+            })?;
+        if settings.name == "default" {
+            if let Some(stem) = path.and_then(|p| p.file_stem()).and_then(|s| s.to_str()) {
+                settings.name = stem.to_string();
+            }
+        }
+        settings.validate(&origin)?;
+        Ok(settings)
+    }
+
+    /// Parse a profile from TOML text (tests and embedded defaults).
+    pub fn from_toml(text: &str) -> Result<Settings, SettingsError> {
+        let s: Settings = toml::from_str(text).map_err(|e| SettingsError::Parse {
+            path: PathBuf::from("<inline>"),
+            message: e.to_string(),
+        })?;
+        s.validate("<inline>")?;
+        Ok(s)
+    }
+
+    /// Refuse impossible values.
+    pub fn validate(&self, origin: &str) -> Result<(), SettingsError> {
+        let bad = |key: &str, message: &str| {
+            Err(SettingsError::Invalid {
+                origin: origin.to_string(),
+                key: key.to_string(),
+                message: message.to_string(),
+            })
+        };
+        if self.workers == 0 || self.workers > 64 {
+            return bad("workers", "must be between 1 and 64");
+        }
+        if self.queue_capacity == Some(0) {
+            return bad(
+                "queue_capacity",
+                "must be at least 1; leave it out for an unbounded queue",
+            );
+        }
+        if self.db.pool_size == 0 {
+            return bad("db.pool_size", "must be at least 1");
+        }
+        if !(self.db.pool_timeout_secs > 0.0) {
+            return bad("db.pool_timeout_secs", "must be a positive number of seconds");
+        }
+        if !self.db.url.is_empty() && !self.db.url.starts_with("sqlite://") {
+            return bad(
+                "db.url",
+                "must be a sqlite://PATH URL (SQLite is the embedded database); leave it empty for <data_dir>/oomlab.sqlite3",
+            );
+        }
+        if self.photos.max_px < 16 || self.photos.max_px > 20_000 {
+            return bad("photos.max_px", "must be between 16 and 20000 pixels");
+        }
+        if self.photos.jpeg_quality == 0 || self.photos.jpeg_quality > 100 {
+            return bad("photos.jpeg_quality", "must be between 1 and 100");
+        }
+        if self.photos.attempts == 0 || self.photos.attempts > 20 {
+            return bad("photos.attempts", "must be between 1 and 20");
+        }
+        if !(self.photos.timeout_secs > 0.0) {
+            return bad("photos.timeout_secs", "must be a positive number of seconds");
+        }
+        if self.http.max_in_flight == 0 {
+            return bad("http.max_in_flight", "must be at least 1");
+        }
+        if self.model.runtime_mb > 64 * 1024 {
+            return bad("model.runtime_mb", "must be at most 65536 (64 GiB)");
+        }
+        if url::Url::parse(&self.cloudinary.base_url).is_err() {
+            return bad(
+                "cloudinary.base_url",
+                "must be an absolute URL such as http://127.0.0.1:4000",
+            );
+        }
+        if self.cloudinary.cloud_name.is_empty()
+            || !self
+                .cloudinary
+                .cloud_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return bad("cloudinary.cloud_name", "must be letters, digits, - or _");
+        }
+        if self.limits.max_photos_per_item == 0 || self.limits.max_items == 0 {
+            return bad("limits", "max_items and max_photos_per_item must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Fold `REPORT_SERVER__A__B=value` variables into the TOML table. Values are
+/// parsed as TOML (numbers, booleans) and fall back to strings.
+pub fn apply_env_overrides(
+    table: &mut toml::Table,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(), SettingsError> {
+    for (var, raw) in vars {
+        let Some(path) = var.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(|k| k.is_empty()) {
+            return Err(SettingsError::Env {
+                var,
+                message: "has an empty key; write REPORT_SERVER__SECTION__KEY".into(),
+            });
+        }
+        let value = parse_env_value(&raw);
+        let mut t = &mut *table;
+        for k in &keys[..keys.len() - 1] {
+            let entry = t
+                .entry(k.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            t = match entry {
+                toml::Value::Table(inner) => inner,
+                _ => {
+                    return Err(SettingsError::Env {
+                        var,
+                        message: format!("`{k}` is a value, not a section"),
+                    });
+                }
+            };
+        }
+        t.insert(keys[keys.len() - 1].clone(), value);
+    }
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    if let Ok(f) = raw.parse::<f64>() {
+        return toml::Value::Float(f);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let err = Settings::from_toml("wokers = 2").unwrap_err().to_string();
+        assert!(err.contains("wokers"), "{err}");
+        let err = Settings::from_toml("[photos]\nembed = \"shrink\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shrink"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_name_the_key() {
+        let err = Settings::from_toml("workers = 0").unwrap_err().to_string();
+        assert!(err.contains("`workers`"), "{err}");
+        let err = Settings::from_toml("[photos]\njpeg_quality = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("photos.jpeg_quality"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys() {
+        let mut t = toml::Table::new();
+        apply_env_overrides(
+            &mut t,
+            vec![
+                ("REPORT_SERVER__WORKERS".to_string(), "1".to_string()),
+                ("REPORT_SERVER__PHOTOS__EMBED".into(), "resize".into()),
+                ("UNRELATED".into(), "x".into()),
+            ]
+            .into_iter(),
+        )
+        .unwrap();
+        let s = Settings::deserialize(toml::Value::Table(t)).unwrap();
+        assert_eq!(s.workers, 1);
+        assert_eq!(s.photos.embed, EmbedMode::Resize);
+    }
+
+    #[test]
+    fn every_shipped_profile_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                Settings::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 6, "expected the six shipped profiles, found {n}");
+    }
+}
