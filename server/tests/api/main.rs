@@ -1,0 +1,6 @@
+//! End-to-end tests of the report server against the fake Cloudinary, both
+//! in this process, on ports from 127.0.0.1:0.
+
+mod bad_input;
+mod helpers;
+mod reports;
