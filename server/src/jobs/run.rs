@@ -243,14 +243,16 @@ fn process(
     // Decoded full-size pixels (the `original` mode), alive until the
     // document is built: the modelled app's PDF library keeps them.
     let mut held: Vec<PreparedPhoto> = Vec::new();
-    let mut upfront = upfront.into_iter();
+    // Photos fetched up front stay referenced until the document is built,
+    // as the modelled app's list of in-memory files does.
+    let mut upfront_iter = upfront.iter().cloned();
     let mut n = 0usize;
     for (item_idx, item) in sub.items.iter().enumerate() {
         builder.begin_item(item_idx, item);
         for url in &item.photo_urls {
             check_deadline()?;
             let bytes = match s.photos.fetch {
-                FetchMode::AllUpfront => upfront.next().flatten(),
+                FetchMode::AllUpfront => upfront_iter.next().flatten(),
                 FetchMode::OneAtATime => fetch_photo(ctx, url, n, warnings),
             };
             let prepared = bytes.and_then(|b| match prepare(b, &s.photos, s.limits.max_photo_pixels) {
@@ -277,6 +279,7 @@ fn process(
     let embedded = builder.images();
     let pdf = builder.finish();
     drop(held);
+    drop(upfront);
     if embedded + warnings_about_photos(warnings) < total {
         tracing::debug!(job_id, embedded, total, "some photos were not embedded");
     }
