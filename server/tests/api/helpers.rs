@@ -11,7 +11,7 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub fake: FakeCloudinary,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 /// A small photo of the fake's catalogue (640x480, about 60 KB).
