@@ -32,6 +32,10 @@ pub struct ServeBody {
     failed: bool,
     pending: Option<Bytes>,
     throttle: Option<Throttle>,
+    /// A pause before a truncation fails the body, so hyper flushes the
+    /// head and the bytes before it (otherwise the client may see no
+    /// response at all).
+    cut: Option<Pin<Box<Sleep>>>,
 }
 
 struct Throttle {
@@ -67,6 +71,7 @@ impl ServeBody {
             failed: false,
             pending: None,
             throttle: None,
+            cut: None,
         }
     }
 
@@ -110,26 +115,18 @@ impl Body for ServeBody {
         }
         if this.sent >= this.limit {
             if this.limit < this.declared {
+                let cut = this
+                    .cut
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(100))));
+                ready!(cut.as_mut().poll(cx));
                 this.failed = true;
                 return Poll::Ready(Some(Err(std::io::Error::other("body truncated by fault injection"))));
             }
             return Poll::Ready(None);
         }
-        let mut piece_cap = usize::MAX;
-        if let Some(throttle) = &mut this.throttle {
-            let start = *throttle.start.get_or_insert_with(Instant::now);
-            let due = start + Duration::from_secs_f64(this.sent as f64 / throttle.bytes_per_sec as f64);
-            if due > Instant::now() {
-                throttle.sleep.as_mut().reset(due);
-                ready!(throttle.sleep.as_mut().poll(cx));
-            }
-            // Twenty pieces a second keeps the rate smooth at any cap.
-            piece_cap = (throttle.bytes_per_sec / 20).clamp(512, 256 * 1024) as usize;
-        }
-        let mut chunk = match this.pending.take() {
-            Some(chunk) => chunk,
-            None => match ready!(this.poll_source(cx)) {
-                Some(Ok(chunk)) => chunk,
+        if this.pending.is_none() {
+            match ready!(this.poll_source(cx)) {
+                Some(Ok(chunk)) => this.pending = Some(chunk),
                 Some(Err(err)) => {
                     this.failed = true;
                     return Poll::Ready(Some(Err(err)));
@@ -142,12 +139,26 @@ impl Body for ServeBody {
                         None
                     });
                 }
-            },
+            }
+        }
+        let available = this.pending.as_ref().map_or(0, Bytes::len);
+        let mut piece = available.min((this.limit - this.sent) as usize);
+        if let Some(throttle) = &mut this.throttle {
+            // Twenty pieces a second keeps the rate smooth at any cap; each
+            // piece waits until the rate allows all bytes up to its end.
+            piece = piece.min((throttle.bytes_per_sec / 20).clamp(512, 256 * 1024) as usize);
+            let start = *throttle.start.get_or_insert_with(Instant::now);
+            let due = start + Duration::from_secs_f64((this.sent + piece as u64) as f64 / throttle.bytes_per_sec as f64);
+            if due > Instant::now() {
+                throttle.sleep.as_mut().reset(due);
+                ready!(throttle.sleep.as_mut().poll(cx));
+            }
+        }
+        let Some(mut chunk) = this.pending.take() else {
+            return Poll::Ready(None);
         };
-        let remaining = (this.limit - this.sent) as usize;
-        chunk.truncate(remaining);
-        if chunk.len() > piece_cap {
-            this.pending = Some(chunk.split_off(piece_cap));
+        if chunk.len() > piece {
+            this.pending = Some(chunk.split_off(piece));
         }
         this.sent += chunk.len() as u64;
         Poll::Ready(Some(Ok(Frame::data(chunk))))
@@ -191,6 +202,6 @@ mod tests {
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(bytes.len(), 10_000);
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1_800) && took <= Duration::from_millis(2_100), "{took:?}");
+        assert!(took >= Duration::from_millis(2_000) && took <= Duration::from_millis(2_200), "{took:?}");
     }
 }
