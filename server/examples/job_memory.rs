@@ -39,13 +39,24 @@ async fn main() -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
     let mut names: Vec<String> = std::env::args().skip(1).collect();
     if names.is_empty() {
-        names = ["original", "quick-fix", "passthrough", "resize", "cdn-transform", "lean"]
-            .map(String::from)
-            .to_vec();
+        names = [
+            "original",
+            "quick-fix",
+            "passthrough",
+            "resize",
+            "cdn-transform",
+            "lean",
+        ]
+        .map(String::from)
+        .to_vec();
     }
     let ids: Vec<String> = (1..=PHOTOS).map(|n| format!("oomlab/camera-{n}")).collect();
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let fake = FakeCloudinary::builder().seed(1).preload(&id_refs).start().await?;
+    let fake = FakeCloudinary::builder()
+        .seed(1)
+        .preload(&id_refs)
+        .start()
+        .await?;
     let photo_bytes: u64 = ids
         .iter()
         .map(|id| fake.photo_bytes(id).map(|b| b.len() as u64))
@@ -115,7 +126,10 @@ async fn main() -> anyhow::Result<()> {
             if job["status"] == "completed" || job["status"] == "failed" {
                 break job;
             }
-            anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "job timed out");
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(600),
+                "job timed out"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let secs = started.elapsed().as_secs_f64();
@@ -128,7 +142,11 @@ async fn main() -> anyhow::Result<()> {
                 a.iter()
                     .map(|s| {
                         let hw = s["allocated_high_water"].as_u64().unwrap_or(0);
-                        format!("{} {:.1}", s["stage"].as_str().unwrap_or("?"), mb(hw.saturating_sub(idle)))
+                        format!(
+                            "{} {:.1}",
+                            s["stage"].as_str().unwrap_or("?"),
+                            mb(hw.saturating_sub(idle))
+                        )
                     })
                     .collect()
             })

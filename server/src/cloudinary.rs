@@ -222,10 +222,14 @@ impl CloudinaryClient {
             )));
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(FetchError::Retryable(format!("Cloudinary answered {status}")));
+            return Err(FetchError::Retryable(format!(
+                "Cloudinary answered {status}"
+            )));
         }
         if !status.is_success() {
-            return Err(FetchError::Permanent(format!("Cloudinary answered {status}")));
+            return Err(FetchError::Permanent(format!(
+                "Cloudinary answered {status}"
+            )));
         }
         if resp.content_length().is_some_and(|n| n > max_bytes) {
             return Err(FetchError::Permanent(format!(
@@ -236,8 +240,7 @@ impl CloudinaryClient {
         let mut buf = BytesMut::with_capacity(resp.content_length().unwrap_or(0) as usize);
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk =
-                chunk.map_err(|e| FetchError::Retryable(format!("body cut short: {e}")))?;
+            let chunk = chunk.map_err(|e| FetchError::Retryable(format!("body cut short: {e}")))?;
             if (buf.len() + chunk.len()) as u64 > max_bytes {
                 return Err(FetchError::Permanent(format!(
                     "is over the {max_bytes}-byte cap (limits.max_photo_bytes); reading stopped"

@@ -373,9 +373,7 @@ impl ReportKind {
     pub fn content_type(self) -> &'static str {
         match self {
             ReportKind::Pdf => "application/pdf",
-            ReportKind::Xlsx => {
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            }
+            ReportKind::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
 
@@ -429,7 +427,10 @@ mod tests {
         assert!(start_job(&c, jid).unwrap());
         finish_job(&c, jid, "completed", None, &[], &serde_json::json!([])).unwrap();
         assert!(unfinished_jobs(&c).unwrap().is_empty());
-        assert!(!start_job(&c, jid).unwrap(), "a finished job is never redone");
+        assert!(
+            !start_job(&c, jid).unwrap(),
+            "a finished job is never redone"
+        );
         assert_eq!(get_job(&c, jid).unwrap().unwrap().progress, 100);
     }
 }

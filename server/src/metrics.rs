@@ -69,33 +69,69 @@ impl Metrics {
             db_connections: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("jobs_started", "Jobs taken up by a worker", m.jobs_started.clone());
-        registry.register("jobs_finished", "Jobs finished, by status", m.jobs_finished.clone());
+        registry.register(
+            "jobs_started",
+            "Jobs taken up by a worker",
+            m.jobs_started.clone(),
+        );
+        registry.register(
+            "jobs_finished",
+            "Jobs finished, by status",
+            m.jobs_finished.clone(),
+        );
         registry.register_with_unit(
             "job_duration",
             "Time from a job's start to its end",
             Unit::Seconds,
             m.job_seconds.clone(),
         );
-        registry.register("submissions", "Submissions acknowledged", m.submissions.clone());
-        registry.register("photo_uploads", "Photos uploaded through the server", m.photo_uploads.clone());
+        registry.register(
+            "submissions",
+            "Submissions acknowledged",
+            m.submissions.clone(),
+        );
+        registry.register(
+            "photo_uploads",
+            "Photos uploaded through the server",
+            m.photo_uploads.clone(),
+        );
         registry.register_with_unit(
             "photo_download",
             "Photo bytes downloaded from Cloudinary",
             Unit::Bytes,
             m.photo_bytes.clone(),
         );
-        registry.register("photo_download_failures", "Photos that could not be downloaded after retries", m.photo_failures.clone());
-        registry.register("report_downloads", "Reports served", m.report_downloads.clone());
+        registry.register(
+            "photo_download_failures",
+            "Photos that could not be downloaded after retries",
+            m.photo_failures.clone(),
+        );
+        registry.register(
+            "report_downloads",
+            "Reports served",
+            m.report_downloads.clone(),
+        );
         registry.register_with_unit(
             "memory",
             "Memory by source: jemalloc_allocated, jemalloc_active, jemalloc_resident, jemalloc_mapped, jemalloc_retained, jemalloc_metadata, process_rss, process_hwm, modelled_runtime",
             Unit::Bytes,
             m.memory_bytes.clone(),
         );
-        registry.register("queue_depth", "Jobs waiting in the queue", m.queue_depth.clone());
-        registry.register("jobs_in_flight", "Jobs being processed, by stage", m.jobs_in_flight.clone());
-        registry.register("db_connections", "Database pool connections: open, idle, peak", m.db_connections.clone());
+        registry.register(
+            "queue_depth",
+            "Jobs waiting in the queue",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "jobs_in_flight",
+            "Jobs being processed, by stage",
+            m.jobs_in_flight.clone(),
+        );
+        registry.register(
+            "db_connections",
+            "Database pool connections: open, idle, peak",
+            m.db_connections.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -140,7 +176,11 @@ impl Metrics {
                 })
                 .inc();
         }
-        for (k, v) in [("open", pool.open), ("idle", pool.idle), ("peak", pool.peak_open)] {
+        for (k, v) in [
+            ("open", pool.open),
+            ("idle", pool.idle),
+            ("peak", pool.peak_open),
+        ] {
             self.db_connections
                 .get_or_create(&StatusLabel { status: k.into() })
                 .set(v as i64);

@@ -308,10 +308,7 @@ impl Settings {
         let mut settings: Settings =
             Settings::deserialize(toml::Value::Table(value)).map_err(|e| SettingsError::Parse {
                 path: PathBuf::from(&origin),
-                message: format!(
-                    "{} (see profiles/original.toml for every key)",
-                    e.message()
-                ),
+                message: format!("{} (see profiles/original.toml for every key)", e.message()),
             })?;
         if settings.name == "default" {
             if let Some(stem) = path.and_then(|p| p.file_stem()).and_then(|s| s.to_str()) {
@@ -354,7 +351,10 @@ impl Settings {
             return bad("db.pool_size", "must be at least 1");
         }
         if !(self.db.pool_timeout_secs > 0.0) {
-            return bad("db.pool_timeout_secs", "must be a positive number of seconds");
+            return bad(
+                "db.pool_timeout_secs",
+                "must be a positive number of seconds",
+            );
         }
         if !self.db.url.is_empty() && !self.db.url.starts_with("sqlite://") {
             return bad(
@@ -372,7 +372,10 @@ impl Settings {
             return bad("photos.attempts", "must be between 1 and 20");
         }
         if !(self.photos.timeout_secs > 0.0) {
-            return bad("photos.timeout_secs", "must be a positive number of seconds");
+            return bad(
+                "photos.timeout_secs",
+                "must be a positive number of seconds",
+            );
         }
         if self.http.max_in_flight == 0 {
             return bad("http.max_in_flight", "must be at least 1");
@@ -396,7 +399,10 @@ impl Settings {
             return bad("cloudinary.cloud_name", "must be letters, digits, - or _");
         }
         if self.limits.max_photos_per_item == 0 || self.limits.max_items == 0 {
-            return bad("limits", "max_items and max_photos_per_item must be at least 1");
+            return bad(
+                "limits",
+                "max_items and max_photos_per_item must be at least 1",
+            );
         }
         Ok(())
     }

@@ -91,7 +91,10 @@ impl Submission {
             if v.chars().count() > limits.max_text_chars {
                 Err(ApiError::invalid(
                     "field_too_long",
-                    format!("{field} is longer than {} characters", limits.max_text_chars),
+                    format!(
+                        "{field} is longer than {} characters",
+                        limits.max_text_chars
+                    ),
                 ))
             } else {
                 Ok(())
@@ -190,23 +193,20 @@ pub fn decode_signature(uri: &str) -> Result<Vec<u8>, String> {
         .strip_prefix("data:image/png;base64,")
         .ok_or("must be a data:image/png;base64,... URI")?;
     if b64.len() > MAX_SIGNATURE_BYTES * 4 / 3 + 4 {
-        return Err(format!(
-            "is larger than {} KiB",
-            MAX_SIGNATURE_BYTES >> 10
-        ));
+        return Err(format!("is larger than {} KiB", MAX_SIGNATURE_BYTES >> 10));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|e| format!("is not valid base64: {e}"))?;
-    let reader = image::ImageReader::with_format(
-        std::io::Cursor::new(&bytes),
-        image::ImageFormat::Png,
-    );
+    let reader =
+        image::ImageReader::with_format(std::io::Cursor::new(&bytes), image::ImageFormat::Png);
     let (w, h) = reader
         .into_dimensions()
         .map_err(|e| format!("is not a readable PNG: {e}"))?;
     if u64::from(w) * u64::from(h) > 4_000_000 {
-        return Err(format!("is {w}x{h} pixels; signatures are at most 4 megapixels"));
+        return Err(format!(
+            "is {w}x{h} pixels; signatures are at most 4 megapixels"
+        ));
     }
     Ok(bytes)
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use memstats::JobInFlight;
 
-pub use run::{JobContext, run_job};
+pub use run::{JobContext, build_pdf, run_job};
 
 /// The job queue: unbounded by default, as the modelled app's.
 pub struct JobQueue {
@@ -178,7 +178,8 @@ pub fn spawn_workers(ctx: Arc<JobContext>, n: usize) -> Vec<std::thread::JoinHan
 fn run_worker_until_stopped(ctx: &JobContext) {
     while let Some(job_id) = ctx.queue.pop() {
         // A panic in one job must not take the worker down with it.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(ctx, job_id)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(ctx, job_id)));
         if result.is_err() {
             tracing::error!(job_id, "job panicked; marked failed");
             ctx.fail_after_panic(job_id);

@@ -54,7 +54,12 @@ impl PdfBuilder {
             row_height: 0.0,
             images: 0,
         };
-        b.text(MARGIN, BuiltinFont::HelveticaBold, 18.0, "Site inspection report");
+        b.text(
+            MARGIN,
+            BuiltinFont::HelveticaBold,
+            18.0,
+            "Site inspection report",
+        );
         b.y -= 8.0;
         for (k, v) in [
             ("Site", &sub.site.name),
@@ -100,7 +105,10 @@ impl PdfBuilder {
                 size: Pt(size),
             },
             Op::SetTextCursor {
-                pos: Point { x: Pt(x), y: Pt(self.y) },
+                pos: Point {
+                    x: Pt(x),
+                    y: Pt(self.y),
+                },
             },
             Op::ShowText {
                 items: vec![TextItem::Text(clipped)],
@@ -118,8 +126,20 @@ impl PdfBuilder {
         self.ops.push(Op::DrawLine {
             line: Line {
                 points: vec![
-                    LinePoint { p: Point { x: Pt(MARGIN), y: Pt(y) }, bezier: false },
-                    LinePoint { p: Point { x: Pt(PAGE_W - MARGIN), y: Pt(y) }, bezier: false },
+                    LinePoint {
+                        p: Point {
+                            x: Pt(MARGIN),
+                            y: Pt(y),
+                        },
+                        bezier: false,
+                    },
+                    LinePoint {
+                        p: Point {
+                            x: Pt(PAGE_W - MARGIN),
+                            y: Pt(y),
+                        },
+                        bezier: false,
+                    },
                 ],
                 is_closed: false,
             },
@@ -147,7 +167,12 @@ impl PdfBuilder {
         ];
         for (k, v) in fields {
             if !v.is_empty() {
-                self.text(MARGIN + 10.0, BuiltinFont::Helvetica, 9.0, &format!("{k}: {v}"));
+                self.text(
+                    MARGIN + 10.0,
+                    BuiltinFont::Helvetica,
+                    9.0,
+                    &format!("{k}: {v}"),
+                );
             }
         }
         self.y -= 4.0;
@@ -230,7 +255,10 @@ impl PdfBuilder {
                         size: Pt(8.0),
                     },
                     Op::SetTextCursor {
-                        pos: Point { x: Pt(x + 6.0), y: Pt(y + ch / 2.0) },
+                        pos: Point {
+                            x: Pt(x + 6.0),
+                            y: Pt(y + ch / 2.0),
+                        },
                     },
                     Op::ShowText {
                         items: vec![TextItem::Text("image not available".into())],
@@ -258,7 +286,12 @@ impl PdfBuilder {
             let h = 50.0;
             let w = h * png.width() as f32 / png.height().max(1) as f32;
             self.ensure(h + LINE * 2.0);
-            self.text(MARGIN, BuiltinFont::Helvetica, 9.0, &format!("{role}: {name}"));
+            self.text(
+                MARGIN,
+                BuiltinFont::Helvetica,
+                9.0,
+                &format!("{role}: {name}"),
+            );
             let raw = RawImage {
                 pixels: RawImageData::U8(png.as_raw().clone()),
                 width: png.width() as usize,

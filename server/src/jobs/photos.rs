@@ -145,9 +145,8 @@ fn resize(
         .resize(
             &src,
             &mut dst,
-            &fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(
-                fr::FilterType::Bilinear,
-            )),
+            &fr::ResizeOptions::new()
+                .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Bilinear)),
         )
         .context("resizing")?;
     drop(src);
@@ -173,7 +172,9 @@ mod tests {
     use super::*;
 
     fn jpeg(w: u32, h: u32) -> Bytes {
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
             .encode(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
@@ -218,7 +219,14 @@ mod tests {
     fn a_corrupt_jpeg_is_an_error_not_a_panic() {
         let mut bad = jpeg(64, 64).to_vec();
         bad.truncate(40);
-        assert!(prepare(Bytes::from(bad), &settings(EmbedMode::Original, 100), 1 << 30).is_err());
+        assert!(
+            prepare(
+                Bytes::from(bad),
+                &settings(EmbedMode::Original, 100),
+                1 << 30
+            )
+            .is_err()
+        );
         let png_magic = Bytes::from_static(b"\x89PNG\r\n\x1a\n0000");
         assert!(prepare(png_magic, &settings(EmbedMode::Passthrough, 100), 1 << 30).is_err());
     }

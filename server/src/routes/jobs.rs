@@ -15,10 +15,12 @@ use crate::error::ApiError;
 use crate::settings::DownloadMode;
 
 fn parse_job_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("`{}` is not a job id (a positive integer)", raw.chars().take(40).collect::<String>())))
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "`{}` is not a job id (a positive integer)",
+            raw.chars().take(40).collect::<String>()
+        ))
+    })
 }
 
 async fn load_job(state: &AppState, id: i64) -> Result<JobRow, ApiError> {
@@ -102,10 +104,9 @@ pub async fn download_report(
     match state.settings.reports.download {
         DownloadMode::Buffered => {
             // As the modelled app: the whole file in memory, then answered.
-            let body = upstream
-                .bytes()
-                .await
-                .map_err(|e| ApiError::Upstream(format!("reading the report from Cloudinary: {e}")))?;
+            let body = upstream.bytes().await.map_err(|e| {
+                ApiError::Upstream(format!("reading the report from Cloudinary: {e}"))
+            })?;
             Ok((headers, body).into_response())
         }
         DownloadMode::Streamed => {

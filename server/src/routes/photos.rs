@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Multipart, State};
 use axum::extract::multipart::MultipartError;
+use axum::extract::{Multipart, State};
 use bytes::BytesMut;
 use serde::Serialize;
 
@@ -27,7 +27,10 @@ fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
             limit
         ))
     } else {
-        ApiError::BadRequest(format!("the upload is not valid multipart: {}", e.body_text()))
+        ApiError::BadRequest(format!(
+            "the upload is not valid multipart: {}",
+            e.body_text()
+        ))
     }
 }
 
@@ -65,11 +68,14 @@ pub async fn upload_photo(
                 ));
             }
         };
-        let (width, height) = image::ImageReader::with_format(std::io::Cursor::new(&data[..]), format)
-            .into_dimensions()
-            .map_err(|e| {
-                ApiError::UnsupportedMedia(format!("the photo's image header does not read: {e}"))
-            })?;
+        let (width, height) =
+            image::ImageReader::with_format(std::io::Cursor::new(&data[..]), format)
+                .into_dimensions()
+                .map_err(|e| {
+                    ApiError::UnsupportedMedia(format!(
+                        "the photo's image header does not read: {e}"
+                    ))
+                })?;
         if u64::from(width) * u64::from(height) > state.settings.limits.max_photo_pixels {
             return Err(ApiError::invalid(
                 "photo_too_many_pixels",
@@ -82,7 +88,13 @@ pub async fn upload_photo(
         let len = data.len() as u64;
         let answer = state
             .cloudinary
-            .upload("image", &file_name, content_type, data, &state.settings.photos)
+            .upload(
+                "image",
+                &file_name,
+                content_type,
+                data,
+                &state.settings.photos,
+            )
             .await
             .map_err(|e| ApiError::Upstream(format!("{e:#}")))?;
         state.metrics.photo_uploads.inc();

@@ -14,7 +14,12 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, settings_with, small_photo};
 
 async fn spawn_with_faults(mut settings: Settings, faults: FaultConfig) -> TestApp {
-    let fake = FakeCloudinary::builder().seed(11).faults(faults).start().await.unwrap();
+    let fake = FakeCloudinary::builder()
+        .seed(11)
+        .faults(faults)
+        .start()
+        .await
+        .unwrap();
     settings.cloudinary.base_url = fake.base_url();
     settings.cloudinary.cloud_name = fake.cloud_name().to_string();
     let dir = tempfile::tempdir().unwrap();
@@ -68,7 +73,11 @@ fn quick() -> Settings {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_recover_photos_from_intermittent_server_errors() {
     let faults = FaultConfig {
-        rules: vec![FaultRule::for_path("/image/upload/").methods(&["GET"]).errors(0.3, 503)],
+        rules: vec![
+            FaultRule::for_path("/image/upload/")
+                .methods(&["GET"])
+                .errors(0.3, 503),
+        ],
     };
     let app = spawn_with_faults(quick(), faults).await;
     let job = run_job(&app, &photos(10)).await;
@@ -100,7 +109,11 @@ async fn truncated_and_hanging_photos_become_placeholders_without_hanging_the_jo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_report_upload_fails_the_job_with_a_clear_message() {
     let faults = FaultConfig {
-        rules: vec![FaultRule::for_path("/raw/upload").methods(&["POST"]).errors(1.0, 500)],
+        rules: vec![
+            FaultRule::for_path("/raw/upload")
+                .methods(&["POST"])
+                .errors(1.0, 500),
+        ],
     };
     let app = spawn_with_faults(quick(), faults).await;
     let job = run_job(&app, &photos(1)).await;

@@ -143,7 +143,10 @@ impl TestApp {
             if status == "completed" || status == "failed" {
                 return job;
             }
-            assert!(Instant::now() < deadline, "job {job_id} did not finish: {job}");
+            assert!(
+                Instant::now() < deadline,
+                "job {job_id} did not finish: {job}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -153,6 +156,11 @@ impl TestApp {
 pub async fn error_code(resp: reqwest::Response, status: u16) -> String {
     assert_eq!(resp.status().as_u16(), status, "unexpected status");
     let body: Value = resp.json().await.expect("errors are JSON");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     body["error"]["code"].as_str().unwrap().to_string()
 }

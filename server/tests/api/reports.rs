@@ -44,7 +44,10 @@ async fn run_twenty_photo_job(fetch: FetchMode, embed: EmbedMode, expect: (i64, 
         .iter()
         .map(|s| s["stage"].as_str().unwrap())
         .collect();
-    assert!(stage_names.contains(&"pdf") && stage_names.contains(&"excel"), "{stage_names:?}");
+    assert!(
+        stage_names.contains(&"pdf") && stage_names.contains(&"excel"),
+        "{stage_names:?}"
+    );
 
     let pdf = app
         .http
@@ -57,7 +60,10 @@ async fn run_twenty_photo_job(fetch: FetchMode, embed: EmbedMode, expect: (i64, 
     let pdf = pdf.bytes().await.unwrap();
     let sizes = pdf_jpeg_sizes(&pdf);
     assert_eq!(sizes.len(), 20, "{fetch:?}/{embed:?}: {sizes:?}");
-    assert!(sizes.iter().all(|s| *s == expect), "{fetch:?}/{embed:?}: {sizes:?}");
+    assert!(
+        sizes.iter().all(|s| *s == expect),
+        "{fetch:?}/{embed:?}: {sizes:?}"
+    );
 
     let xlsx = app
         .http
@@ -70,7 +76,8 @@ async fn run_twenty_photo_job(fetch: FetchMode, embed: EmbedMode, expect: (i64, 
         .unwrap();
     use calamine::Reader;
     let mut wb: calamine::Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).expect("the XLSX opens");
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec()))
+            .expect("the XLSX opens");
     assert_eq!(wb.sheet_names(), vec!["Summary", "Items", "Materials"]);
     let items = wb.worksheet_range("Items").unwrap();
     assert_eq!(items.height(), 5, "a header and one row per item");
@@ -107,7 +114,12 @@ async fn twenty_photos_as_cdn_derivatives_in_both_fetch_modes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_that_keeps_failing_becomes_a_placeholder_and_a_warning() {
-    let app = spawn_app(settings_with(FetchMode::OneAtATime, EmbedMode::Passthrough, 320)).await;
+    let app = spawn_app(settings_with(
+        FetchMode::OneAtATime,
+        EmbedMode::Passthrough,
+        320,
+    ))
+    .await;
     let mut body = app.submission(1, 3);
     body["items"][0]["photo_urls"][1] = app.fake.photo_url("no-such-photo").into();
     let ack: Value = app.submit(&body).await.json().await.unwrap();
@@ -115,7 +127,12 @@ async fn a_photo_that_keeps_failing_becomes_a_placeholder_and_a_warning() {
     assert_eq!(job["status"], "completed", "{job}");
     let warnings = job["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1, "{job}");
-    assert!(warnings[0].as_str().unwrap().contains("image not available"));
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("image not available")
+    );
     let pdf = app
         .http
         .get(app.url(&format!("/api/jobs/{}/report.pdf", job["job_id"])))
@@ -130,8 +147,21 @@ async fn a_photo_that_keeps_failing_becomes_a_placeholder_and_a_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observability_endpoints_answer() {
-    let app = spawn_app(settings_with(FetchMode::OneAtATime, EmbedMode::Passthrough, 320)).await;
-    let health: Value = app.http.get(app.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let app = spawn_app(settings_with(
+        FetchMode::OneAtATime,
+        EmbedMode::Passthrough,
+        320,
+    ))
+    .await;
+    let health: Value = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     let mem: memstats::DebugMemory = app
         .http
@@ -143,7 +173,15 @@ async fn observability_endpoints_answer() {
         .await
         .expect("/debug/memory is a memstats::DebugMemory");
     assert!(mem.process.rss > 0);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("report_server_memory_bytes"), "{metrics}");
     assert!(metrics.contains("report_server_queue_depth"), "{metrics}");
 }

@@ -25,7 +25,11 @@ impl Drop for ServerChild {
     }
 }
 
-fn start_server(profile: &std::path::Path, data: &std::path::Path, fake: &FakeCloudinary) -> ServerChild {
+fn start_server(
+    profile: &std::path::Path,
+    data: &std::path::Path,
+    fake: &FakeCloudinary,
+) -> ServerChild {
     let mut child = Command::new(env!("CARGO_BIN_EXE_report-server"))
         .arg("--profile")
         .arg(profile)
@@ -69,11 +73,18 @@ async fn job(http: &reqwest::Client, base: &str, id: i64) -> Value {
 async fn jobs_survive_a_kill_and_all_complete_after_restart() {
     // Each photo takes 150 ms to arrive, so jobs are still running at the kill.
     let faults = FaultConfig {
-        rules: vec![FaultRule::for_path("/image/upload/")
-            .methods(&["GET"])
-            .latency(Duration::from_millis(150), Duration::ZERO)],
+        rules: vec![
+            FaultRule::for_path("/image/upload/")
+                .methods(&["GET"])
+                .latency(Duration::from_millis(150), Duration::ZERO),
+        ],
     };
-    let fake = FakeCloudinary::builder().seed(3).faults(faults).start().await.unwrap();
+    let fake = FakeCloudinary::builder()
+        .seed(3)
+        .faults(faults)
+        .start()
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("test.toml");
     std::fs::write(
@@ -87,7 +98,9 @@ async fn jobs_survive_a_kill_and_all_complete_after_restart() {
     let server = start_server(&profile, &data, &fake);
     let mut ids = Vec::new();
     for i in 0..10 {
-        let urls: Vec<String> = (0..4).map(|n| fake.photo_url(&small_photo(i * 4 + n))).collect();
+        let urls: Vec<String> = (0..4)
+            .map(|n| fake.photo_url(&small_photo(i * 4 + n)))
+            .collect();
         let body = serde_json::json!({"site": {"name": "Depot"}, "items": [{"asset": "A", "photo_urls": urls}]});
         let resp = http
             .post(format!("{}/api/submissions", server.base))
@@ -113,7 +126,10 @@ async fn jobs_survive_a_kill_and_all_complete_after_restart() {
 
     let server = start_server(&profile, &data, &fake);
     let recovered = server.ready["recovered_jobs"].as_u64().unwrap();
-    assert!(recovered >= 8, "most jobs were unfinished at the kill: {recovered}");
+    assert!(
+        recovered >= 8,
+        "most jobs were unfinished at the kill: {recovered}"
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     for id in &ids {
         loop {
@@ -123,7 +139,10 @@ async fn jobs_survive_a_kill_and_all_complete_after_restart() {
                 break;
             }
             assert_ne!(j["status"], "failed", "{j}");
-            assert!(Instant::now() < deadline, "job {id} did not complete after the restart: {j}");
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not complete after the restart: {j}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
