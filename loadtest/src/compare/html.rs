@@ -1,0 +1,254 @@
+//! `compare.html`: one self-contained page with the table and two inline SVG
+//! charts (peak memory per profile and scenario against the limit; time to
+//! report ready per profile). The SVG is written by hand: bars and a line
+//! need no plotting crate, and the output stays byte-stable for tests.
+
+use std::fmt::Write;
+
+use super::runs::mb;
+use super::{CompareReport, markdown};
+
+const PALETTE: &[&str] = &[
+    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
+];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Grouped bars: one group per label, one bar per series; `None` is drawn as
+/// a missing bar. An optional horizontal line marks a limit.
+fn bars(
+    title: &str,
+    unit: &str,
+    labels: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+    line: Option<(f64, String)>,
+) -> String {
+    let (w, h, left, bottom, top) = (900.0, 360.0, 70.0, 60.0, 40.0);
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .chain(line.as_ref().map(|l| l.0))
+        .fold(0.0f64, f64::max)
+        .max(1.0)
+        * 1.1;
+    let plot_h = h - bottom - top;
+    let y = |v: f64| top + plot_h - v / max * plot_h;
+    let group_w = (w - left - 20.0) / labels.len().max(1) as f64;
+    let bar_w = (group_w * 0.8) / series.len().max(1) as f64;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        s,
+        r#"<title>{}</title><text x="{left}" y="20" font-size="14" font-weight="bold">{}</text>"#,
+        esc(title),
+        esc(title)
+    );
+    for i in 0..=4 {
+        let v = max / 4.0 * i as f64;
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.0} {unit}</text>"##,
+            w - 20.0,
+            left - 4.0,
+            y(v) + 4.0,
+            y = y(v),
+        );
+    }
+    for (g, label) in labels.iter().enumerate() {
+        let gx = left + g as f64 * group_w + group_w * 0.1;
+        for (k, (name, vals)) in series.iter().enumerate() {
+            if let Some(Some(v)) = vals.get(g) {
+                let x = gx + k as f64 * bar_w;
+                let _ = write!(
+                    s,
+                    r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {} on {}: {v:.1} {unit}</title></rect>"#,
+                    y(*v),
+                    bar_w.max(1.0) - 1.0,
+                    (top + plot_h - y(*v)).max(0.0),
+                    PALETTE[k % PALETTE.len()],
+                    esc(title),
+                    esc(label),
+                    esc(name)
+                );
+            }
+        }
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            gx + group_w * 0.4,
+            h - bottom + 16.0,
+            esc(label)
+        );
+    }
+    if let Some((v, name)) = line {
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#c00" stroke-width="2" stroke-dasharray="6 3"/><text x="{}" y="{:.1}" fill="#c00" text-anchor="end">{}</text>"##,
+            w - 20.0,
+            w - 22.0,
+            y(v) - 4.0,
+            esc(&name),
+            y = y(v),
+        );
+    }
+    for (k, (name, _)) in series.iter().enumerate() {
+        let x = left + k as f64 * 170.0;
+        let _ = write!(
+            s,
+            r#"<rect x="{x}" y="{}" width="10" height="10" fill="{}"/><text x="{}" y="{}">{}</text>"#,
+            h - 22.0,
+            PALETTE[k % PALETTE.len()],
+            x + 14.0,
+            h - 13.0,
+            esc(name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Peak memory per profile (groups) and scenario (bars), MB, with the limit.
+pub fn memory_chart(rep: &CompareReport) -> String {
+    let labels: Vec<String> = rep.rows.iter().map(|r| r.profile.clone()).collect();
+    let series: Vec<(String, Vec<Option<f64>>)> = rep
+        .scenarios
+        .iter()
+        .map(|s| {
+            let vals = labels
+                .iter()
+                .map(|p| {
+                    rep.runs
+                        .iter()
+                        .find(|c| &c.profile == p && &c.scenario == s)
+                        .map(|c| c.peak_bytes as f64 / 1048576.0)
+                })
+                .collect();
+            (s.clone(), vals)
+        })
+        .collect();
+    let limit = rep.limit_bytes as f64 / 1048576.0;
+    bars(
+        "Peak memory (RSS / VmHWM / at kill), MB",
+        "MB",
+        &labels,
+        &series,
+        Some((
+            limit,
+            format!("limit {} MB", memstats::format_mb(rep.limit_bytes)),
+        )),
+    )
+}
+
+/// Time from submission to report ready per profile, p50 and p95, seconds.
+pub fn time_chart(rep: &CompareReport) -> String {
+    let labels: Vec<String> = rep.rows.iter().map(|r| r.profile.clone()).collect();
+    let series = vec![
+        (
+            "p50".to_string(),
+            rep.rows.iter().map(|r| r.time_to_ready_p50_s).collect(),
+        ),
+        (
+            "p95".to_string(),
+            rep.rows.iter().map(|r| r.time_to_ready_p95_s).collect(),
+        ),
+    ];
+    bars(
+        "Time from submission to report ready, s",
+        "s",
+        &labels,
+        &series,
+        None,
+    )
+}
+
+/// The whole page; links to the runs are relative to `base`, the folder the
+/// page is written to, when the runs are inside it.
+pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
+    let mut s = String::new();
+    s.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>oomlab compare</title>\n");
+    s.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left}th{background:#f4f4f4}</style></head><body>\n");
+    let _ = writeln!(
+        s,
+        "<h1>oomlab compare</h1><p>Scenarios: {}. Limit: {} MB. Built {}.</p>",
+        esc(&rep.scenarios.join(", ")),
+        memstats::format_mb(rep.limit_bytes),
+        esc(&rep.created_at)
+    );
+    s.push_str("<table><tr>");
+    let head = [
+        "profile",
+        "idle after start",
+        "peak, 1 job",
+        "peak, 2 jobs at once",
+        "peak overall (scenario)",
+        "verdict",
+        "p50 to ready",
+        "p95 to ready",
+        "reports per minute",
+        "modelled runtime (declared)",
+        "settings that differ",
+    ];
+    for h in head {
+        let _ = write!(s, "<th>{h}</th>");
+    }
+    s.push_str("</tr>\n");
+    let o = |v: Option<u64>| v.map_or_else(|| "n/a".into(), mb);
+    for r in &rep.rows {
+        let cells = [
+            r.profile.clone(),
+            o(r.idle_rss_bytes),
+            o(r.one_job_peak_bytes),
+            r.two_jobs_peak_bytes
+                .map_or_else(|| "never 2 at once".into(), mb),
+            format!("{} ({})", mb(r.peak_bytes), r.peak_scenario),
+            markdown::verdict_cell(&r.verdict).replace("**", ""),
+            super::runs::secs(r.time_to_ready_p50_s),
+            super::runs::secs(r.time_to_ready_p95_s),
+            r.reports_per_minute
+                .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
+            o(r.modelled_runtime_bytes),
+            r.settings_delta.clone(),
+        ];
+        s.push_str("<tr>");
+        for c in cells {
+            let _ = write!(s, "<td>{}</td>", esc(&c));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n<h2>Memory</h2>\n");
+    s.push_str(&memory_chart(rep));
+    s.push_str("\n<h2>Time to report ready</h2>\n");
+    s.push_str(&time_chart(rep));
+    s.push_str("\n<h2>Runs</h2><ul>\n");
+    for c in &rep.runs {
+        let link = c
+            .dir
+            .strip_prefix(base)
+            .unwrap_or(&c.dir)
+            .display()
+            .to_string();
+        let _ = writeln!(
+            s,
+            "<li>{} on {}: {} (<a href=\"{}/report.md\">report</a>, <a href=\"{}/memory.svg\">timeline</a>)</li>",
+            esc(&c.profile),
+            esc(&c.scenario),
+            esc(&c.summary),
+            esc(&link),
+            esc(&link)
+        );
+    }
+    s.push_str("</ul>\n<h2>Notes</h2><ul>\n");
+    for n in &rep.notes {
+        let _ = writeln!(s, "<li>{}</li>", esc(n));
+    }
+    s.push_str("</ul></body></html>\n");
+    s
+}

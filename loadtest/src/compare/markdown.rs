@@ -1,0 +1,189 @@
+//! `compare.md`: the table, the runs behind it, the settings that differ.
+
+use std::fmt::Write;
+
+use super::runs::{mb, secs};
+use super::{CompareReport, ProfileRow, RowVerdict};
+
+/// The verdict cell, e.g. `held, 80.2 MB headroom` or `killed on
+/// two-reports at 14.2 s (531.0 MB)`.
+pub fn verdict_cell(v: &RowVerdict) -> String {
+    match v {
+        RowVerdict::Held { headroom_bytes } => format!("held, {} headroom", mb(*headroom_bytes)),
+        RowVerdict::Killed {
+            scenario,
+            at_s,
+            bytes,
+            ..
+        } => {
+            format!("**killed** on {scenario} at {at_s:.1} s ({})", mb(*bytes))
+        }
+        RowVerdict::Incomplete { .. } => "not known: a run did not finish".into(),
+    }
+}
+
+fn opt_mb(v: Option<u64>) -> String {
+    v.map_or_else(|| "n/a".into(), mb)
+}
+
+fn row_cells(r: &ProfileRow) -> Vec<String> {
+    vec![
+        format!("**{}**", r.profile),
+        opt_mb(r.idle_rss_bytes),
+        opt_mb(r.one_job_peak_bytes),
+        r.two_jobs_peak_bytes
+            .map_or_else(|| "never 2 at once".into(), mb),
+        format!("{} ({})", mb(r.peak_bytes), r.peak_scenario),
+        verdict_cell(&r.verdict),
+        secs(r.time_to_ready_p50_s),
+        secs(r.time_to_ready_p95_s),
+        r.reports_per_minute
+            .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
+        opt_mb(r.modelled_runtime_bytes),
+        if r.settings_delta.is_empty() {
+            "-".into()
+        } else {
+            r.settings_delta.clone()
+        },
+    ]
+}
+
+/// The main table alone (what the terminal shows).
+pub fn render_table(rep: &CompareReport) -> String {
+    let limit = memstats::format_mb(rep.limit_bytes);
+    let head = [
+        "profile".to_string(),
+        "idle after start".into(),
+        "peak, 1 job".into(),
+        "peak, 2 jobs at once".into(),
+        "peak overall (scenario)".into(),
+        format!("{limit} MB verdict"),
+        "p50 to report ready".into(),
+        "p95 to report ready".into(),
+        "reports per minute".into(),
+        "modelled runtime (declared, included)".into(),
+        "settings that differ".into(),
+    ];
+    let mut s = String::new();
+    line(&mut s, &head);
+    line(
+        &mut s,
+        &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
+    );
+    for r in &rep.rows {
+        line(&mut s, &row_cells(r));
+    }
+    s
+}
+
+fn line(s: &mut String, cells: &[String]) {
+    let escaped: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+    let _ = writeln!(s, "| {} |", escaped.join(" | "));
+}
+
+/// The whole `compare.md`.
+pub fn render(rep: &CompareReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# oomlab compare: {} profile(s) x {} scenario(s)\n",
+        rep.rows.len(),
+        rep.scenarios.len()
+    );
+    let _ = writeln!(
+        s,
+        "Scenarios: {}. Limit: {} MB. Built {}{}.\n",
+        rep.scenarios.join(", "),
+        memstats::format_mb(rep.limit_bytes),
+        rep.created_at,
+        rep.wall_time_s.map_or_else(
+            || " from finished runs".to_string(),
+            |w| format!(", the matrix took {w:.0} s")
+        )
+    );
+    s.push_str(&render_table(rep));
+    s.push_str(
+        "\nIdle: RSS at the first sample after the server was ready. Peak, 1 job / 2 jobs: highest RSS \
+         sampled while that many jobs were in flight (two jobs never run at once with one worker). Peak \
+         overall: the highest of sampled RSS, VmHWM and the figure at a kill, over every scenario. Times \
+         and reports per minute are over every completed job of the profile (a killed run's jobs do not \
+         complete). The modelled runtime is a declared input, not a measurement; it is part of every \
+         measured figure.\n",
+    );
+
+    let _ = writeln!(s, "\n## Runs\n");
+    let head: Vec<String> = [
+        "profile",
+        "scenario",
+        "verdict",
+        "peak",
+        "idle",
+        "p50",
+        "p95",
+        "reports per minute",
+        "run folder",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    line(&mut s, &head);
+    line(
+        &mut s,
+        &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
+    );
+    for c in &rep.runs {
+        line(
+            &mut s,
+            &[
+                c.profile.clone(),
+                c.scenario.clone(),
+                c.summary.clone(),
+                mb(c.peak_bytes),
+                opt_mb(c.idle_rss_bytes),
+                secs(c.time_to_ready_p50_s),
+                secs(c.time_to_ready_p95_s),
+                c.reports_per_minute
+                    .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
+                format!("`{}`", c.dir.display()),
+            ],
+        );
+    }
+
+    let keys: Vec<&String> = {
+        let mut k: Vec<&String> = rep
+            .settings_that_differ
+            .values()
+            .flat_map(|m| m.keys())
+            .collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    if !keys.is_empty() {
+        let _ = writeln!(s, "\n## Settings that differ (from the profile files)\n");
+        let mut head = vec!["profile".to_string()];
+        head.extend(keys.iter().map(|k| format!("`{k}`")));
+        line(&mut s, &head);
+        line(
+            &mut s,
+            &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
+        );
+        for r in &rep.rows {
+            let Some(m) = rep.settings_that_differ.get(&r.profile) else {
+                continue;
+            };
+            let mut cells = vec![r.profile.clone()];
+            cells.extend(
+                keys.iter()
+                    .map(|k| m.get(*k).cloned().unwrap_or_else(|| "?".into())),
+            );
+            line(&mut s, &cells);
+        }
+    }
+
+    let _ = writeln!(s, "\n## Notes\n");
+    for n in &rep.notes {
+        let _ = writeln!(s, "- {n}");
+    }
+    s
+}

@@ -1,0 +1,477 @@
+//! `oomlab gate`: the CI check. Passes when a run's peak memory stays under
+//! the budget minus its headroom and has not grown beyond the allowed share
+//! against a baseline run; writes JUnit XML and a Markdown summary (appended
+//! to `$GITHUB_STEP_SUMMARY` when set).
+//!
+//! The decision is [`evaluate`], a pure function of the run report and the
+//! thresholds, so it is tested on synthetic reports; [`run`] only gathers the
+//! inputs and writes the outputs.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use crate::compare::runs::{self, RunSpec, mb, parse_percent, parse_size, peak_of};
+use crate::error::Exit;
+use crate::report::{Outcome, RunReport};
+use crate::watchdog::Enforce;
+
+const GATE_EXAMPLES: &str = "\
+Examples:
+  # Gate the lean profile on the tiny scenario (what .ci/run does):
+  oomlab gate --profile lean --scenario tiny --budget 512MiB --headroom 10%
+
+  # Also fail when the peak grew more than 5% against a committed baseline:
+  oomlab gate --profile lean --scenario two-reports --budget 512MiB \\
+      --baseline ci/baseline-run.json --max-regression 5%
+
+  # Judge a finished run without running again:
+  oomlab gate --from reports/20261128-120000-lean-tiny/run.json --budget 512MiB
+
+Exit codes: 0 passed, 1 over the budget, inside the headroom, regressed, or
+the run did not finish, 2 bad arguments or files (including a missing or
+malformed baseline), 3 the harness itself failed.";
+
+/// Flags of `oomlab gate`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = GATE_EXAMPLES, after_help = GATE_EXAMPLES)]
+pub struct GateArgs {
+    /// Server profile to run (file or name in `profiles/`). Not with --from.
+    #[arg(
+        long,
+        value_name = "FILE|NAME",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub profile: Option<String>,
+
+    /// Scenario to run (file or name in `scenarios/`). Not with --from.
+    #[arg(
+        long,
+        value_name = "FILE|NAME",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub scenario: Option<String>,
+
+    /// Judge this finished run (its run.json) instead of running.
+    #[arg(long, value_name = "RUN.JSON")]
+    pub from: Option<PathBuf>,
+
+    /// The memory budget, e.g. 512MiB (MB is read as MiB). The run is also
+    /// held to it: crossing it kills the server.
+    #[arg(long, default_value = "512MiB", value_name = "SIZE")]
+    pub budget: String,
+
+    /// Share of the budget that must stay free: the peak must be under
+    /// budget x (1 - headroom).
+    #[arg(long, default_value = "10%", value_name = "PERCENT")]
+    pub headroom: String,
+
+    /// A baseline run.json (e.g. from the main branch) to check regression
+    /// against.
+    #[arg(long, value_name = "RUN.JSON")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: the most the peak may grow against the baseline's.
+    #[arg(long, default_value = "5%", value_name = "PERCENT")]
+    pub max_regression: String,
+
+    /// JUnit XML output. Default: gate-junit.xml in the run's folder.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Markdown summary output. Default: gate.md in the run's folder. It is
+    /// also appended to $GITHUB_STEP_SUMMARY when that is set.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// How the budget is enforced in the run (see `oomlab run --help`).
+    #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
+    pub enforce: Enforce,
+
+    /// Folder for the run's reports.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Stop the run after this long.
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub max_duration: String,
+}
+
+/// The thresholds of a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Thresholds {
+    /// The budget, bytes.
+    pub budget_bytes: u64,
+    /// Share of the budget that must stay free (0.10 = 10%).
+    pub headroom: f64,
+    /// Most the peak may grow against the baseline (0.05 = 5%).
+    pub max_regression: f64,
+}
+
+impl Thresholds {
+    /// budget x (1 - headroom), bytes: the peak must stay under it.
+    pub fn ceiling_bytes(&self) -> u64 {
+        (self.budget_bytes as f64 * (1.0 - self.headroom)).floor() as u64
+    }
+}
+
+/// One check of the gate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    /// What is checked, e.g. `peak under budget minus headroom`.
+    pub name: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// One line that names the figure, the threshold and, on failure, the
+    /// stage at the peak.
+    pub message: String,
+}
+
+/// The gate's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    /// The profile of the run.
+    pub profile: String,
+    /// The scenario of the run.
+    pub scenario: String,
+    /// The peak memory, bytes.
+    pub peak_bytes: u64,
+    /// Which figure the peak is.
+    pub peak_source: String,
+    /// The jobs and stages in flight at the peak.
+    pub stage_at_peak: String,
+    /// The baseline's peak, bytes.
+    pub baseline_peak_bytes: Option<u64>,
+    /// The thresholds.
+    pub thresholds: Thresholds,
+    /// Every check.
+    pub checks: Vec<Check>,
+    /// The harness's verdict line.
+    pub run_summary: String,
+}
+
+impl GateResult {
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+}
+
+/// Which figure of `r` is its peak (for messages).
+fn peak_source(r: &RunReport) -> String {
+    let p = peak_of(r);
+    if let Some(e) = r.oom_events.iter().find(|e| e.bytes() == p) {
+        format!("{} at the kill at {:.1} s", e.trigger.label(), e.at_s)
+    } else if p == r.peaks.sampled_rss_bytes {
+        format!("sampled RSS at {:.1} s", r.peaks.sampled_rss_at_s)
+    } else {
+        "VmHWM, the kernel's high-water mark".into()
+    }
+}
+
+/// The jobs and stages in flight at the peak, in words.
+pub fn stage_at_peak(r: &RunReport) -> String {
+    let p = peak_of(r);
+    if let Some(e) = r
+        .oom_events
+        .iter()
+        .find(|e| e.bytes() == p)
+        .or(r.oom_events.first())
+        && !e.jobs_in_flight.is_empty()
+    {
+        return e
+            .jobs_in_flight
+            .iter()
+            .map(|j| format!("job {} in stage {}", j.job_id, j.stage))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    let parts: Vec<String> = r
+        .peaks
+        .stages_at_peak
+        .split(';')
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.split_once(':') {
+            Some((id, stage)) => format!("job {id} in stage {stage}"),
+            None => s.to_string(),
+        })
+        .collect();
+    if parts.is_empty() {
+        "no job in flight".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Judges `run` against the thresholds and an optional baseline.
+pub fn evaluate(
+    run: &RunReport,
+    baseline: Option<(&Path, &RunReport)>,
+    t: Thresholds,
+) -> GateResult {
+    let peak = peak_of(run);
+    let source = peak_source(run);
+    let stage = stage_at_peak(run);
+    let ceiling = t.ceiling_bytes();
+    let pct = |f: f64| format!("{:.0}%", f * 100.0);
+    let mut checks = Vec::new();
+
+    let finished = matches!(
+        run.verdict.outcome,
+        Outcome::WithinLimit | Outcome::Killed | Outcome::Crossed
+    );
+    checks.push(Check {
+        name: "the run finished".into(),
+        passed: finished,
+        message: if finished {
+            run.verdict.summary.clone()
+        } else {
+            format!(
+                "the run did not finish, so its peak is not known: {}",
+                run.verdict.summary
+            )
+        },
+    });
+
+    let under = peak < ceiling;
+    let message = if peak >= t.budget_bytes {
+        format!(
+            "peak memory {} ({source}) is over the budget of {}; at the peak: {stage}",
+            mb(peak),
+            mb(t.budget_bytes)
+        )
+    } else if !under {
+        format!(
+            "peak memory {} ({source}) is under the budget of {} but inside its {} headroom: it must stay under {}; at the peak: {stage}",
+            mb(peak),
+            mb(t.budget_bytes),
+            pct(t.headroom),
+            mb(ceiling)
+        )
+    } else {
+        format!(
+            "peak memory {} ({source}) is under the budget of {} minus {} headroom ({}), {} to spare",
+            mb(peak),
+            mb(t.budget_bytes),
+            pct(t.headroom),
+            mb(ceiling),
+            mb(ceiling - peak)
+        )
+    };
+    checks.push(Check {
+        name: "peak under budget minus headroom".into(),
+        passed: under,
+        message,
+    });
+
+    let mut baseline_peak = None;
+    if let Some((path, base)) = baseline {
+        let b = peak_of(base);
+        baseline_peak = Some(b);
+        let allowed = (b as f64 * (1.0 + t.max_regression)).floor() as u64;
+        let change = if b > 0 {
+            peak as f64 / b as f64 - 1.0
+        } else {
+            0.0
+        };
+        let ok = peak <= allowed;
+        let message = format!(
+            "peak memory {} is {}{:.1}% against the baseline's {} ({}); allowed: up to +{} ({}){}",
+            mb(peak),
+            if change >= 0.0 { "+" } else { "" },
+            change * 100.0,
+            mb(b),
+            path.display(),
+            pct(t.max_regression),
+            mb(allowed),
+            if ok {
+                String::new()
+            } else {
+                format!("; at the peak: {stage}")
+            }
+        );
+        checks.push(Check {
+            name: "no regression against the baseline".into(),
+            passed: ok,
+            message,
+        });
+    }
+
+    GateResult {
+        profile: run.profile.name.clone(),
+        scenario: run.scenario.name.clone(),
+        peak_bytes: peak,
+        peak_source: source,
+        stage_at_peak: stage,
+        baseline_peak_bytes: baseline_peak,
+        thresholds: t,
+        checks,
+        run_summary: run.verdict.summary.clone(),
+    }
+}
+
+/// The JUnit XML of a gate: one suite, one test case per check.
+pub fn junit(g: &GateResult) -> anyhow::Result<String> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("oomlab gate");
+    let mut suite = TestSuite::new(format!("memory gate: {} on {}", g.profile, g.scenario));
+    for c in &g.checks {
+        let status = if c.passed {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(c.message.clone()).set_type("memory");
+            s
+        };
+        let mut tc = TestCase::new(c.name.clone(), status);
+        tc.set_classname(format!("oomlab.gate.{}.{}", g.profile, g.scenario));
+        tc.set_system_out(c.message.clone());
+        suite.add_test_case(tc);
+    }
+    report.add_test_suite(suite);
+    Ok(report.to_string()?)
+}
+
+/// The Markdown summary of a gate.
+pub fn markdown(g: &GateResult) -> String {
+    let mut s = format!(
+        "## oomlab gate: {} ({} on {})\n\n",
+        if g.passed() { "passed" } else { "FAILED" },
+        g.profile,
+        g.scenario
+    );
+    s.push_str("| figure | value |\n| --- | --- |\n");
+    s.push_str(&format!(
+        "| peak memory | {} ({}) |\n",
+        mb(g.peak_bytes),
+        g.peak_source
+    ));
+    s.push_str(&format!("| budget | {} |\n", mb(g.thresholds.budget_bytes)));
+    s.push_str(&format!(
+        "| must stay under (budget minus {:.0}% headroom) | {} |\n",
+        g.thresholds.headroom * 100.0,
+        mb(g.thresholds.ceiling_bytes())
+    ));
+    if let Some(b) = g.baseline_peak_bytes {
+        s.push_str(&format!(
+            "| baseline peak (allowed +{:.0}%) | {} |\n",
+            g.thresholds.max_regression * 100.0,
+            mb(b)
+        ));
+    }
+    s.push_str(&format!("| at the peak | {} |\n", g.stage_at_peak));
+    s.push_str(&format!(
+        "| run | {} |\n\n",
+        g.run_summary.replace('|', "\\|")
+    ));
+    for c in &g.checks {
+        s.push_str(&format!(
+            "- {} ({}): {}\n",
+            if c.passed { "pass" } else { "**FAIL**" },
+            c.name,
+            c.message
+        ));
+    }
+    s.push_str("\nMemory is the server process's resident set (RSS, sampled every 10 ms) and the kernel's high-water mark (VmHWM); 1 MB = 1 MiB.\n");
+    s
+}
+
+/// Runs `oomlab gate`.
+pub async fn run(args: GateArgs) -> anyhow::Result<Exit> {
+    let t = Thresholds {
+        budget_bytes: parse_size("--budget", &args.budget)?,
+        headroom: parse_percent("--headroom", &args.headroom)?,
+        max_regression: parse_percent("--max-regression", &args.max_regression)?,
+    };
+    // The baseline is read before anything runs, so a bad one costs nothing.
+    let baseline = match &args.baseline {
+        Some(p) => Some((p.clone(), runs::read_run_json("--baseline", p)?)),
+        None => None,
+    };
+    let (report, dir) = match &args.from {
+        Some(p) => {
+            let r = runs::read_run_json("--from", p)?;
+            (r, p.parent().map(Path::to_path_buf).unwrap_or_default())
+        }
+        None => {
+            let spec = RunSpec {
+                profile: args.profile.clone().unwrap_or_default(),
+                scenario: args.scenario.clone().unwrap_or_default(),
+                limit: args.budget.clone(),
+                enforce: args.enforce,
+                out: args.out.clone(),
+                max_duration: args.max_duration.clone(),
+            };
+            let run = runs::run_one(&spec).await?;
+            (run.report, run.dir)
+        }
+    };
+    if report.verdict.outcome == Outcome::Interrupted {
+        anyhow::bail!("the run was interrupted: {}", report.verdict.summary);
+    }
+    let g = evaluate(&report, baseline.as_ref().map(|(p, r)| (p.as_path(), r)), t);
+
+    let junit_path = args
+        .junit
+        .clone()
+        .unwrap_or_else(|| dir.join("gate-junit.xml"));
+    let summary_path = args.summary.clone().unwrap_or_else(|| dir.join("gate.md"));
+    write_file(&junit_path, &junit(&g)?).context("writing the JUnit file (--junit)")?;
+    let md = markdown(&g);
+    write_file(&summary_path, &md).context("writing the summary (--summary)")?;
+    if let Some(step) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&step)
+            .with_context(|| {
+                format!(
+                    "opening $GITHUB_STEP_SUMMARY ({})",
+                    PathBuf::from(&step).display()
+                )
+            })?;
+        writeln!(f, "{md}").context("appending to $GITHUB_STEP_SUMMARY")?;
+    }
+
+    for c in &g.checks {
+        println!(
+            "{} {}: {}",
+            if c.passed { "pass" } else { "FAIL" },
+            c.name,
+            c.message
+        );
+    }
+    println!(
+        "junit: {}\nsummary: {}",
+        junit_path.display(),
+        summary_path.display()
+    );
+    if g.passed() {
+        println!("oomlab gate: passed");
+        Ok(Exit::WithinLimit)
+    } else {
+        eprintln!(
+            "oomlab gate: FAILED: {}",
+            g.checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        Ok(Exit::LimitCrossed)
+    }
+}
+
+fn write_file(p: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))
+}

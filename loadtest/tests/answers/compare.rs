@@ -1,0 +1,211 @@
+//! `oomlab compare`: the table from synthetic runs (pinned Markdown and
+//! JSON), and `--from` through the binary.
+
+use std::path::PathBuf;
+
+use oomlab::compare::runs::FinishedRun;
+use oomlab::compare::{self, CompareReport, RowVerdict};
+
+use crate::fixtures::{self, MB, oomlab};
+
+fn matrix() -> Vec<FinishedRun> {
+    let f = |profile: &str, scenario: &str, r| FinishedRun {
+        report: r,
+        dir: PathBuf::from(format!("runs/{profile}-{scenario}")),
+    };
+    vec![
+        f(
+            "original",
+            "single-report",
+            fixtures::run("original", "single-report", 420, 1, 18.0),
+        ),
+        f(
+            "original",
+            "two-reports",
+            fixtures::killed(
+                fixtures::run("original", "two-reports", 500, 2, 20.0),
+                531,
+                14.2,
+            ),
+        ),
+        f(
+            "quick-fix",
+            "single-report",
+            fixtures::run("quick-fix", "single-report", 410, 1, 18.0),
+        ),
+        f(
+            "quick-fix",
+            "two-reports",
+            fixtures::run("quick-fix", "two-reports", 430, 2, 21.0),
+        ),
+        f(
+            "lean",
+            "single-report",
+            fixtures::run("lean", "single-report", 40, 1, 9.0),
+        ),
+        f(
+            "lean",
+            "two-reports",
+            fixtures::run("lean", "two-reports", 48, 2, 10.0),
+        ),
+    ]
+}
+
+fn pinned(mut r: CompareReport) -> CompareReport {
+    r.created_at = "2026-11-28T12:00:00Z".into();
+    r
+}
+
+#[test]
+fn the_table_has_one_row_per_profile_with_its_verdict_and_peaks() {
+    let r = compare::build(&matrix(), 512 * MB, Some(300.0), vec![]);
+    assert_eq!(
+        r.rows
+            .iter()
+            .map(|r| r.profile.as_str())
+            .collect::<Vec<_>>(),
+        ["original", "quick-fix", "lean"]
+    );
+    assert_eq!(r.scenarios, ["single-report", "two-reports"]);
+    let orig = &r.rows[0];
+    assert!(
+        matches!(&orig.verdict, RowVerdict::Killed { scenario, at_s, bytes, .. }
+        if scenario == "two-reports" && *at_s == 14.2 && *bytes == 531 * MB)
+    );
+    assert_eq!(orig.peak_bytes, 531 * MB);
+    // The kill happened with 2 jobs in flight: it counts as a 2-job peak.
+    assert_eq!(orig.two_jobs_peak_bytes, Some(531 * MB));
+    assert_eq!(orig.one_job_peak_bytes, Some(420 * MB));
+    assert_eq!(orig.modelled_runtime_bytes, Some(150 * MB));
+    let lean = &r.rows[2];
+    assert_eq!(
+        lean.verdict,
+        RowVerdict::Held {
+            headroom_bytes: (512 - 48) * MB
+        }
+    );
+    assert_eq!(lean.idle_rss_bytes, Some(158 * MB));
+    // The settings that differ come from the profile files.
+    assert_eq!(orig.settings_delta, "(the baseline)");
+    assert!(
+        lean.settings_delta.contains("photos.embed resize"),
+        "{}",
+        lean.settings_delta
+    );
+    assert_eq!(r.settings_that_differ["quick-fix"]["workers"], "1");
+}
+
+#[test]
+fn the_markdown_is_pinned() {
+    let r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));
+    insta::assert_snapshot!(compare::markdown::render(&r));
+}
+
+#[test]
+fn the_json_shape_is_pinned_and_round_trips() {
+    let r = pinned(compare::build(
+        &matrix(),
+        512 * MB,
+        None,
+        vec!["rebuilt from 6 finished run(s)".into()],
+    ));
+    insta::assert_json_snapshot!(r);
+    let back: CompareReport = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+}
+
+#[test]
+fn the_html_page_holds_the_table_and_inline_svg_charts() {
+    let r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));
+    let html = compare::html::render(&r, std::path::Path::new("."));
+    assert!(html.starts_with("<!doctype html>"));
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(
+        html.contains("limit 512.0 MB")
+            && html.contains("killed on two-reports at 14.2 s (531.0 MB)"),
+        "{html}"
+    );
+}
+
+#[test]
+fn compare_from_finished_runs_writes_three_files_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("compare-old/runs");
+    for r in matrix() {
+        let name = format!("{}-{}", r.report.profile.name, r.report.scenario.name);
+        fixtures::write(&runs, &name, &r.report);
+    }
+    let out = dir.path().join("out");
+    let (code, stdout, err) = oomlab(
+        &[
+            "compare",
+            "--from",
+            dir.path().join("compare-old").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    assert!(
+        stdout.contains("| **original** |") && stdout.contains("**killed** on two-reports"),
+        "{stdout}"
+    );
+    let made: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(made.len(), 1);
+    for f in ["compare.md", "compare.json", "compare.html"] {
+        assert!(made[0].join(f).is_file(), "{f} missing");
+    }
+    let json: CompareReport =
+        serde_json::from_str(&std::fs::read_to_string(made[0].join("compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(json.rows.len(), 3);
+    assert_eq!(json.wall_time_s, None);
+    assert!(json.notes[0].contains("without running again"));
+}
+
+#[test]
+fn compare_from_a_folder_without_runs_exits_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = oomlab(
+        &[
+            "compare",
+            "--from",
+            dir.path().to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--from") && err.contains("no run.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_profile_exits_2_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = oomlab(
+        &[
+            "compare",
+            "--profile",
+            "nope",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--profile") && err.contains("lean"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+}

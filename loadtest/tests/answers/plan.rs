@@ -1,0 +1,259 @@
+//! `oomlab plan`: the plans file, the recommendation on synthetic
+//! measurements, `--from` through the binary, and one real run on `tiny`.
+
+use std::path::Path;
+
+use oomlab::plan::{self, Config, HostingPlan, Measurement, PlanReport};
+
+use crate::fixtures::{self, MB, oomlab};
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn config(profile: &str, workers: usize, peak_mb: u64, p95: f64) -> Config {
+    Config {
+        profile: profile.into(),
+        workers,
+        modelled_runtime_bytes: Some(150 * MB),
+        measurements: vec![Measurement {
+            scenario: "two-reports".into(),
+            weight: 1.0,
+            peak_bytes: peak_mb * MB,
+            idle_rss_bytes: Some(158 * MB),
+            time_to_ready_p50_s: Some(p95 - 2.0),
+            time_to_ready_p95_s: Some(p95),
+            reports_per_minute: Some(3.0),
+            all_jobs_completed: true,
+            summary: "within the limit".into(),
+            dir: format!("runs/{profile}-w{workers}").into(),
+        }],
+    }
+}
+
+#[test]
+fn the_shipped_render_plans_load_cheapest_first_with_their_date() {
+    let (file, plans) = plan::load_plans(&repo().join("plans/render.toml")).unwrap();
+    assert_eq!(file.provider, "Render");
+    assert_eq!(file.taken, "2026-11-28");
+    let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Free",
+            "Starter",
+            "Standard",
+            "Pro",
+            "Pro Plus",
+            "Pro Max",
+            "Pro Ultra"
+        ]
+    );
+    assert_eq!(plans[0].ram_bytes, 512 * MB);
+    assert_eq!(plans[2].ram_bytes, 2048 * MB);
+    assert_eq!(plans[1].cpu, 0.5);
+}
+
+#[test]
+fn a_bad_plans_file_names_the_file_key_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plans.toml");
+    std::fs::write(&p, "provider = \"X\"\ntaken = \"2026-11-28\"\n[[plan]]\nname = \"Tiny\"\nram = \"lots\"\ncpu = 1\nusd_per_month = 1\n").unwrap();
+    let e = plan::load_plans(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("plans.toml")
+            && e.contains("plan[0].ram (Tiny)")
+            && e.contains("ram = \"512MB\""),
+        "{e}"
+    );
+    std::fs::write(&p, "provider = \"X\"\ntaken = \"2026-11-28\"\nprice = 3\n").unwrap();
+    let e = plan::load_plans(&p).unwrap_err().to_string();
+    assert!(e.contains("price"), "{e}");
+}
+
+fn plans() -> Vec<HostingPlan> {
+    let p = |name: &str, ram_mb: u64, usd: f64| HostingPlan {
+        name: name.into(),
+        ram_bytes: ram_mb * MB,
+        cpu: 1.0,
+        usd_per_month: usd,
+        note: None,
+    };
+    vec![
+        p("Free", 512, 0.0),
+        p("Standard", 2048, 25.0),
+        p("Pro", 4096, 85.0),
+    ]
+}
+
+#[test]
+fn the_cheapest_plan_that_holds_with_headroom_is_recommended_with_the_fastest_config() {
+    let configs = vec![
+        config("original", 2, 1100, 20.0),
+        config("quick-fix", 1, 480, 30.0), // under 512 MB, but inside 10% headroom
+        config("lean", 1, 60, 12.0),
+        config("lean", 2, 90, 9.0),
+    ];
+    let (verdicts, rec) = plan::recommend(&configs, &plans(), 0.10, 1);
+    let rec = rec.unwrap();
+    assert_eq!(rec.plan, "Free");
+    assert_eq!(
+        rec.config, "lean, 2 workers",
+        "fastest p95 among those that hold"
+    );
+    assert_eq!(verdicts[0].holding, ["lean, 2 workers", "lean, 1 worker"]);
+    // On 2 GB every configuration holds, the original's 2 workers included.
+    assert_eq!(verdicts[1].holding.len(), 4);
+    assert_eq!(verdicts[1].best.as_deref(), Some("lean, 2 workers"));
+}
+
+#[test]
+fn when_no_cheap_plan_holds_the_first_that_does_is_recommended_and_incomplete_runs_never_hold() {
+    let mut broken = config("lean", 1, 60, 12.0);
+    broken.measurements[0].all_jobs_completed = false;
+    let configs = vec![config("original", 2, 1100, 20.0), broken];
+    let (verdicts, rec) = plan::recommend(&configs, &plans(), 0.10, 1);
+    assert_eq!(rec.unwrap().plan, "Standard");
+    assert_eq!(verdicts[0].best, None);
+    assert_eq!(verdicts[0].lowest_peak_bytes, Some(1100 * MB));
+    // No plan at all: nothing recommended.
+    let (_, rec) = plan::recommend(&[config("x", 1, 9000, 1.0)], &plans(), 0.10, 1);
+    assert!(rec.is_none());
+}
+
+#[test]
+fn weights_parse_and_bad_ones_name_the_flag() {
+    assert_eq!(
+        plan::parse_weighted("single-report:3").unwrap(),
+        ("single-report".to_string(), 3.0)
+    );
+    assert_eq!(
+        plan::parse_weighted("two-reports").unwrap(),
+        ("two-reports".to_string(), 1.0)
+    );
+    let e = plan::parse_weighted("two-reports:x")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("--scenario") && e.contains("two-reports:2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("plan-old/runs");
+    for (p, w, peak) in [
+        ("original", 2, 600),
+        ("quick-fix", 1, 430),
+        ("lean", 1, 48),
+        ("lean", 2, 70),
+    ] {
+        let mut r = fixtures::run(
+            &format!("{p}-w{w}"),
+            "two-reports",
+            peak,
+            2,
+            10.0 + w as f64,
+        );
+        if peak > 512 {
+            r.limit.enforce = oomlab::watchdog::Enforce::Off;
+        }
+        fixtures::write(&runs, &format!("{p}-w{w}"), &r);
+    }
+    let out = dir.path().join("out");
+    let (code, stdout, err) = oomlab(
+        &[
+            "plan",
+            "--scenario",
+            "two-reports",
+            "--from",
+            dir.path().join("plan-old").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    assert!(
+        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MB RAM) with lean, 1 worker:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CPU was not limited"), "{stdout}");
+    let made = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let mut report: PlanReport =
+        serde_json::from_str(&std::fs::read_to_string(made.join("plan.json")).unwrap()).unwrap();
+    report.created_at = "2026-11-28T12:00:00Z".into();
+    report.plans_file = "plans/render.toml".into();
+    for c in &mut report.configs {
+        for m in &mut c.measurements {
+            m.dir = m.dir.strip_prefix(dir.path()).unwrap().to_path_buf();
+        }
+    }
+    report
+        .notes
+        .retain(|n| !n.contains("cores of this machine"));
+    insta::assert_snapshot!("plan_markdown", plan::markdown(&report));
+    insta::assert_json_snapshot!("plan_json", report);
+}
+
+#[test]
+fn a_missing_plans_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = oomlab(
+        &[
+            "plan",
+            "--scenario",
+            "tiny",
+            "--plans",
+            "nope.toml",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nope.toml"), "{err}");
+}
+
+/// The real thing on the smallest scenario: one profile, one worker count,
+/// one unlimited run, judged against every Render plan.
+#[test]
+fn real_plan_on_tiny_runs_once_and_recommends_the_free_plan_for_lean() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, err) = oomlab(
+        &[
+            "plan",
+            "--scenario",
+            "tiny",
+            "--profile",
+            "lean",
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    assert!(stdout.contains("**Recommendation: Free"), "{stdout}");
+    assert!(stdout.contains("1 runs in"), "{stdout}");
+    let made = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let report: PlanReport =
+        serde_json::from_str(&std::fs::read_to_string(made.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(report.configs.len(), 1);
+    assert_eq!(report.verdicts.len(), 7);
+    assert!(report.configs[0].peak_bytes() > 0);
+}
