@@ -13,7 +13,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A file the user named could not be read.
-    #[error("cannot read {path}: {source}; check the path (it is relative to the current directory)")]
+    #[error(
+        "cannot read {path}: {source}; check the path (it is relative to the current directory)"
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -120,7 +122,10 @@ impl Exit {
     /// The exit code for an error that reached `main`: 2 when any error in
     /// its chain is a [`ConfigError`], 3 otherwise.
     pub fn for_error(err: &anyhow::Error) -> Exit {
-        if err.chain().any(|e| e.downcast_ref::<ConfigError>().is_some()) {
+        if err
+            .chain()
+            .any(|e| e.downcast_ref::<ConfigError>().is_some())
+        {
             Exit::BadInput
         } else {
             Exit::HarnessFailed
@@ -149,8 +154,15 @@ mod tests {
 
     #[test]
     fn messages_name_the_file_key_and_fix() {
-        let e = ConfigError::invalid("scenarios/x.toml", "users", "must be at least 1", "users = 1");
+        let e = ConfigError::invalid(
+            "scenarios/x.toml",
+            "users",
+            "must be at least 1",
+            "users = 1",
+        );
         let m = e.to_string();
-        assert!(m.contains("scenarios/x.toml") && m.contains("`users`") && m.contains("fix: users = 1"));
+        assert!(
+            m.contains("scenarios/x.toml") && m.contains("`users`") && m.contains("fix: users = 1")
+        );
     }
 }

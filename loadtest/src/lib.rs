@@ -25,9 +25,26 @@
 //!   watchdog, load, restarts, signals, outputs.
 //! - `scenario`: scenario TOML files (`scenarios/*.toml`).
 //! - `load`: the goose load that a scenario describes.
+//! - [`compare`]: `oomlab compare`, a matrix of profiles x scenarios in one
+//!   table (`compare.md`, `compare.json`, `compare.html`).
+//! - [`gate`]: `oomlab gate`, the CI check against a memory budget and a
+//!   baseline (JUnit XML, Markdown summary).
+//! - [`plan`]: `oomlab plan`, the cheapest hosting plan and settings that
+//!   hold a load (`plans/*.toml`).
 
+pub mod cgroup;
+pub mod child;
+pub mod cli;
+pub mod compare;
 pub mod error;
+pub mod gate;
+pub mod harness;
+pub mod live;
 pub mod load;
+pub mod plan;
+pub mod report;
+pub mod sampler;
 pub mod scenario;
+pub mod watchdog;
 
 pub use error::{ConfigError, Exit};

@@ -1,0 +1,252 @@
+//! The server child process, owned by a handle that kills it on drop.
+//!
+//! The child runs in its own process group (so a kill reaches anything it
+//! started), asks the kernel to SIGKILL it when the harness's thread that
+//! spawned it dies (`PR_SET_PDEATHSIG`: this covers the harness being killed
+//! or calling `exit` without running destructors, as goose does on a second
+//! Ctrl-C), and is ready when it prints its ready line
+//! `{"event":"ready","addr":"127.0.0.1:PORT","pid":N}` on stdout.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct ServerCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Where its stdout (after the ready line) and stderr go, appended.
+    pub log: PathBuf,
+}
+
+impl ServerCommand {
+    /// The command line, for reports.
+    pub fn display(&self) -> Vec<String> {
+        std::iter::once(self.program.to_string_lossy().into_owned())
+            .chain(self.args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect()
+    }
+}
+
+/// A running server child. Dropping it kills its process group.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pid: u32,
+    addr: SocketAddr,
+    log: PathBuf,
+    exited: Option<ExitStatus>,
+}
+
+/// The ready line's fields that the harness uses.
+#[derive(Debug, serde::Deserialize)]
+struct ReadyLine {
+    event: String,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts the server and waits at most `ready_timeout` for its ready line.
+    /// With `cgroup_procs` (an open `cgroup.procs` of a cgroup the harness
+    /// created), the child joins that cgroup before it executes the server.
+    pub async fn start(
+        cmd: &ServerCommand,
+        ready_timeout: Duration,
+        cgroup_procs: Option<File>,
+    ) -> anyhow::Result<ServerProcess> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&cmd.log)
+            .with_context(|| format!("opening the server log {}", cmd.log.display()))?;
+        let mut command = Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log.try_clone()?))
+            .process_group(0)
+            .kill_on_drop(true);
+        prepare_child(&mut command, cgroup_procs);
+        let mut child = command.spawn().with_context(|| {
+            format!(
+                "starting the server `{}`: check that it exists and is executable (--server-bin)",
+                cmd.program.display()
+            )
+        })?;
+        let pid = child.id().context("the server exited at once")?;
+        let stdout = child.stdout.take().context("the server's stdout")?;
+        let (ready_tx, ready_rx) = oneshot::channel();
+        tokio::spawn(forward_stdout(stdout, log, ready_tx));
+
+        let mut this = ServerProcess {
+            child,
+            pid,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log: cmd.log.clone(),
+            exited: None,
+        };
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(ready_timeout, ready_rx) => r,
+            status = this.child.wait() => {
+                let status = status?;
+                this.exited = Some(status);
+                bail!(
+                    "the server exited before it was ready ({status}); its last lines:\n{}",
+                    tail(&this.log, 20)
+                );
+            }
+        };
+        match outcome {
+            Ok(Ok(line)) => {
+                let ready: ReadyLine = serde_json::from_str(&line)
+                    .with_context(|| format!("the server's ready line is not JSON: {line}"))?;
+                if ready.event != "ready" {
+                    bail!("the server's first line is not a ready event: {line}");
+                }
+                this.addr = ready.addr;
+                Ok(this)
+            }
+            Ok(Err(_)) => {
+                // stdout closed without a ready line: the server is exiting.
+                let status = tokio::time::timeout(Duration::from_secs(5), this.child.wait()).await;
+                bail!(
+                    "the server closed its output before it was ready ({}); its last lines:\n{}",
+                    status
+                        .map(|s| s.map(|s| s.to_string()).unwrap_or_default())
+                        .unwrap_or_else(|_| "still running".into()),
+                    tail(&this.log, 20)
+                );
+            }
+            Err(_) => bail!(
+                "the server was not ready within {:?} (no ready line on stdout); its last lines:\n{}",
+                ready_timeout,
+                tail(&this.log, 20)
+            ),
+        }
+    }
+
+    /// The server's pid (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The address from its ready line.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server exits; returns at once if it already has.
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        if let Some(s) = self.exited {
+            return Ok(s);
+        }
+        let s = self.child.wait().await?;
+        self.exited = Some(s);
+        Ok(s)
+    }
+
+    /// SIGKILL to the whole process group (a no-op once reaped).
+    pub fn kill(&self) {
+        if self.exited.is_none() {
+            kill_group(self.pid);
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; returns the exit status.
+    pub async fn stop(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
+        if self.exited.is_none() {
+            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
+            if let Ok(s) = tokio::time::timeout(grace, self.wait()).await {
+                return s;
+            }
+            self.kill();
+        }
+        self.wait().await
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+        // Reap it if it is gone already, so no zombie stays behind;
+        // otherwise tokio's orphan queue reaps it (kill_on_drop).
+        let _ = self.child.try_wait();
+    }
+}
+
+/// SIGKILL to process group `pgid`. The sampler thread calls this when the
+/// limit is crossed: the group id is the server's pid, which cannot be reused
+/// before the harness reaps the server.
+pub fn kill_group(pgid: u32) {
+    let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
+}
+
+/// Death signal and cgroup placement, run in the child between `fork` and
+/// `exec`.
+#[allow(unsafe_code)]
+fn prepare_child(command: &mut Command, cgroup_procs: Option<File>) {
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (prctl, write) on a file descriptor opened
+    // before the fork; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if let Some(f) = &cgroup_procs {
+                // `0` is the writing process: the child moves itself, nothing
+                // else moves.
+                nix::unistd::write(f, b"0")?;
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends the first stdout line to `ready`, then appends every line to `log`
+/// so the pipe never fills.
+async fn forward_stdout(
+    stdout: tokio::process::ChildStdout,
+    mut log: File,
+    ready: oneshot::Sender<String>,
+) {
+    let mut lines = BufReader::new(stdout).lines();
+    let mut ready = Some(ready);
+    while let Ok(Some(line)) = lines.next_line().await {
+        if ready.is_some() && line.trim_start().starts_with('{') && line.contains("\"ready\"") {
+            let _ = ready.take().map(|r| r.send(line.clone()));
+        }
+        let _ = writeln!(log, "{line}");
+    }
+}
+
+/// The last `n` lines of `path`, for error messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    let out = lines[start..].join("\n");
+    if out.is_empty() {
+        format!("(nothing in {})", path.display())
+    } else {
+        out
+    }
+}

@@ -1,0 +1,176 @@
+//! `memory.svg`: the timeline (RSS, VmHWM, jemalloc allocated), the limit
+//! line, job stages as bands and limit events, drawn with plotters.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::RunReport;
+use crate::sampler::Sample;
+
+const MB: f64 = (1u64 << 20) as f64;
+/// Most points per line: keeps the file small on long runs (each bucket keeps
+/// its maximum, so no peak is lost).
+const MAX_POINTS: usize = 2000;
+
+fn stage_color(stage: &str) -> RGBColor {
+    match stage {
+        "load" => RGBColor(180, 180, 180),
+        "excel" | "excel_upload" => RGBColor(80, 160, 80),
+        "photos" => RGBColor(230, 150, 40),
+        "pdf" => RGBColor(200, 60, 60),
+        "pdf_upload" => RGBColor(140, 80, 180),
+        _ => RGBColor(90, 120, 200),
+    }
+}
+
+/// Max-per-bucket downsampling of `(t, value)`.
+fn downsample(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_POINTS {
+        return points;
+    }
+    let per = points.len().div_ceil(MAX_POINTS);
+    points
+        .chunks(per)
+        .map(|c| {
+            c.iter()
+                .copied()
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .expect("non-empty chunk")
+        })
+        .collect()
+}
+
+/// Draws the timeline into `path`.
+pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()> {
+    let limit = r.limit.bytes as f64 / MB;
+    let t_end = samples
+        .last()
+        .map(|s| s.t_ms as f64 / 1000.0)
+        .unwrap_or(0.0)
+        .max(r.duration_s)
+        .max(0.1);
+    let y_max = (r.peaks.sampled_rss_bytes.max(r.peaks.vmhwm_bytes) as f64 / MB).max(limit) * 1.15;
+    let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{} on {}: {}",
+                r.profile.name, r.scenario.name, r.verdict.summary
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..t_end, 0f64..y_max)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (s)")
+        .y_desc("memory (MB = 2^20 bytes)")
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // Job stages as bands, one lane per job at the top of the plot.
+    let mut jobs: Vec<i64> = r.stage_spans.iter().map(|s| s.job_id).collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    let lane = y_max * 0.035;
+    for span in &r.stage_spans {
+        let i = jobs.iter().position(|j| *j == span.job_id).unwrap_or(0) as f64;
+        let top = y_max - i * lane;
+        let color = stage_color(&span.stage);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [
+                    (span.start_s, top - lane * 0.9),
+                    (span.end_s.max(span.start_s + 0.05), top),
+                ],
+                color.mix(0.7).filled(),
+            )))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let mut stages: Vec<&str> = r.stage_spans.iter().map(|s| s.stage.as_str()).collect();
+    stages.sort_unstable();
+    stages.dedup();
+    for stage in stages {
+        let c = stage_color(stage);
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label(format!("stage {stage}"))
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 15, y + 5)], c.mix(0.7).filled())
+            });
+    }
+
+    let series = |f: &dyn Fn(&Sample) -> Option<u64>| {
+        downsample(
+            samples
+                .iter()
+                .filter_map(|s| f(s).map(|v| (s.t_ms as f64 / 1000.0, v as f64 / MB)))
+                .collect(),
+        )
+    };
+    chart
+        .draw_series(LineSeries::new(
+            series(&|s| Some(s.hwm)),
+            RGBColor(150, 150, 220).stroke_width(1),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("VmHWM (kernel high-water mark)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RGBColor(150, 150, 220)));
+    chart
+        .draw_series(LineSeries::new(
+            series(&|s| Some(s.rss)),
+            BLUE.stroke_width(2),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("RSS (sampled every 10 ms)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], BLUE));
+    chart
+        .draw_series(LineSeries::new(
+            series(&|s| s.jemalloc.map(|j| j.allocated)),
+            RGBColor(0, 150, 0).stroke_width(1),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("jemalloc allocated (every 100 ms)")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RGBColor(0, 150, 0)));
+    if samples.iter().any(|s| s.cgroup_usage.is_some()) {
+        chart
+            .draw_series(LineSeries::new(
+                series(&|s| s.cgroup_usage),
+                MAGENTA.stroke_width(1),
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label("cgroup usage")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], MAGENTA));
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, limit), (t_end, limit)],
+            RED.stroke_width(2),
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label(format!("limit {} MB", memstats::format_mb(r.limit.bytes)))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RED));
+    for e in &r.oom_events {
+        chart
+            .draw_series(LineSeries::new(
+                [(e.at_s, 0.0), (e.at_s, y_max)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}

@@ -1,0 +1,519 @@
+//! The memory sampler: `/proc` every 10 ms on its own thread (which is also
+//! the watchdog), `/debug/memory` every 100 ms from an async task, and
+//! `samples.csv` written row by row as samples are taken.
+//!
+//! The `/proc` sampler runs on a plain thread rather than a tokio task so that
+//! a load that keeps the runtime busy cannot delay a sample or a kill.
+//! Its memory is bounded by the run's `--max-duration`: one [`Sample`]
+//! (about 150 bytes) per 10 ms, 9 MB for 15 minutes.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use memstats::{AllocatorStats, DebugMemory, ProcMemory};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::cgroup::MemoryCgroup;
+use crate::child::kill_group;
+use crate::watchdog::{self, Enforce, OomEvent, Trigger};
+
+/// How often `/proc` is read.
+pub const PROC_INTERVAL: Duration = Duration::from_millis(10);
+/// How often `/debug/memory` is fetched.
+pub const DEBUG_INTERVAL: Duration = Duration::from_millis(100);
+
+/// One row of `samples.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Milliseconds since the run started.
+    pub t_ms: u64,
+    /// Server start number (0, then 1 after a restart...).
+    pub generation: u32,
+    /// Resident set of the server's process tree, bytes.
+    pub rss: u64,
+    /// Anonymous part of it, bytes.
+    pub rss_anon: u64,
+    /// File-backed part of it, bytes.
+    pub rss_file: u64,
+    /// The kernel's high-water mark (`VmHWM`), bytes.
+    pub hwm: u64,
+    /// Processes in the server's tree.
+    pub processes: u32,
+    /// The cgroup's usage, bytes (`--enforce cgroup` only).
+    pub cgroup_usage: Option<u64>,
+    /// jemalloc figures, on the first row after a new `/debug/memory` reading.
+    pub jemalloc: Option<AllocatorStats>,
+    /// Jobs in flight at the latest `/debug/memory` reading (same rows).
+    pub jobs_in_flight: Option<u32>,
+    /// Queue depth at that reading.
+    pub queue_depth: Option<u64>,
+    /// `job:stage` pairs at that reading, `;`-separated.
+    pub stages: Option<String>,
+}
+
+impl Sample {
+    /// The CSV header.
+    pub const CSV_HEADER: &'static str = "t_s,generation,rss_bytes,rss_anon_bytes,rss_file_bytes,vmhwm_bytes,processes,cgroup_usage_bytes,jemalloc_allocated_bytes,jemalloc_active_bytes,jemalloc_resident_bytes,queue_depth,jobs_in_flight,stages";
+
+    fn csv_row(&self) -> String {
+        fn opt<T: ToString>(v: Option<T>) -> String {
+            v.map(|v| v.to_string()).unwrap_or_default()
+        }
+        let je = self.jemalloc;
+        format!(
+            "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            self.t_ms as f64 / 1000.0,
+            self.generation,
+            self.rss,
+            self.rss_anon,
+            self.rss_file,
+            self.hwm,
+            self.processes,
+            opt(self.cgroup_usage),
+            opt(je.map(|j| j.allocated)),
+            opt(je.map(|j| j.active)),
+            opt(je.map(|j| j.resident)),
+            opt(self.queue_depth),
+            opt(self.jobs_in_flight),
+            self.stages.clone().unwrap_or_default(),
+        )
+    }
+}
+
+/// One job's stage as seen by the `/debug/memory` poller: a band on the
+/// timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageSpan {
+    /// The job's id.
+    pub job_id: i64,
+    /// The stage (`load`, `excel`, `photos`, `pdf`, ...).
+    pub stage: String,
+    /// First seen in this stage, seconds since the run started.
+    pub start_s: f64,
+    /// Last seen in this stage (or the end of the run), seconds.
+    pub end_s: f64,
+    /// Server start number.
+    pub generation: u32,
+}
+
+/// A `/debug/memory` reading and when it was taken.
+#[derive(Debug, Clone)]
+pub struct DebugReading {
+    /// Milliseconds since the run started.
+    pub at_ms: u64,
+    /// Increases with every reading.
+    pub seq: u64,
+    /// The document.
+    pub doc: DebugMemory,
+}
+
+/// Everything the sampler, the poller, the live line and the report share.
+#[derive(Debug)]
+pub struct Shared {
+    /// When the run started (t = 0 of every figure).
+    pub t0: Instant,
+    /// The limit in bytes.
+    pub limit: u64,
+    /// How it is enforced.
+    pub enforce: Enforce,
+    state: Mutex<State>,
+}
+
+/// The mutable part of [`Shared`].
+#[derive(Debug, Default)]
+pub struct State {
+    /// Every sample, in order.
+    pub samples: Vec<Sample>,
+    /// The latest `/debug/memory` reading.
+    pub debug: Option<DebugReading>,
+    /// Highest jemalloc figures seen (allocated, active, resident), bytes.
+    pub jemalloc_peak: AllocatorStats,
+    /// Modelled runtime bytes, from the first `/debug/memory` reading.
+    pub modelled_runtime_bytes: Option<u64>,
+    /// Limit crossings.
+    pub oom_events: Vec<OomEvent>,
+    /// Closed stage bands.
+    pub spans: Vec<StageSpan>,
+    /// Open stage bands by job id.
+    open: BTreeMap<i64, StageSpan>,
+    /// `/debug/memory` readings that failed.
+    pub debug_errors: u64,
+    csv: Option<BufWriter<File>>,
+    /// Why `samples.csv` stopped being written, if it did.
+    pub csv_error: Option<String>,
+}
+
+impl Shared {
+    /// Shared state of a run, writing samples to `csv_path`.
+    pub fn new(limit: u64, enforce: Enforce, csv_path: &Path) -> anyhow::Result<Arc<Shared>> {
+        let mut csv = BufWriter::new(
+            File::create(csv_path)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", csv_path.display()))?,
+        );
+        writeln!(csv, "{}", Sample::CSV_HEADER)?;
+        csv.flush()?;
+        Ok(Arc::new(Shared {
+            t0: Instant::now(),
+            limit,
+            enforce,
+            state: Mutex::new(State {
+                csv: Some(csv),
+                ..State::default()
+            }),
+        }))
+    }
+
+    /// The state, even if a thread panicked while holding it (it holds plain
+    /// figures, still worth reporting).
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Milliseconds since the run started.
+    pub fn now_ms(&self) -> u64 {
+        self.t0.elapsed().as_millis() as u64
+    }
+
+    /// Closes every open stage band at `end_ms` and flushes the CSV.
+    pub fn finish(&self, end_ms: u64) {
+        let mut st = self.state();
+        let open = std::mem::take(&mut st.open);
+        for (_, mut span) in open {
+            span.end_s = end_ms as f64 / 1000.0;
+            st.spans.push(span);
+        }
+        if let Some(csv) = st.csv.as_mut() {
+            let _ = csv.flush();
+        }
+    }
+
+    /// Records a `/debug/memory` reading: latest figures, peaks, stage bands.
+    pub fn record_debug(&self, doc: DebugMemory, generation: u32) {
+        let at_ms = self.now_ms();
+        let t = at_ms as f64 / 1000.0;
+        let mut st = self.state();
+        let seq = st.debug.as_ref().map_or(0, |d| d.seq + 1);
+        if let Some(j) = doc.jemalloc {
+            let p = &mut st.jemalloc_peak;
+            p.allocated = p.allocated.max(j.allocated);
+            p.active = p.active.max(j.active);
+            p.resident = p.resident.max(j.resident);
+            p.mapped = p.mapped.max(j.mapped);
+            p.retained = p.retained.max(j.retained);
+            p.metadata = p.metadata.max(j.metadata);
+        }
+        st.modelled_runtime_bytes
+            .get_or_insert(doc.modelled_runtime_bytes);
+        // Stage bands: a job's band changes when its stage does, and closes
+        // when it leaves the in-flight list.
+        let seen: BTreeMap<i64, &str> = doc
+            .jobs_in_flight
+            .iter()
+            .map(|j| (j.job_id, j.stage.as_str()))
+            .collect();
+        let ids: Vec<i64> = st.open.keys().copied().collect();
+        for id in ids {
+            let same = seen.get(&id).is_some_and(|s| st.open[&id].stage == *s);
+            if same {
+                st.open.get_mut(&id).expect("open span").end_s = t;
+            } else if let Some(mut span) = st.open.remove(&id) {
+                span.end_s = t;
+                st.spans.push(span);
+            }
+        }
+        for (id, stage) in seen {
+            st.open.entry(id).or_insert_with(|| StageSpan {
+                job_id: id,
+                stage: stage.to_string(),
+                start_s: t,
+                end_s: t,
+                generation,
+            });
+        }
+        st.debug = Some(DebugReading { at_ms, seq, doc });
+    }
+
+    /// The server stopped: close its bands.
+    pub fn close_generation(&self) {
+        let t = self.now_ms() as f64 / 1000.0;
+        let mut st = self.state();
+        let open = std::mem::take(&mut st.open);
+        for (_, mut span) in open {
+            span.end_s = t;
+            st.spans.push(span);
+        }
+        st.debug = None;
+    }
+
+    fn push(&self, sample: Sample) {
+        let mut st = self.state();
+        let row = sample.csv_row();
+        if let Some(csv) = st.csv.as_mut() {
+            // Flushed at every row: a run killed from outside still leaves
+            // every sample up to that moment on disk.
+            if let Err(e) = writeln!(csv, "{row}").and_then(|_| csv.flush()) {
+                st.csv_error = Some(e.to_string());
+                st.csv = None;
+            }
+        }
+        st.samples.push(sample);
+    }
+}
+
+/// What one sampler thread watches.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The server's pid (and process group).
+    pub pid: u32,
+    /// Server start number.
+    pub generation: u32,
+    /// The cgroup the server runs in (`--enforce cgroup`).
+    pub cgroup: Option<Arc<MemoryCgroup>>,
+}
+
+/// The `/proc` sampler and watchdog thread of one server start.
+#[derive(Debug)]
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    killed: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sampler {
+    /// Starts sampling `target` every [`PROC_INTERVAL`].
+    pub fn start(shared: Arc<Shared>, target: Target) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let killed = Arc::new(AtomicBool::new(false));
+        let (s, k) = (stop.clone(), killed.clone());
+        let thread = std::thread::Builder::new()
+            .name("oomlab-sampler".into())
+            .spawn(move || sample_until_stopped(&shared, &target, &s, &k))
+            .expect("spawning the sampler thread");
+        Sampler {
+            stop,
+            killed,
+            thread: Some(thread),
+        }
+    }
+
+    /// A sampler that samples nothing (a placeholder once one is stopped).
+    pub fn idle() -> Sampler {
+        Sampler {
+            stop: Arc::new(AtomicBool::new(true)),
+            killed: Arc::new(AtomicBool::new(false)),
+            thread: None,
+        }
+    }
+
+    /// Whether this sampler's watchdog killed the server.
+    pub fn killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+fn sample_until_stopped(shared: &Shared, target: &Target, stop: &AtomicBool, killed: &AtomicBool) {
+    let mut next = Instant::now();
+    let mut last_debug_seq = None;
+    let mut crossed = false;
+    let mut oom_kills_before = target
+        .cgroup
+        .as_ref()
+        .and_then(|c| c.read().ok())
+        .map_or(0, |r| r.oom_kills);
+    while !stop.load(Ordering::SeqCst) {
+        let mem = match memstats::read_tree_memory(target.pid, false) {
+            // A reaped process has no status; a zombie has no memory lines.
+            Ok((m, n)) if m.rss > 0 || m.hwm > 0 => Some((m, n)),
+            _ => None,
+        };
+        let cg = target.cgroup.as_ref().and_then(|c| c.read().ok());
+        let t_ms = shared.now_ms();
+        if let Some(reading) = cg.filter(|r| r.oom_kills > oom_kills_before) {
+            oom_kills_before = reading.oom_kills;
+            let m = mem.map(|(m, _)| m).unwrap_or_default();
+            record_event(
+                shared,
+                target,
+                t_ms,
+                Trigger::Cgroup,
+                true,
+                &m,
+                reading.peak_bytes,
+            );
+        }
+        let Some((m, n)) = mem else {
+            // The server is gone; the harness notices through its exit.
+            if cg.is_none() {
+                break;
+            }
+            std::thread::sleep(PROC_INTERVAL);
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            continue;
+        };
+        let (jemalloc, jobs, queue, stages) = {
+            let st = shared.state();
+            match &st.debug {
+                Some(d) if Some(d.seq) != last_debug_seq => {
+                    last_debug_seq = Some(d.seq);
+                    let stages = d
+                        .doc
+                        .jobs_in_flight
+                        .iter()
+                        .map(|j| format!("{}:{}", j.job_id, j.stage))
+                        .collect::<Vec<_>>()
+                        .join(";");
+                    (
+                        d.doc.jemalloc,
+                        Some(d.doc.jobs_in_flight.len() as u32),
+                        Some(d.doc.queue_depth),
+                        Some(stages),
+                    )
+                }
+                _ => (None, None, None, None),
+            }
+        };
+        shared.push(Sample {
+            t_ms,
+            generation: target.generation,
+            rss: m.rss,
+            rss_anon: m.rss_anon,
+            rss_file: m.rss_file,
+            hwm: m.hwm,
+            processes: n as u32,
+            cgroup_usage: cg.map(|r| r.usage_bytes),
+            jemalloc,
+            jobs_in_flight: jobs,
+            queue_depth: queue,
+            stages,
+        });
+        if !crossed && let Some(trigger) = watchdog::check(shared.limit, &m) {
+            match shared.enforce {
+                Enforce::Watchdog => {
+                    kill_group(target.pid);
+                    killed.store(true, Ordering::SeqCst);
+                    record_event(shared, target, t_ms, trigger, true, &m, None);
+                    break;
+                }
+                Enforce::Off => {
+                    crossed = true;
+                    record_event(shared, target, t_ms, trigger, false, &m, None);
+                }
+                // The kernel enforces; its kill is recorded from the
+                // cgroup's counter above.
+                Enforce::Cgroup => {}
+            }
+        }
+        next += PROC_INTERVAL;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else {
+            // Behind (a slow /proc read on a loaded machine): skip, do not
+            // burst.
+            next = now;
+        }
+    }
+}
+
+fn record_event(
+    shared: &Shared,
+    target: &Target,
+    t_ms: u64,
+    trigger: Trigger,
+    killed: bool,
+    m: &ProcMemory,
+    cgroup_peak: Option<u64>,
+) {
+    let mut st = shared.state();
+    let (jobs, queue, age) = match &st.debug {
+        Some(d) => (
+            d.doc.jobs_in_flight.clone(),
+            Some(d.doc.queue_depth),
+            Some(t_ms.saturating_sub(d.at_ms)),
+        ),
+        None => (Vec::new(), None, None),
+    };
+    st.oom_events.push(OomEvent {
+        at_s: t_ms as f64 / 1000.0,
+        generation: target.generation,
+        trigger,
+        killed,
+        rss_bytes: m.rss,
+        vmhwm_bytes: m.hwm,
+        cgroup_peak_bytes: cgroup_peak,
+        jobs_in_flight: jobs,
+        queue_depth: queue,
+        debug_age_ms: age,
+    });
+}
+
+/// Fetches `{base_url}/debug/memory` every [`DEBUG_INTERVAL`] until
+/// `cancel`; failures are counted, not fatal (the server may be busy or
+/// gone).
+pub async fn poll_debug(
+    shared: Arc<Shared>,
+    base_url: String,
+    generation: u32,
+    cancel: CancellationToken,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_millis(1000))
+        .build()
+    {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let url = format!("{}/debug/memory", base_url.trim_end_matches('/'));
+    let mut tick = tokio::time::interval(DEBUG_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let doc = async {
+            client
+                .get(&url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<DebugMemory>()
+                .await
+        };
+        let doc = tokio::select! {
+            _ = cancel.cancelled() => return,
+            d = doc => d,
+        };
+        match doc {
+            Ok(doc) => shared.record_debug(doc, generation),
+            Err(_) => shared.state().debug_errors += 1,
+        }
+    }
+}

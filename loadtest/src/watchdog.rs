@@ -1,0 +1,195 @@
+//! The limit check, and the OOM event it records.
+//!
+//! The check reads both the sampled resident set and the kernel's high-water
+//! mark (`VmHWM`): an allocation spike that rises and falls between two
+//! samples still leaves its mark in `VmHWM`, so it is caught at the next
+//! sample, as the platform's kill would have caught it.
+
+use memstats::{JobInFlight, ProcMemory};
+use serde::{Deserialize, Serialize};
+
+/// How the memory limit is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforce {
+    /// The harness sends SIGKILL when RSS or VmHWM crosses the limit.
+    Watchdog,
+    /// A memory cgroup below the harness's own holds the limit; the kernel
+    /// kills.
+    Cgroup,
+    /// Nothing is killed; crossing the limit is recorded.
+    Off,
+}
+
+impl Enforce {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforce::Watchdog => "watchdog",
+            Enforce::Cgroup => "cgroup",
+            Enforce::Off => "off",
+        }
+    }
+}
+
+/// Which figure crossed the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The sampled resident set (`VmRSS`, summed over the process tree).
+    Rss,
+    /// The kernel's high-water mark (`VmHWM`): a peak between two samples.
+    Vmhwm,
+    /// The memory cgroup's OOM killer (`--enforce cgroup`).
+    Cgroup,
+}
+
+impl Trigger {
+    /// How reports name the figure.
+    pub fn label(self) -> &'static str {
+        match self {
+            Trigger::Rss => "RSS",
+            Trigger::Vmhwm => "VmHWM",
+            Trigger::Cgroup => "cgroup usage",
+        }
+    }
+}
+
+/// Whether `mem` crosses `limit` (bytes), and by which figure. RSS is
+/// preferred when both do, as it is what was resident at the sample.
+pub fn check(limit: u64, mem: &ProcMemory) -> Option<Trigger> {
+    if mem.rss > limit {
+        Some(Trigger::Rss)
+    } else if mem.hwm > limit {
+        Some(Trigger::Vmhwm)
+    } else {
+        None
+    }
+}
+
+/// The limit was crossed: what the server held and was doing at that moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OomEvent {
+    /// Seconds since the run started.
+    pub at_s: f64,
+    /// Which server start this was (0 for the first, 1 after one restart...).
+    pub generation: u32,
+    /// Which figure crossed the limit.
+    pub trigger: Trigger,
+    /// Whether the server was killed (false with `--enforce off`).
+    pub killed: bool,
+    /// Resident set at the sample, in bytes.
+    pub rss_bytes: u64,
+    /// The kernel's high-water mark at the sample, in bytes.
+    pub vmhwm_bytes: u64,
+    /// The cgroup's usage (v1 `memory.max_usage_in_bytes`, v2
+    /// `memory.peak`) in bytes, with `--enforce cgroup`.
+    pub cgroup_peak_bytes: Option<u64>,
+    /// Jobs being processed at the last `/debug/memory` reading before the
+    /// event, with their stages.
+    pub jobs_in_flight: Vec<JobInFlight>,
+    /// Jobs waiting in the queue at that reading.
+    pub queue_depth: Option<u64>,
+    /// Age of that `/debug/memory` reading at the event, in milliseconds.
+    pub debug_age_ms: Option<u64>,
+}
+
+impl OomEvent {
+    /// The memory figure that crossed the limit, in bytes.
+    pub fn bytes(&self) -> u64 {
+        match self.trigger {
+            Trigger::Rss => self.rss_bytes,
+            Trigger::Vmhwm => self.vmhwm_bytes.max(self.rss_bytes),
+            Trigger::Cgroup => self
+                .cgroup_peak_bytes
+                .unwrap_or(self.vmhwm_bytes.max(self.rss_bytes)),
+        }
+    }
+
+    /// One line: "killed at 14.2 s: 531.0 MB (VmHWM), job 2 in stage pdf,
+    /// 2 jobs in flight".
+    pub fn summary(&self) -> String {
+        let verb = if self.killed {
+            "killed"
+        } else {
+            "crossed the limit"
+        };
+        let mut s = format!(
+            "{verb} at {:.1} s: {} MB ({})",
+            self.at_s,
+            memstats::format_mb(self.bytes()),
+            self.trigger.label()
+        );
+        // The job that was furthest along its memory-hungry path is the
+        // likeliest culprit: name the one with the most live bytes, else the
+        // one running longest.
+        let culprit = self
+            .jobs_in_flight
+            .iter()
+            .max_by_key(|j| (j.live_bytes.unwrap_or(i64::MIN), j.elapsed_ms));
+        if let Some(j) = culprit {
+            s.push_str(&format!(", job {} in stage {}", j.job_id, j.stage));
+        }
+        let n = self.jobs_in_flight.len();
+        s.push_str(&format!(
+            ", {n} job{} in flight",
+            if n == 1 { "" } else { "s" }
+        ));
+        if let Some(q) = self.queue_depth.filter(|q| *q > 0) {
+            s.push_str(&format!(", {q} queued"));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem(rss: u64, hwm: u64) -> ProcMemory {
+        ProcMemory {
+            rss,
+            hwm,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_peak_between_samples_is_caught_by_the_high_water_mark() {
+        assert_eq!(check(100, &mem(50, 60)), None);
+        assert_eq!(
+            check(100, &mem(100, 100)),
+            None,
+            "at the limit is not over it"
+        );
+        assert_eq!(check(100, &mem(50, 150)), Some(Trigger::Vmhwm));
+        assert_eq!(check(100, &mem(120, 150)), Some(Trigger::Rss));
+    }
+
+    #[test]
+    fn the_event_summary_names_time_memory_job_stage_and_jobs_in_flight() {
+        let job = |id, stage: &str, live| JobInFlight {
+            job_id: id,
+            stage: stage.into(),
+            progress: 60,
+            elapsed_ms: 1000,
+            live_bytes: Some(live),
+        };
+        let e = OomEvent {
+            at_s: 14.23,
+            generation: 0,
+            trigger: Trigger::Rss,
+            killed: true,
+            rss_bytes: 531 << 20,
+            vmhwm_bytes: 531 << 20,
+            cgroup_peak_bytes: None,
+            jobs_in_flight: vec![job(1, "photos", 10), job(2, "pdf", 400 << 20)],
+            queue_depth: Some(0),
+            debug_age_ms: Some(40),
+        };
+        assert_eq!(
+            e.summary(),
+            "killed at 14.2 s: 531.0 MB (RSS), job 2 in stage pdf, 2 jobs in flight"
+        );
+    }
+}

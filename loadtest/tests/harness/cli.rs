@@ -1,0 +1,81 @@
+//! The binary's arguments, help and exit codes.
+
+use std::process::Command;
+
+fn oomlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_oomlab"))
+}
+
+#[test]
+fn run_help_explains_every_flag_with_examples() {
+    let out = oomlab().args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--profile",
+        "--scenario",
+        "--limit",
+        "--enforce",
+        "--restart-on-oom",
+        "--out",
+        "--max-duration",
+        "--server-bin",
+        "Examples:",
+        "Exit codes",
+    ] {
+        assert!(help.contains(flag), "help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn a_bad_limit_exits_with_2_and_names_the_flag_and_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "").unwrap();
+    let out = oomlab()
+        .args([
+            "run",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--scenario",
+            "x",
+            "--limit",
+            "lots",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Error: ") && err.contains("--limit") && err.contains("512MiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_scenario_exits_with_2_and_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "").unwrap();
+    let out = oomlab()
+        .args([
+            "run",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--scenario",
+            "nope",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--scenario") && err.contains("nope"), "{err}");
+}
+
+#[test]
+fn an_unknown_flag_exits_with_2() {
+    let out = oomlab().args(["run", "--frobnicate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

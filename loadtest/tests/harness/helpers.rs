@@ -1,0 +1,51 @@
+//! Shared helpers: Python children that behave like a server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use oomlab::child::{ServerCommand, ServerProcess};
+
+/// A Python program that prints the ready line, runs `body`, then sleeps.
+pub fn python_server(dir: &Path, body: &str) -> ServerCommand {
+    let script = format!(
+        "import json, os, sys, time\n{body}\nprint(json.dumps({{'event': 'ready', 'addr': '127.0.0.1:9', 'pid': os.getpid()}}), flush=True)\ntime.sleep(600)\n"
+    );
+    ServerCommand {
+        program: PathBuf::from("python3"),
+        args: vec!["-c".into(), script.into()],
+        log: dir.join("server.log"),
+    }
+}
+
+/// Starts `cmd` with a 20 s deadline.
+pub async fn start(cmd: &ServerCommand) -> ServerProcess {
+    ServerProcess::start(cmd, Duration::from_secs(20), None)
+        .await
+        .expect("the Python child starts")
+}
+
+/// Whether `pid` still exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the command in parentheses.
+            let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        }
+        Err(_) => false,
+    }
+}
+
+/// Polls `cond` every 20 ms for at most `limit`.
+pub async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cond()
+}
+
+pub const MIB: u64 = 1 << 20;

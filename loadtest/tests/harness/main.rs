@@ -1,0 +1,12 @@
+//! Integration tests of the harness: one binary, modules by area.
+//!
+//! Children are small Python programs that print the server's ready line and
+//! then allocate: the watchdog, the cgroup and process ownership are tested
+//! against them with small limits (64 MiB), so the tests stay fast and do not
+//! depend on the report server.
+
+mod cli;
+mod helpers;
+mod ownership;
+mod schema;
+mod watchdog;
