@@ -32,10 +32,8 @@ pub struct ProcMemory {
 pub fn read_proc_memory(pid: u32, with_pss: bool) -> io::Result<ProcMemory> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
     let mut m = parse_status(&status);
-    if with_pss {
-        if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-            m.pss = kb_field(&rollup, "Pss:");
-        }
+    if with_pss && let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+        m.pss = kb_field(&rollup, "Pss:");
     }
     Ok(m)
 }
@@ -71,7 +69,10 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
             for t in tasks.flatten() {
                 let path = t.path().join("children");
                 if let Ok(children) = fs::read_to_string(path) {
-                    for c in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+                    for c in children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok())
+                    {
                         if !out.contains(&c) {
                             out.push(c);
                         }

@@ -73,6 +73,9 @@ impl Application {
             .await??
         };
         let cloudinary = CloudinaryClient::new(&settings.cloudinary)?;
+        let tmp_dir = placement.data_dir.join("tmp");
+        std::fs::create_dir_all(&tmp_dir)
+            .with_context(|| format!("creating {}", tmp_dir.display()))?;
         let settings = Arc::new(settings);
         let queue = Arc::new(JobQueue::new(settings.queue_capacity));
         let in_flight = Arc::new(InFlight::default());
@@ -92,6 +95,7 @@ impl Application {
             in_flight: in_flight.clone(),
             metrics: metrics.clone(),
             logo_png: Arc::new(excel::logo_png()),
+            tmp_dir: tmp_dir.clone(),
         });
         // Acknowledged work is never lost: jobs that were pending, or
         // processing when the last process died, are queued again.

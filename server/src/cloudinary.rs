@@ -181,6 +181,68 @@ impl CloudinaryClient {
         )
     }
 
+    /// Upload a file from disk, streamed (never read whole into memory),
+    /// with retries.
+    pub async fn upload_file(
+        &self,
+        resource_type: &str,
+        file_name: &str,
+        content_type: &str,
+        path: &std::path::Path,
+        policy: &PhotoSettings,
+    ) -> anyhow::Result<UploadAnswer> {
+        let endpoint = self.urls.upload_endpoint(resource_type);
+        let mut last = String::new();
+        for attempt in 1..=policy.attempts {
+            let file = tokio::fs::File::open(path)
+                .await
+                .with_context(|| format!("opening {}", path.display()))?;
+            let len = file.metadata().await?.len();
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+                file,
+                64 << 10,
+            ));
+            let part = reqwest::multipart::Part::stream_with_length(body, len)
+                .file_name(file_name.to_string())
+                .mime_str(content_type)?;
+            let form = reqwest::multipart::Form::new().part("file", part);
+            let result = self
+                .http
+                .post(&endpoint)
+                .timeout(Duration::from_secs_f64(policy.timeout_secs.max(30.0)))
+                .multipart(form)
+                .send()
+                .await;
+            match result {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp
+                        .json::<UploadAnswer>()
+                        .await
+                        .context("reading Cloudinary's upload answer");
+                }
+                Ok(resp) if resp.status().is_server_error() => {
+                    last = format!("Cloudinary answered {}", resp.status());
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let text = resp.text().await.unwrap_or_default();
+                    anyhow::bail!(
+                        "Cloudinary refused the upload ({status}): {}",
+                        text.chars().take(200).collect::<String>()
+                    );
+                }
+                Err(e) => last = format!("{e}"),
+            }
+            if attempt < policy.attempts {
+                tokio::time::sleep(backoff(policy, attempt)).await;
+            }
+        }
+        anyhow::bail!(
+            "upload to Cloudinary failed after {} attempts: {last}",
+            policy.attempts
+        )
+    }
+
     /// Download `url` whole, with timeout, retries and backoff; reading stops
     /// at `max_bytes`.
     pub async fn fetch(

@@ -22,6 +22,7 @@ pub struct Settings {
     pub db: DbSettings,
     pub photos: PhotoSettings,
     pub reports: ReportSettings,
+    pub pdf: PdfSettings,
     pub http: HttpSettings,
     pub model: ModelSettings,
     pub allocator: AllocatorSettings,
@@ -102,6 +103,30 @@ pub struct ReportSettings {
     pub download: DownloadMode,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assembly {
+    /// printpdf: the whole document in memory until saved (the modelled app).
+    InMemory,
+    /// Each image and page written to a file as it is placed; the file is
+    /// uploaded from disk.
+    Incremental,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PdfSettings {
+    pub assembly: Assembly,
+}
+
+impl Default for PdfSettings {
+    fn default() -> Self {
+        PdfSettings {
+            assembly: Assembly::InMemory,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
@@ -114,7 +139,7 @@ pub struct HttpSettings {
     pub max_submission_bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSettings {
     /// MB allocated and touched at start to stand in for the modelled
@@ -170,6 +195,7 @@ impl Default for Settings {
             db: DbSettings::default(),
             photos: PhotoSettings::default(),
             reports: ReportSettings::default(),
+            pdf: PdfSettings::default(),
             http: HttpSettings::default(),
             model: ModelSettings::default(),
             allocator: AllocatorSettings::default(),
@@ -220,12 +246,6 @@ impl Default for HttpSettings {
             max_upload_bytes: 10 << 20,
             max_submission_bytes: 4 << 20,
         }
-    }
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings { runtime_mb: 0 }
     }
 }
 
@@ -310,10 +330,10 @@ impl Settings {
                 path: PathBuf::from(&origin),
                 message: format!("{} (see profiles/original.toml for every key)", e.message()),
             })?;
-        if settings.name == "default" {
-            if let Some(stem) = path.and_then(|p| p.file_stem()).and_then(|s| s.to_str()) {
-                settings.name = stem.to_string();
-            }
+        if settings.name == "default"
+            && let Some(stem) = path.and_then(|p| p.file_stem()).and_then(|s| s.to_str())
+        {
+            settings.name = stem.to_string();
         }
         settings.validate(&origin)?;
         Ok(settings)
@@ -350,7 +370,7 @@ impl Settings {
         if self.db.pool_size == 0 {
             return bad("db.pool_size", "must be at least 1");
         }
-        if !(self.db.pool_timeout_secs > 0.0) {
+        if self.db.pool_timeout_secs.is_nan() || self.db.pool_timeout_secs <= 0.0 {
             return bad(
                 "db.pool_timeout_secs",
                 "must be a positive number of seconds",
@@ -371,7 +391,7 @@ impl Settings {
         if self.photos.attempts == 0 || self.photos.attempts > 20 {
             return bad("photos.attempts", "must be between 1 and 20");
         }
-        if !(self.photos.timeout_secs > 0.0) {
+        if self.photos.timeout_secs.is_nan() || self.photos.timeout_secs <= 0.0 {
             return bad(
                 "photos.timeout_secs",
                 "must be a positive number of seconds",

@@ -32,13 +32,18 @@ fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings) -> u64 {
     let before = dhat::HeapStats::get();
     let sub = submission(n);
     let mut warnings = Vec::new();
+    let file =
+        std::env::temp_dir().join(format!("oomlab-heap-original-{}.pdf", std::process::id()));
     let pdf = build_pdf(
         &sub,
         settings,
         |_, _, _| Ok(Some(photo.clone())),
         &mut warnings,
         || {},
+        &file,
     )
+    .unwrap()
+    .into_bytes()
     .unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(pdf.len() as u64 > n as u64 * photo.len() as u64);

@@ -9,6 +9,7 @@
 
 pub mod excel;
 pub mod pdf;
+pub mod pdf_stream;
 pub mod photos;
 mod run;
 
@@ -19,7 +20,7 @@ use std::time::Instant;
 
 use memstats::JobInFlight;
 
-pub use run::{JobContext, build_pdf, run_job};
+pub use run::{JobContext, PdfOutput, build_pdf, run_job};
 
 /// The job queue: unbounded by default, as the modelled app's.
 pub struct JobQueue {

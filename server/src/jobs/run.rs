@@ -8,14 +8,15 @@ use bytes::Bytes;
 use memstats::StageMemory;
 
 use super::excel::build_workbook;
-use super::pdf::PdfBuilder;
+use super::pdf::{MemoryCanvas, PdfBuilder};
+use super::pdf_stream::StreamCanvas;
 use super::photos::{PreparedPhoto, prepare};
 use super::{InFlight, JobQueue};
 use crate::cloudinary::{CloudinaryClient, FetchError};
 use crate::db::{self, Pool, ReportKind};
 use crate::memory::{HighWaterMonitor, StageWatch, ThreadCounters, thread_counters};
 use crate::metrics::Metrics;
-use crate::settings::{EmbedMode, FetchMode, Settings};
+use crate::settings::{Assembly, EmbedMode, FetchMode, Settings};
 use crate::submission::{Submission, decode_signature};
 
 /// Attempts after which a job that keeps being interrupted (the server was
@@ -33,6 +34,8 @@ pub struct JobContext {
     pub in_flight: Arc<InFlight>,
     pub metrics: Arc<Metrics>,
     pub logo_png: Arc<Vec<u8>>,
+    /// Where incremental PDFs are written before upload.
+    pub tmp_dir: std::path::PathBuf,
 }
 
 impl JobContext {
@@ -274,24 +277,36 @@ fn process(
         },
         warnings,
         || ctx.in_flight.update(job_id, "pdf", 45, stages.live()),
+        &ctx.tmp_dir.join(format!("job-{job_id}-report.pdf")),
     )?;
     drop(upfront);
     progress(stages, "pdf_upload", 60)?;
     check_deadline()?;
 
     stages.begin("pdf_upload", &ctx.monitor);
-    let pdf = Bytes::from(pdf);
-    let pdf_len = pdf.len() as u64;
-    let answer = ctx
-        .runtime
-        .block_on(ctx.cloudinary.upload(
+    let pdf_len = pdf.len();
+    let name = format!("job-{job_id}-report.pdf");
+    let answer = match pdf {
+        PdfOutput::Memory(pdf) => ctx.runtime.block_on(ctx.cloudinary.upload(
             "raw",
-            &format!("job-{job_id}-report.pdf"),
+            &name,
             ReportKind::Pdf.content_type(),
-            pdf,
+            Bytes::from(pdf),
             &s.photos,
-        ))
-        .context("uploading the PDF report")?;
+        )),
+        PdfOutput::File { path, .. } => {
+            let r = ctx.runtime.block_on(ctx.cloudinary.upload_file(
+                "raw",
+                &name,
+                ReportKind::Pdf.content_type(),
+                &path,
+                &s.photos,
+            ));
+            let _ = std::fs::remove_file(&path);
+            r
+        }
+    }
+    .context("uploading the PDF report")?;
     let url = answer
         .delivery_url()
         .context("Cloudinary's answer has no URL")?;
@@ -310,12 +325,77 @@ fn process(
 pub fn build_pdf(
     sub: &Submission,
     s: &Settings,
+    next_photo: impl FnMut(usize, &str, &mut Vec<String>) -> anyhow::Result<Option<Bytes>>,
+    warnings: &mut Vec<String>,
+    on_photo: impl FnMut(),
+    file: &std::path::Path,
+) -> anyhow::Result<PdfOutput> {
+    let title = format!("Inspection report: {}", sub.site.name);
+    match s.pdf.assembly {
+        Assembly::InMemory => {
+            let canvas = MemoryCanvas::new(&title);
+            let canvas = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
+            Ok(PdfOutput::Memory(canvas.finish()))
+        }
+        Assembly::Incremental => {
+            let canvas = StreamCanvas::create(file, &title)
+                .with_context(|| format!("creating {}", file.display()))?;
+            let canvas = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
+            let bytes = canvas
+                .finish()
+                .with_context(|| format!("writing {}", file.display()))?;
+            Ok(PdfOutput::File {
+                path: file.to_path_buf(),
+                bytes,
+            })
+        }
+    }
+}
+
+/// A built PDF: in memory, or in a file (incremental assembly).
+pub enum PdfOutput {
+    Memory(Vec<u8>),
+    File {
+        path: std::path::PathBuf,
+        bytes: u64,
+    },
+}
+
+impl PdfOutput {
+    pub fn len(&self) -> u64 {
+        match self {
+            PdfOutput::Memory(b) => b.len() as u64,
+            PdfOutput::File { bytes, .. } => *bytes,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole file in memory (tests).
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        match self {
+            PdfOutput::Memory(b) => Ok(b),
+            PdfOutput::File { path, .. } => {
+                let b = std::fs::read(&path)?;
+                let _ = std::fs::remove_file(&path);
+                Ok(b)
+            }
+        }
+    }
+}
+
+fn lay_out<C: super::pdf::Canvas>(
+    canvas: C,
+    sub: &Submission,
+    s: &Settings,
     mut next_photo: impl FnMut(usize, &str, &mut Vec<String>) -> anyhow::Result<Option<Bytes>>,
     warnings: &mut Vec<String>,
     mut on_photo: impl FnMut(),
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<C> {
     let total = sub.photos().count();
-    let mut builder = PdfBuilder::new(sub, total);
+    let mut builder = PdfBuilder::new(canvas, sub, total);
     // Decoded full-size pixels (the `original` mode), alive until the
     // document is built: the modelled app's PDF library keeps them.
     let mut held: Vec<PreparedPhoto> = Vec::new();
@@ -336,12 +416,12 @@ pub fn build_pdf(
                     }
                 });
             builder.add_photo(prepared.as_ref());
-            if let Some(mut p) = prepared {
-                if p.pixels.is_some() {
-                    // Keep the pixels; the bytes now live in the document.
-                    p.jpeg = Bytes::new();
-                    held.push(p);
-                }
+            if let Some(mut p) = prepared
+                && p.pixels.is_some()
+            {
+                // Keep the pixels; the bytes now live in the document.
+                p.jpeg = Bytes::new();
+                held.push(p);
             }
             n += 1;
             on_photo();
@@ -349,9 +429,11 @@ pub fn build_pdf(
     }
     let sigs = decode_signatures(sub, warnings);
     builder.signatures(&sigs);
-    let pdf = builder.finish();
+    // The pixels are released only once the layout is done, as the
+    // modelled app's library releases them when the document is built.
+    let canvas = builder.into_canvas();
     drop(held);
-    Ok(pdf)
+    Ok(canvas)
 }
 
 /// Fetch one photo; a photo that cannot be had becomes a warning and a

@@ -28,7 +28,12 @@ fn pdf_jpeg_sizes(pdf: &[u8]) -> Vec<(i64, i64)> {
 }
 
 async fn run_twenty_photo_job(fetch: FetchMode, embed: EmbedMode, expect: (i64, i64)) {
-    let app = spawn_app(settings_with(fetch, embed, 320)).await;
+    run_twenty_photo_job_with(settings_with(fetch, embed, 320), expect).await;
+}
+
+async fn run_twenty_photo_job_with(settings: report_server::Settings, expect: (i64, i64)) {
+    let (fetch, embed) = (settings.photos.fetch, settings.photos.embed);
+    let app = spawn_app(settings).await;
     let resp = app.submit(&app.submission(4, 5)).await;
     assert_eq!(resp.status().as_u16(), 202);
     let ack: Value = resp.json().await.unwrap();
@@ -110,6 +115,13 @@ async fn twenty_photos_resized_to_max_px_in_both_fetch_modes() {
 async fn twenty_photos_as_cdn_derivatives_in_both_fetch_modes() {
     run_twenty_photo_job(FetchMode::AllUpfront, EmbedMode::CdnTransform, (320, 240)).await;
     run_twenty_photo_job(FetchMode::OneAtATime, EmbedMode::CdnTransform, (320, 240)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_photos_assembled_incrementally_on_disk() {
+    let mut s = settings_with(FetchMode::OneAtATime, EmbedMode::Resize, 320);
+    s.pdf.assembly = report_server::settings::Assembly::Incremental;
+    run_twenty_photo_job_with(s, (320, 240)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

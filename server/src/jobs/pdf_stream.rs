@@ -1,0 +1,262 @@
+//! Incremental PDF assembly (`pdf.assembly = "incremental"`): every image is
+//! written to the file as soon as it is placed and every page as soon as it
+//! is full, so the job holds one page of drawing operations and one photo at
+//! a time, never the document. The file is uploaded from disk.
+//!
+//! A deliberately small PDF 1.4 writer: base-14 fonts (never embedded), JPEG
+//! streams passed through with `DCTDecode`, uncompressed RGB for signatures,
+//! an xref table at the end.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
+use std::path::Path;
+
+use super::pdf::{Canvas, Font, PAGE_H, PAGE_W};
+use super::photos::{Components, PreparedPhoto};
+
+const CATALOG: usize = 1;
+const PAGES: usize = 2;
+const FONTS: [(usize, &str, &str); 3] = [
+    (3, "F1", "Helvetica"),
+    (4, "F2", "Helvetica-Bold"),
+    (5, "F3", "Helvetica-Oblique"),
+];
+const FIRST_FREE: usize = 6;
+
+/// Writes the PDF to a file as the layout goes.
+pub struct StreamCanvas {
+    out: BufWriter<File>,
+    /// Byte offset of each object, indexed by object number.
+    offsets: Vec<u64>,
+    next_obj: usize,
+    page_ids: Vec<usize>,
+    content: String,
+    page_images: Vec<(String, usize)>,
+    error: Option<io::Error>,
+    info_title: Option<String>,
+}
+
+impl StreamCanvas {
+    pub fn create(path: &Path, title: &str) -> io::Result<StreamCanvas> {
+        let mut out = BufWriter::with_capacity(64 << 10, File::create(path)?);
+        out.write_all(b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")?;
+        let mut c = StreamCanvas {
+            out,
+            offsets: vec![0; FIRST_FREE],
+            next_obj: FIRST_FREE,
+            page_ids: Vec::new(),
+            content: String::new(),
+            page_images: Vec::new(),
+            error: None,
+            info_title: None,
+        };
+        for (id, _, base) in FONTS {
+            c.object(
+                id,
+                format!(
+                    "<< /Type /Font /Subtype /Type1 /BaseFont /{base} /Encoding /WinAnsiEncoding >>"
+                )
+                .as_bytes(),
+            )?;
+        }
+        c.info_title = Some(title.to_string());
+        Ok(c)
+    }
+
+    fn alloc(&mut self) -> usize {
+        let id = self.next_obj;
+        self.next_obj += 1;
+        self.offsets.push(0);
+        id
+    }
+
+    fn pos(&mut self) -> io::Result<u64> {
+        self.out.stream_position()
+    }
+
+    fn object(&mut self, id: usize, body: &[u8]) -> io::Result<()> {
+        self.offsets[id] = self.pos()?;
+        writeln!(self.out, "{id} 0 obj")?;
+        self.out.write_all(body)?;
+        self.out.write_all(b"\nendobj\n")
+    }
+
+    fn stream(&mut self, id: usize, dict: &str, data: &[u8]) -> io::Result<()> {
+        self.offsets[id] = self.pos()?;
+        write!(
+            self.out,
+            "{id} 0 obj\n<< {dict} /Length {} >>\nstream\n",
+            data.len()
+        )?;
+        self.out.write_all(data)?;
+        self.out.write_all(b"\nendstream\nendobj\n")
+    }
+
+    fn record(&mut self, r: io::Result<()>) {
+        if let Err(e) = r {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    fn flush_page(&mut self) -> io::Result<()> {
+        let content_id = self.alloc();
+        let page_id = self.alloc();
+        let content = std::mem::take(&mut self.content);
+        self.stream(content_id, "", content.as_bytes())?;
+        let mut xobjects = String::new();
+        for (name, id) in self.page_images.drain(..) {
+            let _ = write!(xobjects, "/{name} {id} 0 R ");
+        }
+        let fonts: String = FONTS
+            .iter()
+            .map(|(id, n, _)| format!("/{n} {id} 0 R "))
+            .collect();
+        let page = format!(
+            "<< /Type /Page /Parent {PAGES} 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] /Contents {content_id} 0 R /Resources << /Font << {fonts}>> /XObject << {xobjects}>> >> >>"
+        );
+        self.object(page_id, page.as_bytes())?;
+        self.page_ids.push(page_id);
+        Ok(())
+    }
+
+    /// Write the last page, the page tree, the catalog and the xref table.
+    /// Returns the file's size in bytes.
+    pub fn finish(mut self) -> io::Result<u64> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if !self.content.is_empty() || self.page_ids.is_empty() {
+            self.flush_page()?;
+        }
+        let kids: String = self
+            .page_ids
+            .iter()
+            .map(|id| format!("{id} 0 R "))
+            .collect();
+        let pages = format!(
+            "<< /Type /Pages /Kids [{kids}] /Count {} >>",
+            self.page_ids.len()
+        );
+        self.object(PAGES, pages.as_bytes())?;
+        self.object(
+            CATALOG,
+            format!("<< /Type /Catalog /Pages {PAGES} 0 R >>").as_bytes(),
+        )?;
+        let info_id = self.alloc();
+        let title = pdf_string(self.info_title.as_deref().unwrap_or(""));
+        self.object(
+            info_id,
+            format!("<< /Title {title} /Producer (oomlab report-server) >>").as_bytes(),
+        )?;
+        let xref = self.pos()?;
+        write!(
+            self.out,
+            "xref\n0 {}\n0000000000 65535 f \n",
+            self.offsets.len()
+        )?;
+        for off in &self.offsets[1..] {
+            writeln!(self.out, "{off:010} 00000 n ")?;
+        }
+        write!(
+            self.out,
+            "trailer\n<< /Size {} /Root {CATALOG} 0 R /Info {info_id} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            self.offsets.len()
+        )?;
+        self.out.flush()?;
+        self.pos()
+    }
+}
+
+/// A PDF literal string: WinAnsi-safe ASCII, with `\`, `(` and `)` escaped.
+fn pdf_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('(');
+    for c in s.chars() {
+        match c {
+            '\\' | '(' | ')' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('?'),
+        }
+    }
+    out.push(')');
+    out
+}
+
+fn font_name(font: Font) -> &'static str {
+    match font {
+        Font::Regular => "F1",
+        Font::Bold => "F2",
+        Font::Oblique => "F3",
+    }
+}
+
+impl Canvas for StreamCanvas {
+    fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str) {
+        let _ = writeln!(
+            self.content,
+            "BT /{} {size} Tf {x:.2} {y:.2} Td {} Tj ET",
+            font_name(font),
+            pdf_string(s)
+        );
+    }
+
+    fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, grey: f32) {
+        let _ = writeln!(
+            self.content,
+            "{grey} G {x1:.2} {y1:.2} m {x2:.2} {y2:.2} l S"
+        );
+    }
+
+    fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, grey: f32) {
+        let _ = writeln!(self.content, "{grey} G {x:.2} {y:.2} {w:.2} {h:.2} re S");
+    }
+
+    fn jpeg(&mut self, p: &PreparedPhoto, x: f32, y: f32, w: f32, h: f32) {
+        let id = self.alloc();
+        let decode = if p.components == Components::Cmyk {
+            " /Decode [1 0 1 0 1 0 1 0]"
+        } else {
+            ""
+        };
+        let dict = format!(
+            "/Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /{} /BitsPerComponent 8 /Filter /DCTDecode{decode}",
+            p.width,
+            p.height,
+            p.components.pdf_color_space()
+        );
+        let r = self.stream(id, &dict, &p.jpeg);
+        self.record(r);
+        let name = format!("Im{id}");
+        let _ = writeln!(
+            self.content,
+            "q {w:.2} 0 0 {h:.2} {x:.2} {y:.2} cm /{name} Do Q"
+        );
+        self.page_images.push((name, id));
+    }
+
+    fn rgb(&mut self, img: &image::RgbImage, x: f32, y: f32, w: f32, h: f32) {
+        let id = self.alloc();
+        let dict = format!(
+            "/Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceRGB /BitsPerComponent 8",
+            img.width(),
+            img.height()
+        );
+        let r = self.stream(id, &dict, img.as_raw());
+        self.record(r);
+        let name = format!("Im{id}");
+        let _ = writeln!(
+            self.content,
+            "q {w:.2} 0 0 {h:.2} {x:.2} {y:.2} cm /{name} Do Q"
+        );
+        self.page_images.push((name, id));
+    }
+
+    fn new_page(&mut self) {
+        let r = self.flush_page();
+        self.record(r);
+    }
+}
