@@ -1,0 +1,87 @@
+//! What the load observed, shared by every goose user.
+
+use super::JobOutcome;
+use std::collections::BTreeMap;
+
+/// Distinct error messages kept; further ones are counted together, so a
+/// long run against a dead server keeps the harness's memory bounded.
+const MAX_DISTINCT_ERRORS: usize = 50;
+/// Longest error message kept, in characters.
+const MAX_ERROR_LEN: usize = 300;
+
+/// Counters and job records. Held in a std mutex: every critical section is
+/// a few field updates and never spans an `.await`.
+#[derive(Debug, Default)]
+pub(crate) struct Record {
+    pub submissions_acknowledged: u64,
+    pub jobs_completed: u64,
+    pub jobs_failed: u64,
+    pub jobs: Vec<JobOutcome>,
+    errors: BTreeMap<String, u64>,
+    other_errors: u64,
+}
+
+impl Record {
+    /// Counts one error of `step` (a transaction or request name).
+    pub fn error(&mut self, step: &str, message: &str) {
+        let mut key = format!("{step}: {message}");
+        if key.len() > MAX_ERROR_LEN {
+            let mut cut = MAX_ERROR_LEN;
+            while !key.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            key.truncate(cut);
+            key.push('…');
+        }
+        tracing::debug!(target: "oomlab::load", "{key}");
+        if let Some(n) = self.errors.get_mut(&key) {
+            *n += 1;
+        } else if self.errors.len() < MAX_DISTINCT_ERRORS {
+            self.errors.insert(key, 1);
+        } else {
+            self.other_errors += 1;
+        }
+    }
+
+    /// The errors as lines: the message, then ` (xN)` when repeated.
+    pub fn error_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(m, n)| {
+                if *n == 1 {
+                    m.clone()
+                } else {
+                    format!("{m} (x{n})")
+                }
+            })
+            .collect();
+        if self.other_errors > 0 {
+            lines.push(format!(
+                "{} further errors of other kinds",
+                self.other_errors
+            ));
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_errors_are_counted_and_distinct_ones_are_bounded() {
+        let mut r = Record::default();
+        for _ in 0..3 {
+            r.error("poll status", "connection refused");
+        }
+        for i in 0..100 {
+            r.error("submit", &format!("status {i}"));
+        }
+        let lines = r.error_lines();
+        assert!(lines.contains(&"poll status: connection refused (x3)".to_string()));
+        assert_eq!(lines.len(), MAX_DISTINCT_ERRORS + 1);
+        assert_eq!(lines.last().unwrap(), "51 further errors of other kinds");
+    }
+}

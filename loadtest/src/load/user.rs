@@ -1,0 +1,634 @@
+//! The goose scenario: one iteration is one submission's life, in four
+//! named transactions that pass their state on through the user's session
+//! data.
+
+use super::{JobOutcome, Shared};
+use crate::scenario::PhotoSource;
+use crate::scenario::template::{self, Vars};
+use futures::StreamExt as _;
+use goose::prelude::*;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The custom request that carries the time from submission to report
+/// ready (method `JOB`, so it sorts apart from HTTP requests).
+pub const TIME_TO_READY_METHOD: &str = "JOB";
+/// Its name.
+pub const TIME_TO_READY_NAME: &str = "time to report ready";
+
+/// One iteration's state, kept in the goose user's session data.
+#[derive(Debug, Clone, Default)]
+struct Iteration {
+    /// The goose iteration it belongs to (completed iterations + 1).
+    number: usize,
+    /// The photo URLs to submit, in order.
+    photo_urls: Vec<String>,
+    /// The acknowledged job.
+    job: Option<Job>,
+    /// A step failed: the rest of this iteration does nothing.
+    broken: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    id: String,
+    /// Status path or URL, re-based on the current server URL per poll.
+    status: String,
+    submitted: Instant,
+    /// Its index in the shared record's `jobs`.
+    index: usize,
+    /// Seen done.
+    ready: bool,
+}
+
+/// The goose scenario for `shared.scenario`.
+pub(super) fn goose_scenario(shared: &Arc<Shared>) -> Scenario {
+    let mut s = Scenario::new(&shared.scenario.name);
+    let mut seq = 0;
+    let mut add = |s: Scenario, name: &str, f: TransactionFunction| {
+        seq += 1;
+        s.register_transaction(Transaction::new(f).set_name(name).set_sequence(seq))
+    };
+    if shared.scenario.submission.photos == PhotoSource::Upload {
+        let sh = Arc::clone(shared);
+        s = add(
+            s,
+            "upload photos",
+            Arc::new(move |u| {
+                Box::pin(unless_stopped(
+                    Arc::clone(&sh),
+                    upload_photos(u, Arc::clone(&sh)),
+                ))
+            }),
+        );
+    }
+    let sh = Arc::clone(shared);
+    s = add(
+        s,
+        "submit",
+        Arc::new(move |u| Box::pin(unless_stopped(Arc::clone(&sh), submit(u, Arc::clone(&sh))))),
+    );
+    let sh = Arc::clone(shared);
+    s = add(
+        s,
+        "wait for report",
+        Arc::new(move |u| {
+            Box::pin(unless_stopped(
+                Arc::clone(&sh),
+                wait_for_report(u, Arc::clone(&sh)),
+            ))
+        }),
+    );
+    let sh = Arc::clone(shared);
+    add(
+        s,
+        "download reports",
+        Arc::new(move |u| {
+            Box::pin(unless_stopped(
+                Arc::clone(&sh),
+                download_reports(u, Arc::clone(&sh)),
+            ))
+        }),
+    )
+}
+
+/// Runs `step` until it ends or the load is stopped; a stopped step drops
+/// its in-flight request and ends at once.
+async fn unless_stopped(
+    shared: Arc<Shared>,
+    step: impl Future<Output = TransactionResult>,
+) -> TransactionResult {
+    tokio::select! {
+        r = step => r,
+        _ = shared.stop.cancelled() => Ok(()),
+    }
+}
+
+/// This iteration's state: the session's, or a fresh one when the session
+/// holds an earlier iteration's.
+fn iteration(user: &GooseUser) -> Iteration {
+    let number = user.get_iterations() + 1;
+    match user.get_session_data::<Iteration>() {
+        Some(it) if it.number == number => it.clone(),
+        _ => Iteration {
+            number,
+            ..Iteration::default()
+        },
+    }
+}
+
+fn failed(shared: &Shared, it: &mut Iteration, step: &str, message: &str) -> Box<TransactionError> {
+    it.broken = true;
+    shared.record().error(step, message);
+    Box::new(TransactionError::Custom(format!("{step}: {message}")))
+}
+
+/// Reads `pointer` of `answer` as text (a string or a number).
+fn text_at(answer: &Value, pointer: &str) -> Option<String> {
+    match answer.pointer(pointer)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------ upload photos
+
+async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
+    let mut it = iteration(user);
+    let sub = &shared.scenario.submission;
+    let client = user.client.clone();
+    let uploads = (0..sub.photos_per_submission()).map(|k| {
+        let client = client.clone();
+        let shared = Arc::clone(&shared);
+        async move {
+            let started = Instant::now();
+            let r = upload_one(&client, &shared, k).await;
+            (started.elapsed(), r)
+        }
+    });
+    // In order, `upload_parallelism` at a time: as a browser's uploads.
+    let results: Vec<_> = futures::stream::iter(uploads)
+        .buffered(sub.upload_parallelism)
+        .collect()
+        .await;
+    let mut first_error = None;
+    for (elapsed, r) in results {
+        let (status, error) = match &r {
+            Ok(_) => (Some(200), None),
+            Err((status, e)) => (*status, Some(e.as_str())),
+        };
+        user.record_custom_request_duration(
+            "POST",
+            "upload photo",
+            elapsed,
+            r.is_ok(),
+            status,
+            error,
+        )
+        .await?;
+        match r {
+            Ok(url) => it.photo_urls.push(url),
+            Err((_, e)) => {
+                shared.record().error("upload photo", &e);
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    let result = match first_error {
+        Some(e) => Err(failed(
+            &shared,
+            &mut it,
+            "upload photos",
+            &format!("{e}; submission skipped"),
+        )),
+        None => Ok(()),
+    };
+    user.set_session_data(it);
+    result
+}
+
+/// Uploads photo `k`; its stored URL, or the status (if any) and error.
+async fn upload_one(
+    client: &reqwest::Client,
+    shared: &Shared,
+    k: usize,
+) -> Result<String, (Option<u16>, String)> {
+    let http = &shared.scenario.http;
+    let id = shared.scenario.submission.photo_id(k);
+    let bytes = (shared.photo_source)(&id).map_err(|e| (None, format!("photo {id}: {e:#}")))?;
+    let len = bytes.len() as u64;
+    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(bytes), len)
+        .file_name(format!("{}.jpg", id.replace('/', "-")))
+        .mime_str("image/jpeg")
+        .map_err(|e| (None, e.to_string()))?;
+    let form = reqwest::multipart::Form::new().part(http.upload_field.clone(), part);
+    let resp = client
+        .post(shared.url(&http.upload_path))
+        .multipart(form)
+        .send()
+        .await
+        .map_err(|e| (None, format!("{e}")))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err((Some(status.as_u16()), format!("status {status}")));
+    }
+    let answer: Value = resp
+        .json()
+        .await
+        .map_err(|e| (Some(status.as_u16()), format!("answer is not JSON: {e}")))?;
+    text_at(&answer, &http.upload_url_pointer).ok_or_else(|| {
+        (
+            Some(status.as_u16()),
+            format!(
+                "no photo URL at `{}` in the answer",
+                http.upload_url_pointer
+            ),
+        )
+    })
+}
+
+// ------------------------------------------------------------------ submit
+
+/// The submission body for `photo_urls`.
+pub(super) fn submission_body(
+    shared: &Shared,
+    user_number: usize,
+    iteration: usize,
+    photo_urls: &[String],
+) -> Result<Value, template::TemplateError> {
+    let sub = &shared.scenario.submission;
+    let http = &shared.scenario.http;
+    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+    let common = Vars::new()
+        .with("user", user_number)
+        .with("iteration", iteration)
+        .with("date", date.as_str());
+    let items = (0..sub.items)
+        .map(|i| {
+            let urls = photo_urls
+                .iter()
+                .skip(i * sub.photos_per_item)
+                .take(sub.photos_per_item)
+                .cloned()
+                .map(Value::String)
+                .collect::<Vec<_>>();
+            let vars = common
+                .clone()
+                .with("item_number", i + 1)
+                .with("photo_count", urls.len())
+                .with("photo_urls", Value::Array(urls));
+            template::render(&http.item_template, &vars)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let signatures = sub
+        .signatures
+        .iter()
+        .map(|role| {
+            let vars = common
+                .clone()
+                .with("role", role.as_str())
+                .with("signature_png", shared.signature_png.as_str());
+            template::render(&http.signature_template, &vars)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let vars = common
+        .with("photo_count", photo_urls.len())
+        .with("items", Value::Array(items))
+        .with("signatures", Value::Array(signatures));
+    template::render(&http.submission_template, &vars)
+}
+
+async fn submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
+    let mut it = iteration(user);
+    if it.broken {
+        return Ok(());
+    }
+    let sub = &shared.scenario.submission;
+    let http = &shared.scenario.http;
+    if sub.photos == PhotoSource::Catalogue {
+        it.photo_urls = (0..sub.photos_per_submission())
+            .map(|k| shared.cloudinary.photo_url(&sub.photo_id(k)))
+            .collect();
+    }
+    let result = submit_iteration(user, &shared, &mut it, http).await;
+    user.set_session_data(it);
+    result
+}
+
+async fn submit_iteration(
+    user: &mut GooseUser,
+    shared: &Shared,
+    it: &mut Iteration,
+    http: &crate::scenario::HttpShape,
+) -> TransactionResult {
+    let body = submission_body(
+        shared,
+        user.weighted_users_index + 1,
+        it.number,
+        &it.photo_urls,
+    )
+    .map_err(|e| {
+        failed(
+            shared,
+            it,
+            "submit",
+            &format!("rendering the submission: {e}"),
+        )
+    })?;
+    let url = shared.url(&http.submit_path);
+    let request = GooseRequest::builder()
+        .method(GooseMethod::Post)
+        .name("submit")
+        .set_request_builder(user.client.post(&url).json(&body))
+        .build();
+    let submitted = Instant::now();
+    let goose = user.request(request).await?;
+    let resp = goose
+        .response
+        .map_err(|e| failed(shared, it, "submit", &e.to_string()))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let text = resp.text().await.unwrap_or_default();
+        let text: String = text.chars().take(200).collect();
+        return Err(failed(
+            shared,
+            it,
+            "submit",
+            &format!("status {status}: {text}"),
+        ));
+    }
+    let answer: Value = resp
+        .json()
+        .await
+        .map_err(|e| failed(shared, it, "submit", &format!("answer is not JSON: {e}")))?;
+    let job_id = text_at(&answer, &http.job_id_pointer).ok_or_else(|| {
+        failed(
+            shared,
+            it,
+            "submit",
+            &format!("no job id at `{}` in the answer", http.job_id_pointer),
+        )
+    })?;
+    let status_path = match (&http.status_path, &http.status_url_pointer) {
+        (Some(path), _) => {
+            template::render_text(path, &Vars::new().with("job_id", job_id.as_str()))
+                .map_err(|e| failed(shared, it, "submit", &e.to_string()))?
+        }
+        (None, Some(pointer)) => text_at(&answer, pointer).ok_or_else(|| {
+            failed(
+                shared,
+                it,
+                "submit",
+                &format!("no status URL at `{pointer}` in the answer"),
+            )
+        })?,
+        (None, None) => unreachable!("a scenario always has a status path or pointer"),
+    };
+    let index = {
+        let mut record = shared.record();
+        record.submissions_acknowledged += 1;
+        record.jobs.push(JobOutcome {
+            job_id: job_id.clone(),
+            submitted_at_ms: shared.ms_since_start(submitted),
+            finished_at_ms: None,
+            status: "pending".to_string(),
+            time_to_ready_ms: None,
+        });
+        record.jobs.len() - 1
+    };
+    it.job = Some(Job {
+        id: job_id,
+        status: status_path,
+        submitted,
+        index,
+        ready: false,
+    });
+    Ok(())
+}
+
+// --------------------------------------------------------- wait for report
+
+/// How waiting for a job ended.
+enum End {
+    Ready,
+    Failed(String),
+    TimedOut,
+}
+
+enum Poll {
+    Status(String, Option<String>),
+    Error(String),
+}
+
+async fn poll_once(
+    user: &mut GooseUser,
+    shared: &Shared,
+    status_url: &str,
+) -> Result<Poll, Box<TransactionError>> {
+    let http = &shared.scenario.http;
+    let url = shared.url(status_url);
+    let request = GooseRequest::builder()
+        .name("poll status")
+        .set_request_builder(user.client.get(&url))
+        .build();
+    let goose = user.request(request).await?;
+    let resp = match goose.response {
+        Ok(r) => r,
+        Err(e) => return Ok(Poll::Error(e.to_string())),
+    };
+    let status = resp.status();
+    if !status.is_success() {
+        return Ok(Poll::Error(format!("status {status}")));
+    }
+    let answer: Value = match resp.json().await {
+        Ok(v) => v,
+        Err(e) => return Ok(Poll::Error(format!("answer is not JSON: {e}"))),
+    };
+    match text_at(&answer, &http.status_pointer) {
+        Some(s) => Ok(Poll::Status(
+            s,
+            http.error_pointer
+                .as_deref()
+                .and_then(|p| text_at(&answer, p)),
+        )),
+        None => Ok(Poll::Error(format!(
+            "no status at `{}` in the answer",
+            http.status_pointer
+        ))),
+    }
+}
+
+async fn wait_for_report(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
+    let mut it = iteration(user);
+    let Some(mut job) = it.job.clone().filter(|_| !it.broken) else {
+        return Ok(());
+    };
+    let users = &shared.scenario.users;
+    let http = &shared.scenario.http;
+    let deadline = job.submitted + users.job_timeout;
+    // Bounded in count as well as time: one poll per interval until the
+    // deadline, plus one.
+    let max_polls =
+        (users.job_timeout.as_secs_f64() / users.poll_interval.as_secs_f64()).ceil() as u64 + 1;
+    let mut end = End::TimedOut;
+    for _ in 0..max_polls {
+        let poll = poll_once(user, &shared, &job.status).await?;
+        let now = Instant::now();
+        match poll {
+            Poll::Status(s, _) if http.done_values.contains(&s) => {
+                finish(&shared, &job, now, &s, true);
+                job.ready = true;
+                end = End::Ready;
+                break;
+            }
+            Poll::Status(s, error) if http.failed_values.contains(&s) => {
+                finish(&shared, &job, now, &s, false);
+                let error = error.unwrap_or_else(|| "(no error given)".to_string());
+                // Without the job id, so that repeats collapse into one
+                // counted line; `jobs` has the status of each.
+                end = End::Failed(format!("job {s}: {error}"));
+                break;
+            }
+            Poll::Status(s, _) => shared.record().jobs[job.index].status = s,
+            Poll::Error(e) => shared.record().error("poll status", &e),
+        }
+        if now >= deadline {
+            break;
+        }
+        let next = (now + users.poll_interval).min(deadline);
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let elapsed = job.submitted.elapsed();
+    // (A stop drops this future before here: stopped jobs are not failures.)
+    let result = match end {
+        End::Ready => Ok(()),
+        End::Failed(e) => Err(e),
+        End::TimedOut => {
+            let mut record = shared.record();
+            record.jobs_failed += 1;
+            record.jobs[job.index].status = "timed out".to_string();
+            Err(format!(
+                "job not done within {} s (job_timeout_s)",
+                users.job_timeout.as_secs_f64()
+            ))
+        }
+    };
+    let error = result.as_ref().err().map(String::as_str);
+    user.record_custom_request_duration(
+        TIME_TO_READY_METHOD,
+        TIME_TO_READY_NAME,
+        elapsed,
+        result.is_ok(),
+        None,
+        error,
+    )
+    .await?;
+    it.job = Some(job);
+    let r = match result {
+        Ok(()) => Ok(()),
+        Err(e) => Err(failed(&shared, &mut it, "wait for report", &e)),
+    };
+    user.set_session_data(it);
+    r
+}
+
+/// Records that `job` ended at `at` with `status`.
+fn finish(shared: &Shared, job: &Job, at: Instant, status: &str, ready: bool) {
+    let finished_at_ms = shared.ms_since_start(at);
+    let mut record = shared.record();
+    if ready {
+        record.jobs_completed += 1;
+    } else {
+        record.jobs_failed += 1;
+    }
+    let j = &mut record.jobs[job.index];
+    j.status = status.to_string();
+    j.finished_at_ms = Some(finished_at_ms);
+    if ready {
+        j.time_to_ready_ms = Some(at.saturating_duration_since(job.submitted).as_millis() as u64);
+    }
+}
+
+// -------------------------------------------------------- download reports
+
+/// `download pdf` for `/api/jobs/{{job_id}}/report.pdf`.
+fn download_name(path: &str, n: usize) -> String {
+    match path.rsplit('/').next().and_then(|f| f.rsplit_once('.')) {
+        Some((_, ext)) if !ext.is_empty() && !ext.contains('}') => format!("download {ext}"),
+        _ => format!("download report {}", n + 1),
+    }
+}
+
+async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
+    let mut it = iteration(user);
+    let mut result = Ok(());
+    let ready = it.job.as_ref().filter(|j| j.ready && !it.broken).cloned();
+    if let (Some(job), true) = (ready, shared.scenario.submission.download_reports) {
+        for (n, path) in shared.scenario.http.download_paths.iter().enumerate() {
+            let name = download_name(path, n);
+            let path = template::render_text(path, &Vars::new().with("job_id", job.id.as_str()))
+                .map_err(|e| failed(&shared, &mut it, &name, &e.to_string()))?;
+            let request = GooseRequest::builder()
+                .name(name.as_str())
+                .set_request_builder(user.client.get(shared.url(&path)))
+                .build();
+            let goose = user.request(request).await?;
+            let error = match goose.response {
+                Err(e) => Some(e.to_string()),
+                Ok(r) if !r.status().is_success() => Some(format!("status {}", r.status())),
+                Ok(mut r) => {
+                    // Read it to the end, a chunk at a time: the load
+                    // generator never holds a whole report.
+                    let mut error = None;
+                    loop {
+                        match r.chunk().await {
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            Err(e) => {
+                                error = Some(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    error
+                }
+            };
+            if let Some(e) = error {
+                result = Err(failed(
+                    &shared,
+                    &mut it,
+                    &name,
+                    &format!("job {}: {e}", job.id),
+                ));
+            }
+        }
+    }
+    think(&shared, user.weighted_users_index + 1, it.number).await;
+    user.set_session_data(it);
+    result
+}
+
+/// The think time before the user's next submission: a pause in
+/// `[think_time_s, think_time_max_s]`, spread by a hash of user and
+/// iteration, so two runs of a scenario pause alike.
+async fn think(shared: &Shared, user_number: usize, iteration: usize) {
+    let users = &shared.scenario.users;
+    let (min, max) = (users.think_time_min, users.think_time_max);
+    if max.is_zero() {
+        return;
+    }
+    let spread = max.saturating_sub(min).as_secs_f64();
+    let pause = min + Duration::from_secs_f64(spread * unit_fraction(user_number, iteration));
+    tokio::time::sleep(pause).await;
+}
+
+/// A fraction in `[0, 1)` from `(a, b)` (splitmix64's finaliser).
+fn unit_fraction(a: usize, b: usize) -> f64 {
+    let mut z = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (b as u64).wrapping_add(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downloads_are_named_by_their_extension() {
+        assert_eq!(
+            download_name("/api/jobs/{{job_id}}/report.pdf", 0),
+            "download pdf"
+        );
+        assert_eq!(
+            download_name("/api/jobs/{{job_id}}/report.xlsx", 1),
+            "download xlsx"
+        );
+        assert_eq!(download_name("/files/{{job_id}}", 1), "download report 2");
+    }
+}
