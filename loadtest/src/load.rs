@@ -319,7 +319,10 @@ fn configure(
         // The harness prints its own summary; goose's tables would break
         // the live line.
         .set_default(GooseDefault::NoPrintMetrics, true)?
-        .set_default(GooseDefault::NoErrorSummary, true)?;
+        .set_default(GooseDefault::NoErrorSummary, true)?
+        // Goose's own stdout logger (used when the process has no `log`
+        // logger) at warnings only.
+        .set_default(GooseDefault::Quiet, 1)?;
     attack = match users.start {
         UserStart::HatchRate(rate) => {
             let rate = format!("{rate}");
