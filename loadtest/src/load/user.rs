@@ -125,6 +125,21 @@ fn failed(shared: &Shared, it: &mut Iteration, step: &str, message: &str) -> Box
     Box::new(TransactionError::Custom(format!("{step}: {message}")))
 }
 
+/// A request error without its URL (the step names what was requested, and
+/// a URL with the port of a restarted server would split the counts), with
+/// its causes: `error sending request: ...: Connection refused (os error 111)`.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Reads `pointer` of `answer` as text (a string or a number).
 fn text_at(answer: &Value, pointer: &str) -> Option<String> {
     match answer.pointer(pointer)? {
@@ -210,15 +225,17 @@ async fn upload_one(
         .multipart(form)
         .send()
         .await
-        .map_err(|e| (None, format!("{e}")))?;
+        .map_err(|e| (None, describe(e)))?;
     let status = resp.status();
     if !status.is_success() {
         return Err((Some(status.as_u16()), format!("status {status}")));
     }
-    let answer: Value = resp
-        .json()
-        .await
-        .map_err(|e| (Some(status.as_u16()), format!("answer is not JSON: {e}")))?;
+    let answer: Value = resp.json().await.map_err(|e| {
+        (
+            Some(status.as_u16()),
+            format!("answer is not JSON: {}", describe(e)),
+        )
+    })?;
     text_at(&answer, &http.upload_url_pointer).ok_or_else(|| {
         (
             Some(status.as_u16()),
@@ -328,7 +345,7 @@ async fn submit_iteration(
     let goose = user.request(request).await?;
     let resp = goose
         .response
-        .map_err(|e| failed(shared, it, "submit", &e.to_string()))?;
+        .map_err(|e| failed(shared, it, "submit", &describe(e)))?;
     let status = resp.status();
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();
@@ -340,10 +357,14 @@ async fn submit_iteration(
             &format!("status {status}: {text}"),
         ));
     }
-    let answer: Value = resp
-        .json()
-        .await
-        .map_err(|e| failed(shared, it, "submit", &format!("answer is not JSON: {e}")))?;
+    let answer: Value = resp.json().await.map_err(|e| {
+        failed(
+            shared,
+            it,
+            "submit",
+            &format!("answer is not JSON: {}", describe(e)),
+        )
+    })?;
     let job_id = text_at(&answer, &http.job_id_pointer).ok_or_else(|| {
         failed(
             shared,
@@ -417,7 +438,7 @@ async fn poll_once(
     let goose = user.request(request).await?;
     let resp = match goose.response {
         Ok(r) => r,
-        Err(e) => return Ok(Poll::Error(e.to_string())),
+        Err(e) => return Ok(Poll::Error(describe(e))),
     };
     let status = resp.status();
     if !status.is_success() {
@@ -425,7 +446,7 @@ async fn poll_once(
     }
     let answer: Value = match resp.json().await {
         Ok(v) => v,
-        Err(e) => return Ok(Poll::Error(format!("answer is not JSON: {e}"))),
+        Err(e) => return Ok(Poll::Error(format!("answer is not JSON: {}", describe(e)))),
     };
     match text_at(&answer, &http.status_pointer) {
         Some(s) => Ok(Poll::Status(
@@ -557,7 +578,7 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
                 .build();
             let goose = user.request(request).await?;
             let error = match goose.response {
-                Err(e) => Some(e.to_string()),
+                Err(e) => Some(describe(e)),
                 Ok(r) if !r.status().is_success() => Some(format!("status {}", r.status())),
                 Ok(mut r) => {
                     // Read it to the end, a chunk at a time: the load
@@ -568,7 +589,7 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
                             Ok(Some(_)) => {}
                             Ok(None) => break,
                             Err(e) => {
-                                error = Some(e.to_string());
+                                error = Some(describe(e));
                                 break;
                             }
                         }
@@ -577,12 +598,7 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
                 }
             };
             if let Some(e) = error {
-                result = Err(failed(
-                    &shared,
-                    &mut it,
-                    &name,
-                    &format!("job {}: {e}", job.id),
-                ));
+                result = Err(failed(&shared, &mut it, &name, &e));
             }
         }
     }
