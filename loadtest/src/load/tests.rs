@@ -142,8 +142,8 @@ async fn download(
     Ok(vec![b'%'; 100_000])
 }
 
-/// A fake report server; its base URL. `alive` false: every status poll fails
-/// with 503 (a server that was killed, as seen through a proxy).
+/// A fake report server; its base URL. With `dead_after_move`, its status
+/// route answers 503 once a submission has "restarted" the server elsewhere.
 async fn spawn_fake(state: Arc<FakeState>, dead_after_move: bool) -> String {
     let router = Router::new()
         .route("/api/photos", post(upload))
@@ -372,10 +372,7 @@ async fn polls_follow_the_server_to_its_new_url_after_a_restart() {
     // an absolute status URL and is dead from then on.
     let fake = FakeState::new(JobFate::CompletesAfter(Duration::from_millis(300)));
     let old = spawn_fake(Arc::clone(&fake), true).await;
-    let new = {
-        let router_state = Arc::clone(&fake);
-        spawn_fake(router_state, false).await
-    };
+    let new = spawn_fake(Arc::clone(&fake), false).await;
     let (tx, rx) = watch::channel(old.clone());
     *fake.moved_to.lock().unwrap() = Some((tx, new.clone()));
     let dir = tempfile::tempdir().unwrap();
@@ -384,4 +381,48 @@ async fn polls_follow_the_server_to_its_new_url_after_a_restart() {
     let out = run_load(&s, t, CancellationToken::new()).await.unwrap();
     assert_eq!(out.jobs_completed, 1, "{:?}", out.errors);
     assert_eq!(fake.counts.downloads.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_time_load_submits_again_and_again_until_its_time_is_up() {
+    let _one = ONE_LOAD_AT_A_TIME.lock().await;
+    let fake = FakeState::new(JobFate::CompletesAfter(Duration::from_millis(50)));
+    let url = spawn_fake(Arc::clone(&fake), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = scenario(
+        "run_time_s = 1\nthink_time_s = 0.05\nthink_time_max_s = 0.1",
+        "photos = \"catalogue\"\ndownload_reports = false",
+    );
+    let started = Instant::now();
+    let out = run_load(&s, target(&url, dir.path()), CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(out.jobs_completed >= 3, "{out:?}");
+    assert_eq!(out.jobs_completed, out.submissions_acknowledged);
+    assert_eq!(fake.counts.downloads.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_run_time_bounds_a_load_whose_jobs_never_end() {
+    let _one = ONE_LOAD_AT_A_TIME.lock().await;
+    let fake = FakeState::new(JobFate::Hangs);
+    let url = spawn_fake(Arc::clone(&fake), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = scenario("job_timeout_s = 600", "photos = \"catalogue\"");
+    s.users.max_run_time = Duration::from_secs(1);
+    let started = Instant::now();
+    let out = run_load(&s, target(&url, dir.path()), CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.jobs[0].status, "stopped");
 }
