@@ -177,3 +177,38 @@ async fn unknown_jobs_and_reports_are_not_found() {
         "not_found"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_fields_and_too_many_items_are_refused() {
+    let app = spawn_app(settings_with(
+        FetchMode::OneAtATime,
+        EmbedMode::Passthrough,
+        320,
+    ))
+    .await;
+    let mut body = app.submission(1, 1);
+    body["site"]["name"] = json!("x".repeat(20_000));
+    assert_eq!(
+        error_code(app.submit(&body).await, 422).await,
+        "field_too_long"
+    );
+    let mut body = app.submission(1, 1);
+    body["items"][0]["comments"] = json!("y".repeat(20_000));
+    assert_eq!(
+        error_code(app.submit(&body).await, 422).await,
+        "field_too_long"
+    );
+    let mut body = app.submission(1, 0);
+    let item = body["items"][0].clone();
+    body["items"] = json!(vec![item; 201]);
+    assert_eq!(
+        error_code(app.submit(&body).await, 422).await,
+        "too_many_items"
+    );
+    let mut body = app.submission(1, 1);
+    body["items"][0]["unknown_field"] = json!(1);
+    assert_eq!(
+        error_code(app.submit(&body).await, 422).await,
+        "invalid_submission"
+    );
+}

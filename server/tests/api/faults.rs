@@ -147,3 +147,64 @@ async fn oversize_bomb_and_non_jpeg_photos_are_refused_one_by_one() {
     assert_eq!(job["status"], "completed", "{job}");
     assert!(warnings(&job)[0].contains("JPEG"), "{job}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_away_from_cloudinary_is_not_followed() {
+    use axum::response::Redirect;
+    // A "Cloudinary" whose photos redirect to the cloud metadata address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Uploads are answered as Cloudinary would; every download redirects.
+    let router = axum::Router::new()
+        .route(
+            "/v1_1/{cloud}/{kind}/upload",
+            axum::routing::post(|| async {
+                axum::Json(json!({"public_id": "r", "secure_url": "http://127.0.0.1:9/raw/r"}))
+            }),
+        )
+        .fallback(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let fake = FakeCloudinary::builder().start().await.unwrap();
+    let mut s = quick();
+    s.cloudinary.base_url = format!("http://{addr}");
+    s.cloudinary.cloud_name = fake.cloud_name().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let app = Application::build(
+        s,
+        Placement {
+            host: "127.0.0.1".into(),
+            port: 0,
+            data_dir: dir.path().to_path_buf(),
+        },
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/{}/image/upload/p.jpg", fake.cloud_name());
+    let body = json!({"site": {"name": "Depot"}, "items": [{"asset": "A", "photo_urls": [url]}]});
+    let ack: Value = http
+        .post(format!("{base}/api/submissions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let test_app = TestApp {
+        base,
+        http,
+        fake,
+        _dir: dir,
+    };
+    let job = test_app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let w = warnings(&job);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("redirect") && w[0].contains("image not available"),
+        "{w:?}"
+    );
+}
