@@ -43,6 +43,9 @@ pub struct Metrics {
     queue_depth: Gauge,
     jobs_in_flight: Family<StageLabel, Gauge>,
     db_connections: Family<StatusLabel, Gauge>,
+    stage_allocated: Family<StageLabel, Counter>,
+    stage_high_water: Family<StageLabel, Gauge>,
+    stage_seconds: Family<StageLabel, Counter<f64>>,
 }
 
 impl Default for Metrics {
@@ -67,6 +70,9 @@ impl Metrics {
             queue_depth: Gauge::default(),
             jobs_in_flight: Family::default(),
             db_connections: Family::default(),
+            stage_allocated: Family::default(),
+            stage_high_water: Family::default(),
+            stage_seconds: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -132,7 +138,43 @@ impl Metrics {
             "Database pool connections: open, idle, peak",
             m.db_connections.clone(),
         );
+        registry.register_with_unit(
+            "stage_allocated",
+            "Bytes allocated by job threads during each stage (jemalloc per-thread counters), summed over jobs",
+            Unit::Bytes,
+            m.stage_allocated.clone(),
+        );
+        registry.register_with_unit(
+            "stage_high_water",
+            "jemalloc stats.allocated high-water mark during the last finished job's stage",
+            Unit::Bytes,
+            m.stage_high_water.clone(),
+        );
+        registry.register_with_unit(
+            "stage_duration",
+            "Time spent in each stage, summed over jobs",
+            Unit::Seconds,
+            m.stage_seconds.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Record a finished job's per-stage figures.
+    pub fn record_stages(&self, stages: &[memstats::StageMemory]) {
+        for st in stages {
+            let label = StageLabel {
+                stage: st.stage.clone(),
+            };
+            if let Some(a) = st.thread_allocated {
+                self.stage_allocated.get_or_create(&label).inc_by(a);
+            }
+            self.stage_high_water
+                .get_or_create(&label)
+                .set(st.allocated_high_water as i64);
+            self.stage_seconds
+                .get_or_create(&label)
+                .inc_by(st.duration_ms as f64 / 1000.0);
+        }
     }
 
     pub fn job_started(&self) {

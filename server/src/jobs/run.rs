@@ -182,6 +182,7 @@ pub fn run_job(ctx: &JobContext, job_id: i64) {
         );
     }
     ctx.in_flight.end(job_id);
+    ctx.metrics.record_stages(&stages.done);
     ctx.metrics.job_finished(status);
     ctx.metrics
         .job_seconds

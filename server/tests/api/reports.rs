@@ -196,4 +196,29 @@ async fn observability_endpoints_answer() {
         .unwrap();
     assert!(metrics.contains("report_server_memory_bytes"), "{metrics}");
     assert!(metrics.contains("report_server_queue_depth"), "{metrics}");
+    // After a job, per-stage figures are published.
+    let ack: Value = app
+        .submit(&app.submission(1, 2))
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("report_server_stage_high_water_bytes{stage=\"pdf\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("report_server_jobs_finished_total{status=\"completed\"} 1"),
+        "{metrics}"
+    );
 }
