@@ -59,7 +59,10 @@ impl ServeBody {
 
     /// A file of `len` bytes streamed in 64 KiB reads.
     pub fn file(file: tokio::fs::File, len: u64) -> Self {
-        Self::new(Source::File(ReaderStream::with_capacity(file, 64 * 1024)), len)
+        Self::new(
+            Source::File(ReaderStream::with_capacity(file, 64 * 1024)),
+            len,
+        )
     }
 
     fn new(source: Source, declared: u64) -> Self {
@@ -77,7 +80,8 @@ impl ServeBody {
 
     /// Send only `share` (0..1) of the declared length, then fail.
     pub fn truncate(mut self, share: f64) -> Self {
-        self.limit = ((self.declared as f64 * share.clamp(0.0, 1.0)) as u64).min(self.declared.saturating_sub(1));
+        self.limit = ((self.declared as f64 * share.clamp(0.0, 1.0)) as u64)
+            .min(self.declared.saturating_sub(1));
         self
     }
 
@@ -108,19 +112,24 @@ impl Body for ServeBody {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         if this.failed {
             return Poll::Ready(None);
         }
         if this.sent >= this.limit {
             if this.limit < this.declared {
-                let cut = this
-                    .cut
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(Duration::from_millis(100))));
+                let cut = this.cut.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep(Duration::from_millis(100)))
+                });
                 ready!(cut.as_mut().poll(cx));
                 this.failed = true;
-                return Poll::Ready(Some(Err(std::io::Error::other("body truncated by fault injection"))));
+                return Poll::Ready(Some(Err(std::io::Error::other(
+                    "body truncated by fault injection",
+                ))));
             }
             return Poll::Ready(None);
         }
@@ -148,7 +157,10 @@ impl Body for ServeBody {
             // piece waits until the rate allows all bytes up to its end.
             piece = piece.min((throttle.bytes_per_sec / 20).clamp(512, 256 * 1024) as usize);
             let start = *throttle.start.get_or_insert_with(Instant::now);
-            let due = start + Duration::from_secs_f64((this.sent + piece as u64) as f64 / throttle.bytes_per_sec as f64);
+            let due = start
+                + Duration::from_secs_f64(
+                    (this.sent + piece as u64) as f64 / throttle.bytes_per_sec as f64,
+                );
             if due > Instant::now() {
                 throttle.sleep.as_mut().reset(due);
                 ready!(throttle.sleep.as_mut().poll(cx));
@@ -183,7 +195,10 @@ mod tests {
     #[tokio::test]
     async fn parts_are_sent_whole() {
         let body = ServeBody::parts([Bytes::from_static(b"ab"), Bytes::from_static(b"cd")]);
-        assert_eq!(body.collect().await.unwrap().to_bytes(), Bytes::from_static(b"abcd"));
+        assert_eq!(
+            body.collect().await.unwrap().to_bytes(),
+            Bytes::from_static(b"abcd")
+        );
     }
 
     #[tokio::test]
@@ -202,6 +217,9 @@ mod tests {
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(bytes.len(), 10_000);
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(2_000) && took <= Duration::from_millis(2_200), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(2_000) && took <= Duration::from_millis(2_200),
+            "{took:?}"
+        );
     }
 }

@@ -43,9 +43,21 @@ pub fn parse_catalogue_id(public_id: &str) -> Option<CatalogueId> {
     let (kind, n) = name.rsplit_once('-')?;
     let n: u64 = n.parse().ok()?;
     let spec = match kind {
-        "camera" => PhotoSpec { width: 4000, height: 3000, target_bytes: 3_000_000 },
-        "phone" => PhotoSpec { width: 2160, height: 3840, target_bytes: 700_000 },
-        "small" => PhotoSpec { width: 1280, height: 960, target_bytes: 250_000 },
+        "camera" => PhotoSpec {
+            width: 4000,
+            height: 3000,
+            target_bytes: 3_000_000,
+        },
+        "phone" => PhotoSpec {
+            width: 2160,
+            height: 3840,
+            target_bytes: 700_000,
+        },
+        "small" => PhotoSpec {
+            width: 1280,
+            height: 960,
+            target_bytes: 250_000,
+        },
         custom => parse_custom(custom)?,
     };
     Some(CatalogueId { spec, n })
@@ -82,15 +94,32 @@ mod tests {
     #[test]
     fn named_kinds_and_custom_sizes_parse() {
         let camera = parse_catalogue_id("oomlab/camera-12").unwrap();
-        assert_eq!((camera.spec.width, camera.spec.height, camera.n), (4000, 3000, 12));
+        assert_eq!(
+            (camera.spec.width, camera.spec.height, camera.n),
+            (4000, 3000, 12)
+        );
         let custom = parse_catalogue_id("oomlab/640x480-60k-3").unwrap();
-        assert_eq!(custom.spec, PhotoSpec { width: 640, height: 480, target_bytes: 60_000 });
+        assert_eq!(
+            custom.spec,
+            PhotoSpec {
+                width: 640,
+                height: 480,
+                target_bytes: 60_000
+            }
+        );
         assert_eq!(custom.n, 3);
     }
 
     #[test]
     fn other_ids_are_not_catalogue() {
-        for id in ["camera-1", "oomlab/camera", "oomlab/camera-x", "oomlab/9x9999999-1k-1", "oomlab/640x480-0k-1", "other/small-1"] {
+        for id in [
+            "camera-1",
+            "oomlab/camera",
+            "oomlab/camera-x",
+            "oomlab/9x9999999-1k-1",
+            "oomlab/640x480-0k-1",
+            "other/small-1",
+        ] {
             assert_eq!(parse_catalogue_id(id), None, "{id}");
         }
     }

@@ -63,11 +63,15 @@ impl Args {
     /// The faults of the file, then the rule given by flags (if any).
     pub fn fault_config(&self) -> anyhow::Result<FaultConfig> {
         let mut config = match &self.config {
-            Some(path) => FaultConfig::from_file(path).with_context(|| format!("--config {}", path.display()))?,
+            Some(path) => FaultConfig::from_file(path)
+                .with_context(|| format!("--config {}", path.display()))?,
             None => FaultConfig::default(),
         };
         let mut rule = FaultRule::for_path(self.fault_path.clone())
-            .latency(Duration::from_millis(self.latency_ms), Duration::from_millis(self.jitter_ms))
+            .latency(
+                Duration::from_millis(self.latency_ms),
+                Duration::from_millis(self.jitter_ms),
+            )
             .errors(self.error_share, 503)
             .hangs(self.hang_share)
             .truncates(self.truncate_share, 0.5);
@@ -88,7 +92,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .cloud_name(args.cloud_name.clone())
         .faults(args.fault_config()?);
     if let Some(dir) = &args.photo_dir {
-        anyhow::ensure!(dir.is_dir(), "--photo-dir {} is not a directory", dir.display());
+        anyhow::ensure!(
+            dir.is_dir(),
+            "--photo-dir {} is not a directory",
+            dir.display()
+        );
         builder = builder.photo_dir(dir);
     }
     if let Some(dir) = &args.upload_dir {

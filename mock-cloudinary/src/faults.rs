@@ -108,7 +108,10 @@ impl Default for FaultRule {
 impl FaultRule {
     /// A rule for paths matching `pattern` that does nothing yet.
     pub fn for_path(pattern: impl Into<String>) -> Self {
-        FaultRule { path: pattern.into(), ..Default::default() }
+        FaultRule {
+            path: pattern.into(),
+            ..Default::default()
+        }
     }
 
     /// Fixed latency plus uniform jitter.
@@ -198,14 +201,21 @@ impl FaultConfig {
                 ("truncate_at", rule.truncate_at),
             ] {
                 if !(0.0..=1.0).contains(&share) {
-                    return Err(ConfigError::Invalid(format!("{name} = {share} is outside 0..=1")));
+                    return Err(ConfigError::Invalid(format!(
+                        "{name} = {share} is outside 0..=1"
+                    )));
                 }
             }
             if !(500..=599).contains(&rule.error_status) {
-                return Err(ConfigError::Invalid(format!("error_status = {} is not a 5xx", rule.error_status)));
+                return Err(ConfigError::Invalid(format!(
+                    "error_status = {} is not a 5xx",
+                    rule.error_status
+                )));
             }
             if rule.bandwidth_bytes_per_sec == Some(0) {
-                return Err(ConfigError::Invalid("bandwidth_bytes_per_sec must be above 0".into()));
+                return Err(ConfigError::Invalid(
+                    "bandwidth_bytes_per_sec must be above 0".into(),
+                ));
             }
         }
         Ok(())
@@ -272,12 +282,20 @@ impl Faults {
             }
             let nth = compiled.seen.fetch_add(1, Ordering::Relaxed);
             let mut rng = SmallRng::seed_from_u64(mix(self.seed, index as u64, nth));
-            let jitter = if rule.jitter_ms > 0 { rng.random_range(0..=rule.jitter_ms) } else { 0 };
+            let jitter = if rule.jitter_ms > 0 {
+                rng.random_range(0..=rule.jitter_ms)
+            } else {
+                0
+            };
             decision.delay += Duration::from_millis(rule.latency_ms + jitter);
             if let Some(cap) = rule.bandwidth_bytes_per_sec {
                 decision.bandwidth = Some(decision.bandwidth.map_or(cap, |c| c.min(cap)));
             }
-            let (hang, error, truncate) = (rng.random::<f64>(), rng.random::<f64>(), rng.random::<f64>());
+            let (hang, error, truncate) = (
+                rng.random::<f64>(),
+                rng.random::<f64>(),
+                rng.random::<f64>(),
+            );
             if decision.hang || decision.error_status.is_some() {
                 continue;
             }
@@ -295,7 +313,8 @@ impl Faults {
 
 /// SplitMix64-style mixing of seed, rule and request number.
 fn mix(seed: u64, rule: u64, nth: u64) -> u64 {
-    let mut z = seed ^ rule.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nth.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    let mut z =
+        seed ^ rule.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nth.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -307,7 +326,8 @@ mod tests {
 
     #[test]
     fn toml_parses_and_rejects_unknown_keys() {
-        let config = FaultConfig::from_toml_str("[[rule]]\npath = \"camera\"\nerror_share = 0.5\n").unwrap();
+        let config =
+            FaultConfig::from_toml_str("[[rule]]\npath = \"camera\"\nerror_share = 0.5\n").unwrap();
         assert_eq!(config.rules[0].error_share, 0.5);
         assert_eq!(config.rules[0].error_status, 503);
         assert!(FaultConfig::from_toml_str("[[rule]]\nerror_rate = 0.5\n").is_err());
@@ -317,20 +337,30 @@ mod tests {
 
     #[test]
     fn same_seed_gives_same_decisions() {
-        let config = FaultConfig::default().rule(FaultRule::for_path(".*").errors(0.5, 502).latency(Duration::ZERO, Duration::from_millis(50)));
+        let config = FaultConfig::default().rule(
+            FaultRule::for_path(".*")
+                .errors(0.5, 502)
+                .latency(Duration::ZERO, Duration::from_millis(50)),
+        );
         let run = |seed| {
             let faults = Faults::new(&config, seed).unwrap();
-            (0..64).map(|_| faults.decide("GET", "/x")).collect::<Vec<_>>()
+            (0..64)
+                .map(|_| faults.decide("GET", "/x"))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
-        let errors = run(7).iter().filter(|d| d.error_status == Some(502)).count();
+        let errors = run(7)
+            .iter()
+            .filter(|d| d.error_status == Some(502))
+            .count();
         assert!((16..=48).contains(&errors), "{errors}");
     }
 
     #[test]
     fn rules_only_apply_to_matching_paths_and_methods() {
-        let config = FaultConfig::default().rule(FaultRule::for_path("^/up").methods(&["POST"]).hangs(1.0));
+        let config =
+            FaultConfig::default().rule(FaultRule::for_path("^/up").methods(&["POST"]).hangs(1.0));
         let faults = Faults::new(&config, 1).unwrap();
         assert!(faults.decide("POST", "/upload").hang);
         assert!(!faults.decide("GET", "/upload").hang);

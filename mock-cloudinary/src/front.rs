@@ -20,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::body::ServeBody;
 use crate::faults::Faults;
 use crate::grammar::{Parsed, ResourceType, parse_delivery};
-use crate::mocks::{ASSET_HEADER, ATTACH_HEADER, ERROR_HEADER, MockAnswer, MockBackend, STORED_HEADER};
+use crate::mocks::{
+    ASSET_HEADER, ATTACH_HEADER, ERROR_HEADER, MockAnswer, MockBackend, STORED_HEADER,
+};
 use crate::store::{Prepared, Store};
 use crate::uploads;
 
@@ -82,7 +84,9 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 async fn handle(shared: &Shared, request: http::Request<Incoming>) -> Answer {
-    let decision = shared.faults.decide(request.method().as_str(), request.uri().path());
+    let decision = shared
+        .faults
+        .decide(request.method().as_str(), request.uri().path());
     if !decision.delay.is_zero() {
         tokio::select! {
             () = tokio::time::sleep(decision.delay) => {}
@@ -120,8 +124,15 @@ async fn route(shared: &Shared, request: http::Request<Incoming>) -> Answer {
         return deliver(shared, &path).await;
     }
     // Anything else: let wiremock answer (404, as Cloudinary would).
-    let target = request.uri().path_and_query().map_or(path.clone(), |p| p.to_string());
-    match shared.backend.forward(method, &target, &[], Bytes::new()).await {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(path.clone(), |p| p.to_string());
+    match shared
+        .backend
+        .forward(method, &target, &[], Bytes::new())
+        .await
+    {
         Ok(answer) => from_mock(answer, None).await,
         Err(err) => backend_failed(err),
     }
@@ -129,7 +140,10 @@ async fn route(shared: &Shared, request: http::Request<Incoming>) -> Answer {
 
 /// `/v1_1/{cloud}/{image|raw}/upload`
 fn upload_resource(cloud: &str, path: &str) -> Option<ResourceType> {
-    let rest = path.strip_prefix("/v1_1/")?.strip_prefix(cloud)?.strip_prefix('/')?;
+    let rest = path
+        .strip_prefix("/v1_1/")?
+        .strip_prefix(cloud)?
+        .strip_prefix('/')?;
     ResourceType::parse(rest.strip_suffix("/upload")?)
 }
 
@@ -147,13 +161,21 @@ async fn deliver(shared: &Shared, path: &str) -> Answer {
             Err(err) => headers.push((ERROR_HEADER, format!("500 {err}"))),
         }
     }
-    match shared.backend.forward(Method::GET, path, &headers, Bytes::new()).await {
+    match shared
+        .backend
+        .forward(Method::GET, path, &headers, Bytes::new())
+        .await
+    {
         Ok(answer) => from_mock(answer, prepared).await,
         Err(err) => backend_failed(err),
     }
 }
 
-async fn upload(shared: &Shared, resource: ResourceType, request: http::Request<Incoming>) -> Answer {
+async fn upload(
+    shared: &Shared,
+    resource: ResourceType,
+    request: http::Request<Incoming>,
+) -> Answer {
     let content_type = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -162,7 +184,16 @@ async fn upload(shared: &Shared, resource: ResourceType, request: http::Request<
         .to_string();
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let stream = request.into_body().into_data_stream();
-    let record = match uploads::receive(&shared.store, resource, &content_type, stream, seq, shared.seed).await {
+    let record = match uploads::receive(
+        &shared.store,
+        resource,
+        &content_type,
+        stream,
+        seq,
+        shared.seed,
+    )
+    .await
+    {
         Ok(record) => record,
         Err(err) => {
             tracing::info!(error = %err, "upload refused");
@@ -174,7 +205,11 @@ async fn upload(shared: &Shared, resource: ResourceType, request: http::Request<
         Ok(body) => Bytes::from(body),
         Err(err) => return backend_failed(err.into()),
     };
-    match shared.backend.forward(Method::POST, &path, &[(STORED_HEADER, "1".into())], body).await {
+    match shared
+        .backend
+        .forward(Method::POST, &path, &[(STORED_HEADER, "1".into())], body)
+        .await
+    {
         Ok(answer) => {
             if answer.status == 200 {
                 shared.uploads.fetch_add(1, Ordering::Relaxed);
@@ -191,17 +226,22 @@ async fn from_mock(answer: MockAnswer, prepared: Option<Prepared>) -> Answer {
     let attach = answer.headers.contains_key(ATTACH_HEADER);
     let body = match (attach, prepared) {
         (true, Some(Prepared::Memory { head, body, .. })) => ServeBody::parts([head, body]),
-        (true, Some(Prepared::File { path, len, .. })) => match tokio::fs::File::open(&path).await {
-            Ok(file) => ServeBody::file(file, len),
-            Err(_) => return status_only(StatusCode::NOT_FOUND),
-        },
+        (true, Some(Prepared::File { path, len, .. })) => {
+            match tokio::fs::File::open(&path).await {
+                Ok(file) => ServeBody::file(file, len),
+                Err(_) => return status_only(StatusCode::NOT_FOUND),
+            }
+        }
         _ => ServeBody::parts([answer.body]),
     };
     let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (name, value) in &answer.headers {
-        let hop_or_internal = matches!(name.as_str(), "content-length" | "transfer-encoding" | "connection" | "date")
-            || name.as_str().starts_with("x-mock-cloudinary-");
+        let hop_or_internal = matches!(
+            name.as_str(),
+            "content-length" | "transfer-encoding" | "connection" | "date"
+        ) || name.as_str().starts_with("x-mock-cloudinary-");
         if !hop_or_internal {
             response.headers_mut().append(name.clone(), value.clone());
         }
@@ -219,9 +259,13 @@ fn status_only(status: StatusCode) -> Answer {
 fn json_error(status: u16, message: &str) -> Answer {
     let body = serde_json::json!({ "error": { "message": message } }).to_string();
     let mut response = Response::new(ServeBody::parts([Bytes::from(body)]));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(value) = HeaderValue::from_str(message) {
         headers.insert("x-cld-error", value);
     }

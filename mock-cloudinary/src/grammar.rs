@@ -209,7 +209,11 @@ pub fn parse_delivery(cloud: &str, path: &str) -> Parsed {
         index += 1;
     }
     let id_path = segments[index.min(segments.len())..].join("/");
-    if id_path.is_empty() || id_path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if id_path.is_empty()
+        || id_path
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return Parsed::NotDelivery;
     }
     let (public_id, extension) = match resource {
@@ -251,7 +255,9 @@ fn parse_version(segment: &str) -> Option<u64> {
 
 fn looks_like_transformation(segment: &str) -> bool {
     segment.split(',').all(|part| match part.split_once('_') {
-        Some((key, _)) => (1..=3).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_lowercase()),
+        Some((key, _)) => {
+            (1..=3).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_lowercase())
+        }
         None => false,
     })
 }
@@ -352,13 +358,22 @@ mod tests {
             "/demo/image/upload/q_101/x.jpg",
             "/demo/image/upload/w_100,zz_1/x.jpg",
         ] {
-            assert!(matches!(parse_delivery("demo", path), Parsed::Invalid(_)), "{path}");
+            assert!(
+                matches!(parse_delivery("demo", path), Parsed::Invalid(_)),
+                "{path}"
+            );
         }
     }
 
     #[test]
     fn other_paths_are_not_delivery() {
-        for path in ["/other/image/upload/x.jpg", "/demo/video/upload/x.mp4", "/demo/image/upload/", "/demo/image/upload/a/../b.jpg", "/"] {
+        for path in [
+            "/other/image/upload/x.jpg",
+            "/demo/video/upload/x.mp4",
+            "/demo/image/upload/",
+            "/demo/image/upload/a/../b.jpg",
+            "/",
+        ] {
             assert_eq!(parse_delivery("demo", path), Parsed::NotDelivery, "{path}");
         }
     }

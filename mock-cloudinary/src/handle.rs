@@ -89,7 +89,8 @@ impl FakeCloudinaryBuilder {
     /// Generate these catalogue photos before `start` returns (ids of one
     /// kind share one generated photo).
     pub fn preload(mut self, public_ids: &[&str]) -> Self {
-        self.preload.extend(public_ids.iter().map(|s| s.to_string()));
+        self.preload
+            .extend(public_ids.iter().map(|s| s.to_string()));
         self
     }
 
@@ -129,19 +130,34 @@ impl FakeCloudinaryBuilder {
         let (upload_dir, temp) = match self.upload_dir {
             Some(dir) => (dir, None),
             None => {
-                let temp = tempfile::Builder::new().prefix("mock-cloudinary-").tempdir()?;
+                let temp = tempfile::Builder::new()
+                    .prefix("mock-cloudinary-")
+                    .tempdir()?;
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
-        let store = Store::new(self.seed, upload_dir.clone(), self.photo_dir.as_deref(), self.cache_bytes)
-            .with_context(|| format!("cannot prepare upload dir {} or photo dir", upload_dir.display()))?;
+        let store = Store::new(
+            self.seed,
+            upload_dir.clone(),
+            self.photo_dir.as_deref(),
+            self.cache_bytes,
+        )
+        .with_context(|| {
+            format!(
+                "cannot prepare upload dir {} or photo dir",
+                upload_dir.display()
+            )
+        })?;
         let store = Arc::new(store);
         let preload_store = store.clone();
         let preload = self.preload;
         tokio::task::spawn_blocking(move || {
-            preload
-                .iter()
-                .try_for_each(|id| preload_store.photo_bytes(id).map(drop).with_context(|| format!("cannot preload {id}")))
+            preload.iter().try_for_each(|id| {
+                preload_store
+                    .photo_bytes(id)
+                    .map(drop)
+                    .with_context(|| format!("cannot preload {id}"))
+            })
         })
         .await??;
         let backend = MockBackend::start(&self.cloud_name, &base_url, self.reset_every).await?;
@@ -190,12 +206,18 @@ impl FakeCloudinary {
 
     /// `{base}/{cloud}/image/upload/{public_id}.jpg`
     pub fn photo_url(&self, public_id: &str) -> String {
-        format!("{}/{}/image/upload/{public_id}.jpg", self.base_url, self.shared.cloud)
+        format!(
+            "{}/{}/image/upload/{public_id}.jpg",
+            self.base_url, self.shared.cloud
+        )
     }
 
     /// `{base}/v1_1/{cloud}/{resource_type}/upload`
     pub fn upload_url(&self, resource_type: &str) -> String {
-        format!("{}/v1_1/{}/{resource_type}/upload", self.base_url, self.shared.cloud)
+        format!(
+            "{}/v1_1/{}/{resource_type}/upload",
+            self.base_url, self.shared.cloud
+        )
     }
 
     /// The exact JPEG bytes served at [`photo_url`](Self::photo_url),

@@ -74,7 +74,10 @@ struct InvalidDelivery(String);
 
 impl Match for InvalidDelivery {
     fn matches(&self, request: &Request) -> bool {
-        matches!(parse_delivery(&self.0, request.url.path()), Parsed::Invalid(_))
+        matches!(
+            parse_delivery(&self.0, request.url.path()),
+            Parsed::Invalid(_)
+        )
     }
 }
 
@@ -102,7 +105,11 @@ struct PreparedError;
 
 impl Respond for PreparedError {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let value = request.headers.get(ERROR_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("500 error");
+        let value = request
+            .headers
+            .get(ERROR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("500 error");
         let (status, message) = value.split_once(' ').unwrap_or(("500", value));
         cld_error(status.parse().unwrap_or(500), message)
     }
@@ -136,7 +143,8 @@ struct UploadAnswer {
 impl Respond for UploadAnswer {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let Ok(record) = serde_json::from_slice::<UploadRecord>(&request.body) else {
-            return ResponseTemplate::new(500).set_body_json(serde_json::json!({"error": {"message": "bad record"}}));
+            return ResponseTemplate::new(500)
+                .set_body_json(serde_json::json!({"error": {"message": "bad record"}}));
         };
         let suffix = match (&record.format, record.resource_type.as_str()) {
             (Some(format), "image") => format!(".{format}"),
@@ -144,9 +152,17 @@ impl Respond for UploadAnswer {
         };
         let url = format!(
             "{}/{}/{}/upload/v{}/{}{}",
-            self.base_url, self.cloud, record.resource_type, record.version, record.public_id, suffix
+            self.base_url,
+            self.cloud,
+            record.resource_type,
+            record.version,
+            record.public_id,
+            suffix
         );
-        let asset_id = format!("{:032x}", u128::from(record.version) << 64 | u128::from(record.bytes));
+        let asset_id = format!(
+            "{:032x}",
+            u128::from(record.version) << 64 | u128::from(record.bytes)
+        );
         let body = serde_json::json!({
             "asset_id": asset_id,
             "public_id": record.public_id,
@@ -280,14 +296,19 @@ impl MockBackend {
         body: Bytes,
     ) -> anyhow::Result<MockAnswer> {
         let uri = format!("{}{}", self.server.uri(), path_and_query);
-        let mut request = http::Request::builder().method(method).uri(uri).header("accept", "*/*");
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("accept", "*/*");
         for (name, value) in headers {
             request = request.header(*name, value);
         }
         let request = request.body(Full::new(body))?;
         let answer = {
             let _shared = self.gate.read().await;
-            let response = tokio::time::timeout(Duration::from_secs(10), self.client.request(request)).await??;
+            let response =
+                tokio::time::timeout(Duration::from_secs(10), self.client.request(request))
+                    .await??;
             let (parts, body) = response.into_parts();
             let body = body.collect().await?.to_bytes();
             MockAnswer {
@@ -297,7 +318,7 @@ impl MockBackend {
             }
         };
         let n = self.forwarded.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % self.reset_every == 0 {
+        if n.is_multiple_of(self.reset_every) {
             let _exclusive = self.gate.write().await;
             self.server.reset().await;
             mount_all(&self.server, &self.cloud, &self.base_url).await;

@@ -111,12 +111,20 @@ pub struct Store {
 impl Store {
     /// A store over `upload_dir`, serving `photo_dir`'s JPEG/PNG files by
     /// file stem, with at most `cache_limit` bytes of variants.
-    pub fn new(seed: u64, upload_dir: PathBuf, photo_dir: Option<&Path>, cache_limit: u64) -> std::io::Result<Self> {
+    pub fn new(
+        seed: u64,
+        upload_dir: PathBuf,
+        photo_dir: Option<&Path>,
+        cache_limit: u64,
+    ) -> std::io::Result<Self> {
         let mut photos = HashMap::new();
         if let Some(dir) = photo_dir {
             for entry in std::fs::read_dir(dir)? {
                 let path = entry?.path();
-                let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+                let ext = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_ascii_lowercase);
                 if matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))
                     && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
                 {
@@ -155,7 +163,9 @@ impl Store {
                 !seg.is_empty()
                     && seg != "."
                     && seg != ".."
-                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             });
         safe.then(|| self.upload_dir.join(resource.as_str()).join(public_id))
     }
@@ -164,7 +174,9 @@ impl Store {
     pub fn prepare(&self, delivery: &Delivery) -> Result<Prepared, DeliveryError> {
         let not_found = || DeliveryError::NotFound(delivery.public_id.clone());
         if delivery.resource == ResourceType::Raw {
-            let path = self.stored_path(ResourceType::Raw, &delivery.public_id).ok_or_else(not_found)?;
+            let path = self
+                .stored_path(ResourceType::Raw, &delivery.public_id)
+                .ok_or_else(not_found)?;
             let len = file_len(&path).ok_or_else(not_found)?;
             let mime = raw_mime(&delivery.public_id);
             return Ok(Prepared::File { path, len, mime });
@@ -184,10 +196,17 @@ impl Store {
         let not_found = || DeliveryError::NotFound(delivery.public_id.clone());
         let meta = std::fs::metadata(&path).map_err(|_| not_found())?;
         let stored = sniff_file(&path);
-        let format = delivery.requested_format().or(stored).unwrap_or(Format::Jpeg);
+        let format = delivery
+            .requested_format()
+            .or(stored)
+            .unwrap_or(Format::Jpeg);
         if delivery.is_untransformed() && Some(format) == stored {
             let mime = format.mime();
-            return Ok(Prepared::File { path, len: meta.len(), mime });
+            return Ok(Prepared::File {
+                path,
+                len: meta.len(),
+                mime,
+            });
         }
         let key = VariantKey {
             source: SourceKey::File(path.clone(), meta.len(), meta.modified().ok()),
@@ -195,12 +214,24 @@ impl Store {
             format,
         };
         let quality = delivery.quality().unwrap_or(DEFAULT_QUALITY);
-        let load = || std::fs::read(&path).map(Bytes::from).map_err(|_| not_found());
+        let load = || {
+            std::fs::read(&path)
+                .map(Bytes::from)
+                .map_err(|_| not_found())
+        };
         let body = self.variant(key, quality, load)?;
-        Ok(Prepared::Memory { head: Bytes::new(), body, mime: format.mime() })
+        Ok(Prepared::Memory {
+            head: Bytes::new(),
+            body,
+            mime: format.mime(),
+        })
     }
 
-    fn prepare_synthetic(&self, id: CatalogueId, delivery: &Delivery) -> Result<Prepared, DeliveryError> {
+    fn prepare_synthetic(
+        &self,
+        id: CatalogueId,
+        delivery: &Delivery,
+    ) -> Result<Prepared, DeliveryError> {
         let format = delivery.requested_format().unwrap_or(Format::Jpeg);
         let base = || synthetic_base(id.spec, self.seed);
         let body = if delivery.is_untransformed() && format == Format::Jpeg {
@@ -270,7 +301,11 @@ impl Store {
             })
             .clone();
         if computed {
-            self.account(&key, result.as_ref().map_or(0, |b| b.len() as u64), result.is_err());
+            self.account(
+                &key,
+                result.as_ref().map_or(0, |b| b.len() as u64),
+                result.is_err(),
+            );
         }
         result
     }
@@ -303,7 +338,10 @@ impl Store {
 
     /// Bytes currently held by the variant cache.
     pub fn cached_bytes(&self) -> u64 {
-        self.variants.lock().unwrap_or_else(|p| p.into_inner()).total
+        self.variants
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .total
     }
 }
 
@@ -338,7 +376,11 @@ pub fn synthetic_base(spec: PhotoSpec, seed: u64) -> Result<Bytes, DeliveryError
 /// its own bytes; PNG is served unchanged.
 fn splice_comment(body: Bytes, format: Format, n: u64) -> Prepared {
     if format != Format::Jpeg || body.len() < 2 {
-        return Prepared::Memory { head: Bytes::new(), body, mime: format.mime() };
+        return Prepared::Memory {
+            head: Bytes::new(),
+            body,
+            mime: format.mime(),
+        };
     }
     let mut head = body.slice(..2).to_vec();
     head.extend_from_slice(&comment_segment(&format!("oomlab catalogue n={n}")));
@@ -350,7 +392,10 @@ fn splice_comment(body: Bytes, format: Format, n: u64) -> Prepared {
 }
 
 fn file_len(path: &Path) -> Option<u64> {
-    std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len())
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
 }
 
 fn sniff_file(path: &Path) -> Option<Format> {
@@ -362,7 +407,11 @@ fn sniff_file(path: &Path) -> Option<Format> {
 
 /// Content-Type of a raw file by its extension.
 pub fn raw_mime(public_id: &str) -> &'static str {
-    match public_id.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).as_deref() {
+    match public_id
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("pdf") => "application/pdf",
         Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         Some("json") => "application/json",

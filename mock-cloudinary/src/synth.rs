@@ -44,9 +44,17 @@ fn scene(w: u32, h: u32, rng: &mut SmallRng) -> Rgb {
     let coarse = Noise::new(w, h, 96, rng);
     let middle = Noise::new(w, h, 24, rng);
     let fine = Noise::new(w, h, 5, rng);
-    let phase: f32 = rng.random_range(0.0..6.28);
-    let sky_top = [rng.random_range(40..90) as f32, rng.random_range(90..140) as f32, 200.0];
-    let ground = [rng.random_range(70..130) as f32, rng.random_range(80..120) as f32, 60.0];
+    let phase: f32 = rng.random_range(0.0..std::f32::consts::TAU);
+    let sky_top = [
+        rng.random_range(40..90) as f32,
+        rng.random_range(90..140) as f32,
+        200.0,
+    ];
+    let ground = [
+        rng.random_range(70..130) as f32,
+        rng.random_range(80..120) as f32,
+        60.0,
+    ];
     let mut pixels = Vec::with_capacity((w * h * 3) as usize);
     for y in 0..h {
         let v = y as f32 / h as f32;
@@ -67,12 +75,20 @@ fn scene(w: u32, h: u32, rng: &mut SmallRng) -> Rgb {
             } else {
                 let shade = 0.45 + 0.35 * c + 0.35 * m + 0.3 * f;
                 let depth = 0.7 + 0.5 * (v - horizon);
-                [ground[0] * shade * depth, ground[1] * shade * depth, ground[2] * shade * depth + 20.0 * f]
+                [
+                    ground[0] * shade * depth,
+                    ground[1] * shade * depth,
+                    ground[2] * shade * depth + 20.0 * f,
+                ]
             };
             pixels.extend(rgb.map(|ch| ch.clamp(0.0, 255.0) as u8));
         }
     }
-    Rgb { width: w, height: h, pixels }
+    Rgb {
+        width: w,
+        height: h,
+        pixels,
+    }
 }
 
 /// Hard-edged rectangles with window grids: the edges JPEG pays for.
@@ -84,8 +100,16 @@ fn draw_buildings(img: &mut Rgb, rng: &mut SmallRng) {
         let bh = rng.random_range(h / 8..=h / 2).max(1);
         let x0 = rng.random_range(0..w.saturating_sub(bw).max(1));
         let y0 = rng.random_range(h / 4..h.saturating_sub(bh / 2).max(h / 4 + 1));
-        let wall: [u8; 3] = [rng.random_range(60..220), rng.random_range(60..200), rng.random_range(50..190)];
-        let window: [u8; 3] = [rng.random_range(10..80), rng.random_range(20..90), rng.random_range(30..120)];
+        let wall: [u8; 3] = [
+            rng.random_range(60..220),
+            rng.random_range(60..200),
+            rng.random_range(50..190),
+        ];
+        let window: [u8; 3] = [
+            rng.random_range(10..80),
+            rng.random_range(20..90),
+            rng.random_range(30..120),
+        ];
         let cell = rng.random_range(6..18u32);
         for y in y0..(y0 + bh).min(h) {
             let row = (y * w) as usize * 3;
@@ -102,7 +126,8 @@ fn draw_buildings(img: &mut Rgb, rng: &mut SmallRng) {
 
 fn upscale(low: Rgb, width: u32, height: u32) -> Rgb {
     let (lw, lh) = (low.width, low.height);
-    let src = Image::from_vec_u8(lw, lh, low.pixels, PixelType::U8x3).expect("buffer sized from its dimensions");
+    let src = Image::from_vec_u8(lw, lh, low.pixels, PixelType::U8x3)
+        .expect("buffer sized from its dimensions");
     let mut dst = Image::new(width, height, PixelType::U8x3);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Nearest);
     Resizer::new()
@@ -170,7 +195,12 @@ fn grain_for(width: u32, height: u32, target_bytes: u64) -> u8 {
 /// A synthetic JPEG of `width` x `height` whose size is within
 /// [`SIZE_TOLERANCE`] of `target_bytes` where the quality range allows.
 /// Also returns the quality chosen.
-pub fn synthesize_jpeg(width: u32, height: u32, target_bytes: u64, seed: u64) -> Result<(Vec<u8>, u8), image::ImageError> {
+pub fn synthesize_jpeg(
+    width: u32,
+    height: u32,
+    target_bytes: u64,
+    seed: u64,
+) -> Result<(Vec<u8>, u8), image::ImageError> {
     let rgb = synthesize(width, height, seed, grain_for(width, height, target_bytes));
     let quality = search_quality(&rgb, target_bytes)?;
     let mut best = (encode(&rgb, Format::Jpeg, quality)?, quality);

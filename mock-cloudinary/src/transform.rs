@@ -73,7 +73,9 @@ fn plan_step((cw, ch): (u32, u32), step: &Step) -> Option<Resize> {
                 (scale_dim(cw, h, ch), h)
             }
         }
-        (Crop::Fit | Crop::Limit | Crop::Fill, w, h) if w.is_none() || h.is_none() => keep_aspect(w, h),
+        (Crop::Fit | Crop::Limit | Crop::Fill, w, h) if w.is_none() || h.is_none() => {
+            keep_aspect(w, h)
+        }
         (Crop::Fill, Some(w), Some(h)) => {
             // Cover the box with the larger ratio, then centre-crop to it.
             let scaled = if u64::from(w) * u64::from(ch) >= u64::from(h) * u64::from(cw) {
@@ -81,7 +83,10 @@ fn plan_step((cw, ch): (u32, u32), step: &Step) -> Option<Resize> {
             } else {
                 (scale_dim(cw, h, ch).max(w), h)
             };
-            return Some(Resize { scaled, out: (w, h) });
+            return Some(Resize {
+                scaled,
+                out: (w, h),
+            });
         }
         _ => keep_aspect(w, h),
     };
@@ -120,7 +125,8 @@ pub fn apply(mut source: Rgb, steps: &[Step]) -> Result<Rgb, DeliveryError> {
 fn resize(source: Rgb, plan: Resize) -> Result<Rgb, DeliveryError> {
     let failed = |e: &dyn std::fmt::Display| DeliveryError::BadAsset(e.to_string());
     let (width, height) = (source.width, source.height);
-    let src = Image::from_vec_u8(width, height, source.pixels, PixelType::U8x3).map_err(|e| failed(&e))?;
+    let src = Image::from_vec_u8(width, height, source.pixels, PixelType::U8x3)
+        .map_err(|e| failed(&e))?;
     let (out_w, out_h) = plan.out;
     let mut dst = Image::new(out_w, out_h, PixelType::U8x3);
     // The crop box, in source pixels, that maps onto the output.
@@ -131,7 +137,9 @@ fn resize(source: Rgb, plan: Resize) -> Result<Rgb, DeliveryError> {
     let left = (f64::from(width) - crop_w) / 2.0;
     let top = (f64::from(height) - crop_h) / 2.0;
     let options = ResizeOptions::new()
-        .resize_alg(ResizeAlg::Convolution(fast_image_resize::FilterType::Bilinear))
+        .resize_alg(ResizeAlg::Convolution(
+            fast_image_resize::FilterType::Bilinear,
+        ))
         .crop(left, top, crop_w, crop_h);
     Resizer::new()
         .resize(&src, &mut dst, &options)
@@ -160,7 +168,12 @@ pub fn encode(image: &Rgb, format: Format, quality: u8) -> Result<Vec<u8>, image
             image::codecs::png::CompressionType::Fast,
             image::codecs::png::FilterType::Adaptive,
         )
-        .write_image(&image.pixels, image.width, image.height, ExtendedColorType::Rgb8)?,
+        .write_image(
+            &image.pixels,
+            image.width,
+            image.height,
+            ExtendedColorType::Rgb8,
+        )?,
     }
     Ok(out.into_inner())
 }

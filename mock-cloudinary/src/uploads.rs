@@ -45,9 +45,13 @@ pub async fn receive<S>(
 where
     S: Stream<Item = Result<Bytes, hyper::Error>> + Send + 'static,
 {
-    let boundary = multer::parse_boundary(content_type).map_err(|e| UploadError::BadRequest(e.to_string()))?;
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| UploadError::BadRequest(e.to_string()))?;
     let mut multipart = multer::Multipart::new(body, boundary);
-    let temp_path = store.upload_dir().join(".incoming").join(format!("{seq}.part"));
+    let temp_path = store
+        .upload_dir()
+        .join(".incoming")
+        .join(format!("{seq}.part"));
     let mut temp = TempFile(None);
     let (mut public_id, mut folder, mut filename, mut size) = (None, None, None, None);
     while let Some(mut field) = multipart.next_field().await.map_err(bad_request)? {
@@ -55,12 +59,16 @@ where
             Some("file") => {
                 filename = field.file_name().map(str::to_string);
                 temp.0 = Some(temp_path.clone());
-                let mut file = tokio::fs::File::create(&temp_path).await.map_err(unexpected)?;
+                let mut file = tokio::fs::File::create(&temp_path)
+                    .await
+                    .map_err(unexpected)?;
                 let mut written = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(bad_request)? {
                     written += chunk.len() as u64;
                     if written > MAX_FILE_BYTES {
-                        return Err(UploadError::BadRequest(format!("file larger than {MAX_FILE_BYTES} bytes")));
+                        return Err(UploadError::BadRequest(format!(
+                            "file larger than {MAX_FILE_BYTES} bytes"
+                        )));
                     }
                     file.write_all(&chunk).await.map_err(unexpected)?;
                 }
@@ -100,9 +108,13 @@ where
         .stored_path(resource, &id)
         .ok_or_else(|| UploadError::BadPublicId(id.clone()))?;
     if let Some(parent) = dest.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(unexpected)?;
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(unexpected)?;
     }
-    tokio::fs::rename(&temp_path, &dest).await.map_err(unexpected)?;
+    tokio::fs::rename(&temp_path, &dest)
+        .await
+        .map_err(unexpected)?;
     temp.0 = None;
     Ok(UploadRecord {
         resource_type: resource.as_str().to_string(),
@@ -130,7 +142,11 @@ async fn read_text(field: &mut multer::Field<'_>) -> Result<String, UploadError>
 /// Width, height and format from the image header, as Cloudinary reports.
 fn probe_image(path: &Path) -> Result<(u32, u32, &'static str), UploadError> {
     let mut magic = [0u8; 8];
-    let read = std::io::Read::read(&mut std::fs::File::open(path).map_err(unexpected)?, &mut magic).map_err(unexpected)?;
+    let read = std::io::Read::read(
+        &mut std::fs::File::open(path).map_err(unexpected)?,
+        &mut magic,
+    )
+    .map_err(unexpected)?;
     let format = sniff(&magic[..read]).ok_or(UploadError::InvalidImage)?;
     let (width, height) = image::ImageReader::open(path)
         .map_err(unexpected)?
@@ -151,13 +167,20 @@ fn final_public_id(
     seed: u64,
 ) -> String {
     let id = public_id.filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        let generated = format!("{:020x}", (seed.rotate_left(17) ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u128 * 31 + u128::from(seq));
+        let generated = format!(
+            "{:020x}",
+            (seed.rotate_left(17) ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u128 * 31
+                + u128::from(seq)
+        );
         match (resource, extension) {
             (ResourceType::Raw, Some(ext)) => format!("{generated}.{ext}"),
             _ => generated,
         }
     });
-    match folder.map(|f| f.trim_matches('/').to_string()).filter(|f| !f.is_empty()) {
+    match folder
+        .map(|f| f.trim_matches('/').to_string())
+        .filter(|f| !f.is_empty())
+    {
         Some(folder) => format!("{folder}/{id}"),
         None => id,
     }

@@ -38,7 +38,10 @@ async fn binary_prints_a_ready_line_and_stops_on_sigterm() {
     let response = reqwest::get(url).await.unwrap();
     assert_eq!(response.status(), 200);
 
-    let status = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -40,7 +40,17 @@ async fn lower_quality_gives_a_smaller_file() {
     let get = |t: &'static str| {
         let url = image_url(&fake, t, &format!("{SMALL_ID}.jpg"));
         let client = client.clone();
-        async move { client.get(url).send().await.unwrap().bytes().await.unwrap().len() }
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .len()
+        }
     };
     assert!(get("q_20").await < get("q_90").await);
 }
@@ -48,7 +58,11 @@ async fn lower_quality_gives_a_smaller_file() {
 #[tokio::test]
 async fn png_ids_are_served_as_png() {
     let fake = spawn_fake().await;
-    let response = client().get(image_url(&fake, "w_100", &format!("{SMALL_ID}.png"))).send().await.unwrap();
+    let response = client()
+        .get(image_url(&fake, "w_100", &format!("{SMALL_ID}.png")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/png");
     let bytes = response.bytes().await.unwrap();
@@ -63,14 +77,25 @@ async fn each_catalogue_number_has_its_own_bytes_of_one_size() {
     let b = fake.photo_bytes("oomlab/400x300-30k-22").unwrap();
     assert_ne!(a, b);
     assert_eq!(dimensions(&a), dimensions(&b));
-    let served = client().get(fake.photo_url("oomlab/400x300-30k-22")).send().await.unwrap().bytes().await.unwrap();
+    let served = client()
+        .get(fake.photo_url("oomlab/400x300-30k-22"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(served, b);
 }
 
 #[tokio::test]
 async fn camera_photo_is_a_valid_jpeg_of_about_3_mb() {
     let fake = spawn_fake().await;
-    let response = client().get(fake.photo_url("oomlab/camera-1")).send().await.unwrap();
+    let response = client()
+        .get(fake.photo_url("oomlab/camera-1"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let bytes = response.bytes().await.unwrap();
     let ratio = bytes.len() as f64 / 3_000_000.0;
@@ -83,9 +108,16 @@ async fn camera_photo_is_a_valid_jpeg_of_about_3_mb() {
 async fn unknown_transformation_answers_400_with_x_cld_error() {
     let fake = spawn_fake().await;
     for t in ["e_sepia", "w_abc", "c_crazy,w_10", "q_0"] {
-        let response = client().get(image_url(&fake, t, &format!("{SMALL_ID}.jpg"))).send().await.unwrap();
+        let response = client()
+            .get(image_url(&fake, t, &format!("{SMALL_ID}.jpg")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{t}");
-        let error = response.headers()["x-cld-error"].to_str().unwrap().to_string();
+        let error = response.headers()["x-cld-error"]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(error.contains("Invalid transformation"), "{t}: {error}");
     }
 }
@@ -93,21 +125,36 @@ async fn unknown_transformation_answers_400_with_x_cld_error() {
 #[tokio::test]
 async fn unknown_public_id_answers_404() {
     let fake = spawn_fake().await;
-    for file in ["nope/missing.jpg", "oomlab/camera-x.jpg", "oomlab/4x4-1k-1.jpg"] {
-        let response = client().get(image_url(&fake, "", file)).send().await.unwrap();
+    for file in [
+        "nope/missing.jpg",
+        "oomlab/camera-x.jpg",
+        "oomlab/4x4-1k-1.jpg",
+    ] {
+        let response = client()
+            .get(image_url(&fake, "", file))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 404, "{file}");
         assert!(response.headers().contains_key("x-cld-error"), "{file}");
     }
     let raw = format!("{}/demo/raw/upload/v1/none.pdf", fake.base_url());
     assert_eq!(client().get(raw).send().await.unwrap().status(), 404);
     let other_cloud = format!("{}/other/image/upload/{SMALL_ID}.jpg", fake.base_url());
-    assert_eq!(client().get(other_cloud).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client().get(other_cloud).send().await.unwrap().status(),
+        404
+    );
 }
 
 #[tokio::test]
 async fn huge_outputs_are_refused() {
     let fake = spawn_fake().await;
-    let response = client().get(image_url(&fake, "w_20000", &format!("{SMALL_ID}.jpg"))).send().await.unwrap();
+    let response = client()
+        .get(image_url(&fake, "w_20000", &format!("{SMALL_ID}.jpg")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
 }
 
@@ -119,10 +166,31 @@ async fn photo_dir_files_are_served_by_stem() {
         fake.photo_bytes(SMALL_ID).unwrap()
     };
     std::fs::write(dir.path().join("site-visit.jpg"), &jpeg).unwrap();
-    let fake = mock_cloudinary::FakeCloudinary::builder().photo_dir(dir.path()).start().await.unwrap();
-    let served = client().get(fake.photo_url("site-visit")).send().await.unwrap().bytes().await.unwrap();
+    let fake = mock_cloudinary::FakeCloudinary::builder()
+        .photo_dir(dir.path())
+        .start()
+        .await
+        .unwrap();
+    let served = client()
+        .get(fake.photo_url("site-visit"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(served, jpeg);
-    let url = format!("{}/oomlab/image/upload/w_100/site-visit.jpg", fake.base_url());
-    let small = client().get(url).send().await.unwrap().bytes().await.unwrap();
+    let url = format!(
+        "{}/oomlab/image/upload/w_100/site-visit.jpg",
+        fake.base_url()
+    );
+    let small = client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(dimensions(&small), (100, 75));
 }

@@ -24,8 +24,16 @@ pub fn client() -> reqwest::Client {
 }
 
 pub fn image_url(fake: &FakeCloudinary, transformation: &str, file: &str) -> String {
-    let t = if transformation.is_empty() { String::new() } else { format!("{transformation}/") };
-    format!("{}/{}/image/upload/{t}{file}", fake.base_url(), fake.cloud_name())
+    let t = if transformation.is_empty() {
+        String::new()
+    } else {
+        format!("{transformation}/")
+    };
+    format!(
+        "{}/{}/image/upload/{t}{file}",
+        fake.base_url(),
+        fake.cloud_name()
+    )
 }
 
 pub fn dimensions(bytes: &[u8]) -> (u32, u32) {
@@ -39,11 +47,17 @@ pub async fn upload(
     filename: &str,
     public_id: Option<&str>,
 ) -> reqwest::Response {
-    let mut form = reqwest::multipart::Form::new()
-        .text("api_key", "123")
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()));
+    let mut form = reqwest::multipart::Form::new().text("api_key", "123").part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string()),
+    );
     if let Some(id) = public_id {
         form = form.text("public_id", id.to_string());
     }
-    client().post(fake.upload_url(resource)).multipart(form).send().await.unwrap()
+    client()
+        .post(fake.upload_url(resource))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }
