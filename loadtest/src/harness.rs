@@ -156,19 +156,29 @@ fn run_dir(out: &Path, stamp: &str, profile: &str, scenario: &str) -> anyhow::Re
     anyhow::bail!("too many runs named {base} in {}", out.display())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Ctrl-C and SIGTERM, registered before anything starts so that a signal
+/// during start-up is not lost (nor fatal: without a handler SIGTERM would
+/// kill the harness before it could stop the server and write the report).
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("handling Ctrl-C")?,
+            term: signal(SignalKind::terminate()).context("handling SIGTERM")?,
+        })
+    }
+
+    /// Resolves on Ctrl-C or SIGTERM.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term => {},
     }
 }
 
@@ -235,6 +245,7 @@ enum End {
 
 /// Runs one `oomlab run` and writes its report; returns it.
 pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
+    let mut signals = Signals::register()?;
     let plan = plan(&args)?;
     let started_at = chrono::Utc::now();
     let dir = run_dir(
@@ -329,8 +340,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
     let mut load_result = None;
     let deadline = tokio::time::sleep(plan.max_duration);
     tokio::pin!(deadline);
-    let signals = interrupted();
-    tokio::pin!(signals);
     let mut server_alive = true;
     let end = loop {
         tokio::select! {
@@ -381,7 +390,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
                 notes.push(format!("stopped at --max-duration {}", args.max_duration));
                 break End::TimedOut;
             }
-            _ = &mut signals => break End::Interrupted,
+            _ = signals.recv() => break End::Interrupted,
         }
     };
 
@@ -435,6 +444,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         running.poller.cancel();
         let sampler_ = std::mem::replace(&mut running.sampler, Sampler::idle());
         sampler_.stop();
+        // The watchdog may have killed it after the load ended.
+        let killed = sampler_killed(&shared, running.generation);
         let status = running.server.stop(SERVER_STOP_GRACE).await?;
         exits.push(ServerExit {
             generation: running.generation,
@@ -442,7 +453,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
             ready_after_s: running.ready_after_s,
             exited_at_s: shared.now_ms() as f64 / 1000.0,
             status: status.to_string(),
-            cause: "stopped".into(),
+            cause: if killed { "watchdog" } else { "stopped" }.into(),
         });
     }
     drop(running);
@@ -480,6 +491,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         )));
     }
     Ok(report)
+}
+
+/// Whether server start `generation` was killed at the limit.
+fn sampler_killed(shared: &Shared, generation: u32) -> bool {
+    shared
+        .state()
+        .oom_events
+        .iter()
+        .any(|e| e.generation == generation && e.killed)
 }
 
 struct BuildInput<'a> {

@@ -440,6 +440,23 @@ fn sample_until_stopped(shared: &Shared, target: &Target, stop: &AtomicBool, kil
             next = now;
         }
     }
+    // The kernel may kill between the last sample and the stop: look once
+    // more, so a cgroup OOM kill is never missed.
+    if let Some(reading) = target.cgroup.as_ref().and_then(|c| c.read().ok())
+        && reading.oom_kills > oom_kills_before
+    {
+        let t_ms = shared.now_ms();
+        let m = ProcMemory::default();
+        record_event(
+            shared,
+            target,
+            t_ms,
+            Trigger::Cgroup,
+            true,
+            &m,
+            reading.peak_bytes,
+        );
+    }
 }
 
 fn record_event(

@@ -8,5 +8,6 @@
 mod cli;
 mod helpers;
 mod ownership;
+mod run;
 mod schema;
 mod watchdog;
