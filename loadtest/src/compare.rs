@@ -565,7 +565,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<Exit> {
                 match runs::run_one(&spec).await {
                     Ok(run) => {
                         let interrupted = run.report.verdict.outcome == Outcome::Interrupted;
-                        pb.println(format!("{p} on {s}: {}", run.report.verdict.summary));
+                        // The harness has printed its verdict line already.
                         finished.push(run);
                         if interrupted {
                             notes.push("interrupted: the runs after this one were not made".into());

@@ -333,7 +333,7 @@ pub struct PlanVerdict {
     pub ceiling_bytes: u64,
     /// Configurations (labels) that hold, best first.
     pub holding: Vec<String>,
-    /// The best that holds: lowest weighted p95, then lowest peak.
+    /// The best that holds (see [`rank`]).
     pub best: Option<String>,
     /// When none holds: the lowest peak of any complete configuration, bytes.
     pub lowest_peak_bytes: Option<u64>,
@@ -390,6 +390,35 @@ pub struct Recommendation {
     pub summary: String,
 }
 
+/// How much slower than the fastest a configuration may be and still count
+/// as as fast: job status is polled every second, so times come in steps of
+/// about a second, and CPU was not limited, so small differences here say
+/// little about a plan with a smaller CPU share.
+const AS_FAST_SLACK_S: f64 = 1.0;
+const AS_FAST_SHARE: f64 = 0.10;
+
+/// Best first: among the configurations about as fast as the fastest
+/// (weighted p95 within 10% + 1 s), the lowest peak, so the one that leaves
+/// the most memory free; then the slower ones, fastest first.
+pub fn rank(mut configs: Vec<&Config>) -> Vec<&Config> {
+    let p95 = |c: &Config| c.weighted_p95_s().unwrap_or(f64::MAX);
+    let best = configs.iter().map(|c| p95(c)).fold(f64::MAX, f64::min);
+    let fast = |c: &Config| p95(c) <= best * (1.0 + AS_FAST_SHARE) + AS_FAST_SLACK_S;
+    configs.sort_by(|a, b| {
+        fast(b)
+            .cmp(&fast(a))
+            .then_with(|| {
+                if fast(a) {
+                    a.peak_bytes().cmp(&b.peak_bytes())
+                } else {
+                    p95(a).total_cmp(&p95(b))
+                }
+            })
+            .then(a.peak_bytes().cmp(&b.peak_bytes()))
+    });
+    configs
+}
+
 /// Judges every plan against the configurations measured.
 pub fn recommend(
     configs: &[Config],
@@ -402,17 +431,13 @@ pub fn recommend(
     let mut rec = None;
     for p in plans {
         let ceiling = (p.ram_bytes as f64 * (1.0 - headroom)).floor() as u64;
-        let mut holding: Vec<&Config> = complete
-            .iter()
-            .copied()
-            .filter(|c| c.peak_bytes() < ceiling)
-            .collect();
-        holding.sort_by(|a, b| {
-            a.weighted_p95_s()
-                .unwrap_or(f64::MAX)
-                .total_cmp(&b.weighted_p95_s().unwrap_or(f64::MAX))
-                .then(a.peak_bytes().cmp(&b.peak_bytes()))
-        });
+        let holding = rank(
+            complete
+                .iter()
+                .copied()
+                .filter(|c| c.peak_bytes() < ceiling)
+                .collect(),
+        );
         let best = holding.first().copied();
         if rec.is_none()
             && let Some(b) = best
@@ -424,7 +449,7 @@ pub fn recommend(
                 peak_bytes: b.peak_bytes(),
                 headroom_bytes: p.ram_bytes - b.peak_bytes(),
                 summary: format!(
-                    "{} (USD {}/month, {} RAM) with {}: peak {} of {}, {} free (at least {:.0}% kept free), p95 to report ready {}",
+                    "{} (USD {}/month, {} RAM) with {}: peak {} of {}, {} free (at least {:.0}% kept free), p95 to report ready {}; modelled runtime {} (declared, included in the peak)",
                     p.name,
                     p.usd_per_month,
                     mb(p.ram_bytes),
@@ -433,7 +458,9 @@ pub fn recommend(
                     mb(p.ram_bytes),
                     mb(p.ram_bytes - b.peak_bytes()),
                     headroom * 100.0,
-                    secs(b.weighted_p95_s())
+                    secs(b.weighted_p95_s()),
+                    b.modelled_runtime_bytes
+                        .map_or_else(|| "not known".into(), mb)
                 ),
             });
         }
@@ -683,8 +710,9 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
          the modelled runtime is a declared model input included in every figure"
             .into(),
         "a configuration holds on a plan when every scenario completed every job and its peak stayed under RAM minus \
-         the headroom; among those, the lowest weighted p95 time to report ready wins"
-            .into(),
+         the headroom; among those about as fast as the fastest (weighted p95 time to report ready within 10% + 1 s; \
+         job status is polled every second, so times come in steps of about a second), the lowest peak wins"
+        .into(),
     ];
 
     let started = Instant::now();
@@ -801,7 +829,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
                 };
                 match runs::run_one(&spec).await {
                     Ok(run) => {
-                        pb.println(format!("{label}: peak {}", mb(run.peak_bytes())));
+                        pb.println(format!("{label}: peak {} (no limit)", mb(run.peak_bytes())));
                         let stop = run.report.verdict.outcome == Outcome::Interrupted;
                         finished.push(run);
                         if stop {
