@@ -209,3 +209,44 @@ fn an_unknown_profile_exits_2_before_anything_runs() {
         "nothing was written"
     );
 }
+
+/// The real thing on the smallest scenario: one run through the harness, the
+/// three files written, the table printed.
+#[test]
+fn real_compare_of_lean_on_tiny_writes_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, err) = oomlab(
+        &[
+            "compare",
+            "--profile",
+            "lean",
+            "--scenario",
+            "tiny",
+            "--quiet",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    assert!(
+        stdout.contains("| **lean** |") && stdout.contains("held,"),
+        "{stdout}"
+    );
+    let made = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let json: CompareReport =
+        serde_json::from_str(&std::fs::read_to_string(made.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json.runs.len(), 1);
+    assert!(json.wall_time_s.is_some());
+    assert!(
+        made.join("runs")
+            .join(json.runs[0].dir.file_name().unwrap())
+            .join("run.json")
+            .is_file()
+    );
+}

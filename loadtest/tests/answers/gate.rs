@@ -221,3 +221,35 @@ fn the_gate_markdown_is_pinned() {
     assert!(!g.passed());
     insta::assert_snapshot!(oomlab::gate::markdown(&g));
 }
+
+/// The command `.ci/run` uses, end to end on the tiny scenario.
+#[test]
+fn real_gate_of_lean_on_tiny_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let (code, out, err) = oomlab(
+        &[
+            "gate",
+            "--profile",
+            "lean",
+            "--scenario",
+            "tiny",
+            "--budget",
+            "512MiB",
+            "--headroom",
+            "10%",
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("oomlab gate: passed"), "{out}");
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("peak under budget minus headroom")
+    );
+}
