@@ -612,9 +612,14 @@ fn build_report(i: BuildInput<'_>) -> RunReport {
         }
     };
     if i.args.restart_on_oom && i.exits.len() > 1 {
+        let kills = i
+            .exits
+            .iter()
+            .filter(|x| x.cause == "watchdog" || x.cause == "cgroup")
+            .count();
+        let restarts = i.exits.iter().map(|x| x.generation).max().unwrap_or(0);
         summary.push_str(&format!(
-            "; restarted {} time(s), {} acknowledged submission(s) never completed",
-            i.exits.iter().filter(|x| x.cause != "stopped").count(),
+            "; killed {kills} time(s), restarted {restarts} time(s), {} acknowledged submission(s) never completed",
             load.acknowledged_never_completed
         ));
     }
