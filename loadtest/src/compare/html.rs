@@ -208,7 +208,7 @@ pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
             o(r.one_job_peak_bytes),
             r.two_jobs_peak_bytes
                 .map_or_else(|| "never 2 at once".into(), mb),
-            format!("{} ({})", mb(r.peak_bytes), r.peak_scenario),
+            markdown::peak_cell(r),
             markdown::verdict_cell(&r.verdict).replace("**", ""),
             super::runs::secs(r.time_to_ready_p50_s),
             super::runs::secs(r.time_to_ready_p95_s),

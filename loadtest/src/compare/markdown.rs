@@ -22,6 +22,17 @@ pub fn verdict_cell(v: &RowVerdict) -> String {
     }
 }
 
+/// The overall peak; `>=` when a run was killed, as the kill stopped the
+/// climb (`oomlab plan` measures without a limit to get the whole figure).
+pub fn peak_cell(r: &ProfileRow) -> String {
+    let at_least = if matches!(r.verdict, RowVerdict::Killed { .. }) {
+        ">= "
+    } else {
+        ""
+    };
+    format!("{at_least}{} ({})", mb(r.peak_bytes), r.peak_scenario)
+}
+
 fn opt_mb(v: Option<u64>) -> String {
     v.map_or_else(|| "n/a".into(), mb)
 }
@@ -33,7 +44,7 @@ fn row_cells(r: &ProfileRow) -> Vec<String> {
         opt_mb(r.one_job_peak_bytes),
         r.two_jobs_peak_bytes
             .map_or_else(|| "never 2 at once".into(), mb),
-        format!("{} ({})", mb(r.peak_bytes), r.peak_scenario),
+        peak_cell(r),
         verdict_cell(&r.verdict),
         secs(r.time_to_ready_p50_s),
         secs(r.time_to_ready_p95_s),
@@ -105,7 +116,8 @@ pub fn render(rep: &CompareReport) -> String {
     s.push_str(
         "\nIdle: RSS at the first sample after the server was ready. Peak, 1 job / 2 jobs: highest RSS \
          sampled while that many jobs were in flight (two jobs never run at once with one worker). Peak \
-         overall: the highest of sampled RSS, VmHWM and the figure at a kill, over every scenario. Times \
+         overall: the highest of sampled RSS, VmHWM and the figure at a kill, over every scenario (`>=` when a run \
+         was killed: the kill stopped the climb; `oomlab plan` measures without a limit). Times \
          and reports per minute are over every completed job of the profile (a killed run's jobs do not \
          complete). The modelled runtime is a declared input, not a measurement; it is part of every \
          measured figure.\n",
