@@ -385,7 +385,7 @@ fn profile_row(
             scenario: peak.1.clone(),
             at_s: 0.0,
             bytes: peak.0,
-            summary: "the peak is over the limit".into(),
+            summary: "crossed: the peak is over the limit".into(),
         },
         None if !incomplete.is_empty() => RowVerdict::Incomplete {
             why: incomplete.join("; "),

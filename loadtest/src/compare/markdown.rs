@@ -14,9 +14,15 @@ pub fn verdict_cell(v: &RowVerdict) -> String {
             scenario,
             at_s,
             bytes,
-            ..
+            summary,
         } => {
-            format!("**killed** on {scenario} at {at_s:.1} s ({})", mb(*bytes))
+            // With `--enforce off` nothing is killed: the limit was crossed.
+            let verb = if summary.starts_with("crossed") {
+                "crossed the limit"
+            } else {
+                "killed"
+            };
+            format!("**{verb}** on {scenario} at {at_s:.1} s ({})", mb(*bytes))
         }
         RowVerdict::Incomplete { .. } => "not known: a run did not finish".into(),
     }
