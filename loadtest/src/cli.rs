@@ -116,6 +116,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
 
+    /// How long the server gets after SIGTERM at the end of a run before
+    /// SIGKILL, e.g. 60s for a dhat build (`--server-bin
+    /// target/profiling/report-server`), which writes dhat-heap.json at exit.
+    #[arg(long, default_value = "5s", value_name = "DURATION")]
+    pub stop_grace: String,
+
     /// Seed of the fake Cloudinary's photos.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,

@@ -31,8 +31,6 @@ use crate::watchdog::Enforce;
 
 /// How long the load may take to return after it was told to stop.
 const LOAD_STOP_GRACE: Duration = Duration::from_secs(20);
-/// How long the server may take to stop on SIGTERM at the end of a run.
-const SERVER_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Everything checked before the run starts.
 struct Plan {
@@ -42,6 +40,9 @@ struct Plan {
     cgroup: Option<Arc<MemoryCgroup>>,
     max_duration: Duration,
     ready_timeout: Duration,
+    /// How long the server may take to stop on SIGTERM at the end of a run
+    /// (`--stop-grace`).
+    stop_grace: Duration,
     profile: InputFile,
     scenario: Scenario,
 }
@@ -59,6 +60,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     }
     let max_duration = parse_duration("--max-duration", &args.max_duration)?;
     let ready_timeout = parse_duration("--ready-timeout", &args.ready_timeout)?;
+    let stop_grace = parse_duration("--stop-grace", &args.stop_grace)?;
     let profile_path = resolve_input("--profile", &args.profile, "profiles")?;
     std::fs::File::open(&profile_path).map_err(|source| ConfigError::Read {
         path: profile_path.clone(),
@@ -119,6 +121,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         cgroup,
         max_duration,
         ready_timeout,
+        stop_grace,
         profile,
         scenario,
     })
@@ -446,7 +449,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         sampler_.stop();
         // The watchdog may have killed it after the load ended.
         let killed = sampler_killed(&shared, running.generation);
-        let status = running.server.stop(SERVER_STOP_GRACE).await?;
+        let status = running.server.stop(plan.stop_grace).await?;
         exits.push(ServerExit {
             generation: running.generation,
             started_at_s: running.started_at_s,

@@ -153,6 +153,7 @@ impl RunSpec {
             out: self.out.clone(),
             max_duration: self.max_duration.clone(),
             ready_timeout: "60s".into(),
+            stop_grace: "5s".into(),
             server_bin: None,
             seed: 1,
             quiet: true,

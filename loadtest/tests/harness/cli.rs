@@ -20,6 +20,7 @@ fn run_help_explains_every_flag_with_examples() {
         "--out",
         "--max-duration",
         "--server-bin",
+        "--stop-grace",
         "Examples:",
         "Exit codes",
     ] {
