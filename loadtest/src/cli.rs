@@ -129,6 +129,12 @@ pub struct RunArgs {
     /// Never draw the live line (it is drawn only on a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
+
+    /// Print nothing of the run's own (start line, goose's stdout, verdict,
+    /// report path): set by `oomlab compare` and `oomlab plan`, which show
+    /// their own progress. Not a flag.
+    #[arg(skip)]
+    pub quiet_log: bool,
 }
 
 /// Parses a duration such as `90s`, `15m`, `1h`, `500ms` or `30` (seconds).

@@ -561,11 +561,12 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<Exit> {
                     enforce: args.enforce,
                     out: dir.join("runs"),
                     max_duration: format!("{}s", max_run.as_secs_f64()),
+                    quiet_log: true,
                 };
                 match runs::run_one(&spec).await {
                     Ok(run) => {
                         let interrupted = run.report.verdict.outcome == Outcome::Interrupted;
-                        // The harness has printed its verdict line already.
+                        pb.println(format!("{p} on {s}: {}", run.report.verdict.summary));
                         finished.push(run);
                         if interrupted {
                             notes.push("interrupted: the runs after this one were not made".into());

@@ -406,6 +406,7 @@ pub async fn run(args: GateArgs) -> anyhow::Result<Exit> {
                 enforce: args.enforce,
                 out: args.out.clone(),
                 max_duration: args.max_duration.clone(),
+                quiet_log: false,
             };
             let run = runs::run_one(&spec).await?;
             (run.report, run.dir)

@@ -93,7 +93,9 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
                 let note = format!(
                     "--enforce cgroup is not possible here ({why}); the watchdog enforced the limit instead"
                 );
-                eprintln!("oomlab: {note}");
+                if !args.quiet_log {
+                    eprintln!("oomlab: {note}");
+                }
                 notes.push(note);
                 enforce = Enforce::Watchdog;
             }
@@ -257,14 +259,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         &plan.profile.name,
         &plan.scenario.name,
     )?;
-    eprintln!(
-        "oomlab: {} on {}, limit {} MB ({}); writing {}",
-        plan.profile.name,
-        plan.scenario.name,
-        memstats::format_mb(plan.limit),
-        plan.enforce.as_str(),
-        dir.display()
-    );
+    if !args.quiet_log {
+        eprintln!(
+            "oomlab: {} on {}, limit {} MB ({}); writing {}",
+            plan.profile.name,
+            plan.scenario.name,
+            memstats::format_mb(plan.limit),
+            plan.enforce.as_str(),
+            dir.display()
+        );
+    }
+    // goose prints on stdout whatever its settings: off for compare and plan.
+    let _silenced = args.quiet_log.then(crate::silence::StdoutSilenced::new);
     let files = Files::standard();
     let shared = Shared::new(plan.limit, plan.enforce, &dir.join(&files.samples_csv))?;
 
@@ -485,8 +491,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
     });
     let samples = shared.state().samples.clone();
     report.write_all(&dir, &samples)?;
-    println!("{}", report.verdict.summary);
-    println!("report: {}", dir.join(&report.files.report_md).display());
+    if !args.quiet_log {
+        println!("{}", report.verdict.summary);
+        println!("report: {}", dir.join(&report.files.report_md).display());
+    }
     if let Some(e) = load_error {
         return Err(e.context(format!(
             "the load failed (the report is in {})",

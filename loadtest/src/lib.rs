@@ -45,6 +45,7 @@ pub mod plan;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
+pub mod silence;
 pub mod watchdog;
 
 pub use error::{ConfigError, Exit};

@@ -826,6 +826,7 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
                     enforce: Enforce::Off,
                     out: dir.join("runs"),
                     max_duration: format!("{}s", max_run.as_secs_f64()),
+                    quiet_log: true,
                 };
                 match runs::run_one(&spec).await {
                     Ok(run) => {

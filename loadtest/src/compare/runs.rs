@@ -135,6 +135,8 @@ pub struct RunSpec {
     pub out: PathBuf,
     /// `--max-duration` of the run.
     pub max_duration: String,
+    /// Print nothing of the run's own (the caller shows its progress).
+    pub quiet_log: bool,
 }
 
 impl RunSpec {
@@ -157,6 +159,7 @@ impl RunSpec {
             server_bin: None,
             seed: 1,
             quiet: true,
+            quiet_log: self.quiet_log,
         }
     }
 }

@@ -233,6 +233,12 @@ fn real_compare_of_lean_on_tiny_writes_the_table() {
         stdout.contains("| **lean** |") && stdout.contains("held,"),
         "{stdout}"
     );
+    // The runs print nothing of their own: no harness start line, no goose
+    // "users launched", no verdict or report path between the table's lines.
+    for chatter in ["users launched", "report: ", "within the limit:"] {
+        assert!(!stdout.contains(chatter), "{chatter:?} in:\n{stdout}");
+    }
+    assert!(!err.contains("oomlab: lean on tiny"), "{err}");
     let made = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
