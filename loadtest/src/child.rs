@@ -68,6 +68,17 @@ impl ServerProcess {
         ready_timeout: Duration,
         cgroup_procs: Option<File>,
     ) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_in(cmd, ready_timeout, cgroup_procs.into_iter().collect()).await
+    }
+
+    /// [`ServerProcess::start`] joining every cgroup in `cgroup_procs` (open
+    /// `cgroup.procs` files of cgroups the harness created, e.g. a memory
+    /// and a CPU cgroup) before it executes the server.
+    pub async fn start_in(
+        cmd: &ServerCommand,
+        ready_timeout: Duration,
+        cgroup_procs: Vec<File>,
+    ) -> anyhow::Result<ServerProcess> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -204,14 +215,14 @@ pub fn kill_group(pgid: u32) {
 /// Death signal and cgroup placement, run in the child between `fork` and
 /// `exec`.
 #[allow(unsafe_code)]
-fn prepare_child(command: &mut Command, cgroup_procs: Option<File>) {
+fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>) {
     // SAFETY: the closure runs in the forked child before exec and calls only
     // async-signal-safe functions (prctl, write) on a file descriptor opened
     // before the fork; it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            if let Some(f) = &cgroup_procs {
+            for f in &cgroup_procs {
                 // `0` is the writing process: the child moves itself, nothing
                 // else moves.
                 nix::unistd::write(f, b"0")?;

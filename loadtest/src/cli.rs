@@ -122,6 +122,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "5s", value_name = "DURATION")]
     pub stop_grace: String,
 
+    /// Hold the server to this share of the CPU, in cores (e.g. 0.1, 0.5),
+    /// with a CPU cgroup below the harness's own. When none can be made the
+    /// run goes on unlimited and run.json says why. Default: not limited.
+    #[arg(long, value_name = "F")]
+    pub cpus: Option<f64>,
+
     /// Seed of the fake Cloudinary's photos.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,

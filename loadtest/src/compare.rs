@@ -562,6 +562,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<Exit> {
                     out: dir.join("runs"),
                     max_duration: format!("{}s", max_run.as_secs_f64()),
                     quiet_log: true,
+                    cpus: None,
                 };
                 match runs::run_one(&spec).await {
                     Ok(run) => {

@@ -407,6 +407,7 @@ pub async fn run(args: GateArgs) -> anyhow::Result<Exit> {
                 out: args.out.clone(),
                 max_duration: args.max_duration.clone(),
                 quiet_log: false,
+                cpus: None,
             };
             let run = runs::run_one(&spec).await?;
             (run.report, run.dir)

@@ -16,7 +16,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::cgroup::MemoryCgroup;
+use crate::cgroup::{CpuCgroup, CpuLimitReport, MemoryCgroup};
 use crate::child::{ServerCommand, ServerProcess};
 use crate::cli::{RunArgs, parse_duration, resolve_input};
 use crate::error::ConfigError;
@@ -38,6 +38,10 @@ struct Plan {
     enforce: Enforce,
     notes: Vec<String>,
     cgroup: Option<Arc<MemoryCgroup>>,
+    /// The CPU cgroup with `--cpus`, when one could be made.
+    cpu: Option<CpuCgroup>,
+    /// What run.json says of the CPU when `cpu` is `None`.
+    cpu_unlimited: CpuLimitReport,
     max_duration: Duration,
     ready_timeout: Duration,
     /// How long the server may take to stop on SIGTERM at the end of a run
@@ -109,6 +113,31 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
             }
         }
     }
+    if let Some(c) = args.cpus
+        && !(c > 0.0 && c.is_finite())
+    {
+        return Err(ConfigError::flag(
+            "--cpus",
+            format!("`{c}` is not a positive share of a core"),
+            "e.g. --cpus 0.5",
+        )
+        .into());
+    }
+    let (cpu, cpu_unlimited) = crate::cgroup::cpu_limit(
+        args.cpus,
+        &format!(
+            "oomlab-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        ),
+    );
+    if let Some(why) = &cpu_unlimited.why_not {
+        let note = format!("CPU was not limited: {why}");
+        if !args.quiet_log {
+            eprintln!("oomlab: {note}");
+        }
+        notes.push(note);
+    }
     let profile = InputFile {
         name: profile_path
             .file_stem()
@@ -121,6 +150,8 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         enforce,
         notes,
         cgroup,
+        cpu,
+        cpu_unlimited,
         max_duration,
         ready_timeout,
         stop_grace,
@@ -205,14 +236,20 @@ async fn start_server(
 ) -> anyhow::Result<Running> {
     let t = Instant::now();
     let started_at_s = shared.now_ms() as f64 / 1000.0;
-    let procs = match &plan.cgroup {
-        Some(cg) => Some(
+    let mut procs = Vec::new();
+    if let Some(cg) = &plan.cgroup {
+        procs.push(
             cg.procs_file()
                 .with_context(|| format!("opening cgroup.procs of {}", cg.path().display()))?,
-        ),
-        None => None,
-    };
-    let server = ServerProcess::start(cmd, plan.ready_timeout, procs).await?;
+        );
+    }
+    if let Some(cg) = &plan.cpu {
+        procs.push(
+            cg.procs_file()
+                .with_context(|| format!("opening cgroup.procs of {}", cg.path().display()))?,
+        );
+    }
+    let server = ServerProcess::start_in(cmd, plan.ready_timeout, procs).await?;
     let sampler = Sampler::start(
         shared.clone(),
         Target {
@@ -663,6 +700,11 @@ fn build_report(i: BuildInput<'_>) -> RunReport {
                 reading: cgroup_reading,
             }),
             notes: i.notes.clone(),
+            cpu: i
+                .plan
+                .cpu
+                .as_ref()
+                .map_or_else(|| i.plan.cpu_unlimited.clone(), CpuCgroup::report),
         },
         verdict: Verdict {
             outcome,

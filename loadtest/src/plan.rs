@@ -1,13 +1,17 @@
 //! `oomlab plan`: the cheapest hosting plan, and the settings, that hold a
 //! load with headroom.
 //!
-//! How it measures: one run per profile x worker count x scenario, with no
-//! limit (`--enforce off`), and each plan's RAM compared against the peaks
-//! measured. The peak does not depend on the limit unless the server is
-//! killed (the watchdog kills from user space, nothing reclaims memory before
-//! it), so one unlimited run answers for every plan at once; running each
-//! plan separately would measure the same figures once per plan. The harness
-//! enforces memory only: CPU is not limited, and the report says so.
+//! How it measures: one run per CPU share x profile x worker count x
+//! scenario, with no memory limit (`--enforce off`), and each plan's RAM
+//! compared against the peaks measured at its CPU share. The peak does not
+//! depend on the memory limit unless the server is killed (the watchdog kills
+//! from user space, nothing reclaims memory before it), so one run answers for
+//! every plan with the same CPU share. Memory and time do depend on the CPU
+//! share (a slower server has more jobs in flight at once), so each distinct
+//! share gets its own runs, under a CPU cgroup (`--cpus`); a share of at
+//! least this machine's cores runs unlimited. When no CPU cgroup can be made
+//! here, one set of unlimited runs answers for every plan and the report
+//! says "CPU was not limited" and why.
 //!
 //! Plan figures come from a data file (`plans/render.toml`) with the date
 //! they were taken ([`PlansFile`]); [`recommend`] is a pure function of the
@@ -270,6 +274,9 @@ pub struct Config {
     pub profile: String,
     /// Background workers.
     pub workers: usize,
+    /// The CPU share the server was held to, cores; `None`: not limited.
+    #[serde(default)]
+    pub cpu: Option<f64>,
     /// Modelled runtime held from start (declared, included), bytes.
     pub modelled_runtime_bytes: Option<u64>,
     /// Per scenario.
@@ -277,13 +284,14 @@ pub struct Config {
 }
 
 impl Config {
-    /// `lean, 1 worker`.
+    /// `lean, 1 worker` (and `, 0.5 CPU` when the CPU was limited).
     pub fn label(&self) -> String {
         format!(
-            "{}, {} worker{}",
+            "{}, {} worker{}{}",
             self.profile,
             self.workers,
-            if self.workers == 1 { "" } else { "s" }
+            if self.workers == 1 { "" } else { "s" },
+            self.cpu.map_or_else(String::new, |c| format!(", {c} CPU"))
         )
     }
 
@@ -419,6 +427,29 @@ pub fn rank(mut configs: Vec<&Config>) -> Vec<&Config> {
     configs
 }
 
+/// Whether two CPU shares are the same (they come from TOML and JSON).
+fn same_share(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+/// The CPU share each plan is measured at on a machine with `cores` cores:
+/// `None` (not limited) for shares of at least `cores`; distinct, in the
+/// order of `plans` (cheapest first).
+pub fn cpu_shares(plans: &[HostingPlan], cores: usize) -> Vec<Option<f64>> {
+    let mut out: Vec<Option<f64>> = Vec::new();
+    for p in plans {
+        let s = (p.cpu < cores as f64).then_some(p.cpu);
+        if !out.iter().any(|o| match (o, s) {
+            (Some(a), Some(b)) => same_share(*a, b),
+            (None, None) => true,
+            _ => false,
+        }) {
+            out.push(s);
+        }
+    }
+    out
+}
+
 /// Judges every plan against the configurations measured.
 pub fn recommend(
     configs: &[Config],
@@ -426,11 +457,28 @@ pub fn recommend(
     headroom: f64,
     scenarios: usize,
 ) -> (Vec<PlanVerdict>, Option<Recommendation>) {
-    let complete: Vec<&Config> = configs.iter().filter(|c| c.complete(scenarios)).collect();
+    let all_complete: Vec<&Config> = configs.iter().filter(|c| c.complete(scenarios)).collect();
     let mut verdicts = Vec::new();
     let mut rec = None;
     for p in plans {
         let ceiling = (p.ram_bytes as f64 * (1.0 - headroom)).floor() as u64;
+        // The runs made at this plan's CPU share; without any, the runs with
+        // the CPU not limited (a share of at least this machine's cores, or
+        // no CPU cgroup here).
+        let at_share: Vec<&Config> = all_complete
+            .iter()
+            .copied()
+            .filter(|c| c.cpu.is_some_and(|x| same_share(x, p.cpu)))
+            .collect();
+        let complete: Vec<&Config> = if at_share.is_empty() {
+            all_complete
+                .iter()
+                .copied()
+                .filter(|c| c.cpu.is_none())
+                .collect()
+        } else {
+            at_share
+        };
         let holding = rank(
             complete
                 .iter()
@@ -543,7 +591,10 @@ pub fn markdown(r: &PlanReport) -> String {
             }
         );
     }
-    let _ = writeln!(s, "\n## Measurements (no limit; CPU not limited)\n");
+    let _ = writeln!(
+        s,
+        "\n## Measurements (no memory limit; CPU share as in the configuration, none: not limited)\n"
+    );
     s.push_str("| configuration | scenario | peak | idle after start | p50 to report ready | p95 to report ready | reports per minute | modelled runtime (declared, included) | run |\n");
     s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for c in &r.configs {
@@ -637,7 +688,7 @@ fn measurement(run: &FinishedRun, scenario: &str, weight: f64) -> Measurement {
 
 /// Groups finished runs into configurations over the given scenarios.
 pub fn configs_from_runs(finished: &[FinishedRun], scenarios: &[(String, f64)]) -> Vec<Config> {
-    let mut by: BTreeMap<(String, usize), Config> = BTreeMap::new();
+    let mut by: BTreeMap<(Option<u64>, String, usize), Config> = BTreeMap::new();
     for run in finished {
         let scen_name = &run.report.scenario.name;
         let Some((s, w)) = scenarios.iter().find(|(s, _)| {
@@ -650,11 +701,20 @@ pub fn configs_from_runs(finished: &[FinishedRun], scenarios: &[(String, f64)]) 
             continue;
         };
         let (profile, workers) = config_of(run);
+        let cpu = run
+            .report
+            .limit
+            .cpu
+            .limited
+            .then_some(run.report.limit.cpu.cpus)
+            .flatten();
+        let cpu_key = cpu.map(|c| (c * 1e6).round() as u64);
         let c = by
-            .entry((profile.clone(), workers))
+            .entry((cpu_key, profile.clone(), workers))
             .or_insert_with(|| Config {
                 profile,
                 workers,
+                cpu,
                 modelled_runtime_bytes: None,
                 measurements: Vec::new(),
             });
@@ -696,15 +756,10 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
     let max_plan_ram = plans.iter().map(|p| p.ram_bytes).max().unwrap_or(1 << 30);
     let mut notes = vec![
         format!(
-            "memory was measured once per profile x workers x scenario with no limit (--enforce off), and each plan's RAM \
-             compared against those peaks: the peak does not depend on the limit unless the server is killed, so one \
-             unlimited run answers for all {} plans at once",
+            "memory was measured once per CPU share x profile x workers x scenario with no memory limit (--enforce off), \
+             and each plan's RAM compared against the peaks at its CPU share: the peak does not depend on the memory \
+             limit unless the server is killed, so one run answers for every one of the {} plans with that CPU share",
             plans.len()
-        ),
-        format!(
-            "CPU was not limited: the harness enforces memory only, so times were measured with the {} cores of this \
-             machine; on a plan with a smaller CPU share (e.g. 0.1) PDF building takes longer and jobs overlap more",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
         ),
         "memory is the server's resident set (RSS every 10 ms) and the kernel's high-water mark (VmHWM); 1 MB = 1 MiB; \
          the modelled runtime is a declared model input included in every figure"
@@ -717,6 +772,11 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
 
     let started = Instant::now();
     let (finished, wall, dir) = if !args.from.is_empty() {
+        notes.push(
+            "CPU: as each finished run recorded it (run.json `limit.cpu`); a plan is judged on the runs made at its \
+             CPU share, else on runs with the CPU not limited"
+                .into(),
+        );
         let f = runs::find_runs("--from", &args.from)?;
         notes.push(format!(
             "judged {} finished run(s) without running again",
@@ -806,17 +866,70 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
             };
             scenario_files.push(f);
         }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut shares = cpu_shares(&plans, cores);
+        if let Some(share) = shares.iter().flatten().next() {
+            // One probe: when no CPU cgroup can be made here, no run would be
+            // limited, and one set of unlimited runs answers for every plan.
+            let probe = format!(
+                "oomlab-plan-probe-{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_millis()
+            );
+            match crate::cgroup::CpuCgroup::create(&probe, *share) {
+                Ok(cg) => {
+                    drop(cg);
+                    let limited: Vec<String> =
+                        shares.iter().flatten().map(|s| format!("{s}")).collect();
+                    notes.push(format!(
+                        "CPU was limited per plan: each distinct CPU share ({}) got its own runs, the server held to it by \
+                         a CPU cgroup below the harness's own (CFS quota per 100 ms period); plans with the same share \
+                         shared those runs{}; memory and times depend on the share (a slower server has more jobs in \
+                         flight at once). A run stops after --max-run-duration {}: at a small share (e.g. 0.1 CPU, about \
+                         10x slower) a run that has not finished by then counts as not holding",
+                        limited.join(", "),
+                        if shares.contains(&None) {
+                            format!(
+                                "; plans with a share of at least this machine's {cores} cores ran with the CPU not limited"
+                            )
+                        } else {
+                            String::new()
+                        },
+                        args.max_run_duration
+                    ));
+                }
+                Err(why) => {
+                    notes.push(format!(
+                        "CPU was not limited: {why}; times were measured with the {cores} cores of this machine, and \
+                         one set of runs answers for every plan; on a plan with a smaller CPU share (e.g. 0.1) PDF \
+                         building takes longer and jobs overlap more"
+                    ));
+                    shares = vec![None];
+                }
+            }
+        } else {
+            notes.push(format!(
+                "CPU was not limited: every plan's CPU share is at least the {cores} cores of this machine"
+            ));
+        }
         let pb = crate::compare::progress_bar(
-            (profile_files.len() * scenario_files.len()) as u64,
+            (shares.len() * profile_files.len() * scenario_files.len()) as u64,
             args.quiet,
         );
         let mut finished = Vec::new();
-        'all: for pf in &profile_files {
+        'all: for (pf, share) in shares
+            .iter()
+            .flat_map(|s| profile_files.iter().map(move |p| (p, *s)))
+        {
             for sf in &scenario_files {
                 let label = format!(
-                    "{} on {}",
+                    "{} on {}{}",
                     pf.file_stem().unwrap_or_default().to_string_lossy(),
-                    sf.file_stem().unwrap_or_default().to_string_lossy()
+                    sf.file_stem().unwrap_or_default().to_string_lossy(),
+                    share.map_or_else(
+                        || " (CPU not limited)".to_string(),
+                        |s| format!(" at {s} CPU")
+                    )
                 );
                 pb.set_message(label.clone());
                 let spec = RunSpec {
@@ -827,10 +940,15 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
                     out: dir.join("runs"),
                     max_duration: format!("{}s", max_run.as_secs_f64()),
                     quiet_log: true,
+                    cpus: share,
                 };
                 match runs::run_one(&spec).await {
                     Ok(run) => {
-                        pb.println(format!("{label}: peak {} (no limit)", mb(run.peak_bytes())));
+                        pb.println(format!(
+                            "{label}: peak {} (no memory limit), p95 to report ready {}",
+                            mb(run.peak_bytes()),
+                            secs(run.report.load.time_to_ready_p95_s)
+                        ));
                         let stop = run.report.verdict.outcome == Outcome::Interrupted;
                         finished.push(run);
                         if stop {

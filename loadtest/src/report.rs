@@ -87,6 +87,9 @@ pub struct LimitReport {
     pub cgroup: Option<CgroupReport>,
     /// Why enforcement differs from what was asked (e.g. a cgroup fallback).
     pub notes: Vec<String>,
+    /// Whether and how the server's CPU was limited (`--cpus`).
+    #[serde(default)]
+    pub cpu: crate::cgroup::CpuLimitReport,
 }
 
 /// The memory cgroup the server ran in.

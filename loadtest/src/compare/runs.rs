@@ -137,6 +137,8 @@ pub struct RunSpec {
     pub max_duration: String,
     /// Print nothing of the run's own (the caller shows its progress).
     pub quiet_log: bool,
+    /// CPU share of the server, cores (`--cpus`); `None`: not limited.
+    pub cpus: Option<f64>,
 }
 
 impl RunSpec {
@@ -156,6 +158,7 @@ impl RunSpec {
             max_duration: self.max_duration.clone(),
             ready_timeout: "60s".into(),
             stop_grace: "5s".into(),
+            cpus: self.cpus,
             server_bin: None,
             seed: 1,
             quiet: true,

@@ -68,6 +68,7 @@ pub fn run(profile: &str, scenario: &str, peak_mb: u64, jobs: u32, ready_s: f64)
             restart_on_oom: false,
             cgroup: None,
             notes: vec![],
+            cpu: Default::default(),
         },
         verdict: Verdict {
             outcome: Outcome::WithinLimit,

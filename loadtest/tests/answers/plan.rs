@@ -15,6 +15,7 @@ fn config(profile: &str, workers: usize, peak_mb: u64, p95: f64) -> Config {
     Config {
         profile: profile.into(),
         workers,
+        cpu: None,
         modelled_runtime_bytes: Some(150 * MB),
         measurements: vec![Measurement {
             scenario: "two-reports".into(),

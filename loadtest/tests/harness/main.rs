@@ -6,6 +6,7 @@
 //! depend on the report server.
 
 mod cli;
+mod cpu;
 mod helpers;
 mod ownership;
 mod run;

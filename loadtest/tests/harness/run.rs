@@ -209,3 +209,44 @@ fn sigterm_stops_the_run_writes_the_report_and_leaves_no_server_behind() {
     assert!(code == Some(3) || code == Some(0), "{status:?}");
     assert_valid_run_json(&read_json(&dir));
 }
+
+/// `--cpus`: the quota is recorded in run.json (valid against the schema),
+/// or, where no CPU cgroup can be made, why the CPU was not limited.
+#[test]
+fn a_cpu_limited_run_records_how_the_cpu_was_limited() {
+    let out = tempfile::tempdir().unwrap();
+    let o = oomlab_run(out.path(), "lean", "512MiB", &["--cpus", "0.5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let doc = read_json(&run_dir(out.path()));
+    assert_valid_run_json(&doc);
+    let cpu = &doc["limit"]["cpu"];
+    assert_eq!(cpu["cpus"], 0.5);
+    if cpu["limited"] == true {
+        assert_eq!(cpu["quota_us"], 50_000);
+        assert_eq!(cpu["period_us"], 100_000);
+        let cg = std::path::PathBuf::from(cpu["cgroup"].as_str().unwrap());
+        assert!(
+            !cg.exists(),
+            "the CPU cgroup {} is left behind",
+            cg.display()
+        );
+    } else {
+        let why = cpu["why_not"].as_str().unwrap();
+        assert!(stderr.contains("CPU was not limited"), "{stderr}");
+        eprintln!("CPU was not limited here: {why}");
+    }
+}
+
+#[test]
+fn a_bad_cpu_share_exits_2_and_names_the_flag() {
+    let out = tempfile::tempdir().unwrap();
+    let o = oomlab_run(out.path(), "lean", "512MiB", &["--cpus", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--cpus"), "{stderr}");
+}
