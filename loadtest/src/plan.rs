@@ -772,12 +772,16 @@ pub async fn run(args: PlanArgs) -> anyhow::Result<Exit> {
 
     let started = Instant::now();
     let (finished, wall, dir) = if !args.from.is_empty() {
-        notes.push(
+        let f = runs::find_runs("--from", &args.from)?;
+        notes.push(if f.iter().any(|r| r.report.limit.cpu.limited) {
             "CPU: as each finished run recorded it (run.json `limit.cpu`); a plan is judged on the runs made at its \
              CPU share, else on runs with the CPU not limited"
-                .into(),
-        );
-        let f = runs::find_runs("--from", &args.from)?;
+                .into()
+        } else {
+            "CPU was not limited in any of the finished runs (run.json `limit.cpu`): times were measured with the \
+             cores of the machine that made them, and the same runs answer for every plan"
+                .into()
+        });
         notes.push(format!(
             "judged {} finished run(s) without running again",
             f.len()
