@@ -574,6 +574,10 @@ fn build_report(i: BuildInput<'_>) -> RunReport {
     peaks.jemalloc_allocated_bytes = have_je.then_some(je.allocated);
     peaks.jemalloc_active_bytes = have_je.then_some(je.active);
     peaks.jemalloc_resident_bytes = have_je.then_some(je.resident);
+    peaks.attribution = st
+        .jemalloc_peak_reading
+        .as_ref()
+        .map(report::PeakAttribution::from_reading);
     let cgroup_reading = i.plan.cgroup.as_ref().and_then(|c| c.read().ok());
     peaks.cgroup_peak_bytes = cgroup_reading
         .and_then(|r| r.peak_bytes)
@@ -616,6 +620,7 @@ fn build_report(i: BuildInput<'_>) -> RunReport {
         errors: o.errors.clone(),
         goose_html: rel(&o.goose_html),
         goose_json: rel(&o.goose_json),
+        losses: report::submission_losses(&jobs, &st.oom_events, i.args.restart_on_oom),
     };
 
     let killed = st.oom_events.iter().find(|e| e.killed);

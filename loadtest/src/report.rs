@@ -12,11 +12,11 @@ pub mod svg;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use memstats::StageMemory;
+use memstats::{JobInFlight, StageMemory};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{CgroupReading, CgroupVersion};
-use crate::sampler::{Sample, StageSpan};
+use crate::sampler::{PeakReading, Sample, StageSpan};
 use crate::watchdog::{Enforce, OomEvent};
 
 /// The version of the `run.json` format; bumped when a field changes meaning
@@ -162,6 +162,64 @@ pub struct Peaks {
     pub stages_at_peak: String,
     /// Highest sampled RSS for each number of jobs in flight, bytes.
     pub by_jobs_in_flight: Vec<PeakByJobs>,
+    /// Who held the memory at the jemalloc peak: the jobs' live bytes plus
+    /// idle memory against jemalloc `allocated` at that reading. `None`
+    /// without a jemalloc reading (other allocator, or no reading taken).
+    #[serde(default)]
+    pub attribution: Option<PeakAttribution>,
+}
+
+/// The attribution check at the `/debug/memory` reading with the highest
+/// jemalloc `allocated`: per-job live bytes (jemalloc per-thread counters
+/// of each job's worker thread) plus idle memory, against what jemalloc
+/// says is allocated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeakAttribution {
+    /// When the reading was taken, seconds.
+    pub at_s: f64,
+    /// Server start number of that reading.
+    pub generation: u32,
+    /// jemalloc `stats.allocated` at that reading, bytes.
+    pub jemalloc_allocated_bytes: u64,
+    /// jemalloc `stats.allocated` at the latest earlier reading of the same
+    /// server start with no job in flight, bytes (the memory no job holds);
+    /// `None` if no job-free reading came before (counted as 0).
+    pub idle_allocated_bytes: Option<u64>,
+    /// Sum of the jobs' live bytes at that reading (allocated minus freed
+    /// by each job's worker thread since the job started), bytes; can be
+    /// negative when a thread frees more than it allocated.
+    pub jobs_live_bytes: i64,
+    /// The jobs in flight at that reading, with their stage and live bytes.
+    pub jobs: Vec<JobInFlight>,
+    /// `jobs_live_bytes + idle_allocated_bytes`, bytes.
+    pub attributed_bytes: i64,
+    /// `(attributed_bytes - jemalloc_allocated_bytes) /
+    /// jemalloc_allocated_bytes * 100`, percent (negative: less attributed
+    /// than allocated).
+    pub difference_pct: f64,
+}
+
+impl PeakAttribution {
+    /// The check from the reading at the jemalloc peak.
+    pub fn from_reading(r: &PeakReading) -> PeakAttribution {
+        let jobs_live_bytes: i64 = r.jobs.iter().filter_map(|j| j.live_bytes).sum();
+        let attributed_bytes = jobs_live_bytes + r.idle_allocated.unwrap_or(0) as i64;
+        let difference_pct = if r.allocated > 0 {
+            (attributed_bytes - r.allocated as i64) as f64 / r.allocated as f64 * 100.0
+        } else {
+            0.0
+        };
+        PeakAttribution {
+            at_s: r.at_ms as f64 / 1000.0,
+            generation: r.generation,
+            jemalloc_allocated_bytes: r.allocated,
+            idle_allocated_bytes: r.idle_allocated,
+            jobs_live_bytes,
+            jobs: r.jobs.clone(),
+            attributed_bytes,
+            difference_pct,
+        }
+    }
 }
 
 /// Highest sampled RSS while `jobs_in_flight` jobs were being processed.
@@ -227,6 +285,91 @@ pub struct LoadReport {
     pub goose_html: Option<PathBuf>,
     /// Goose's JSON report, relative to the run folder.
     pub goose_json: Option<PathBuf>,
+    /// Submissions lost to kills: by the reference server, and by the
+    /// modelled app's in-memory queue. Present with `--restart-on-oom` or
+    /// when the server was killed.
+    #[serde(default)]
+    pub losses: Option<SubmissionLosses>,
+}
+
+/// Acknowledged submissions lost to kills.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubmissionLosses {
+    /// Kills during the run (watchdog or cgroup).
+    pub kills: u32,
+    /// Acknowledged submissions the reference server lost: never seen
+    /// completed or failed by the end of the run.
+    pub lost_by_reference_server: u64,
+    /// Acknowledged submissions the modelled app's in-memory queue would
+    /// have lost: distinct jobs acknowledged and not yet completed or
+    /// failed at the moment of a kill (pending or processing then). Counted
+    /// from this run's job outcomes and kill times.
+    pub lost_by_in_memory_queue: u64,
+    /// The same, kill by kill.
+    pub per_kill: Vec<KillLosses>,
+}
+
+/// What one kill caught unfinished.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KillLosses {
+    /// When the server was killed, seconds.
+    pub at_s: f64,
+    /// Server start number that was killed.
+    pub generation: u32,
+    /// Jobs acknowledged and not finished then that were being processed
+    /// (per the last `/debug/memory` reading before the kill).
+    pub processing: u64,
+    /// The others: acknowledged, waiting.
+    pub pending: u64,
+    /// Their job ids.
+    pub job_ids: Vec<String>,
+}
+
+/// Submissions lost to the kills in `events`, from the jobs' outcomes.
+/// `None` unless `restart_on_oom` or a kill happened.
+pub fn submission_losses(
+    jobs: &[JobReport],
+    events: &[OomEvent],
+    restart_on_oom: bool,
+) -> Option<SubmissionLosses> {
+    let kills: Vec<&OomEvent> = events.iter().filter(|e| e.killed).collect();
+    if !restart_on_oom && kills.is_empty() {
+        return None;
+    }
+    let mut lost = std::collections::BTreeSet::new();
+    let per_kill = kills
+        .iter()
+        .map(|e| {
+            let caught: Vec<&JobReport> = jobs
+                .iter()
+                .filter(|j| {
+                    j.submitted_at_s <= e.at_s && j.finished_at_s.is_none_or(|f| f > e.at_s)
+                })
+                .collect();
+            let processing = caught
+                .iter()
+                .filter(|j| {
+                    e.jobs_in_flight
+                        .iter()
+                        .any(|f| f.job_id.to_string() == j.job_id)
+                })
+                .count() as u64;
+            lost.extend(caught.iter().map(|j| j.job_id.clone()));
+            KillLosses {
+                at_s: e.at_s,
+                generation: e.generation,
+                processing,
+                pending: caught.len() as u64 - processing,
+                job_ids: caught.iter().map(|j| j.job_id.clone()).collect(),
+            }
+        })
+        .collect();
+    Some(SubmissionLosses {
+        kills: kills.len() as u32,
+        lost_by_reference_server: jobs.iter().filter(|j| j.finished_at_s.is_none()).count() as u64,
+        lost_by_in_memory_queue: lost.len() as u64,
+        per_kill,
+    })
 }
 
 /// One acknowledged job.
@@ -306,6 +449,7 @@ pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
         headroom_bytes: limit as i64,
         stages_at_peak: String::new(),
         by_jobs_in_flight: Vec::new(),
+        attribution: None,
     };
     let mut jobs_now: u32 = 0;
     let mut stages_now = String::new();

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use memstats::{AllocatorStats, DebugMemory, ProcMemory};
+use memstats::{AllocatorStats, DebugMemory, JobInFlight, ProcMemory};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -114,6 +114,22 @@ pub struct DebugReading {
     pub doc: DebugMemory,
 }
 
+/// The `/debug/memory` reading at the jemalloc peak.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeakReading {
+    /// Milliseconds since the run started.
+    pub at_ms: u64,
+    /// Server start number.
+    pub generation: u32,
+    /// jemalloc `stats.allocated` at that reading, bytes.
+    pub allocated: u64,
+    /// jemalloc `stats.allocated` at the latest earlier reading of the same
+    /// server start with no job in flight, bytes; `None` if there was none.
+    pub idle_allocated: Option<u64>,
+    /// The jobs in flight at that reading, with their live bytes.
+    pub jobs: Vec<JobInFlight>,
+}
+
 /// Everything the sampler, the poller, the live line and the report share.
 #[derive(Debug)]
 pub struct Shared {
@@ -137,6 +153,12 @@ pub struct State {
     pub jemalloc_peak: AllocatorStats,
     /// Modelled runtime bytes, from the first `/debug/memory` reading.
     pub modelled_runtime_bytes: Option<u64>,
+    /// The `/debug/memory` reading with the highest jemalloc `allocated`,
+    /// with what each job held then (the attribution check of the peak).
+    pub jemalloc_peak_reading: Option<PeakReading>,
+    /// jemalloc `allocated` at the latest reading of the current server
+    /// start with no job in flight, bytes.
+    idle_allocated: Option<u64>,
     /// Limit crossings.
     pub oom_events: Vec<OomEvent>,
     /// Closed stage bands.
@@ -208,6 +230,22 @@ impl Shared {
             p.mapped = p.mapped.max(j.mapped);
             p.retained = p.retained.max(j.retained);
             p.metadata = p.metadata.max(j.metadata);
+            if doc.jobs_in_flight.is_empty() {
+                st.idle_allocated = Some(j.allocated);
+            }
+            if st
+                .jemalloc_peak_reading
+                .as_ref()
+                .is_none_or(|r| j.allocated > r.allocated)
+            {
+                st.jemalloc_peak_reading = Some(PeakReading {
+                    at_ms,
+                    generation,
+                    allocated: j.allocated,
+                    idle_allocated: st.idle_allocated,
+                    jobs: doc.jobs_in_flight.clone(),
+                });
+            }
         }
         st.modelled_runtime_bytes
             .get_or_insert(doc.modelled_runtime_bytes);
@@ -250,6 +288,7 @@ impl Shared {
             st.spans.push(span);
         }
         st.debug = None;
+        st.idle_allocated = None;
     }
 
     fn push(&self, sample: Sample) {

@@ -93,6 +93,7 @@ pub fn run(profile: &str, scenario: &str, peak_mb: u64, jobs: u32, ready_s: f64)
                 "1:pdf".into()
             },
             by_jobs_in_flight: by_jobs,
+            attribution: None,
         },
         modelled_runtime_bytes: Some(150 * MB),
         oom_events: vec![],
@@ -112,6 +113,7 @@ pub fn run(profile: &str, scenario: &str, peak_mb: u64, jobs: u32, ready_s: f64)
             errors: vec![],
             goose_html: None,
             goose_json: None,
+            losses: None,
         },
         jobs: job_reports,
         stage_spans: vec![],
