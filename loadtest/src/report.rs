@@ -183,8 +183,13 @@ pub struct PeakAttribution {
     pub jemalloc_allocated_bytes: u64,
     /// jemalloc `stats.allocated` at the latest earlier reading of the same
     /// server start with no job in flight, bytes (the memory no job holds);
-    /// `None` if no job-free reading came before (counted as 0).
+    /// When that server start had no job-free reading before the peak (a
+    /// restarted server taking up its jobs at once), the first job-free
+    /// reading of the run; `None` if there was none (counted as 0).
     pub idle_allocated_bytes: Option<u64>,
+    /// Whether `idle_allocated_bytes` was read in an earlier server start.
+    #[serde(default)]
+    pub idle_from_earlier_start: bool,
     /// Sum of the jobs' live bytes at that reading (allocated minus freed
     /// by each job's worker thread since the job started), bytes; can be
     /// negative when a thread frees more than it allocated.
@@ -214,6 +219,7 @@ impl PeakAttribution {
             generation: r.generation,
             jemalloc_allocated_bytes: r.allocated,
             idle_allocated_bytes: r.idle_allocated,
+            idle_from_earlier_start: r.idle_from_earlier_start,
             jobs_live_bytes,
             jobs: r.jobs.clone(),
             attributed_bytes,

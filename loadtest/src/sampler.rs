@@ -124,8 +124,12 @@ pub struct PeakReading {
     /// jemalloc `stats.allocated` at that reading, bytes.
     pub allocated: u64,
     /// jemalloc `stats.allocated` at the latest earlier reading of the same
-    /// server start with no job in flight, bytes; `None` if there was none.
+    /// server start with no job in flight, bytes; when that start had none
+    /// (a restarted server taking up its jobs at once), the first job-free
+    /// reading of the run; `None` if there was none at all.
     pub idle_allocated: Option<u64>,
+    /// Whether `idle_allocated` comes from an earlier server start.
+    pub idle_from_earlier_start: bool,
     /// The jobs in flight at that reading, with their live bytes.
     pub jobs: Vec<JobInFlight>,
 }
@@ -159,6 +163,10 @@ pub struct State {
     /// jemalloc `allocated` at the latest reading of the current server
     /// start with no job in flight, bytes.
     idle_allocated: Option<u64>,
+    /// jemalloc `allocated` at the first reading of the run with no job in
+    /// flight, bytes: the idle figure of a restarted server that took up
+    /// its jobs at once (no job-free reading of its own).
+    first_idle_allocated: Option<u64>,
     /// Limit crossings.
     pub oom_events: Vec<OomEvent>,
     /// Closed stage bands.
@@ -232,6 +240,7 @@ impl Shared {
             p.metadata = p.metadata.max(j.metadata);
             if doc.jobs_in_flight.is_empty() {
                 st.idle_allocated = Some(j.allocated);
+                st.first_idle_allocated.get_or_insert(j.allocated);
             }
             if st
                 .jemalloc_peak_reading
@@ -242,7 +251,9 @@ impl Shared {
                     at_ms,
                     generation,
                     allocated: j.allocated,
-                    idle_allocated: st.idle_allocated,
+                    idle_allocated: st.idle_allocated.or(st.first_idle_allocated),
+                    idle_from_earlier_start: st.idle_allocated.is_none()
+                        && st.first_idle_allocated.is_some(),
                     jobs: doc.jobs_in_flight.clone(),
                 });
             }

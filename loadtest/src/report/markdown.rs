@@ -281,13 +281,18 @@ fn attribution(o: &mut String, a: &super::PeakAttribution) {
         .collect();
     let _ = writeln!(
         o,
-        "Jobs: {} = {} MB; idle (jemalloc allocated at the last reading with no job in flight): {} MB.",
+        "Jobs: {} = {} MB; idle (jemalloc allocated at the last reading with no job in flight{}): {} MB.",
         if jobs.is_empty() {
             "none in flight".to_string()
         } else {
             jobs.join(", ")
         },
         smb(a.jobs_live_bytes),
+        if a.idle_from_earlier_start {
+            ", from the run's first server start: this one had none"
+        } else {
+            ""
+        },
         opt_mb(a.idle_allocated_bytes)
     );
 }
@@ -526,6 +531,7 @@ mod tests {
                         generation: 0,
                         allocated: 300 * MB,
                         idle_allocated: Some(151 * MB),
+                        idle_from_earlier_start: false,
                         jobs: vec![in_flight(2, "pdf", 124)],
                     },
                 )),
