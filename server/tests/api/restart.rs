@@ -147,3 +147,74 @@ async fn jobs_survive_a_kill_and_all_complete_after_restart() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_killing_the_server_ends_failed_instead_of_looping() {
+    // Photos take 300 ms each: the job is always mid-way when killed.
+    let faults = FaultConfig {
+        rules: vec![
+            FaultRule::for_path("/image/upload/")
+                .methods(&["GET"])
+                .latency(Duration::from_millis(300), Duration::ZERO),
+        ],
+    };
+    let fake = FakeCloudinary::builder()
+        .seed(4)
+        .faults(faults)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("test.toml");
+    std::fs::write(
+        &profile,
+        "workers = 1\n[photos]\nfetch = \"one_at_a_time\"\nembed = \"passthrough\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let http = reqwest::Client::new();
+    let mut server = start_server(&profile, &data, &fake);
+    let urls: Vec<String> = (0..8).map(|n| fake.photo_url(&small_photo(n))).collect();
+    let body = serde_json::json!({"site": {"name": "Depot"}, "items": [{"asset": "A", "photo_urls": urls}]});
+    let ack: Value = http
+        .post(format!("{}/api/submissions", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = ack["job_id"].as_i64().unwrap();
+    // Kill it three times while the job is processing, as an OOM kill would.
+    for kill in 1..=3u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let j = job(&http, &server.base, id).await;
+            if j["status"] == "processing" && j["attempts"].as_u64() == Some(kill) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the job did not start attempt {kill}: {j}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        drop(server);
+        server = start_server(&profile, &data, &fake);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let j = loop {
+        let j = job(&http, &server.base, id).await;
+        if j["status"] == "failed" || j["status"] == "completed" {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "{j}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(j["status"], "failed", "{j}");
+    assert!(
+        j["error"].as_str().unwrap().contains("interrupted 3 times"),
+        "{j}"
+    );
+}
