@@ -38,7 +38,7 @@ fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings, file: &std::path:
     )
     .unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
-    assert!(out.len() > 0);
+    assert!(!out.is_empty());
     drop(out);
     let after = dhat::HeapStats::get();
     after.max_bytes as u64 - before.curr_bytes as u64

@@ -84,8 +84,10 @@ async fn memory_after_a_soak_with_faults_is_within_ten_percent_of_warm_up() {
         .start()
         .await
         .unwrap();
-    let mut s = Settings::default();
-    s.workers = 2;
+    let mut s = Settings {
+        workers: 2,
+        ..Settings::default()
+    };
     s.photos.fetch = FetchMode::OneAtATime;
     s.photos.embed = EmbedMode::Resize;
     s.photos.max_px = 320;
