@@ -20,8 +20,10 @@ pub fn small_photo(n: usize) -> String {
 }
 
 pub fn test_settings() -> Settings {
-    let mut s = Settings::default();
-    s.workers = 2;
+    let mut s = Settings {
+        workers: 2,
+        ..Settings::default()
+    };
     s.db.pool_size = 2;
     s.db.max_overflow = 2;
     s.photos.attempts = 2;
