@@ -672,8 +672,9 @@ fn build_report(i: BuildInput<'_>) -> RunReport {
             .count();
         let restarts = i.exits.iter().map(|x| x.generation).max().unwrap_or(0);
         summary.push_str(&format!(
-            "; killed {kills} time(s), restarted {restarts} time(s), {} acknowledged submission(s) never completed",
-            load.acknowledged_never_completed
+            "; killed {kills} time(s), restarted {restarts} time(s), {} acknowledged submission(s) never completed (an in-memory queue would have lost {})",
+            load.acknowledged_never_completed,
+            load.losses.as_ref().map_or(0, |l| l.lost_by_in_memory_queue)
         ));
     }
     if outcome == Outcome::WithinLimit || outcome == Outcome::Killed {
