@@ -89,7 +89,6 @@ impl Application {
             settings: settings.clone(),
             pool: pool.clone(),
             cloudinary: cloudinary.clone(),
-            runtime: tokio::runtime::Handle::current(),
             monitor: HighWaterMonitor::start(),
             queue: queue.clone(),
             in_flight: in_flight.clone(),

@@ -4,8 +4,8 @@
 //! Workers are plain OS threads, not tasks on the async runtime: image
 //! decoding and PDF assembly are CPU-heavy and would stall request handling.
 //! Each job runs start to end on one worker thread, so jemalloc's per-thread
-//! counters attribute its allocations exactly. Network I/O of a job is driven
-//! from its worker thread with `Handle::block_on`.
+//! counters attribute its allocations exactly. Network I/O of a job runs on its
+//! worker thread too, on a current-thread runtime of its own ([`WorkerIo`]).
 
 pub mod excel;
 pub mod pdf;
@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use memstats::JobInFlight;
 
-pub use run::{JobContext, PdfOutput, build_pdf, run_job};
+pub use run::{JobContext, PdfOutput, WorkerIo, build_pdf, run_job};
 
 /// The job queue: unbounded by default, as the modelled app's.
 pub struct JobQueue {
@@ -177,10 +177,20 @@ pub fn spawn_workers(ctx: Arc<JobContext>, n: usize) -> Vec<std::thread::JoinHan
 }
 
 fn run_worker_until_stopped(ctx: &JobContext) {
+    let io = match WorkerIo::new(ctx) {
+        Ok(io) => io,
+        Err(e) => {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "a worker cannot start its runtime"
+            );
+            return;
+        }
+    };
     while let Some(job_id) = ctx.queue.pop() {
         // A panic in one job must not take the worker down with it.
         let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(ctx, job_id)));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(ctx, &io, job_id)));
         if result.is_err() {
             tracing::error!(job_id, "job panicked; marked failed");
             ctx.fail_after_panic(job_id);

@@ -28,7 +28,6 @@ pub struct JobContext {
     pub settings: Arc<Settings>,
     pub pool: Pool,
     pub cloudinary: CloudinaryClient,
-    pub runtime: tokio::runtime::Handle,
     pub monitor: HighWaterMonitor,
     pub queue: Arc<JobQueue>,
     pub in_flight: Arc<InFlight>,
@@ -52,6 +51,25 @@ impl JobContext {
             );
         }
         self.metrics.job_finished("failed");
+    }
+}
+
+/// A worker thread's own I/O: a current-thread runtime and an HTTP client
+/// bound to it. Downloads and uploads then run entirely on the worker's
+/// thread (hyper's connection tasks included), so jemalloc's per-thread
+/// counters see every byte the job allocates and frees.
+pub struct WorkerIo {
+    pub rt: tokio::runtime::Runtime,
+    pub cloudinary: CloudinaryClient,
+}
+
+impl WorkerIo {
+    pub fn new(ctx: &JobContext) -> anyhow::Result<WorkerIo> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let cloudinary = CloudinaryClient::new(&ctx.settings.cloudinary)?;
+        Ok(WorkerIo { rt, cloudinary })
     }
 }
 
@@ -108,7 +126,7 @@ impl Stages {
 }
 
 /// Run job `job_id` to `completed` or `failed`.
-pub fn run_job(ctx: &JobContext, job_id: i64) {
+pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) {
     let conn = match ctx.pool.get() {
         Ok(c) => c,
         Err(e) => {
@@ -155,7 +173,7 @@ pub fn run_job(ctx: &JobContext, job_id: i64) {
     let mut stages = Stages::new();
     let mut warnings = Vec::new();
     let started = Instant::now();
-    let result = process(ctx, job_id, &mut stages, &mut warnings, started);
+    let result = process(ctx, io, job_id, &mut stages, &mut warnings, started);
     stages.end();
     let (status, error) = match &result {
         Ok(()) => ("completed", None),
@@ -191,6 +209,7 @@ pub fn run_job(ctx: &JobContext, job_id: i64) {
 
 fn process(
     ctx: &JobContext,
+    io: &WorkerIo,
     job_id: i64,
     stages: &mut Stages,
     warnings: &mut Vec<String>,
@@ -230,9 +249,9 @@ fn process(
     stages.begin("excel_upload", &ctx.monitor);
     let xlsx = Bytes::from(xlsx);
     let xlsx_len = xlsx.len() as u64;
-    let answer = ctx
-        .runtime
-        .block_on(ctx.cloudinary.upload(
+    let answer = io
+        .rt
+        .block_on(io.cloudinary.upload(
             "raw",
             &format!("job-{job_id}-report.xlsx"),
             ReportKind::Xlsx.content_type(),
@@ -256,7 +275,7 @@ fn process(
         stages.begin("photos", &ctx.monitor);
         for (i, u) in photo_urls.iter().enumerate() {
             check_deadline()?;
-            upfront.push(fetch_photo(ctx, u, i, warnings));
+            upfront.push(fetch_photo(ctx, io, u, i, warnings));
             ctx.in_flight.update(job_id, "photos", 45, stages.live());
         }
     }
@@ -273,7 +292,7 @@ fn process(
             check_deadline()?;
             Ok(match s.photos.fetch {
                 FetchMode::AllUpfront => upfront_iter.next().flatten(),
-                FetchMode::OneAtATime => fetch_photo(ctx, url, n, warnings),
+                FetchMode::OneAtATime => fetch_photo(ctx, io, url, n, warnings),
             })
         },
         warnings,
@@ -288,7 +307,7 @@ fn process(
     let pdf_len = pdf.len();
     let name = format!("job-{job_id}-report.pdf");
     let answer = match pdf {
-        PdfOutput::Memory(pdf) => ctx.runtime.block_on(ctx.cloudinary.upload(
+        PdfOutput::Memory(pdf) => io.rt.block_on(io.cloudinary.upload(
             "raw",
             &name,
             ReportKind::Pdf.content_type(),
@@ -296,7 +315,7 @@ fn process(
             &s.photos,
         )),
         PdfOutput::File { path, .. } => {
-            let r = ctx.runtime.block_on(ctx.cloudinary.upload_file(
+            let r = io.rt.block_on(io.cloudinary.upload_file(
                 "raw",
                 &name,
                 ReportKind::Pdf.content_type(),
@@ -441,6 +460,7 @@ fn lay_out<C: super::pdf::Canvas>(
 /// placeholder, as in the modelled app.
 fn fetch_photo(
     ctx: &JobContext,
+    io: &WorkerIo,
     raw: &str,
     index: usize,
     warnings: &mut Vec<String>,
@@ -463,8 +483,8 @@ fn fetch_photo(
     } else {
         url
     };
-    match ctx.runtime.block_on(
-        ctx.cloudinary
+    match io.rt.block_on(
+        io.cloudinary
             .fetch(&url, &s.photos, s.limits.max_photo_bytes),
     ) {
         Ok(b) => {
