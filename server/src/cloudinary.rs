@@ -128,7 +128,7 @@ impl CloudinaryClient {
         })
     }
 
-    /// Upload a file (`resource_type` `image` or `raw`), with retries.
+    /// Upload bytes (`resource_type` `image` or `raw`), with retries.
     pub async fn upload(
         &self,
         resource_type: &str,
@@ -137,48 +137,15 @@ impl CloudinaryClient {
         data: Bytes,
         policy: &PhotoSettings,
     ) -> anyhow::Result<UploadAnswer> {
-        let endpoint = self.urls.upload_endpoint(resource_type);
-        let mut last = String::new();
-        for attempt in 1..=policy.attempts {
-            let part = reqwest::multipart::Part::stream(data.clone())
-                .file_name(file_name.to_string())
-                .mime_str(content_type)?;
-            let form = reqwest::multipart::Form::new().part("file", part);
-            let result = self
-                .http
-                .post(&endpoint)
-                .timeout(Duration::from_secs_f64(policy.timeout_secs.max(30.0)))
-                .multipart(form)
-                .send()
-                .await;
-            match result {
-                Ok(resp) if resp.status().is_success() => {
-                    return resp
-                        .json::<UploadAnswer>()
-                        .await
-                        .context("reading Cloudinary's upload answer");
-                }
-                Ok(resp) if resp.status().is_server_error() => {
-                    last = format!("Cloudinary answered {}", resp.status());
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    let text = resp.text().await.unwrap_or_default();
-                    anyhow::bail!(
-                        "Cloudinary refused the upload ({status}): {}",
-                        text.chars().take(200).collect::<String>()
-                    );
-                }
-                Err(e) => last = format!("{e}"),
+        self.upload_with(resource_type, policy, || {
+            let data = data.clone();
+            async move {
+                Ok(reqwest::multipart::Part::stream(data)
+                    .file_name(file_name.to_string())
+                    .mime_str(content_type)?)
             }
-            if attempt < policy.attempts {
-                tokio::time::sleep(backoff(policy, attempt)).await;
-            }
-        }
-        anyhow::bail!(
-            "upload to Cloudinary failed after {} attempts: {last}",
-            policy.attempts
-        )
+        })
+        .await
     }
 
     /// Upload a file from disk, streamed (never read whole into memory),
@@ -191,9 +158,7 @@ impl CloudinaryClient {
         path: &std::path::Path,
         policy: &PhotoSettings,
     ) -> anyhow::Result<UploadAnswer> {
-        let endpoint = self.urls.upload_endpoint(resource_type);
-        let mut last = String::new();
-        for attempt in 1..=policy.attempts {
+        self.upload_with(resource_type, policy, || async move {
             let file = tokio::fs::File::open(path)
                 .await
                 .with_context(|| format!("opening {}", path.display()))?;
@@ -202,10 +167,29 @@ impl CloudinaryClient {
                 file,
                 64 << 10,
             ));
-            let part = reqwest::multipart::Part::stream_with_length(body, len)
+            Ok(reqwest::multipart::Part::stream_with_length(body, len)
                 .file_name(file_name.to_string())
-                .mime_str(content_type)?;
-            let form = reqwest::multipart::Form::new().part("file", part);
+                .mime_str(content_type)?)
+        })
+        .await
+    }
+
+    /// The upload loop: a fresh multipart part per attempt, 5xx and network
+    /// errors retried with backoff, other refusals final.
+    async fn upload_with<F, Fut>(
+        &self,
+        resource_type: &str,
+        policy: &PhotoSettings,
+        mut make_part: F,
+    ) -> anyhow::Result<UploadAnswer>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<reqwest::multipart::Part>>,
+    {
+        let endpoint = self.urls.upload_endpoint(resource_type);
+        let mut last = String::new();
+        for attempt in 1..=policy.attempts {
+            let form = reqwest::multipart::Form::new().part("file", make_part().await?);
             let result = self
                 .http
                 .post(&endpoint)
