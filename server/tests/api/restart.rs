@@ -69,14 +69,17 @@ async fn job(http: &reqwest::Client, base: &str, id: i64) -> Value {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jobs_survive_a_kill_and_all_complete_after_restart() {
-    // Each photo takes 150 ms to arrive, so jobs are still running at the kill.
+/// A fake whose photos take `photo_ms` each, and a profile file: jobs are
+/// still running when the test kills the server.
+async fn slow_fake_and_profile(
+    photo_ms: u64,
+    profile_text: &str,
+) -> (FakeCloudinary, tempfile::TempDir, std::path::PathBuf) {
     let faults = FaultConfig {
         rules: vec![
             FaultRule::for_path("/image/upload/")
                 .methods(&["GET"])
-                .latency(Duration::from_millis(150), Duration::ZERO),
+                .latency(Duration::from_millis(photo_ms), Duration::ZERO),
         ],
     };
     let fake = FakeCloudinary::builder()
@@ -87,11 +90,17 @@ async fn jobs_survive_a_kill_and_all_complete_after_restart() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let profile = dir.path().join("test.toml");
-    std::fs::write(
-        &profile,
+    std::fs::write(&profile, profile_text).unwrap();
+    (fake, dir, profile)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_survive_a_kill_and_all_complete_after_restart() {
+    let (fake, dir, profile) = slow_fake_and_profile(
+        150,
         "workers = 2\n[photos]\nfetch = \"one_at_a_time\"\nembed = \"passthrough\"\nattempts = 2\nbackoff_initial_ms = 10\n",
     )
-    .unwrap();
+    .await;
     let data = dir.path().join("data");
     let http = reqwest::Client::new();
 
@@ -151,26 +160,11 @@ async fn jobs_survive_a_kill_and_all_complete_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_keeps_killing_the_server_ends_failed_instead_of_looping() {
     // Photos take 300 ms each: the job is always mid-way when killed.
-    let faults = FaultConfig {
-        rules: vec![
-            FaultRule::for_path("/image/upload/")
-                .methods(&["GET"])
-                .latency(Duration::from_millis(300), Duration::ZERO),
-        ],
-    };
-    let fake = FakeCloudinary::builder()
-        .seed(4)
-        .faults(faults)
-        .start()
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("test.toml");
-    std::fs::write(
-        &profile,
+    let (fake, dir, profile) = slow_fake_and_profile(
+        300,
         "workers = 1\n[photos]\nfetch = \"one_at_a_time\"\nembed = \"passthrough\"\n",
     )
-    .unwrap();
+    .await;
     let data = dir.path().join("data");
     let http = reqwest::Client::new();
     let mut server = start_server(&profile, &data, &fake);
