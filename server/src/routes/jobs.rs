@@ -110,11 +110,7 @@ pub async fn download_report(
             Ok((headers, body).into_response())
         }
         DownloadMode::Streamed => {
-            let mut resp = (headers, Body::from_stream(upstream.bytes_stream())).into_response();
-            if let Some(len) = resp.headers().get(header::CONTENT_LENGTH).cloned() {
-                resp.headers_mut().insert(header::CONTENT_LENGTH, len);
-            }
-            Ok(resp)
+            Ok((headers, Body::from_stream(upstream.bytes_stream())).into_response())
         }
     }
 }

@@ -7,40 +7,20 @@
 use std::time::{Duration, Instant};
 
 use mock_cloudinary::{FakeCloudinary, FaultConfig, FaultRule};
+use report_server::Settings;
 use report_server::settings::{EmbedMode, FetchMode};
-use report_server::{Application, Placement, Settings};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, settings_with, small_photo};
+use crate::helpers::{TestApp, serve, settings_with, small_photo, spawn_app_with};
 
-async fn spawn_with_faults(mut settings: Settings, faults: FaultConfig) -> TestApp {
+async fn spawn_with_faults(settings: Settings, faults: FaultConfig) -> TestApp {
     let fake = FakeCloudinary::builder()
         .seed(11)
         .faults(faults)
         .start()
         .await
         .unwrap();
-    settings.cloudinary.base_url = fake.base_url();
-    settings.cloudinary.cloud_name = fake.cloud_name().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let app = Application::build(
-        settings,
-        Placement {
-            host: "127.0.0.1".into(),
-            port: 0,
-            data_dir: dir.path().to_path_buf(),
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
-        base,
-        http: reqwest::Client::new(),
-        fake,
-        _dir: dir,
-    }
+    spawn_app_with(settings, fake).await
 }
 
 async fn run_job(app: &TestApp, photo_ids: &[String]) -> Value {
@@ -168,38 +148,11 @@ async fn a_redirect_away_from_cloudinary_is_not_followed() {
     let mut s = quick();
     s.cloudinary.base_url = format!("http://{addr}");
     s.cloudinary.cloud_name = fake.cloud_name().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let app = Application::build(
-        s,
-        Placement {
-            host: "127.0.0.1".into(),
-            port: 0,
-            data_dir: dir.path().to_path_buf(),
-        },
-    )
-    .await
-    .unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let http = reqwest::Client::new();
-    let url = format!("http://{addr}/{}/image/upload/p.jpg", fake.cloud_name());
+    let app = serve(s, fake).await;
+    let url = format!("http://{addr}/{}/image/upload/p.jpg", app.fake.cloud_name());
     let body = json!({"site": {"name": "Depot"}, "items": [{"asset": "A", "photo_urls": [url]}]});
-    let ack: Value = http
-        .post(format!("{base}/api/submissions"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let test_app = TestApp {
-        base,
-        http,
-        fake,
-        _dir: dir,
-    };
-    let job = test_app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
+    let ack: Value = app.submit(&body).await.json().await.unwrap();
+    let job = app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
     assert_eq!(job["status"], "completed", "{job}");
     let w = warnings(&job);
     assert_eq!(w.len(), 1, "{w:?}");

@@ -11,7 +11,7 @@ pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub fake: FakeCloudinary,
-    pub _dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 /// A small photo of the fake's catalogue (640x480, about 60 KB).
@@ -42,14 +42,25 @@ pub fn settings_with(fetch: FetchMode, embed: EmbedMode, max_px: u32) -> Setting
     s
 }
 
-pub async fn spawn_app(mut settings: Settings) -> TestApp {
+pub async fn spawn_app(settings: Settings) -> TestApp {
     let fake = FakeCloudinary::builder()
         .seed(7)
         .start()
         .await
         .expect("the fake Cloudinary starts");
+    spawn_app_with(settings, fake).await
+}
+
+/// The server with `fake` as its Cloudinary.
+pub async fn spawn_app_with(mut settings: Settings, fake: FakeCloudinary) -> TestApp {
     settings.cloudinary.base_url = fake.base_url();
     settings.cloudinary.cloud_name = fake.cloud_name().to_string();
+    serve(settings, fake).await
+}
+
+/// The server with `settings` as given (its Cloudinary already set), on
+/// 127.0.0.1:0, its data in a temporary directory.
+pub async fn serve(settings: Settings, fake: FakeCloudinary) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let app = Application::build(
         settings,
