@@ -12,14 +12,21 @@
 //! - [`debug`]: the JSON document of `GET /debug/memory` (allocator figures,
 //!   process figures, the modelled runtime, jobs in flight and their stages).
 //! - [`units`]: parsing and printing of byte sizes such as `512MiB`.
+//! - [`job`]: a job's created/started/finished times as the job status
+//!   answer carries them, and the one time format.
+//! - [`ready`]: the server's ready line on stdout (address, pid, profile).
 //!
 //! Every field that holds memory is in bytes; every duration in milliseconds
 //! unless its name says otherwise.
 
 pub mod debug;
+pub mod job;
 pub mod proc;
+pub mod ready;
 pub mod units;
 
 pub use debug::{AllocatorStats, DebugMemory, JobInFlight, StageMemory};
+pub use job::{JobTimes, format_time, now_time, parse_time};
 pub use proc::{ProcMemory, read_proc_memory, read_tree_memory};
+pub use ready::{ReadyLine, ReadyLineError};
 pub use units::{ByteSize, format_mb, parse_bytes};

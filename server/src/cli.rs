@@ -56,16 +56,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let app = Application::build(settings.clone(), placement).await?;
         let addr = app.local_addr();
         // One machine-readable line: a harness started us with --port 0.
-        println!(
-            "{}",
-            serde_json::json!({
-                "event": "ready",
-                "addr": addr.to_string(),
-                "pid": std::process::id(),
-                "profile": settings.name,
-                "recovered_jobs": app.recovered_jobs(),
-            })
+        let ready = memstats::ReadyLine::new(
+            addr,
+            std::process::id(),
+            &settings.name,
+            app.recovered_jobs() as u64,
         );
+        println!("{}", ready.to_line());
         use std::io::Write;
         std::io::stdout().flush()?;
         tracing::info!(%addr, profile = settings.name, "serving");

@@ -7,6 +7,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use memstats::JobTimes;
+use serde::Serialize;
 
 use super::blocking;
 use crate::app::AppState;
@@ -30,39 +32,83 @@ async fn load_job(state: &AppState, id: i64) -> Result<JobRow, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("job {id} does not exist")))
 }
 
+/// One stored report in the status answer.
+#[derive(Debug, Serialize)]
+struct ReportLink {
+    /// Where to download it from this server.
+    url: String,
+    /// Where Cloudinary stores it.
+    cloudinary_url: String,
+    /// Its size in bytes.
+    bytes: Option<u64>,
+}
+
+/// The stored reports of a job; `None` until each is uploaded.
+#[derive(Debug, Serialize)]
+struct Results {
+    pdf: Option<ReportLink>,
+    excel: Option<ReportLink>,
+}
+
+/// The answer of `GET /api/jobs/{id}`. The job's times are
+/// [`memstats::JobTimes`], flattened, so the harness reads them with the same
+/// type.
+#[derive(Debug, Serialize)]
+pub struct JobStatus {
+    job_id: i64,
+    submission_id: i64,
+    status: String,
+    progress: u8,
+    stage: Option<String>,
+    error: Option<String>,
+    warnings: Vec<String>,
+    attempts: u32,
+    #[serde(flatten)]
+    times: JobTimes,
+    results: Results,
+    stages: serde_json::Value,
+}
+
+impl JobStatus {
+    fn from_row(job: JobRow) -> JobStatus {
+        let id = job.id;
+        let link = |kind: ReportKind, url: Option<String>, bytes: Option<u64>| {
+            url.map(|u| ReportLink {
+                url: format!("/api/jobs/{id}/{}", kind.file_name()),
+                cloudinary_url: u,
+                bytes,
+            })
+        };
+        JobStatus {
+            job_id: job.id,
+            submission_id: job.submission_id,
+            status: job.status,
+            progress: job.progress,
+            stage: job.stage,
+            error: job.error,
+            warnings: job.warnings,
+            attempts: job.attempts,
+            times: JobTimes {
+                created_at: Some(job.created_at),
+                started_at: job.started_at,
+                finished_at: job.finished_at,
+            },
+            results: Results {
+                pdf: link(ReportKind::Pdf, job.pdf_url, job.pdf_bytes),
+                excel: link(ReportKind::Xlsx, job.xlsx_url, job.xlsx_bytes),
+            },
+            stages: job.stages,
+        }
+    }
+}
+
 pub async fn job_status(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<JobStatus>, ApiError> {
     let id = parse_job_id(&id)?;
     let job = load_job(&state, id).await?;
-    let result = |kind: ReportKind, url: &Option<String>, bytes: Option<u64>| {
-        url.as_ref().map(|u| {
-            serde_json::json!({
-                "url": format!("/api/jobs/{id}/{}", kind.file_name()),
-                "cloudinary_url": u,
-                "bytes": bytes,
-            })
-        })
-    };
-    Ok(Json(serde_json::json!({
-        "job_id": job.id,
-        "submission_id": job.submission_id,
-        "status": job.status,
-        "progress": job.progress,
-        "stage": job.stage,
-        "error": job.error,
-        "warnings": job.warnings,
-        "attempts": job.attempts,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "results": {
-            "pdf": result(ReportKind::Pdf, &job.pdf_url, job.pdf_bytes),
-            "excel": result(ReportKind::Xlsx, &job.xlsx_url, job.xlsx_bytes),
-        },
-        "stages": job.stages,
-    })))
+    Ok(Json(JobStatus::from_row(job)))
 }
 
 pub async fn download_report(

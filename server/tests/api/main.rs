@@ -6,3 +6,4 @@ mod faults;
 mod helpers;
 mod reports;
 mod restart;
+mod times;
