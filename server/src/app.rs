@@ -5,13 +5,13 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::cloudinary::CloudinaryClient;
-use crate::db::{self, Pool};
+use crate::db::{self, Pool, PoolOptions};
 use crate::jobs::{InFlight, JobContext, JobQueue, excel, spawn_workers};
 use crate::memory::{self, HighWaterMonitor, RuntimeBallast};
 use crate::metrics::Metrics;
@@ -63,12 +63,7 @@ impl Application {
             let s = settings.db.clone();
             let path = db_path.clone();
             tokio::task::spawn_blocking(move || {
-                Pool::open(
-                    &path,
-                    s.pool_size,
-                    s.max_overflow,
-                    Duration::from_secs_f64(s.pool_timeout_secs),
-                )
+                Pool::open_with(&path, PoolOptions::from_settings(&s))
             })
             .await??
         };

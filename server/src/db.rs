@@ -1,179 +1,16 @@
 //! The database: SQLite behind a connection pool with SQLAlchemy's
-//! `QueuePool` semantics, embedded migrations, and the queries of the app.
-//!
-//! Why a hand-written pool: the modelled app's memory depends on how many
-//! connections stay open (`pool_size`) and how many more open under load and
-//! are closed when returned (`max_overflow`); no Rust pool has exactly those
-//! semantics. Connections are blocking (rusqlite): callers on the async
-//! runtime go through `spawn_blocking`.
+//! `QueuePool` semantics ([`pool`]), embedded migrations, and the queries of
+//! the app.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+mod pool;
+
+pub use pool::{Pool, PoolOptions, PoolOrder, PoolStatus, PooledConn};
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
-
-/// Pool of SQLite connections: `pool_size` kept, up to `pool_size +
-/// max_overflow` open at peak, extras closed when returned.
-#[derive(Clone)]
-pub struct Pool {
-    inner: Arc<PoolInner>,
-}
-
-struct PoolInner {
-    path: PathBuf,
-    pool_size: usize,
-    max_open: usize,
-    timeout: Duration,
-    state: Mutex<PoolState>,
-    returned: Condvar,
-}
-
-#[derive(Default)]
-struct PoolState {
-    idle: Vec<Connection>,
-    open: usize,
-    peak_open: usize,
-}
-
-/// Counters of the pool, for `/metrics`.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct PoolStatus {
-    pub open: usize,
-    pub idle: usize,
-    pub peak_open: usize,
-    pub pool_size: usize,
-    pub max_open: usize,
-}
-
-/// A checked-out connection, returned on drop.
-pub struct PooledConn {
-    conn: Option<Connection>,
-    pool: Arc<PoolInner>,
-}
-
-impl std::ops::Deref for PooledConn {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        self.conn.as_ref().expect("connection present until drop")
-    }
-}
-
-impl std::ops::DerefMut for PooledConn {
-    fn deref_mut(&mut self) -> &mut Connection {
-        self.conn.as_mut().expect("connection present until drop")
-    }
-}
-
-impl Drop for PooledConn {
-    fn drop(&mut self) {
-        let conn = self.conn.take();
-        let mut st = self.pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        match conn {
-            Some(c) if st.idle.len() < self.pool.pool_size => st.idle.push(c),
-            _ => st.open -= 1, // overflow connection: closed on return
-        }
-        drop(st);
-        self.pool.returned.notify_one();
-    }
-}
-
-impl Pool {
-    /// Open (creating) the database at `path`, run migrations.
-    pub fn open(
-        path: &Path,
-        pool_size: usize,
-        max_overflow: usize,
-        timeout: Duration,
-    ) -> anyhow::Result<Pool> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the data directory {}", dir.display()))?;
-        }
-        let pool = Pool {
-            inner: Arc::new(PoolInner {
-                path: path.to_path_buf(),
-                pool_size,
-                max_open: pool_size + max_overflow,
-                timeout,
-                state: Mutex::new(PoolState::default()),
-                returned: Condvar::new(),
-            }),
-        };
-        let mut conn = pool.get()?;
-        migrate(&mut conn)?;
-        Ok(pool)
-    }
-
-    /// Check out a connection, waiting up to `pool_timeout`.
-    pub fn get(&self) -> anyhow::Result<PooledConn> {
-        let inner = &self.inner;
-        let deadline = Instant::now() + inner.timeout;
-        let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if let Some(conn) = st.idle.pop() {
-                return Ok(PooledConn {
-                    conn: Some(conn),
-                    pool: inner.clone(),
-                });
-            }
-            if st.open < inner.max_open {
-                st.open += 1;
-                st.peak_open = st.peak_open.max(st.open);
-                drop(st);
-                return match open_connection(&inner.path) {
-                    Ok(conn) => Ok(PooledConn {
-                        conn: Some(conn),
-                        pool: inner.clone(),
-                    }),
-                    Err(e) => {
-                        inner.state.lock().unwrap_or_else(|e| e.into_inner()).open -= 1;
-                        inner.returned.notify_one();
-                        Err(e)
-                    }
-                };
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                anyhow::bail!(
-                    "database pool exhausted: {} connections in use, waited {:.1} s (db.pool_timeout_secs)",
-                    inner.max_open,
-                    inner.timeout.as_secs_f64()
-                );
-            }
-            st = inner
-                .returned
-                .wait_timeout(st, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-
-    pub fn status(&self) -> PoolStatus {
-        let st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        PoolStatus {
-            open: st.open,
-            idle: st.idle.len(),
-            peak_open: st.peak_open,
-            pool_size: self.inner.pool_size,
-            max_open: self.inner.max_open,
-        }
-    }
-}
-
-fn open_connection(path: &Path) -> anyhow::Result<Connection> {
-    let conn = Connection::open(path)
-        .with_context(|| format!("opening the database {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    Ok(conn)
-}
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -387,6 +224,8 @@ impl ReportKind {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn pool(size: usize, overflow: usize) -> (tempfile::TempDir, Pool) {
@@ -399,20 +238,6 @@ mod tests {
         )
         .unwrap();
         (dir, p)
-    }
-
-    #[test]
-    fn pool_keeps_pool_size_and_closes_overflow_on_return() {
-        let (_d, p) = pool(2, 1);
-        let a = p.get().unwrap();
-        let b = p.get().unwrap();
-        let c = p.get().unwrap();
-        assert_eq!(p.status().open, 3);
-        let err = p.get().err().expect("the fourth checkout must time out");
-        assert!(err.to_string().contains("pool exhausted"), "{err}");
-        drop((a, b, c));
-        let s = p.status();
-        assert_eq!((s.open, s.idle, s.peak_open), (2, 2, 3));
     }
 
     #[test]

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod env;
+
+pub use env::{apply_env_overrides, deserialize_with_overrides};
+
 /// Every memory-relevant choice of the modelled app, as one struct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -42,6 +46,11 @@ pub struct DbSettings {
     pub max_overflow: usize,
     /// Seconds to wait for a connection before giving up (`pool_timeout`).
     pub pool_timeout_secs: f64,
+    /// Hand out the most recently returned idle connection first
+    /// (SQLAlchemy `use_lifo=True`); the default, false, is SQLAlchemy's:
+    /// the connection idle the longest first, so every kept connection is
+    /// used in turn.
+    pub use_lifo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +221,7 @@ impl Default for DbSettings {
             pool_size: 10,
             max_overflow: 20,
             pool_timeout_secs: 30.0,
+            use_lifo: false,
         }
     }
 }
@@ -324,9 +334,9 @@ impl Settings {
             }
             None => (toml::Table::new(), "built-in defaults".to_string()),
         };
-        apply_env_overrides(&mut value, std::env::vars())?;
+        let guessed = apply_env_overrides(&mut value, std::env::vars())?;
         let mut settings: Settings =
-            Settings::deserialize(toml::Value::Table(value)).map_err(|e| SettingsError::Parse {
+            deserialize_with_overrides(value, &guessed).map_err(|e| SettingsError::Parse {
                 path: PathBuf::from(&origin),
                 message: format!("{} (see profiles/original.toml for every key)", e.message()),
             })?;
@@ -425,58 +435,6 @@ impl Settings {
             );
         }
         Ok(())
-    }
-}
-
-/// Fold `REPORT_SERVER__A__B=value` variables into the TOML table. Values are
-/// parsed as TOML (numbers, booleans) and fall back to strings.
-pub fn apply_env_overrides(
-    table: &mut toml::Table,
-    vars: impl Iterator<Item = (String, String)>,
-) -> Result<(), SettingsError> {
-    for (var, raw) in vars {
-        let Some(path) = var.strip_prefix(ENV_PREFIX) else {
-            continue;
-        };
-        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
-        if keys.iter().any(|k| k.is_empty()) {
-            return Err(SettingsError::Env {
-                var,
-                message: "has an empty key; write REPORT_SERVER__SECTION__KEY".into(),
-            });
-        }
-        let value = parse_env_value(&raw);
-        let mut t = &mut *table;
-        for k in &keys[..keys.len() - 1] {
-            let entry = t
-                .entry(k.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            t = match entry {
-                toml::Value::Table(inner) => inner,
-                _ => {
-                    return Err(SettingsError::Env {
-                        var,
-                        message: format!("`{k}` is a value, not a section"),
-                    });
-                }
-            };
-        }
-        t.insert(keys[keys.len() - 1].clone(), value);
-    }
-    Ok(())
-}
-
-fn parse_env_value(raw: &str) -> toml::Value {
-    if let Ok(i) = raw.parse::<i64>() {
-        return toml::Value::Integer(i);
-    }
-    if let Ok(f) = raw.parse::<f64>() {
-        return toml::Value::Float(f);
-    }
-    match raw {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
-        _ => toml::Value::String(raw.to_string()),
     }
 }
 
