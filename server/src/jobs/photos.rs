@@ -8,6 +8,20 @@
 //! - `resize`: decoded at the smallest IDCT scale that still covers `max_px`
 //!   (jpeg-decoder's `scale`), resized with `fast_image_resize` (no float
 //!   buffers), re-encoded at `jpeg_quality`.
+//!
+//! # Decoding stays on the calling thread
+//! Per-job memory figures come from jemalloc's per-thread counters, so a job's
+//! bytes must be allocated and freed on the job's own thread. jpeg-decoder
+//! (0.3) decodes images wider than 128 px on helper threads: without its
+//! `rayon` feature it spawns one `std::thread` per colour component
+//! (`worker/multithreaded.rs`) and sends it every MCU row of coefficients,
+//! allocated here and freed there (about 30 MB per 12 MP photo), while the
+//! component planes are allocated there and freed here. A job's "live bytes"
+//! then drift by hundreds of MB from what jemalloc holds. `image` decodes
+//! JPEG with zune-jpeg, which has no threads. So the scaled decode runs with
+//! jpeg-decoder's `rayon` worker inside a rayon pool whose only thread is the
+//! calling thread ([`on_this_thread`]): the same IDCT scaling and buffers, no
+//! helper thread.
 
 use std::io::Cursor;
 
@@ -96,6 +110,26 @@ pub fn prepare(
     }
 }
 
+/// Run `f` with the calling thread as the only thread of a rayon pool of its
+/// own, so that rayon work `f` starts (jpeg-decoder's row and colour
+/// conversion tasks) runs here, not on helper threads. The pool is made once
+/// per thread; rayon leaks its small registry when the thread ends (rayon's
+/// documented cost of `use_current_thread`), a few KB per worker thread. On a
+/// thread that is already in another rayon pool, `f` runs in that pool.
+pub fn on_this_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    thread_local! {
+        static POOL: Option<rayon::ThreadPool> = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .use_current_thread()
+            .build()
+            .ok();
+    }
+    POOL.with(|pool| match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    })
+}
+
 /// Size that fits `w`x`h` within `max` on the longest side.
 pub fn fit_within(w: u32, h: u32, max: u32) -> (u32, u32) {
     if w <= max && h <= max {
@@ -131,7 +165,7 @@ fn resize(
     let req_w = u16::try_from(tw).unwrap_or(u16::MAX);
     let req_h = u16::try_from(th).unwrap_or(u16::MAX);
     let (sw, sh) = dec.scale(req_w, req_h).context("not a readable JPEG")?;
-    let pixels = dec.decode().context("the JPEG does not decode")?;
+    let pixels = on_this_thread(|| dec.decode()).context("the JPEG does not decode")?;
     drop(bytes);
     let (pixel_type, color) = match components {
         Components::Gray => (fr::PixelType::U8, image::ExtendedColorType::L8),
