@@ -8,9 +8,10 @@
 //! | `oomlab/small-{n}` | 1280x960 | 250,000 |
 //! | `oomlab/{w}x{h}-{kb}k-{n}` | w x h | kb x 1000 |
 //!
-//! All ids of one size share one generated image; `{n}` (any decimal
-//! number) only changes a JPEG comment, so each URL's bytes differ while
-//! decode cost is the same.
+//! All ids of one size share one generated scene and JPEG quality; `{n}`
+//! (any decimal number) draws the photo's grain, so each number's pixels
+//! differ while size, subsampling and compressed size (so decode cost) stay
+//! the same (see [`crate::store::catalogue_photo`]).
 
 /// Largest side of a custom catalogue size.
 pub const MAX_SIDE: u32 = 8_000;
@@ -76,15 +77,6 @@ fn parse_custom(kind: &str) -> Option<PhotoSpec> {
         height,
         target_bytes: kb * 1000,
     })
-}
-
-/// A JPEG comment (COM) segment carrying `text`, inserted after SOI.
-pub fn comment_segment(text: &str) -> Vec<u8> {
-    let len = (text.len() + 2) as u16;
-    let mut seg = vec![0xFF, 0xFE];
-    seg.extend_from_slice(&len.to_be_bytes());
-    seg.extend_from_slice(text.as_bytes());
-    seg
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use clap::Parser;
 
 use crate::faults::{FaultConfig, FaultRule};
 use crate::handle::FakeCloudinary;
+use crate::uploads::UploadPreset;
 
 /// A fake Cloudinary on 127.0.0.1: synthetic photos, transformations,
 /// uploads to disk, injected faults.
@@ -33,6 +34,10 @@ pub struct Args {
     /// Cloud name in URLs.
     #[arg(long, default_value = "oomlab")]
     pub cloud_name: String,
+    /// An upload preset, `NAME` or `NAME=FOLDER` (repeatable). Uploads that
+    /// name an undefined preset are refused, as on Cloudinary.
+    #[arg(long = "upload-preset", value_name = "NAME[=FOLDER]")]
+    pub upload_presets: Vec<String>,
     /// Catalogue ids to generate before the ready line (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub preload: Vec<String>,
@@ -101,6 +106,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(dir) = &args.upload_dir {
         builder = builder.upload_dir(dir);
+    }
+    for spec in &args.upload_presets {
+        let (name, folder) = match spec.split_once('=') {
+            Some((name, folder)) => (name, Some(folder.to_string())),
+            None => (spec.as_str(), None),
+        };
+        anyhow::ensure!(
+            !name.is_empty(),
+            "--upload-preset {spec:?}: give NAME or NAME=FOLDER"
+        );
+        builder = builder.upload_preset(name, UploadPreset { folder });
     }
     let ids: Vec<&str> = args.preload.iter().map(String::as_str).collect();
     let fake = builder.preload(&ids).start().await?;

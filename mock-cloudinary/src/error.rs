@@ -44,6 +44,14 @@ pub enum UploadError {
     /// A public id that cannot be stored safely (400).
     #[error("Invalid public_id: {0}")]
     BadPublicId(String),
+    /// `upload_preset` names no preset defined on the fake (400).
+    #[error(
+        "Upload preset not found: {0} (define it with --upload-preset or the builder's upload_preset)"
+    )]
+    PresetNotFound(String),
+    /// A remote URL that may not or could not be fetched (400).
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// Disk or other unexpected failure (500).
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

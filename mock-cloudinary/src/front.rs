@@ -19,12 +19,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::body::ServeBody;
 use crate::faults::Faults;
-use crate::grammar::{Parsed, ResourceType, parse_delivery};
+use crate::grammar::{Parsed, UploadType, parse_delivery};
 use crate::mocks::{
     ASSET_HEADER, ATTACH_HEADER, ERROR_HEADER, MockAnswer, MockBackend, STORED_HEADER,
 };
 use crate::store::{Prepared, Store};
-use crate::uploads;
+use crate::uploads::{self, UploadContext, UploadPreset};
 
 /// State shared by every connection of one fake.
 pub struct Shared {
@@ -38,6 +38,8 @@ pub struct Shared {
     pub faults: Faults,
     /// wiremock and its client.
     pub backend: MockBackend,
+    /// Upload presets by name.
+    pub presets: std::collections::HashMap<String, UploadPreset>,
     /// Successful uploads.
     pub uploads: AtomicU64,
     /// Upload sequence numbers (temp file names, versions).
@@ -138,13 +140,13 @@ async fn route(shared: &Shared, request: http::Request<Incoming>) -> Answer {
     }
 }
 
-/// `/v1_1/{cloud}/{image|raw}/upload`
-fn upload_resource(cloud: &str, path: &str) -> Option<ResourceType> {
+/// `/v1_1/{cloud}/{image|raw|auto}/upload`
+fn upload_resource(cloud: &str, path: &str) -> Option<UploadType> {
     let rest = path
         .strip_prefix("/v1_1/")?
         .strip_prefix(cloud)?
         .strip_prefix('/')?;
-    ResourceType::parse(rest.strip_suffix("/upload")?)
+    UploadType::parse(rest.strip_suffix("/upload")?)
 }
 
 async fn deliver(shared: &Shared, path: &str) -> Answer {
@@ -171,11 +173,7 @@ async fn deliver(shared: &Shared, path: &str) -> Answer {
     }
 }
 
-async fn upload(
-    shared: &Shared,
-    resource: ResourceType,
-    request: http::Request<Incoming>,
-) -> Answer {
+async fn upload(shared: &Shared, kind: UploadType, request: http::Request<Incoming>) -> Answer {
     let content_type = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -184,23 +182,20 @@ async fn upload(
         .to_string();
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let stream = request.into_body().into_data_stream();
-    let record = match uploads::receive(
-        &shared.store,
-        resource,
-        &content_type,
-        stream,
+    let ctx = UploadContext {
+        store: &shared.store,
+        presets: &shared.presets,
         seq,
-        shared.seed,
-    )
-    .await
-    {
+        seed: shared.seed,
+    };
+    let record = match uploads::receive(ctx, kind, &content_type, stream).await {
         Ok(record) => record,
         Err(err) => {
             tracing::info!(error = %err, "upload refused");
             return json_error(err.status(), &err.to_string());
         }
     };
-    let path = format!("/v1_1/{}/{}/upload", shared.cloud, resource.as_str());
+    let path = format!("/v1_1/{}/{}/upload", shared.cloud, record.resource_type);
     let body = match serde_json::to_vec(&record) {
         Ok(body) => Bytes::from(body),
         Err(err) => return backend_failed(err.into()),
@@ -225,7 +220,7 @@ async fn upload(
 async fn from_mock(answer: MockAnswer, prepared: Option<Prepared>) -> Answer {
     let attach = answer.headers.contains_key(ATTACH_HEADER);
     let body = match (attach, prepared) {
-        (true, Some(Prepared::Memory { head, body, .. })) => ServeBody::parts([head, body]),
+        (true, Some(Prepared::Memory { body, .. })) => ServeBody::parts([body]),
         (true, Some(Prepared::File { path, len, .. })) => {
             match tokio::fs::File::open(&path).await {
                 Ok(file) => ServeBody::file(file, len),

@@ -37,6 +37,30 @@ impl ResourceType {
     }
 }
 
+/// The resource type of an upload URL: a delivery type, or `auto` (image
+/// when the bytes are an image the fake can serve, raw otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UploadType {
+    /// `/image/upload`
+    Image,
+    /// `/raw/upload`
+    Raw,
+    /// `/auto/upload`
+    Auto,
+}
+
+impl UploadType {
+    /// Parse `image`, `raw` or `auto`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "image" => Some(UploadType::Image),
+            "raw" => Some(UploadType::Raw),
+            "auto" => Some(UploadType::Auto),
+            _ => None,
+        }
+    }
+}
+
 /// Output image format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {

@@ -1,5 +1,6 @@
 //! The public handle: [`FakeCloudinary`] and its builder.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use crate::faults::{FaultConfig, Faults};
 use crate::front::{Shared, serve};
 use crate::mocks::MockBackend;
 use crate::store::Store;
+use crate::uploads::UploadPreset;
 
 /// Default cap of the variant cache, bytes.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 * 1024 * 1024;
@@ -41,6 +43,7 @@ pub struct FakeCloudinaryBuilder {
     port: u16,
     cache_bytes: u64,
     reset_every: u64,
+    presets: HashMap<String, UploadPreset>,
 }
 
 impl Default for FakeCloudinaryBuilder {
@@ -55,6 +58,7 @@ impl Default for FakeCloudinaryBuilder {
             port: 0,
             cache_bytes: DEFAULT_CACHE_BYTES,
             reset_every: DEFAULT_RESET_EVERY,
+            presets: HashMap::new(),
         }
     }
 }
@@ -91,6 +95,14 @@ impl FakeCloudinaryBuilder {
     pub fn preload(mut self, public_ids: &[&str]) -> Self {
         self.preload
             .extend(public_ids.iter().map(|s| s.to_string()));
+        self
+    }
+
+    /// Define an upload preset: uploads naming it get its settings (fields
+    /// they give themselves win); uploads naming an undefined preset are
+    /// refused, as on Cloudinary.
+    pub fn upload_preset(mut self, name: impl Into<String>, preset: UploadPreset) -> Self {
+        self.presets.insert(name.into(), preset);
         self
     }
 
@@ -151,15 +163,7 @@ impl FakeCloudinaryBuilder {
         let store = Arc::new(store);
         let preload_store = store.clone();
         let preload = self.preload;
-        tokio::task::spawn_blocking(move || {
-            preload.iter().try_for_each(|id| {
-                preload_store
-                    .photo_bytes(id)
-                    .map(drop)
-                    .with_context(|| format!("cannot preload {id}"))
-            })
-        })
-        .await??;
+        tokio::task::spawn_blocking(move || preload_all(&preload_store, &preload)).await??;
         let backend = MockBackend::start(&self.cloud_name, &base_url, self.reset_every).await?;
         let shared = Arc::new(Shared {
             cloud: self.cloud_name,
@@ -167,6 +171,7 @@ impl FakeCloudinaryBuilder {
             store,
             faults,
             backend,
+            presets: self.presets,
             uploads: AtomicU64::new(0),
             seq: AtomicU64::new(0),
             stop: CancellationToken::new(),
@@ -181,6 +186,34 @@ impl FakeCloudinaryBuilder {
             _temp: temp,
         })
     }
+}
+
+/// Generate the photos of `ids` on every core: each catalogue number is a
+/// photo of its own (a camera photo takes a fraction of a second).
+fn preload_all(store: &Store, ids: &[String]) -> anyhow::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(ids.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let Some(id) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            return Ok(());
+                        };
+                        store
+                            .photo_bytes(id)
+                            .map(drop)
+                            .with_context(|| format!("cannot preload {id}"))?;
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| anyhow::bail!("preload panicked"))
+        })
+    })
 }
 
 impl FakeCloudinary {

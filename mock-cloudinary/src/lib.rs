@@ -28,24 +28,30 @@
 //! - [`mocks`]: the wiremock mocks, responders, and the reset schedule that bounds wiremock's memory.
 //! - [`grammar`]: parsing delivery URLs and transformation components.
 //! - [`catalogue`]: the public-id grammar of synthetic photos.
-//! - [`store`]: resolving public ids to bytes; the byte-bounded variant cache.
+//! - [`store`]: resolving public ids to bytes: uploads, the photo directory, catalogue photos, variants.
+//! - [`cache`]: the byte-bounded cache of values computed once.
 //! - [`synth`]: generating camera-like photos and searching JPEG quality for a target size.
 //! - [`transform`]: geometry of crop modes, decode, resize, encode.
-//! - [`uploads`]: multipart uploads streamed to disk.
+//! - [`uploads`]: multipart uploads streamed to disk; the upload fields the SDKs send.
+//! - [`datauri`]: base64 `data:` URIs decoded file to file.
+//! - [`remote`]: uploads by URL, fetched from loopback only.
 //! - [`faults`]: fault settings (TOML and code) and per-request decisions.
 //! - [`body`]: the response body with truncation and bandwidth cap.
 //! - [`cli`]: the `mock-cloudinary` binary's flags and `run`.
 //! - [`error`]: error enums.
 
 pub mod body;
+pub mod cache;
 pub mod catalogue;
 pub mod cli;
+pub mod datauri;
 pub mod error;
 pub mod faults;
 pub mod front;
 pub mod grammar;
 pub mod handle;
 pub mod mocks;
+pub mod remote;
 pub mod store;
 pub mod synth;
 pub mod transform;
@@ -54,3 +60,4 @@ pub mod uploads;
 pub use error::{ConfigError, DeliveryError, UploadError};
 pub use faults::{FaultConfig, FaultRule};
 pub use handle::{FakeCloudinary, FakeCloudinaryBuilder};
+pub use uploads::UploadPreset;

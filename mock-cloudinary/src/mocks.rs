@@ -58,6 +58,8 @@ pub struct UploadRecord {
     pub format: Option<String>,
     /// Client file name without extension.
     pub original_filename: String,
+    /// Content hash, 32 hex digits.
+    pub etag: String,
 }
 
 /// Matches GET delivery paths that parse.
@@ -173,18 +175,46 @@ impl Respond for UploadAnswer {
             "height": record.height,
             "format": record.format,
             "resource_type": record.resource_type,
-            "created_at": "2024-01-01T00:00:00Z",
+            "created_at": rfc3339_utc(record.version),
             "tags": [],
             "bytes": record.bytes,
             "type": "upload",
-            "etag": format!("{:032x}", record.bytes),
+            "etag": record.etag,
             "placeholder": false,
             "url": url,
             "secure_url": url,
             "original_filename": record.original_filename,
         });
+        let mut body = body;
+        if let Some(fields) = body.as_object_mut() {
+            // Cloudinary leaves out what a raw file does not have.
+            fields.retain(|_, value| !value.is_null());
+        }
         ResponseTemplate::new(200).set_body_json(body)
     }
+}
+
+/// `2023-11-14T22:13:20Z` for unix seconds: the upload's version is its
+/// timestamp, as on Cloudinary, so `created_at` agrees with it.
+pub fn rfc3339_utc(unix_secs: u64) -> String {
+    let days = (unix_secs / 86_400) as i64;
+    let secs = unix_secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// Mount every mock on `server`.
@@ -325,5 +355,17 @@ impl MockBackend {
             self.resets.fetch_add(1, Ordering::Relaxed);
         }
         Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_at_is_the_version_as_a_date() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339_utc(951_825_600), "2000-02-29T12:00:00Z");
     }
 }

@@ -5,20 +5,21 @@
 //! Everything here is synchronous and may take seconds (generation,
 //! decode/resize/encode); the front layer calls it through
 //! `spawn_blocking`. Concurrent requests for the same variant wait for one
-//! computation (`OnceLock`), they do not repeat it.
+//! computation, they do not repeat it ([`crate::cache`]).
 
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
-use crate::catalogue::{CatalogueId, PhotoSpec, comment_segment, parse_catalogue_id};
+use crate::cache::OnceCache;
+use crate::catalogue::{CatalogueId, PhotoSpec, parse_catalogue_id};
 use crate::error::DeliveryError;
 use crate::grammar::{Delivery, Format, ResourceType, Step};
-use crate::synth::synthesize_jpeg;
+use crate::synth::{Scene, grain_for, quality_for};
 use crate::transform::{apply, decode, encode, sniff};
 
 /// JPEG quality of a transformed variant without `q_`.
@@ -27,11 +28,9 @@ pub const DEFAULT_QUALITY: u8 = 80;
 /// What the front layer sends for a delivery that resolved.
 #[derive(Debug, Clone)]
 pub enum Prepared {
-    /// Bytes in memory, served as `head` (SOI + per-id comment) then `body`.
+    /// Bytes in memory.
     Memory {
-        /// Sent first (empty when there is no comment to splice).
-        head: Bytes,
-        /// The rest of the file.
+        /// The whole file.
         body: Bytes,
         /// Content-Type.
         mime: &'static str,
@@ -51,7 +50,7 @@ impl Prepared {
     /// Total body length in bytes.
     pub fn len(&self) -> u64 {
         match self {
-            Prepared::Memory { head, body, .. } => (head.len() + body.len()) as u64,
+            Prepared::Memory { body, .. } => body.len() as u64,
             Prepared::File { len, .. } => *len,
         }
     }
@@ -73,7 +72,8 @@ impl Prepared {
 /// mtime so that an overwritten upload is not served from a stale entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum SourceKey {
-    Synthetic(PhotoSpec),
+    /// A catalogue photo: its spec and number.
+    Synthetic(PhotoSpec, u64),
     File(PathBuf, u64, Option<SystemTime>),
 }
 
@@ -84,28 +84,12 @@ struct VariantKey {
     format: Format,
 }
 
-type Cell = Arc<OnceLock<Result<Bytes, DeliveryError>>>;
-
-struct Entry {
-    cell: Cell,
-    size: u64,
-    last_used: u64,
-}
-
-#[derive(Default)]
-struct Lru {
-    entries: HashMap<VariantKey, Entry>,
-    total: u64,
-    tick: u64,
-}
-
 /// The asset store of one fake.
 pub struct Store {
     seed: u64,
     upload_dir: PathBuf,
     photos: HashMap<String, PathBuf>,
-    variants: Mutex<Lru>,
-    cache_limit: u64,
+    variants: OnceCache<VariantKey, Bytes, DeliveryError>,
 }
 
 impl Store {
@@ -139,8 +123,7 @@ impl Store {
             seed,
             upload_dir,
             photos,
-            variants: Mutex::new(Lru::default()),
-            cache_limit,
+            variants: OnceCache::new(cache_limit),
         })
     }
 
@@ -221,7 +204,6 @@ impl Store {
         };
         let body = self.variant(key, quality, load)?;
         Ok(Prepared::Memory {
-            head: Bytes::new(),
             body,
             mime: format.mime(),
         })
@@ -233,18 +215,21 @@ impl Store {
         delivery: &Delivery,
     ) -> Result<Prepared, DeliveryError> {
         let format = delivery.requested_format().unwrap_or(Format::Jpeg);
-        let base = || synthetic_base(id.spec, self.seed);
+        let original = || catalogue_photo(id, self.seed);
         let body = if delivery.is_untransformed() && format == Format::Jpeg {
-            base()?
+            original()?
         } else {
             let key = VariantKey {
-                source: SourceKey::Synthetic(id.spec),
+                source: SourceKey::Synthetic(id.spec, id.n),
                 steps: delivery.steps.clone(),
                 format,
             };
-            self.variant(key, delivery.quality().unwrap_or(DEFAULT_QUALITY), base)?
+            self.variant(key, delivery.quality().unwrap_or(DEFAULT_QUALITY), original)?
         };
-        Ok(splice_comment(body, format, id.n))
+        Ok(Prepared::Memory {
+            body,
+            mime: format.mime(),
+        })
     }
 
     /// The exact bytes served for `public_id` as an untransformed `.jpg`.
@@ -257,12 +242,7 @@ impl Store {
             extension: Some(Format::Jpeg),
         };
         match self.prepare(&delivery)? {
-            Prepared::Memory { head, body, .. } => {
-                let mut all = Vec::with_capacity(head.len() + body.len());
-                all.extend_from_slice(&head);
-                all.extend_from_slice(&body);
-                Ok(all.into())
-            }
+            Prepared::Memory { body, .. } => Ok(body),
             Prepared::File { path, .. } => std::fs::read(path)
                 .map(Bytes::from)
                 .map_err(|_| DeliveryError::NotFound(public_id.to_string())),
@@ -276,119 +256,73 @@ impl Store {
         quality: u8,
         load: impl FnOnce() -> Result<Bytes, DeliveryError>,
     ) -> Result<Bytes, DeliveryError> {
-        let cell = {
-            let mut lru = self.variants.lock().unwrap_or_else(|p| p.into_inner());
-            lru.tick += 1;
-            let tick = lru.tick;
-            let entry = lru.entries.entry(key.clone()).or_insert_with(|| Entry {
-                cell: Arc::default(),
-                size: 0,
-                last_used: tick,
-            });
-            entry.last_used = tick;
-            entry.cell.clone()
+        let format = key.format;
+        let compute = || {
+            let source = load()?;
+            let bad = |e: image::ImageError| DeliveryError::BadAsset(e.to_string());
+            let pixels = decode(&source).map_err(bad)?;
+            let out = apply(pixels, &key.steps)?;
+            encode(&out, format, quality).map(Bytes::from).map_err(bad)
         };
-        let mut computed = false;
-        let result = cell
-            .get_or_init(|| {
-                computed = true;
-                let source = load()?;
-                let format = key.format;
-                let bad = |e: image::ImageError| DeliveryError::BadAsset(e.to_string());
-                let pixels = decode(&source).map_err(bad)?;
-                let out = apply(pixels, &key.steps)?;
-                encode(&out, format, quality).map(Bytes::from).map_err(bad)
-            })
-            .clone();
-        if computed {
-            self.account(
-                &key,
-                result.as_ref().map_or(0, |b| b.len() as u64),
-                result.is_err(),
-            );
-        }
-        result
-    }
-
-    /// Record a new entry's size and evict least-recently-used entries over
-    /// the limit. Failed computations are dropped so they can be retried.
-    fn account(&self, key: &VariantKey, size: u64, failed: bool) {
-        let mut lru = self.variants.lock().unwrap_or_else(|p| p.into_inner());
-        if failed {
-            lru.entries.remove(key);
-            return;
-        }
-        if let Some(entry) = lru.entries.get_mut(key) {
-            entry.size = size;
-            lru.total += size;
-        }
-        while lru.total > self.cache_limit {
-            let victim = lru
-                .entries
-                .iter()
-                .filter(|(k, e)| e.size > 0 && *k != key)
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone());
-            let Some(victim) = victim else { break };
-            if let Some(entry) = lru.entries.remove(&victim) {
-                lru.total -= entry.size;
-            }
-        }
+        self.variants
+            .get_or_compute(&key, compute, |b| b.len() as u64)
     }
 
     /// Bytes currently held by the variant cache.
     pub fn cached_bytes(&self) -> u64 {
-        self.variants
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .total
+        self.variants.bytes()
     }
 }
 
-/// Generated base photos, shared by every fake in the process: a camera
-/// photo takes seconds to make and tests start many fakes. At most
-/// `MAX_BASES` are kept.
-static BASES: LazyLock<Mutex<HashMap<(PhotoSpec, u64), Cell>>> = LazyLock::new(Default::default);
-const MAX_BASES: usize = 16;
+/// A kind of catalogue photo for one seed.
+type KindKey = (PhotoSpec, u64);
+/// A kind's scene and the JPEG quality of its photos.
+type Kind = Arc<(Scene, u8)>;
+/// A catalogue photo: kind, seed, number.
+type PhotoKey = (PhotoSpec, u64, u64);
 
-/// The synthetic JPEG for a spec and seed, generated once per process.
-pub fn synthetic_base(spec: PhotoSpec, seed: u64) -> Result<Bytes, DeliveryError> {
-    let cell = {
-        let mut bases = BASES.lock().unwrap_or_else(|p| p.into_inner());
-        if bases.len() >= MAX_BASES && !bases.contains_key(&(spec, seed)) {
-            let victim = bases.keys().next().copied();
-            if let Some(victim) = victim {
-                bases.remove(&victim);
-            }
-        }
-        bases.entry((spec, seed)).or_default().clone()
-    };
-    cell.get_or_init(|| {
-        let seed = seed ^ u64::from(spec.width) << 32 ^ u64::from(spec.height);
-        synthesize_jpeg(spec.width, spec.height, spec.target_bytes, seed)
-            .map(|(jpeg, _quality)| Bytes::from(jpeg))
-            .map_err(|e| DeliveryError::BadAsset(e.to_string()))
-    })
-    .clone()
-}
+/// Scenes and the JPEG quality chosen for them, shared by every fake in the
+/// process (tests start many fakes; a camera scene takes a while). Bounded
+/// in bytes: a 4000x3000 scene holds 9 MB.
+static SCENES: LazyLock<OnceCache<KindKey, Kind, DeliveryError>> =
+    LazyLock::new(|| OnceCache::new(128 << 20));
+/// Catalogue JPEGs by kind, seed and number, shared the same way.
+static PHOTOS: LazyLock<OnceCache<PhotoKey, Bytes, DeliveryError>> =
+    LazyLock::new(|| OnceCache::new(384 << 20));
 
-/// Put a COM segment naming `n` right after SOI so every catalogue URL has
-/// its own bytes; PNG is served unchanged.
-fn splice_comment(body: Bytes, format: Format, n: u64) -> Prepared {
-    if format != Format::Jpeg || body.len() < 2 {
-        return Prepared::Memory {
-            head: Bytes::new(),
-            body,
-            mime: format.mime(),
-        };
-    }
-    let mut head = body.slice(..2).to_vec();
-    head.extend_from_slice(&comment_segment(&format!("oomlab catalogue n={n}")));
-    Prepared::Memory {
-        head: head.into(),
-        body: body.slice(2..),
-        mime: format.mime(),
-    }
+/// The JPEG of catalogue photo `id` for `seed`, generated once per process
+/// (while it stays in the bounded cache).
+///
+/// Numbers of one kind share a scene and a JPEG quality, and differ in their
+/// grain: their pixels differ (a PDF library that de-duplicates images by
+/// pixel hash sees distinct photos) while size, chroma subsampling and
+/// compressed size, so decode cost, stay the same. The quality is searched
+/// once per kind, on number 0, so it does not depend on which number is
+/// asked first.
+pub fn catalogue_photo(id: CatalogueId, seed: u64) -> Result<Bytes, DeliveryError> {
+    let spec = id.spec;
+    let seed = seed ^ u64::from(spec.width) << 32 ^ u64::from(spec.height);
+    let bad = |e: image::ImageError| DeliveryError::BadAsset(e.to_string());
+    let kind = SCENES.get_or_compute(
+        &(spec, seed),
+        || {
+            let grain = grain_for(spec.width, spec.height, spec.target_bytes);
+            let scene = Scene::new(spec.width, spec.height, seed, grain);
+            let quality = quality_for(&scene.render(0), spec.target_bytes).map_err(bad)?;
+            Ok(Arc::new((scene, quality)))
+        },
+        |kind| kind.0.bytes(),
+    )?;
+    PHOTOS.get_or_compute(
+        &(spec, seed, id.n),
+        || {
+            let (scene, quality) = &*kind;
+            encode(&scene.render(id.n), Format::Jpeg, *quality)
+                .map(Bytes::from)
+                .map_err(bad)
+        },
+        |jpeg| jpeg.len() as u64,
+    )
 }
 
 fn file_len(path: &Path) -> Option<u64> {

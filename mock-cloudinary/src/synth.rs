@@ -22,20 +22,68 @@ use crate::transform::{Rgb, encode};
 /// Size accepted for a synthetic JPEG: within this share of the target.
 pub const SIZE_TOLERANCE: f64 = 0.15;
 
-/// Generate the RGB pixels of a synthetic photo. `grain` (0..=64) sets the
-/// amplitude of full-resolution noise.
+/// The grain-free half-resolution scene of a synthetic photo: everything
+/// but the grain. Every catalogue number of one kind shares it, so a new
+/// number costs only grain, upscale and encode.
+pub struct Scene {
+    half: Rgb,
+    width: u32,
+    height: u32,
+    grain: u8,
+    seed: u64,
+}
+
+impl Scene {
+    /// The scene of a `width` x `height` photo. `grain` (0..=64) sets the
+    /// amplitude of the noise added by [`Scene::render`].
+    pub fn new(width: u32, height: u32, seed: u64, grain: u8) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let hw = width.div_ceil(2).max(2);
+        let hh = height.div_ceil(2).max(2);
+        let mut half = scene(hw, hh, &mut rng);
+        draw_buildings(&mut half, &mut rng);
+        Scene {
+            half,
+            width,
+            height,
+            grain,
+            seed,
+        }
+    }
+
+    /// Bytes held by the scene.
+    pub fn bytes(&self) -> u64 {
+        self.half.pixels.len() as u64
+    }
+
+    /// The full-size photo number `variant` of this scene: the grain is
+    /// drawn from its own seed, so two variants differ in nearly every
+    /// pixel while their statistics (and so their JPEG size and decode
+    /// cost) are the same.
+    pub fn render(&self, variant: u64) -> Rgb {
+        let mut half = Rgb {
+            width: self.half.width,
+            height: self.half.height,
+            pixels: self.half.pixels.clone(),
+        };
+        let grain_seed = self.seed ^ variant.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        add_grain(
+            &mut half,
+            self.grain,
+            &mut SmallRng::seed_from_u64(grain_seed),
+        );
+        // Grain at half resolution doubled by the upscale reads like the
+        // demosaiced, denoised noise of a phone photo. The upscale is
+        // nearest-neighbour on purpose: fast_image_resize's convolutions are
+        // generic and would run unoptimised in this crate's debug build.
+        upscale(half, self.width, self.height)
+    }
+}
+
+/// Generate the RGB pixels of a synthetic photo (variant 0 of its scene).
+/// `grain` (0..=64) sets the amplitude of full-resolution noise.
 pub fn synthesize(width: u32, height: u32, seed: u64, grain: u8) -> Rgb {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let hw = width.div_ceil(2).max(2);
-    let hh = height.div_ceil(2).max(2);
-    let mut half = scene(hw, hh, &mut rng);
-    draw_buildings(&mut half, &mut rng);
-    add_grain(&mut half, grain, &mut rng);
-    // Grain at half resolution doubled by the upscale reads like the
-    // demosaiced, denoised noise of a phone photo. The upscale is
-    // nearest-neighbour on purpose: fast_image_resize's convolutions are
-    // generic and would run unoptimised in this crate's debug build.
-    upscale(half, width, height)
+    Scene::new(width, height, seed, grain).render(0)
 }
 
 /// A half-resolution scene: sky gradient with soft clouds, a wavy
@@ -187,7 +235,7 @@ impl Noise {
 
 /// Grain for a target bits-per-pixel: denser files need more detail to get
 /// there at a realistic quality.
-fn grain_for(width: u32, height: u32, target_bytes: u64) -> u8 {
+pub fn grain_for(width: u32, height: u32, target_bytes: u64) -> u8 {
     let bpp = target_bytes as f64 * 8.0 / (f64::from(width) * f64::from(height));
     (bpp * 9.0).clamp(2.0, 40.0) as u8
 }
@@ -202,16 +250,24 @@ pub fn synthesize_jpeg(
     seed: u64,
 ) -> Result<(Vec<u8>, u8), image::ImageError> {
     let rgb = synthesize(width, height, seed, grain_for(width, height, target_bytes));
-    let quality = search_quality(&rgb, target_bytes)?;
-    let mut best = (encode(&rgb, Format::Jpeg, quality)?, quality);
+    let quality = quality_for(&rgb, target_bytes)?;
+    Ok((encode(&rgb, Format::Jpeg, quality)?, quality))
+}
+
+/// The JPEG quality at which `rgb` lands within [`SIZE_TOLERANCE`] of
+/// `target_bytes` where the quality range allows: searched on a sample,
+/// then corrected once on the full image.
+pub fn quality_for(rgb: &Rgb, target_bytes: u64) -> Result<u8, image::ImageError> {
+    let quality = search_quality(rgb, target_bytes)?;
+    let mut best = quality;
     // One correction on the full image if the sample's estimate missed.
-    let miss = best.0.len() as f64 / target_bytes as f64;
+    let miss = encode(rgb, Format::Jpeg, quality)?.len() as f64 / target_bytes as f64;
     if !(1.0 - SIZE_TOLERANCE / 2.0..=1.0 + SIZE_TOLERANCE / 2.0).contains(&miss) {
         let step: i16 = if miss > 1.0 { -4 } else { 4 };
         let q = (i16::from(quality) + step).clamp(5, 98) as u8;
-        let retry = encode(&rgb, Format::Jpeg, q)?;
+        let retry = encode(rgb, Format::Jpeg, q)?;
         if (retry.len() as f64 / target_bytes as f64 - 1.0).abs() < (miss - 1.0).abs() {
-            best = (retry, q);
+            best = q;
         }
     }
     Ok(best)
@@ -273,6 +329,26 @@ mod tests {
         let b = synthesize(64, 48, 7, 10);
         assert_eq!(a.pixels, b.pixels);
         assert_ne!(a.pixels, synthesize(64, 48, 8, 10).pixels);
+    }
+
+    #[test]
+    fn variants_of_one_scene_differ_in_pixels_not_in_size() {
+        let scene = Scene::new(320, 240, 3, 10);
+        let (a, b) = (scene.render(1), scene.render(2));
+        assert_eq!(a.pixels, scene.render(1).pixels);
+        let differing = a
+            .pixels
+            .iter()
+            .zip(&b.pixels)
+            .filter(|(x, y)| x != y)
+            .count();
+        assert!(differing > a.pixels.len() / 2, "{differing}");
+        let q = quality_for(&a, 20_000).unwrap();
+        let (ja, jb) = (
+            encode(&a, Format::Jpeg, q).unwrap().len() as f64,
+            encode(&b, Format::Jpeg, q).unwrap().len() as f64,
+        );
+        assert!((ja / jb - 1.0).abs() < 0.03, "{ja} vs {jb}");
     }
 
     #[test]

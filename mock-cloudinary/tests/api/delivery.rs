@@ -89,6 +89,59 @@ async fn each_catalogue_number_has_its_own_bytes_of_one_size() {
 }
 
 #[tokio::test]
+async fn phone_photos_of_one_kind_differ_in_pixels_not_in_decode_cost() {
+    let fake = spawn_fake().await;
+    let ids = ["oomlab/phone-1", "oomlab/phone-2", "oomlab/phone-7"];
+    let photos: Vec<_> = ids.iter().map(|id| fake.photo_bytes(id).unwrap()).collect();
+    let decoded: Vec<_> = photos
+        .iter()
+        .map(|jpeg| image::load_from_memory(jpeg).unwrap().into_rgb8())
+        .collect();
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        assert_eq!(decoded[i].dimensions(), (2160, 3840), "{}", ids[i]);
+        assert_eq!(decoded[i].dimensions(), decoded[j].dimensions());
+        assert_ne!(
+            decoded[i].as_raw(),
+            decoded[j].as_raw(),
+            "{} and {} decode to the same pixels",
+            ids[i],
+            ids[j]
+        );
+        assert_eq!(
+            sampling(&photos[i]),
+            sampling(&photos[j]),
+            "chroma subsampling"
+        );
+        let ratio = photos[i].len() as f64 / photos[j].len() as f64;
+        assert!(
+            (0.97..=1.03).contains(&ratio),
+            "{} is {} bytes, {} is {}",
+            ids[i],
+            photos[i].len(),
+            ids[j],
+            photos[j].len()
+        );
+    }
+}
+
+/// The components' sampling factors of a JPEG's SOF segment.
+fn sampling(jpeg: &[u8]) -> Vec<u8> {
+    let mut i = 2;
+    while i + 4 < jpeg.len() {
+        let (marker, len) = (
+            jpeg[i + 1],
+            usize::from(u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]])),
+        );
+        if matches!(marker, 0xC0..=0xC2) {
+            let components = usize::from(jpeg[i + 9]);
+            return (0..components).map(|c| jpeg[i + 11 + 3 * c]).collect();
+        }
+        i += 2 + len;
+    }
+    panic!("no SOF segment")
+}
+
+#[tokio::test]
 async fn camera_photo_is_a_valid_jpeg_of_about_3_mb() {
     let fake = spawn_fake().await;
     let response = client()

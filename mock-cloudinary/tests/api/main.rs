@@ -4,4 +4,5 @@ mod binary;
 mod delivery;
 mod faults;
 mod helpers;
+mod sdk;
 mod uploads;
