@@ -1,0 +1,31 @@
+"""Site-inspection reports.
+
+Inspectors upload photos one by one (forwarded to Cloudinary), then submit a
+form; a background job per submission downloads every photo and builds an
+Excel workbook (openpyxl) and a PDF (reportlab), uploads both to Cloudinary
+and records the links on the job, which the browser polls.
+"""
+
+from flask import Flask
+
+from . import db, jobs, storage
+from .api import errors, health, photos, submissions
+from .config import load_config
+
+
+def create_app(overrides=None):
+    """Application factory: `gunicorn 'inspections:create_app()'`."""
+    app = Flask(__name__)
+    app.config.update(load_config())
+    if overrides:
+        app.config.update(overrides)
+
+    storage.init_app(app)
+    db.init_app(app)
+    jobs.init_app(app)
+
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(photos.bp, url_prefix="/api")
+    app.register_blueprint(submissions.bp, url_prefix="/api")
+    return app

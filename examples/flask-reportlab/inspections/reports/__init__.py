@@ -1,0 +1,1 @@
+"""Report builders: the Excel workbook, the photos, the PDF."""
