@@ -10,7 +10,7 @@
 #
 # Needs: ./setup.sh done (or VENV=...), the fake built
 # (cargo build --release -p mock-cloudinary, or MOCK_CLOUDINARY_BIN=...),
-# qpdf (apt-get install qpdf). Exits non-zero on any failure.
+# qpdf and curl (apt-get install qpdf curl). Exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -45,6 +45,7 @@ die() { echo "smoke: FAIL: $*" >&2; for f in "$work"/*.log; do echo "--- $f" >&2
 [ -x "$venv/bin/python" ] || die "no virtualenv at $venv: run $here/setup.sh"
 [ -n "$fake_bin" ] && [ -x "$fake_bin" ] || die "no fake binary (${fake_bin:-target/{release,debug}/mock-cloudinary}): cargo build --release -p mock-cloudinary, or set MOCK_CLOUDINARY_BIN"
 command -v qpdf >/dev/null || die "qpdf is not installed (apt-get install qpdf)"
+command -v curl >/dev/null || die "curl is not installed (apt-get install curl)"
 
 # 1. The fake Cloudinary; its ready line names its port.
 preload="oomlab/small-1$(for n in $(seq 1 "$photos"); do printf ',oomlab/phone-%s' "$n"; done)"
