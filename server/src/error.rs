@@ -1,8 +1,21 @@
 //! API errors: one enum, one `IntoResponse`, every answer
 //! `{"error":{"code":"...","message":"..."}}`.
+//!
+//! Two halves keep that promise. Our handlers and the extractor rejections
+//! they map (`From<BytesRejection>`, `From<MultipartRejection>`) answer an
+//! [`ApiError`] with a precise code. Everything else axum answers by itself
+//! (an empty 405, a path that does not decode, a layer's refusal) is plain
+//! text or empty: [`json_error_bodies`], one middleware around the whole
+//! router, rewrites any 4xx/5xx answer that is not JSON into the same
+//! envelope, so no error escapes it whatever produced it.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +26,8 @@ pub enum ApiError {
     Invalid { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    InvalidMultipart(String),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -37,6 +52,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::InvalidMultipart(_) => (StatusCode::BAD_REQUEST, "invalid_multipart"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMedia(_) => {
@@ -71,4 +87,105 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(e: BytesRejection) -> ApiError {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!("the request body is too large: {}", e.body_text()))
+        } else {
+            ApiError::BadRequest(format!(
+                "the request body could not be read: {}",
+                e.body_text()
+            ))
+        }
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(e: MultipartRejection) -> ApiError {
+        ApiError::InvalidMultipart(format!(
+            "{}: send multipart/form-data (Content-Type: multipart/form-data; boundary=...)",
+            e.body_text()
+        ))
+    }
+}
+
+/// The code of an answer that no [`ApiError`] produced, by its status.
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::LENGTH_REQUIRED => "length_required",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::BAD_GATEWAY => "upstream_error",
+        StatusCode::SERVICE_UNAVAILABLE => "busy",
+        StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
+        s if s.is_server_error() => "internal",
+        _ => "client_error",
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"))
+}
+
+/// Framework answers carry a sentence at most; a longer body is not read
+/// into memory, only replaced.
+const MAX_WRAPPED_BODY: usize = 4 << 10;
+
+/// Middleware: a 4xx/5xx answer whose body is not JSON (axum's own 405,
+/// rejections of extractors a handler did not map, refusals of layers) is
+/// rewritten as `{"error":{"code","message"}}`, its status and other headers
+/// (`Allow`, `Retry-After`) kept.
+pub async fn json_error_bodies(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    // Only the path: a query string may carry anything.
+    let path: String = req.uri().path().chars().take(200).collect();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(resp.headers()) {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_WRAPPED_BODY).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allowed = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .filter(|a| !a.is_empty())
+            .map(|a| format!("; allowed: {a}"))
+            .unwrap_or_default();
+        format!("{method} is not allowed on {path}{allowed}")
+    } else if !text.is_empty() {
+        text
+    } else {
+        format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("error")
+        )
+    };
+    let body = error_body(code_for_status(status), &message).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }

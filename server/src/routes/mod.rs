@@ -35,13 +35,21 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(GlobalConcurrencyLimitLayer::new(
             state.settings.http.max_in_flight,
         ));
-    Router::new()
+    let app = Router::new()
         .merge(api)
         .route("/healthz", get(observe::healthz))
         .route("/metrics", get(observe::metrics))
         .route("/debug/memory", get(observe::debug_memory))
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state);
+    // Whatever answered an error (a handler, an extractor, axum's own 405,
+    // a layer), the client gets the JSON envelope. `Router::layer` wraps
+    // each route inside axum's method routing, where a 405 has no `Allow`
+    // header yet; wrapping the whole router as the fallback of an empty
+    // one puts the middleware outside it, where the answer is final.
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn(crate::error::json_error_bodies))
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

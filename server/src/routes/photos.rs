@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::multipart::MultipartError;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
 use bytes::BytesMut;
 use serde::Serialize;
@@ -27,7 +27,7 @@ fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
             limit
         ))
     } else {
-        ApiError::BadRequest(format!(
+        ApiError::InvalidMultipart(format!(
             "the upload is not valid multipart: {}",
             e.body_text()
         ))
@@ -36,8 +36,9 @@ fn multipart_error(e: MultipartError, limit: u64) -> ApiError {
 
 pub async fn upload_photo(
     State(state): State<Arc<AppState>>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<UploadedPhoto>, ApiError> {
+    let mut multipart = multipart?;
     let limit = state.settings.http.max_upload_bytes;
     while let Some(mut field) = multipart
         .next_field()

@@ -168,6 +168,13 @@ impl TestApp {
 /// Assert the JSON error shape and return its code.
 pub async fn error_code(resp: reqwest::Response, status: u16) -> String {
     assert_eq!(resp.status().as_u16(), status, "unexpected status");
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "errors say they are JSON"
+    );
     let body: Value = resp.json().await.expect("errors are JSON");
     assert!(
         body["error"]["message"]

@@ -2,6 +2,7 @@
 //! in this process, on ports from 127.0.0.1:0.
 
 mod bad_input;
+mod errors;
 mod faults;
 mod helpers;
 mod reports;
