@@ -76,6 +76,12 @@ pub struct DebugMemory {
     /// Bytes held from start to stand in for the modelled interpreter
     /// (`model.runtime_mb`): a declared model input, not a measurement.
     pub modelled_runtime_bytes: u64,
+    /// Bytes of finished jobs' photo buffers that the modelled app's cyclic
+    /// garbage collector has not freed yet (`model.release = "cyclic_gc"`):
+    /// allocated, in no job in flight, freed by the next collection. Always
+    /// 0 with `immediate`. Absent (0) in documents of older servers.
+    #[serde(default)]
+    pub uncollected_bytes: u64,
     /// Jobs waiting in the queue.
     pub queue_depth: u64,
     /// Jobs being processed, with their stage.

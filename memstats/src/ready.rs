@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn another_event_or_garbage_is_not_a_ready_line() {
-        let err = ReadyLine::parse(r#"{"event":"stopping","addr":"127.0.0.1:1","pid":1}"#)
-            .unwrap_err();
+        let err =
+            ReadyLine::parse(r#"{"event":"stopping","addr":"127.0.0.1:1","pid":1}"#).unwrap_err();
         assert!(err.to_string().contains("stopping"), "{err}");
         assert!(ReadyLine::parse("listening on 8080").is_err());
         assert!(ReadyLine::parse(r#"{"event":"ready","addr":"nowhere","pid":1}"#).is_err());

@@ -9,8 +9,11 @@
 //! settings, one submission of 20 camera photos (from the fake Cloudinary,
 //! also in this process, photos generated before the baseline) is processed
 //! alone, and jemalloc's `stats.allocated` is sampled every millisecond. It
-//! prints the job's peak above the idle baseline, and each stage's
-//! high-water mark. The fake's own transient buffers while serving are
+//! prints the job's peak above the idle baseline, what the job left allocated
+//! for the modelled cyclic collector (`model.release = "cyclic_gc"`:
+//! `uncollected_bytes` of `/debug/memory` once the job is done), and each
+//! stage's high-water mark. Each profile's server is stopped before the next
+//! starts, so leftovers do not carry over. The fake's own transient buffers while serving are
 //! included (it serves cached bytes without copying them; see the fake's
 //! README), the modelled runtime is not (it is allocated before the
 //! baseline and reported apart).
@@ -62,13 +65,13 @@ async fn main() -> anyhow::Result<()> {
         .map(|id| fake.photo_bytes(id).map(|b| b.len() as u64))
         .sum::<anyhow::Result<u64>>()?;
     println!(
-        "job: {PHOTOS} photos of 4000x3000, {:.1} MB of JPEG in all ({:.0} MB of pixels if decoded)",
+        "job: {PHOTOS} photos of 4000x3000, {:.1} MB of JPEG in all ({:.0} MB held if decoded as the modelled app: RGBX core + RGB copy, 7 bytes per pixel)",
         mb(photo_bytes),
-        mb(PHOTOS as u64 * 4000 * 3000 * 3)
+        mb(PHOTOS as u64 * 4000 * 3000 * 7)
     );
     println!(
-        "{:<14} {:>10} {:>10} {:>9}  stages (high-water above idle, MB)",
-        "profile", "peak MB", "x photos", "time s"
+        "{:<14} {:>10} {:>10} {:>9} {:>9}  stages (high-water above idle, MB)",
+        "profile", "peak MB", "x photos", "left MB", "time s"
     );
     for name in names {
         let path = root.join(format!("{name}.toml"));
@@ -86,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?;
         let base = format!("http://{}", app.local_addr());
-        let server = tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
         let http = reqwest::Client::new();
         // Let the allocator settle, then take the idle baseline.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -133,6 +139,13 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let secs = started.elapsed().as_secs_f64();
+        let mem: Value = http
+            .get(format!("{base}/debug/memory"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let left = mem["uncollected_bytes"].as_u64().unwrap_or(0);
         stop.store(true, Ordering::Relaxed);
         let _ = sampler.join();
         let above = peak.load(Ordering::Relaxed).saturating_sub(idle);
@@ -152,10 +165,11 @@ async fn main() -> anyhow::Result<()> {
             })
             .unwrap_or_default();
         println!(
-            "{:<14} {:>10.1} {:>10.2} {:>9.1}  {}{}",
+            "{:<14} {:>10.1} {:>10.2} {:>9.1} {:>9.1}  {}{}",
             name,
             mb(above),
             above as f64 / photo_bytes as f64,
+            mb(left),
             secs,
             stages.join(", "),
             if job["status"] == "failed" {
@@ -164,7 +178,9 @@ async fn main() -> anyhow::Result<()> {
                 String::new()
             }
         );
-        server.abort();
+        // Stop the server (its workers and parked buffers go with it).
+        let _ = stop_server.send(());
+        let _ = server.await;
     }
     Ok(())
 }

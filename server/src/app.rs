@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::cloudinary::CloudinaryClient;
 use crate::db::{self, Pool, PoolOptions};
-use crate::jobs::{InFlight, JobContext, JobQueue, excel, spawn_workers};
+use crate::jobs::{Collector, InFlight, JobContext, JobQueue, excel, spawn_workers};
 use crate::memory::{self, HighWaterMonitor, RuntimeBallast};
 use crate::metrics::Metrics;
 use crate::routes::router;
@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub allocator_options: serde_json::Value,
     pub ballast: RuntimeBallast,
+    /// Finished jobs' buffers awaiting the modelled cyclic collection.
+    pub collector: Arc<Collector>,
     pub started: Instant,
 }
 
@@ -80,6 +82,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {addr}"))?;
 
+        let collector = Arc::new(Collector::default());
         let ctx = Arc::new(JobContext {
             settings: settings.clone(),
             pool: pool.clone(),
@@ -89,6 +92,7 @@ impl Application {
             in_flight: in_flight.clone(),
             metrics: metrics.clone(),
             logo_png: Arc::new(excel::logo_png()),
+            collector: collector.clone(),
             tmp_dir: tmp_dir.clone(),
         });
         // Acknowledged work is never lost: jobs that were pending, or
@@ -110,6 +114,7 @@ impl Application {
             metrics,
             allocator_options,
             ballast,
+            collector,
             started: Instant::now(),
         });
         Ok(Application {

@@ -119,7 +119,7 @@ impl Metrics {
         );
         registry.register_with_unit(
             "memory",
-            "Memory by source: jemalloc_allocated, jemalloc_active, jemalloc_resident, jemalloc_mapped, jemalloc_retained, jemalloc_metadata, process_rss, process_hwm, modelled_runtime",
+            "Memory by source: jemalloc_allocated, jemalloc_active, jemalloc_resident, jemalloc_mapped, jemalloc_retained, jemalloc_metadata, process_rss, process_hwm, modelled_runtime, uncollected (finished jobs' buffers awaiting the modelled cyclic collection)",
             Unit::Bytes,
             m.memory_bytes.clone(),
         );
@@ -209,6 +209,7 @@ impl Metrics {
         set("process_rss", mem.process.rss);
         set("process_hwm", mem.process.hwm);
         set("modelled_runtime", mem.modelled_runtime_bytes);
+        set("uncollected", mem.uncollected_bytes);
         self.queue_depth.set(mem.queue_depth as i64);
         self.jobs_in_flight.clear();
         for j in &mem.jobs_in_flight {

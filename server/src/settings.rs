@@ -154,6 +154,20 @@ pub struct ModelSettings {
     /// MB allocated and touched at start to stand in for the modelled
     /// interpreter (150 for the Python app, 0 to measure Rust as it is).
     pub runtime_mb: u64,
+    /// When the photo buffers a job's document held are given back once the
+    /// job is done (`jobs::retention`).
+    pub release: Release,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Release {
+    /// Freed right after the document is saved.
+    #[default]
+    Immediate,
+    /// As CPython: parked when the job ends, freed by the next modelled
+    /// cyclic collection (at the start of the next job's PDF stage).
+    CyclicGc,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,7 +36,11 @@ fn mb(b: f64) -> f64 {
 
 /// Run one job of `photo_ids` on a fresh server with `settings`; return its
 /// status answer and `stats.allocated` once it is done.
-async fn run_one_job(settings: Settings, fake: &FakeCloudinary, photo_ids: &[String]) -> (Value, u64) {
+async fn run_one_job(
+    settings: Settings,
+    fake: &FakeCloudinary,
+    photo_ids: &[String],
+) -> (Value, u64) {
     let dir = tempfile::tempdir().unwrap();
     let app = Application::build(
         settings,

@@ -36,7 +36,8 @@ fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings, file: &std::path:
         || {},
         file,
     )
-    .unwrap();
+    .unwrap()
+    .output;
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(!out.is_empty());
     drop(out);

@@ -11,7 +11,9 @@ pub mod excel;
 pub mod pdf;
 pub mod pdf_stream;
 pub mod photos;
+pub mod retention;
 mod run;
+mod stages;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +22,8 @@ use std::time::Instant;
 
 use memstats::JobInFlight;
 
-pub use run::{JobContext, PdfOutput, WorkerIo, build_pdf, run_job};
+pub use retention::{Collected, Collector, Held};
+pub use run::{BuiltPdf, JobContext, PdfOutput, WorkerIo, build_pdf, run_job};
 
 /// The job queue: unbounded by default, as the modelled app's.
 pub struct JobQueue {

@@ -2,8 +2,9 @@
 //! is the point of the comparison:
 //!
 //! - `original`: the JPEG bytes are embedded unchanged, and the photo is also
-//!   decoded to full-size pixels which the caller keeps until the document is
-//!   built: what the modelled app's PDF library does with in-memory images.
+//!   decoded in full into the two buffers the modelled app's image reader
+//!   keeps ([`HeldPixels`]: 4 + 3 bytes per pixel), which the caller holds
+//!   through the document's save (see `jobs::retention`).
 //! - `passthrough` / `cdn_transform`: the bytes are embedded, never decoded.
 //! - `resize`: decoded at the smallest IDCT scale that still covers `max_px`
 //!   (jpeg-decoder's `scale`), resized with `fast_image_resize` (no float
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use fast_image_resize as fr;
 use image::DynamicImage;
 
+use crate::memory::thread_counters;
 use crate::settings::{EmbedMode, PhotoSettings};
 
 /// Colour space of a JPEG as the PDF needs to know it.
@@ -56,8 +58,52 @@ pub struct PreparedPhoto {
     pub width: u32,
     pub height: u32,
     pub components: Components,
-    /// Full-size pixels held alongside (the `original` mode only).
-    pub pixels: Option<DynamicImage>,
+    /// Full-size decoded buffers held alongside (the `original` mode only).
+    pub pixels: Option<HeldPixels>,
+}
+
+/// What reportlab's image reader keeps of a photo handed over as an
+/// in-memory file: `drawImage` calls `getRGBData()` to fingerprint it, which
+/// decodes it in full; the reader then holds Pillow's decoded core (RGBX, 4
+/// bytes per pixel) and the RGB byte string (3 bytes per pixel) until the
+/// document's build ends. Both are real buffers, every byte written.
+pub struct HeldPixels {
+    /// Pillow's decoded core: RGBX, 4 bytes per pixel.
+    pub core: image::RgbaImage,
+    /// The RGB string `getRGBData()` returns: 3 bytes per pixel.
+    pub rgb: Vec<u8>,
+    /// What the two take as the allocator counts them (size classes
+    /// included), measured with this thread's jemalloc counters while they
+    /// were made; their lengths when jemalloc is not the allocator.
+    pub bytes: u64,
+}
+
+impl HeldPixels {
+    /// Both buffers of a decoded photo (the decoder's own scratch is freed
+    /// by the time this returns).
+    fn from_decoded(
+        decoded: DynamicImage,
+        counters_before: Option<crate::memory::ThreadCounters>,
+    ) -> HeldPixels {
+        let core = decoded.to_rgba8();
+        let rgb = decoded.into_rgb8().into_raw();
+        let nominal = (core.as_raw().capacity() + rgb.capacity()) as u64;
+        let bytes = counters_before
+            .zip(thread_counters())
+            .map(|(b, a)| (a.allocated - b.allocated).saturating_sub(a.deallocated - b.deallocated))
+            .filter(|&measured| measured >= nominal)
+            .unwrap_or(nominal);
+        HeldPixels { core, rgb, bytes }
+    }
+
+    /// Buffers of a `width` x `height` photo filled with one grey (tests).
+    #[cfg(test)]
+    pub(crate) fn filled(width: u32, height: u32) -> HeldPixels {
+        let core = image::RgbaImage::from_pixel(width, height, image::Rgba([9, 9, 9, 255]));
+        let rgb = vec![9u8; width as usize * height as usize * 3];
+        let bytes = (core.as_raw().len() + rgb.len()) as u64;
+        HeldPixels { core, rgb, bytes }
+    }
 }
 
 /// Header of a JPEG, read without decoding it.
@@ -89,14 +135,15 @@ pub fn prepare(
     }
     match settings.embed {
         EmbedMode::Original => {
-            let pixels = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+            let before = thread_counters();
+            let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
                 .context("the JPEG does not decode")?;
             Ok(PreparedPhoto {
                 jpeg: bytes,
                 width,
                 height,
                 components,
-                pixels: Some(pixels),
+                pixels: Some(HeldPixels::from_decoded(decoded, before)),
             })
         }
         EmbedMode::Passthrough | EmbedMode::CdnTransform => Ok(PreparedPhoto {
@@ -233,12 +280,18 @@ mod tests {
     }
 
     #[test]
-    fn original_holds_full_size_pixels_and_the_bytes() {
+    fn original_holds_an_rgbx_core_and_an_rgb_copy_and_the_bytes() {
         let src = jpeg(320, 240);
         let p = prepare(src.clone(), &settings(EmbedMode::Original, 100), 1 << 30).unwrap();
         assert_eq!(p.jpeg, src, "the bytes are embedded unchanged");
         let px = p.pixels.unwrap();
-        assert_eq!((px.width(), px.height()), (320, 240));
+        assert_eq!(px.core.dimensions(), (320, 240));
+        assert_eq!(px.core.as_raw().len(), 320 * 240 * 4);
+        assert_eq!(px.rgb.len(), 320 * 240 * 3);
+        assert!(px.bytes >= 320 * 240 * 7, "{} bytes", px.bytes);
+        // The copy is the decoded photo, not a zeroed stand-in.
+        assert_eq!(&px.rgb[..3], &px.core.as_raw()[..3]);
+        assert!(px.rgb.iter().any(|&b| b != 0));
     }
 
     #[test]

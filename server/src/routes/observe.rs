@@ -23,6 +23,7 @@ pub fn read_debug_memory(state: &AppState) -> DebugMemory {
         allocator_options: state.allocator_options.clone(),
         process: memstats::read_proc_memory(std::process::id(), false).unwrap_or_default(),
         modelled_runtime_bytes: state.ballast.len(),
+        uncollected_bytes: state.collector.uncollected_bytes(),
         queue_depth: state.queue.len() as u64,
         jobs_in_flight: state.in_flight.snapshot(),
         uptime_ms: state.started.elapsed().as_millis() as u64,

@@ -7,4 +7,5 @@ mod faults;
 mod helpers;
 mod reports;
 mod restart;
+mod retention;
 mod times;

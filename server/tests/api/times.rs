@@ -40,7 +40,9 @@ async fn status(app: &TestApp, id: i64) -> Value {
 }
 
 async fn submit(app: &TestApp, photos: std::ops::Range<usize>) -> i64 {
-    let urls: Vec<String> = photos.map(|n| app.fake.photo_url(&small_photo(n))).collect();
+    let urls: Vec<String> = photos
+        .map(|n| app.fake.photo_url(&small_photo(n)))
+        .collect();
     let body = json!({"site": {"name": "Depot"}, "items": [{"asset": "A", "photo_urls": urls}]});
     let ack: Value = app.submit(&body).await.json().await.unwrap();
     ack["job_id"].as_i64().unwrap()
@@ -92,7 +94,10 @@ async fn job_times_have_milliseconds_are_null_until_known_and_in_order() {
             assert_ms_precision(name, v);
         }
         let [c, s, f] = [created, started, finished].map(|v| parse_time(v).unwrap());
-        assert!(c <= s && s <= f, "out of order: {created} {started} {finished}");
+        assert!(
+            c <= s && s <= f,
+            "out of order: {created} {started} {finished}"
+        );
         // Three photos at 300 ms each: the first job's processing shows it.
         ends.push((s, f, t.processing_ms().unwrap()));
     }
