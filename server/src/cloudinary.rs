@@ -1,7 +1,10 @@
 //! Talking to Cloudinary: the allowed photo URLs, derivative URLs, uploads,
-//! and downloads with timeout, retries, exponential backoff and a size cap.
+//! and downloads with timeout, retries, exponential backoff (or the wait a
+//! 429's `Retry-After` asks for, [`retry`]) and a size cap.
 
-use std::time::Duration;
+mod retry;
+
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
@@ -10,6 +13,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::settings::{CloudinarySettings, PhotoSettings};
+
+pub use retry::{backoff, parse_retry_after, retry_delay};
 
 /// The configured Cloudinary, as URL rules.
 #[derive(Debug, Clone)]
@@ -235,17 +240,41 @@ impl CloudinaryClient {
         policy: &PhotoSettings,
         max_bytes: u64,
     ) -> Result<Bytes, FetchError> {
+        self.fetch_before(url, policy, max_bytes, None).await
+    }
+
+    /// [`CloudinaryClient::fetch`], never waiting past `deadline` between
+    /// attempts (the job's deadline): a `Retry-After` or a backoff longer
+    /// than the time left is cut short, and once no time is left the
+    /// download gives up instead of retrying.
+    pub async fn fetch_before(
+        &self,
+        url: &Url,
+        policy: &PhotoSettings,
+        max_bytes: u64,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Bytes, FetchError> {
         let mut last = String::new();
         for attempt in 1..=policy.attempts {
             let timeout = Duration::from_secs_f64(policy.timeout_secs);
-            match tokio::time::timeout(timeout, self.fetch_once(url, max_bytes)).await {
+            let mut asked = None;
+            match tokio::time::timeout(timeout, self.fetch_once(url, max_bytes, &mut asked)).await {
                 Ok(Ok(bytes)) => return Ok(bytes),
                 Ok(Err(FetchError::Permanent(e))) => return Err(FetchError::Permanent(e)),
                 Ok(Err(FetchError::Retryable(e))) => last = e,
                 Err(_) => last = format!("timed out after {:.1} s", policy.timeout_secs),
             }
             if attempt < policy.attempts {
-                tokio::time::sleep(backoff(policy, attempt)).await;
+                let remaining =
+                    deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+                match retry_delay(policy, attempt, asked, remaining) {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => {
+                        return Err(FetchError::Retryable(format!(
+                            "{last} (after {attempt} attempts; no time left before the job's deadline, limits.job_deadline_secs)"
+                        )));
+                    }
+                }
             }
         }
         Err(FetchError::Retryable(format!(
@@ -254,7 +283,14 @@ impl CloudinaryClient {
         )))
     }
 
-    async fn fetch_once(&self, url: &Url, max_bytes: u64) -> Result<Bytes, FetchError> {
+    /// One attempt. A 429 or 5xx with a `Retry-After` Cloudinary can use
+    /// sets `retry_after` to the wait it asks for.
+    async fn fetch_once(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        retry_after: &mut Option<Duration>,
+    ) -> Result<Bytes, FetchError> {
         let resp = self
             .http
             .get(url.clone())
@@ -268,8 +304,16 @@ impl CloudinaryClient {
             )));
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            *retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let asked = retry_after
+                .map(|d| format!(" (Retry-After: {} s)", d.as_secs()))
+                .unwrap_or_default();
             return Err(FetchError::Retryable(format!(
-                "Cloudinary answered {status}"
+                "Cloudinary answered {status}{asked}"
             )));
         }
         if !status.is_success() {
@@ -305,15 +349,6 @@ impl CloudinaryClient {
         }
         Ok(resp)
     }
-}
-
-/// Backoff before attempt `attempt + 1`: initial, doubling, capped.
-pub fn backoff(policy: &PhotoSettings, attempt: u32) -> Duration {
-    let ms = policy
-        .backoff_initial_ms
-        .saturating_mul(1u64 << (attempt - 1).min(20))
-        .min(policy.backoff_max_ms);
-    Duration::from_millis(ms)
 }
 
 #[cfg(test)]
@@ -358,14 +393,5 @@ mod tests {
             u.derivative(&url, 1600, 80).as_str(),
             "http://127.0.0.1:4000/oomlab/image/upload/w_1600,h_1600,c_limit,q_80/v1/x/p.jpg"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = PhotoSettings::default();
-        assert_eq!(backoff(&p, 1), Duration::from_secs(2));
-        assert_eq!(backoff(&p, 2), Duration::from_secs(4));
-        assert_eq!(backoff(&p, 3), Duration::from_secs(8));
-        assert_eq!(backoff(&p, 4), Duration::from_secs(10));
     }
 }

@@ -7,5 +7,5 @@ mod faults;
 mod helpers;
 mod reports;
 mod restart;
-mod retention;
+mod retry_after;
 mod times;
