@@ -5,18 +5,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use memstats::StageMemory;
 
 use super::excel::build_workbook;
 use super::pdf::{MemoryCanvas, PdfBuilder};
 use super::pdf_stream::StreamCanvas;
-use super::photos::{PreparedPhoto, prepare};
+use super::photos::prepare;
+use super::retention::{Collector, Held};
+use super::stages::Stages;
 use super::{InFlight, JobQueue};
 use crate::cloudinary::{CloudinaryClient, FetchError};
 use crate::db::{self, Pool, ReportKind};
-use crate::memory::{HighWaterMonitor, StageWatch, ThreadCounters, thread_counters};
+use crate::memory::HighWaterMonitor;
 use crate::metrics::Metrics;
-use crate::settings::{Assembly, EmbedMode, FetchMode, Settings};
+use crate::settings::{Assembly, EmbedMode, FetchMode, Release, Settings};
 use crate::submission::{Submission, decode_signature};
 
 /// Attempts after which a job that keeps being interrupted (the server was
@@ -33,6 +34,9 @@ pub struct JobContext {
     pub in_flight: Arc<InFlight>,
     pub metrics: Arc<Metrics>,
     pub logo_png: Arc<Vec<u8>>,
+    /// Finished jobs' photo buffers awaiting the modelled cyclic collection
+    /// (`model.release = "cyclic_gc"`); shared with `/debug/memory`.
+    pub collector: Arc<Collector>,
     /// Where incremental PDFs are written before upload.
     pub tmp_dir: std::path::PathBuf,
 }
@@ -70,58 +74,6 @@ impl WorkerIo {
             .build()?;
         let cloudinary = CloudinaryClient::new(&ctx.settings.cloudinary)?;
         Ok(WorkerIo { rt, cloudinary })
-    }
-}
-
-/// Per-stage accounting of one job.
-struct Stages {
-    done: Vec<StageMemory>,
-    current: Option<(String, Instant, StageWatch, Option<ThreadCounters>)>,
-    job_start: Option<ThreadCounters>,
-}
-
-impl Stages {
-    fn new() -> Stages {
-        Stages {
-            done: Vec::new(),
-            current: None,
-            job_start: thread_counters(),
-        }
-    }
-
-    fn live(&self) -> Option<i64> {
-        let (start, now) = (self.job_start?, thread_counters()?);
-        Some(
-            (now.allocated - start.allocated) as i64 - (now.deallocated - start.deallocated) as i64,
-        )
-    }
-
-    fn begin(&mut self, name: &str, monitor: &HighWaterMonitor) {
-        self.end();
-        self.current = Some((
-            name.to_string(),
-            Instant::now(),
-            monitor.watch(),
-            thread_counters(),
-        ));
-    }
-
-    fn end(&mut self) {
-        if let Some((name, started, watch, counters)) = self.current.take() {
-            let now = thread_counters();
-            self.done.push(StageMemory {
-                stage: name,
-                duration_ms: started.elapsed().as_millis() as u64,
-                allocated_high_water: watch.high_water(),
-                allocated_at_start: watch.allocated_at_start,
-                thread_allocated: counters.zip(now).map(|(a, b)| b.allocated - a.allocated),
-                thread_live_after: self.live(),
-            });
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.done).unwrap_or_default()
     }
 }
 
@@ -175,6 +127,12 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) {
     let started = Instant::now();
     let result = process(ctx, io, job_id, &mut stages, &mut warnings, started);
     stages.end();
+    let result = result.map(|held| {
+        // `cyclic_gc`: the document's buffers outlive the job, parked until
+        // a collection (see `jobs::retention`); with `immediate` none are
+        // left by now.
+        ctx.collector.park(job_id, held);
+    });
     let (status, error) = match &result {
         Ok(()) => ("completed", None),
         Err(e) => ("failed", Some(format!("{e:#}"))),
@@ -214,7 +172,7 @@ fn process(
     stages: &mut Stages,
     warnings: &mut Vec<String>,
     started: Instant,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Held> {
     let s = &ctx.settings;
     let deadline = started + Duration::from_secs(s.limits.job_deadline_secs);
     let check_deadline = || -> anyhow::Result<()> {
@@ -281,11 +239,18 @@ fn process(
     }
 
     stages.begin("pdf", &ctx.monitor);
+    if s.model.release == Release::CyclicGc {
+        // The modelled full collection runs as a document build starts (the
+        // rule and why: `jobs::retention`). It frees other jobs' leftovers on
+        // this thread; this job's live bytes are credited for them.
+        let freed = ctx.collector.collect();
+        stages.credit_freed_for_others(freed.bytes);
+    }
     ctx.in_flight.update(job_id, "pdf", 45, stages.live());
     // Photos fetched up front stay referenced until the document is built,
     // as the modelled app's list of in-memory files does.
     let mut upfront_iter = upfront.iter().cloned();
-    let pdf = build_pdf(
+    let BuiltPdf { output: pdf, held } = build_pdf(
         &sub,
         s,
         |n, url, warnings| {
@@ -300,6 +265,15 @@ fn process(
         &ctx.tmp_dir.join(format!("job-{job_id}-report.pdf")),
     )?;
     drop(upfront);
+    // The document is saved: `immediate` frees what it held now, `cyclic_gc`
+    // keeps it to the job's end and parks it.
+    let held = match s.model.release {
+        Release::Immediate => {
+            drop(held);
+            Held::default()
+        }
+        Release::CyclicGc => held,
+    };
     progress(stages, "pdf_upload", 60)?;
     check_deadline()?;
 
@@ -334,14 +308,15 @@ fn process(
         .get()
         .and_then(|c| db::set_result(&c, job_id, ReportKind::Pdf, url, pdf_len))?;
     progress(stages, "complete", 75)?;
-    Ok(())
+    Ok(held)
 }
 
 /// The PDF stage: every photo from `next_photo` (in submission order) is
 /// prepared per the embed mode and placed in the grid; `original` mode keeps
-/// each photo's decoded pixels until the document is built. `on_photo` runs
-/// after each photo (progress reporting). Public so heap-profiling tests can
-/// drive exactly the code a job runs.
+/// each photo's decoded buffers through the save and hands them to the
+/// caller ([`BuiltPdf::held`]), which releases them per `model.release`.
+/// `on_photo` runs after each photo (progress reporting). Public so
+/// heap-profiling tests can drive exactly the code a job runs.
 pub fn build_pdf(
     sub: &Submission,
     s: &Settings,
@@ -349,26 +324,54 @@ pub fn build_pdf(
     warnings: &mut Vec<String>,
     on_photo: impl FnMut(),
     file: &std::path::Path,
-) -> anyhow::Result<PdfOutput> {
+) -> anyhow::Result<BuiltPdf> {
     let title = format!("Inspection report: {}", sub.site.name);
     match s.pdf.assembly {
         Assembly::InMemory => {
             let canvas = MemoryCanvas::new(&title);
-            let canvas = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
-            Ok(PdfOutput::Memory(canvas.finish()))
+            let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
+            // Saved while the buffers are still held, as reportlab's save
+            // runs inside the build that holds its image readers.
+            let output = PdfOutput::Memory(canvas.finish());
+            Ok(BuiltPdf { output, held })
         }
         Assembly::Incremental => {
             let canvas = StreamCanvas::create(file, &title)
                 .with_context(|| format!("creating {}", file.display()))?;
-            let canvas = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
+            let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
             let bytes = canvas
                 .finish()
                 .with_context(|| format!("writing {}", file.display()))?;
-            Ok(PdfOutput::File {
-                path: file.to_path_buf(),
-                bytes,
+            Ok(BuiltPdf {
+                output: PdfOutput::File {
+                    path: file.to_path_buf(),
+                    bytes,
+                },
+                held,
             })
         }
+    }
+}
+
+/// A built PDF and the photo buffers its build held through the save.
+pub struct BuiltPdf {
+    pub output: PdfOutput,
+    /// `original` mode's decoded buffers, still allocated; empty otherwise.
+    pub held: Held,
+}
+
+impl BuiltPdf {
+    /// The whole file in memory (tests); the held buffers are freed.
+    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
+        self.output.into_bytes()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.output.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.output.is_empty()
     }
 }
 
@@ -413,12 +416,12 @@ fn lay_out<C: super::pdf::Canvas>(
     mut next_photo: impl FnMut(usize, &str, &mut Vec<String>) -> anyhow::Result<Option<Bytes>>,
     warnings: &mut Vec<String>,
     mut on_photo: impl FnMut(),
-) -> anyhow::Result<C> {
+) -> anyhow::Result<(C, Held)> {
     let total = sub.photos().count();
     let mut builder = PdfBuilder::new(canvas, sub, total);
-    // Decoded full-size pixels (the `original` mode), alive until the
-    // document is built: the modelled app's PDF library keeps them.
-    let mut held: Vec<PreparedPhoto> = Vec::new();
+    // Decoded buffers (the `original` mode), alive through the save: the
+    // modelled app's PDF library keeps them.
+    let mut held = Held::default();
     let mut n = 0usize;
     for (item_idx, item) in sub.items.iter().enumerate() {
         builder.begin_item(item_idx, item);
@@ -436,12 +439,9 @@ fn lay_out<C: super::pdf::Canvas>(
                     }
                 });
             builder.add_photo(prepared.as_ref());
-            if let Some(mut p) = prepared
-                && p.pixels.is_some()
-            {
-                // Keep the pixels; the bytes now live in the document.
-                p.jpeg = Bytes::new();
-                held.push(p);
+            // Keep the pixels; the bytes now live in the document.
+            if let Some(pixels) = prepared.and_then(|p| p.pixels) {
+                held.push(pixels);
             }
             n += 1;
             on_photo();
@@ -449,11 +449,7 @@ fn lay_out<C: super::pdf::Canvas>(
     }
     let sigs = decode_signatures(sub, warnings);
     builder.signatures(&sigs);
-    // The pixels are released only once the layout is done, as the
-    // modelled app's library releases them when the document is built.
-    let canvas = builder.into_canvas();
-    drop(held);
-    Ok(canvas)
+    Ok((builder.into_canvas(), held))
 }
 
 /// Fetch one photo; a photo that cannot be had becomes a warning and a

@@ -8,4 +8,5 @@ mod helpers;
 mod reports;
 mod restart;
 mod retry_after;
+mod retention;
 mod times;
