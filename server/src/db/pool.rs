@@ -125,13 +125,21 @@ impl PooledConn {
 impl std::ops::Deref for PooledConn {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        &self.slot.as_ref().expect("connection present until drop").conn
+        &self
+            .slot
+            .as_ref()
+            .expect("connection present until drop")
+            .conn
     }
 }
 
 impl std::ops::DerefMut for PooledConn {
     fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.slot.as_mut().expect("connection present until drop").conn
+        &mut self
+            .slot
+            .as_mut()
+            .expect("connection present until drop")
+            .conn
     }
 }
 
@@ -307,7 +315,11 @@ mod tests {
         let c = p.get().unwrap();
         assert_eq!(c.serial(), sa);
         drop(c);
-        assert_eq!(p.get().unwrap().serial(), sb, "every kept connection is used in turn");
+        assert_eq!(
+            p.get().unwrap().serial(),
+            sb,
+            "every kept connection is used in turn"
+        );
     }
 
     #[test]

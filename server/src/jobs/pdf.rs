@@ -3,28 +3,37 @@
 //! signatures. Photos are embedded as JPEG streams (`DCTDecode`) unchanged.
 //!
 //! The layout draws on a [`Canvas`]; two canvases build the file:
-//! - [`MemoryCanvas`] (printpdf): the whole document is held in memory until
-//!   it is saved, and saving clones the image streams. That is printpdf's
-//!   behaviour, kept on purpose: the modelled app's library does the same.
+//! - [`MemoryCanvas`] (printpdf, [`memory`]): the whole document is held in
+//!   memory until it is saved (`pdf.assembly = "in_memory"`).
 //! - [`super::pdf_stream::StreamCanvas`]: each image and page is written to a
 //!   file as soon as it is placed, so the document never sits in memory
 //!   (`pdf.assembly = "incremental"`).
+//!
+//! # Layout
+//! - [`memory`]: the printpdf canvas.
+//! - [`winansi`]: the characters the base-14 fonts can show.
+//! - [`dct`]: which JPEGs can be embedded unchanged (8-bit DCT only).
+//!
+//! A grid row is laid out once all its photos are known, by its tallest
+//! photo, and no photo is taller than a page's usable height. Photos are
+//! added to the document as they come ([`Canvas::add_jpeg`]) and only drawn
+//! when their row is placed, so a pending row holds handles, not bytes.
 
-use std::collections::BTreeMap;
+pub mod dct;
+mod memory;
+pub mod winansi;
 
-use printpdf::{
-    BuiltinFont, Color, DictItem, ExternalStream, ExternalXObject, Line, LinePoint, Mm, Op,
-    PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Px, RawImage, RawImageData,
-    RawImageFormat, Rect, Rgb, TextItem, XObjectTransform,
-};
+pub use memory::{MemoryCanvas, MemoryImage};
 
-use super::photos::{Components, PreparedPhoto};
+use super::photos::PreparedPhoto;
 use crate::submission::{Item, Submission};
 
 pub const PAGE_W: f32 = 595.0; // A4 in points
 pub const PAGE_H: f32 = 842.0;
-const MARGIN: f32 = 40.0;
+pub const MARGIN: f32 = 40.0;
 const GAP: f32 = 6.0;
+/// The height a photo may take: a page less its top and bottom margins.
+pub const USABLE_H: f32 = PAGE_H - 2.0 * MARGIN;
 const LINE: f32 = 14.0;
 
 /// The three fonts the report uses (PDF base-14 fonts, never embedded).
@@ -37,14 +46,44 @@ pub enum Font {
 
 /// What the layout draws on. Coordinates in points from the bottom left.
 pub trait Canvas {
+    /// A JPEG in the document, not yet drawn.
+    type Image;
+    /// Show `s` (WinAnsi characters only, see [`winansi::printable`]).
     fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str);
     fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, grey: f32);
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, grey: f32);
-    /// Place a JPEG at (x, y) scaled to `w` x `h` points.
-    fn jpeg(&mut self, photo: &PreparedPhoto, x: f32, y: f32, w: f32, h: f32);
+    /// Put a JPEG's bytes into the document now (the caller may drop them);
+    /// draw it later with [`Canvas::image`].
+    fn add_jpeg(&mut self, photo: &PreparedPhoto) -> Self::Image;
+    /// Draw an added JPEG at (x, y) scaled to `w` x `h` points.
+    fn image(&mut self, image: &Self::Image, x: f32, y: f32, w: f32, h: f32);
     /// Place RGB pixels at (x, y) scaled to `w` x `h` points.
     fn rgb(&mut self, img: &image::RgbImage, x: f32, y: f32, w: f32, h: f32);
     fn new_page(&mut self);
+}
+
+/// One cell of a grid row waiting to be placed.
+enum Cell<I> {
+    Photo {
+        image: I,
+        width: u32,
+        height: u32,
+    },
+    /// "image not available", drawn 4:3.
+    Missing,
+}
+
+/// The size in points of a `width` x `height` pixel photo in a cell
+/// `cell_w` wide: the cell's width, unless that makes it taller than
+/// `max_h`, then `max_h` high and narrower. Aspect ratio kept.
+pub fn fit_in_cell(width: u32, height: u32, cell_w: f32, max_h: f32) -> (f32, f32) {
+    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+    let natural_h = cell_w * h / w;
+    if natural_h <= max_h {
+        (cell_w, natural_h)
+    } else {
+        (max_h * w / h, max_h)
+    }
 }
 
 /// Photos per grid row for a job with `total` photos, as the modelled app.
@@ -57,8 +96,8 @@ pub struct PdfBuilder<C: Canvas> {
     canvas: C,
     y: f32,
     per_row: usize,
-    col: usize,
-    row_height: f32,
+    /// The current grid row, placed when full or when the grid ends.
+    row: Vec<Cell<C::Image>>,
     images: usize,
 }
 
@@ -69,8 +108,7 @@ impl<C: Canvas> PdfBuilder<C> {
             canvas,
             y: PAGE_H - MARGIN,
             per_row: photos_per_row(total_photos),
-            col: 0,
-            row_height: 0.0,
+            row: Vec::new(),
             images: 0,
         };
         b.text(MARGIN, Font::Bold, 18.0, "Site inspection report");
@@ -105,7 +143,8 @@ impl<C: Canvas> PdfBuilder<C> {
         self.ensure(size + 4.0);
         self.y -= size + 2.0;
         let clipped: String = s.chars().take(110).collect();
-        self.canvas.text(x, self.y, font, size, &clipped);
+        self.canvas
+            .text(x, self.y, font, size, &winansi::printable(&clipped));
     }
 
     fn rule(&mut self) {
@@ -142,47 +181,61 @@ impl<C: Canvas> PdfBuilder<C> {
         self.y -= 4.0;
     }
 
+    /// Place the pending row: its height is its tallest photo's, on this
+    /// page if it fits, else at the top of the next. Photos are top-aligned,
+    /// each centred in its cell.
     fn finish_row(&mut self) {
-        if self.col > 0 {
-            self.y -= self.row_height + GAP;
-            self.col = 0;
-            self.row_height = 0.0;
+        if self.row.is_empty() {
+            return;
         }
+        let cw = self.cell_width();
+        let row = std::mem::take(&mut self.row);
+        let sizes: Vec<(f32, f32)> = row
+            .iter()
+            .map(|cell| match cell {
+                Cell::Photo { width, height, .. } => fit_in_cell(*width, *height, cw, USABLE_H),
+                Cell::Missing => fit_in_cell(4, 3, cw, USABLE_H),
+            })
+            .collect();
+        let row_height = sizes.iter().map(|s| s.1).fold(0.0, f32::max);
+        self.ensure(row_height);
+        for (col, (cell, (w, h))) in row.iter().zip(sizes).enumerate() {
+            let x = MARGIN + col as f32 * (cw + GAP) + (cw - w) / 2.0;
+            let y = self.y - h;
+            match cell {
+                Cell::Photo { image, .. } => self.canvas.image(image, x, y, w, h),
+                Cell::Missing => {
+                    self.canvas.rect(x, y, w, h, 0.5);
+                    self.canvas.text(
+                        x + 6.0,
+                        y + h / 2.0,
+                        Font::Oblique,
+                        8.0,
+                        "image not available",
+                    );
+                }
+            }
+        }
+        self.y -= row_height + GAP;
     }
 
-    /// Place the next photo of the grid; `None` draws an "image not
-    /// available" cell.
+    /// Add the next photo of the grid; `None` is an "image not available"
+    /// cell. The photo's bytes go into the document now; it is drawn when
+    /// its row is complete.
     pub fn add_photo(&mut self, photo: Option<&PreparedPhoto>) {
-        let cw = self.cell_width();
-        let (w, h) = match photo {
-            Some(p) => (p.width as f32, p.height as f32),
-            None => (4.0, 3.0),
-        };
-        let ch = cw * h / w;
-        if self.col == 0 {
-            self.ensure(ch);
-        }
-        self.row_height = self.row_height.max(ch);
-        let x = MARGIN + self.col as f32 * (cw + GAP);
-        let y = self.y - ch;
-        match photo {
+        let cell = match photo {
             Some(p) => {
-                self.canvas.jpeg(p, x, y, cw, ch);
                 self.images += 1;
+                Cell::Photo {
+                    image: self.canvas.add_jpeg(p),
+                    width: p.width,
+                    height: p.height,
+                }
             }
-            None => {
-                self.canvas.rect(x, y, cw, ch, 0.5);
-                self.canvas.text(
-                    x + 6.0,
-                    y + ch / 2.0,
-                    Font::Oblique,
-                    8.0,
-                    "image not available",
-                );
-            }
-        }
-        self.col += 1;
-        if self.col == self.per_row {
+            None => Cell::Missing,
+        };
+        self.row.push(cell);
+        if self.row.len() >= self.per_row {
             self.finish_row();
         }
     }
@@ -210,170 +263,27 @@ impl<C: Canvas> PdfBuilder<C> {
         self.images
     }
 
-    /// The canvas, to finish the file.
-    pub fn into_canvas(self) -> C {
+    /// The canvas, to finish the file (a pending grid row is placed).
+    pub fn into_canvas(mut self) -> C {
+        self.finish_row();
         self.canvas
     }
 }
 
-/// printpdf: the whole document in memory until saved.
-pub struct MemoryCanvas {
-    doc: PdfDocument,
-    pages: Vec<PdfPage>,
-    ops: Vec<Op>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl MemoryCanvas {
-    pub fn new(title: &str) -> MemoryCanvas {
-        MemoryCanvas {
-            doc: PdfDocument::new(title),
-            pages: Vec::new(),
-            ops: Vec::new(),
-        }
-    }
-
-    /// Lay out the last page and serialise the whole document.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.new_page();
-        let pages = std::mem::take(&mut self.pages);
-        self.doc.with_pages(pages);
-        // The default options resample images over 2 MB raw behind the
-        // user's back: turn image optimisation off so what is measured is
-        // what the settings say.
-        let opts = PdfSaveOptions {
-            image_optimization: None,
-            ..PdfSaveOptions::default()
-        };
-        let mut warnings = Vec::new();
-        self.doc.save(&opts, &mut warnings)
-    }
-}
-
-fn builtin(font: Font) -> BuiltinFont {
-    match font {
-        Font::Regular => BuiltinFont::Helvetica,
-        Font::Bold => BuiltinFont::HelveticaBold,
-        Font::Oblique => BuiltinFont::HelveticaOblique,
-    }
-}
-
-fn point(x: f32, y: f32) -> LinePoint {
-    LinePoint {
-        p: Point { x: Pt(x), y: Pt(y) },
-        bezier: false,
-    }
-}
-
-impl Canvas for MemoryCanvas {
-    fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str) {
-        // Each line is its own text section: a second cursor move inside one
-        // section is relative (`Td`).
-        self.ops.extend([
-            Op::StartTextSection,
-            Op::SetFont {
-                font: PdfFontHandle::Builtin(builtin(font)),
-                size: Pt(size),
-            },
-            Op::SetTextCursor {
-                pos: Point { x: Pt(x), y: Pt(y) },
-            },
-            Op::ShowText {
-                items: vec![TextItem::Text(s.to_string())],
-            },
-            Op::EndTextSection,
-        ]);
-    }
-
-    fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, grey: f32) {
-        self.ops.push(Op::SetOutlineColor {
-            col: Color::Rgb(Rgb::new(grey, grey, grey, None)),
-        });
-        self.ops.push(Op::DrawLine {
-            line: Line {
-                points: vec![point(x1, y1), point(x2, y2)],
-                is_closed: false,
-            },
-        });
-    }
-
-    fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, grey: f32) {
-        self.ops.push(Op::SetOutlineColor {
-            col: Color::Rgb(Rgb::new(grey, grey, grey, None)),
-        });
-        self.ops.push(Op::DrawRectangle {
-            rectangle: Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h)),
-        });
-    }
-
-    fn jpeg(&mut self, p: &PreparedPhoto, x: f32, y: f32, w: f32, h: f32) {
-        let mut dict = BTreeMap::new();
-        dict.insert("Type".into(), DictItem::Name(b"XObject".to_vec()));
-        dict.insert("Subtype".into(), DictItem::Name(b"Image".to_vec()));
-        dict.insert("Width".into(), DictItem::Int(i64::from(p.width)));
-        dict.insert("Height".into(), DictItem::Int(i64::from(p.height)));
-        dict.insert(
-            "ColorSpace".into(),
-            DictItem::Name(p.components.pdf_color_space().as_bytes().to_vec()),
-        );
-        dict.insert("BitsPerComponent".into(), DictItem::Int(8));
-        dict.insert("Filter".into(), DictItem::Name(b"DCTDecode".to_vec()));
-        if p.components == Components::Cmyk {
-            // Adobe CMYK JPEGs store inverted values.
-            dict.insert(
-                "Decode".into(),
-                DictItem::Array([1, 0, 1, 0, 1, 0, 1, 0].map(DictItem::Int).to_vec()),
-            );
-        }
-        let xobj = ExternalXObject {
-            stream: ExternalStream {
-                dict,
-                content: p.jpeg.to_vec(),
-                compress: false,
-            },
-            width: Some(Px(p.width as usize)),
-            height: Some(Px(p.height as usize)),
-            dpi: Some(72.0),
-        };
-        // printpdf keeps its own copy of the stream.
-        let id = self.doc.add_xobject(&xobj);
-        drop(xobj);
-        self.ops.push(Op::UseXobject {
-            id,
-            transform: XObjectTransform {
-                translate_x: Some(Pt(x)),
-                translate_y: Some(Pt(y)),
-                scale_x: Some(w / p.width as f32),
-                scale_y: Some(h / p.height as f32),
-                dpi: Some(72.0),
-                ..Default::default()
-            },
-        });
-    }
-
-    fn rgb(&mut self, img: &image::RgbImage, x: f32, y: f32, w: f32, h: f32) {
-        let raw = RawImage {
-            pixels: RawImageData::U8(img.as_raw().clone()),
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data_format: RawImageFormat::RGB8,
-            tag: Vec::new(),
-        };
-        let id = self.doc.add_image(&raw);
-        self.ops.push(Op::UseXobject {
-            id,
-            transform: XObjectTransform {
-                translate_x: Some(Pt(x)),
-                translate_y: Some(Pt(y)),
-                scale_x: Some(w / img.width() as f32),
-                scale_y: Some(h / img.height() as f32),
-                dpi: Some(72.0),
-                ..Default::default()
-            },
-        });
-    }
-
-    fn new_page(&mut self) {
-        let ops = std::mem::take(&mut self.ops);
-        self.pages.push(PdfPage::new(Mm(210.0), Mm(297.0), ops));
+    #[test]
+    fn a_photo_fills_its_cell_width_unless_that_is_taller_than_a_page() {
+        assert_eq!(fit_in_cell(400, 300, 160.0, USABLE_H), (160.0, 120.0));
+        assert_eq!(fit_in_cell(300, 400, 150.0, USABLE_H), (150.0, 200.0));
+        // 1:10: 1600 pt at the cell's width, so the page's height decides.
+        let (w, h) = fit_in_cell(100, 1000, 160.0, USABLE_H);
+        assert_eq!(h, USABLE_H);
+        assert!((w - USABLE_H / 10.0).abs() < 1e-3, "{w}");
+        // Degenerate headers do not divide by zero.
+        let (w, h) = fit_in_cell(0, 0, 160.0, USABLE_H);
+        assert!(w.is_finite() && h.is_finite());
     }
 }

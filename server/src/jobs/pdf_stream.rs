@@ -3,16 +3,16 @@
 //! is full, so the job holds one page of drawing operations and one photo at
 //! a time, never the document. The file is uploaded from disk.
 //!
-//! A deliberately small PDF 1.4 writer: base-14 fonts (never embedded), JPEG
-//! streams passed through with `DCTDecode`, uncompressed RGB for signatures,
-//! an xref table at the end.
+//! A deliberately small PDF 1.4 writer: base-14 fonts (never embedded) with
+//! WinAnsi text, JPEG streams passed through with `DCTDecode`, uncompressed
+//! RGB for signatures, an xref table at the end.
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 
-use super::pdf::{Canvas, Font, PAGE_H, PAGE_W};
+use super::pdf::{Canvas, Font, PAGE_H, PAGE_W, winansi};
 use super::photos::{Components, PreparedPhoto};
 
 const CATALOG: usize = 1;
@@ -144,7 +144,7 @@ impl StreamCanvas {
             format!("<< /Type /Catalog /Pages {PAGES} 0 R >>").as_bytes(),
         )?;
         let info_id = self.alloc();
-        let title = pdf_string(self.info_title.as_deref().unwrap_or(""));
+        let title = pdf_text_string(self.info_title.as_deref().unwrap_or(""));
         self.object(
             info_id,
             format!("<< /Title {title} /Producer (oomlab report-server) >>").as_bytes(),
@@ -168,22 +168,48 @@ impl StreamCanvas {
     }
 }
 
-/// A PDF literal string: WinAnsi-safe ASCII, with `\`, `(` and `)` escaped.
+/// A PDF literal string of `s`'s WinAnsi bytes, for the base-14 fonts:
+/// `\`, `(` and `)` escaped, bytes outside printable ASCII written as
+/// octal escapes (`é` is `\351`), so the content stream stays ASCII.
+/// Characters WinAnsi lacks are `?` ([`winansi::printable`]).
 fn pdf_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('(');
-    for c in s.chars() {
-        match c {
-            '\\' | '(' | ')' => {
+    for b in winansi::encode(s) {
+        match b {
+            b'\\' | b'(' | b')' => {
                 out.push('\\');
-                out.push(c);
+                out.push(char::from(b));
             }
-            ' '..='~' => out.push(c),
-            _ => out.push('?'),
+            b' '..=b'~' => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\{b:03o}");
+            }
         }
     }
     out.push(')');
     out
+}
+
+/// A PDF text string (the document title), outside content streams: ASCII
+/// as a literal, anything else as UTF-16BE with its byte order mark, which
+/// readers show in any script.
+fn pdf_text_string(s: &str) -> String {
+    if s.chars().all(|c| matches!(c, ' '..='~')) {
+        return pdf_string(s);
+    }
+    let mut out = String::from("<FEFF");
+    for unit in s.encode_utf16() {
+        let _ = write!(out, "{unit:04X}");
+    }
+    out.push('>');
+    out
+}
+
+/// A JPEG written into the file, to be drawn on a page.
+pub struct StreamImage {
+    name: String,
+    id: usize,
 }
 
 fn font_name(font: Font) -> &'static str {
@@ -195,6 +221,8 @@ fn font_name(font: Font) -> &'static str {
 }
 
 impl Canvas for StreamCanvas {
+    type Image = StreamImage;
+
     fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str) {
         let _ = writeln!(
             self.content,
@@ -215,7 +243,7 @@ impl Canvas for StreamCanvas {
         let _ = writeln!(self.content, "{grey} G {x:.2} {y:.2} {w:.2} {h:.2} re S");
     }
 
-    fn jpeg(&mut self, p: &PreparedPhoto, x: f32, y: f32, w: f32, h: f32) {
+    fn add_jpeg(&mut self, p: &PreparedPhoto) -> StreamImage {
         let id = self.alloc();
         let decode = if p.components == Components::Cmyk {
             " /Decode [1 0 1 0 1 0 1 0]"
@@ -230,12 +258,22 @@ impl Canvas for StreamCanvas {
         );
         let r = self.stream(id, &dict, &p.jpeg);
         self.record(r);
-        let name = format!("Im{id}");
+        StreamImage {
+            name: format!("Im{id}"),
+            id,
+        }
+    }
+
+    fn image(&mut self, img: &StreamImage, x: f32, y: f32, w: f32, h: f32) {
         let _ = writeln!(
             self.content,
-            "q {w:.2} 0 0 {h:.2} {x:.2} {y:.2} cm /{name} Do Q"
+            "q {w:.2} 0 0 {h:.2} {x:.2} {y:.2} cm /{} Do Q",
+            img.name
         );
-        self.page_images.push((name, id));
+        // The page that draws an image lists it in its resources.
+        if !self.page_images.iter().any(|(_, id)| *id == img.id) {
+            self.page_images.push((img.name.clone(), img.id));
+        }
     }
 
     fn rgb(&mut self, img: &image::RgbImage, x: f32, y: f32, w: f32, h: f32) {

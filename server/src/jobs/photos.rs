@@ -106,8 +106,10 @@ impl HeldPixels {
     }
 }
 
-/// Header of a JPEG, read without decoding it.
+/// Header of a JPEG, read without decoding it. A JPEG the PDF cannot
+/// embed as it is (12-bit, lossless, ...) is refused here, with the reason.
 pub fn jpeg_header(bytes: &[u8]) -> anyhow::Result<(u32, u32, Components)> {
+    super::pdf::dct::check_embeddable(bytes).map_err(anyhow::Error::msg)?;
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     dec.read_info().context("not a readable JPEG")?;
     let info = dec.info().context("not a readable JPEG")?;

@@ -153,9 +153,9 @@ fn typed_value(raw: &str, default: &toml::Value) -> Result<toml::Value, String> 
             _ => Err(expected("true or false")),
         },
         // A whole section or a list: not settable from one variable.
-        toml::Value::Table(_) => Err(
-            "names a section, not a key; write REPORT_SERVER__SECTION__KEY".to_string(),
-        ),
+        toml::Value::Table(_) => {
+            Err("names a section, not a key; write REPORT_SERVER__SECTION__KEY".to_string())
+        }
         _ => Ok(guess_value(raw)),
     }
 }
@@ -227,7 +227,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.workers, 1);
-        assert_eq!(s.db.pool_timeout_secs, 5.0, "an integer text for a float key");
+        assert_eq!(
+            s.db.pool_timeout_secs, 5.0,
+            "an integer text for a float key"
+        );
         assert!(s.db.use_lifo);
         assert_eq!(s.photos.embed, super::super::EmbedMode::Resize);
         assert_eq!(s.queue_capacity, Some(8), "no default: the type is guessed");
@@ -251,7 +254,10 @@ mod tests {
         // `queue_capacity` has no default to take a type from: "abc" is a
         // string either way and stays an error, naming the key.
         let err = settings_with_env("", &[("REPORT_SERVER__QUEUE_CAPACITY", "abc")]).unwrap_err();
-        assert!(err.contains("abc") || err.contains("queue_capacity"), "{err}");
+        assert!(
+            err.contains("abc") || err.contains("queue_capacity"),
+            "{err}"
+        );
         // A guessed number where the key wants text: the retry as a string
         // wins. (Exercised on the table directly: every string key of
         // today's settings has a default, so this is the path for a future

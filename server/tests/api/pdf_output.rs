@@ -1,0 +1,250 @@
+//! What the PDF stage produces, read back with lopdf, in both assembly
+//! modes: photos of mixed shapes stay within the page margins (issue 15,
+//! point 5), non-ASCII text survives (point 4), a 12-bit JPEG becomes
+//! "image not available" with its reason (point 6). The PDF is built by
+//! `build_pdf`, the code a job runs, with the photos handed in directly.
+
+use bytes::Bytes;
+use report_server::jobs::build_pdf;
+use report_server::settings::{Assembly, EmbedMode, FetchMode, Settings};
+use report_server::submission::Submission;
+use serde_json::json;
+
+use crate::helpers::{settings_with, signature_uri};
+use crate::pdf_read::{Placement, image_placements, page_sizes, text};
+
+/// The layout's page margin, in points.
+const MARGIN: f32 = 40.0;
+/// Rounding of coordinates written with two decimals, and A4 as 210 x 297
+/// mm (595.28 x 841.89 pt) in printpdf against 595 x 842 in the layout.
+const EPS: f32 = 0.6;
+
+fn jpeg(width: u32, height: u32) -> Bytes {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, 120])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 70)
+        .encode(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    Bytes::from(out)
+}
+
+/// The headers of a 12-bit extended-sequential JPEG (SOF1, precision 12),
+/// 64x48, 3 components: what a header check sees; not decodable.
+fn twelve_bit_jpeg() -> Bytes {
+    let mut b = vec![0xFF, 0xD8];
+    b.extend_from_slice(&[0xFF, 0xC1, 0x00, 17, 12, 0, 48, 0, 64, 3]);
+    for id in 1..=3u8 {
+        b.extend_from_slice(&[id, 0x11, 0]);
+    }
+    b.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0]);
+    b.extend_from_slice(&[0x12; 64]);
+    b.extend_from_slice(&[0xFF, 0xD9]);
+    Bytes::from(b)
+}
+
+fn submission(site_name: &str, comments: &str, photos_per_item: &[usize]) -> Submission {
+    let mut n = 0;
+    let items: Vec<_> = photos_per_item
+        .iter()
+        .enumerate()
+        .map(|(i, count)| {
+            let urls: Vec<String> = (0..*count)
+                .map(|_| {
+                    n += 1;
+                    format!("http://127.0.0.1:1/oomlab/image/upload/p{n}.jpg")
+                })
+                .collect();
+            json!({
+                "asset": format!("Asset {i}"), "system": "HVAC", "description": "Rooftop unit",
+                "quantity": 1, "brand": "Acme", "specification": "RTU-5", "comments": comments,
+                "photo_urls": urls,
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "site": {"name": site_name, "address": "Straße 5", "client": "España Ñandú",
+                 "inspector": "Zoë Łukasz", "date": "2026-11-28"},
+        "items": items,
+        "signatures": [{"role": "inspector", "name": "Zoë", "image": signature_uri()}],
+    }))
+    .unwrap()
+}
+
+fn settings(assembly: Assembly) -> Settings {
+    let mut s = settings_with(FetchMode::OneAtATime, EmbedMode::Passthrough, 320);
+    s.pdf.assembly = assembly;
+    s
+}
+
+/// Build the PDF of `sub` with `photos[n]` as the n-th photo; returns the
+/// file and the job's warnings.
+fn build(sub: &Submission, assembly: Assembly, photos: &[Bytes]) -> (Vec<u8>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut warnings = Vec::new();
+    let out = build_pdf(
+        sub,
+        &settings(assembly),
+        |n, _url, _warnings| Ok(photos.get(n).cloned()),
+        &mut warnings,
+        || {},
+        &dir.path().join("report.pdf"),
+    )
+    .expect("the PDF builds");
+    (out.into_bytes().unwrap(), warnings)
+}
+
+const BOTH: [Assembly; 2] = [Assembly::InMemory, Assembly::Incremental];
+
+fn assert_within_margins(placements: &[Placement], page: (f32, f32), what: &str) {
+    for p in placements {
+        assert!(
+            p.x0 >= MARGIN - EPS
+                && p.y0 >= MARGIN - EPS
+                && p.x1 <= page.0 - MARGIN + EPS
+                && p.y1 <= page.1 - MARGIN + EPS,
+            "{what}: an image runs past the margins of page {} ({:.1} x {:.1}): {p:?}",
+            p.page,
+            page.0,
+            page.1
+        );
+    }
+}
+
+#[test]
+fn photo_rows_of_mixed_shapes_stay_within_the_margins() {
+    // Landscape, portrait, a 1:10 strip taller than a page at the cell's
+    // width, a 10:1 panorama; rows start at many heights on the pages.
+    let shapes = [
+        (120, 90),
+        (90, 120),
+        (20, 200),
+        (200, 20),
+        (120, 90),
+        (60, 180),
+    ];
+    let per_item = [7, 5, 9];
+    let total: usize = per_item.iter().sum();
+    let sizes: Vec<(u32, u32)> = (0..total).map(|i| shapes[i % shapes.len()]).collect();
+    let photos: Vec<Bytes> = sizes.iter().map(|(w, h)| jpeg(*w, *h)).collect();
+    let sub = submission("Depot 4", "ok", &per_item);
+    for assembly in BOTH {
+        let what = format!("{assembly:?}");
+        let (pdf, warnings) = build(&sub, assembly, &photos);
+        assert!(warnings.is_empty(), "{what}: {warnings:?}");
+        let pages = page_sizes(&pdf);
+        assert!(pages.len() >= 2, "{what}: the grid spans pages");
+        let placements = image_placements(&pdf);
+        let jpegs: Vec<&Placement> = placements.iter().filter(|p| p.is_jpeg).collect();
+        assert_eq!(jpegs.len(), total, "{what}: every photo drawn once");
+        assert_eq!(placements.len(), total + 1, "{what}: and the signature");
+        assert_within_margins(&placements, pages[0], &what);
+        for (i, a) in placements.iter().enumerate() {
+            for b in &placements[i + 1..] {
+                assert!(!a.overlaps(b), "{what}: {a:?} overlaps {b:?}");
+            }
+        }
+        // Drawn in submission order, each at its own aspect ratio: scaled
+        // to fit, never stretched.
+        for (p, (w, h)) in jpegs.iter().zip(&sizes) {
+            let drawn = p.width() / p.height();
+            let real = *w as f32 / *h as f32;
+            assert!(
+                (drawn - real).abs() / real < 0.02,
+                "{what}: {w}x{h} drawn {:.1} x {:.1}",
+                p.width(),
+                p.height()
+            );
+        }
+        // The strip is as tall as a page allows.
+        let strip = jpegs[2];
+        assert!(
+            strip.height() > pages[0].1 - 2.0 * MARGIN - 2.0,
+            "{what}: {strip:?}"
+        );
+    }
+}
+
+#[test]
+fn a_row_is_as_tall_as_its_tallest_photo() {
+    // A landscape photo first, then a portrait one: the next row starts
+    // below the portrait photo, not below the first photo's height.
+    let photos = vec![jpeg(160, 90), jpeg(90, 160), jpeg(160, 90), jpeg(160, 90)];
+    let sub = submission("Depot 4", "ok", &[4]);
+    for assembly in BOTH {
+        let (pdf, _) = build(&sub, assembly, &photos);
+        let jpegs: Vec<Placement> = image_placements(&pdf)
+            .into_iter()
+            .filter(|p| p.is_jpeg)
+            .collect();
+        let (first, portrait, next_row) = (&jpegs[0], &jpegs[1], &jpegs[3]);
+        assert!(
+            (first.y1 - portrait.y1).abs() < EPS,
+            "{assembly:?}: a row is top-aligned"
+        );
+        assert!(
+            next_row.y1 < portrait.y0,
+            "{assembly:?}: the next row starts below the tallest photo: {portrait:?} {next_row:?}"
+        );
+    }
+}
+
+#[test]
+fn latin_1_text_survives_and_other_scripts_show_as_question_marks() {
+    let sub = submission("Café Müller", "€ 5 – “ok”; محمد", &[1]);
+    let photos = vec![jpeg(40, 30)];
+    for assembly in BOTH {
+        let (pdf, _) = build(&sub, assembly, &photos);
+        let text = text(&pdf);
+        for expected in [
+            "Café Müller",
+            "Straße 5",
+            "España Ñandú",
+            "Zoë ?ukasz",
+            "€ 5 – “ok”; ????",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{assembly:?}: `{expected}` is not in the PDF's text:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_12_bit_jpeg_is_shown_as_not_available_with_its_reason() {
+    let photos = vec![jpeg(40, 30), twelve_bit_jpeg(), jpeg(30, 40)];
+    let sub = submission("Depot 4", "ok", &[3]);
+    for assembly in BOTH {
+        let (pdf, warnings) = build(&sub, assembly, &photos);
+        assert_eq!(warnings.len(), 1, "{assembly:?}: {warnings:?}");
+        assert!(
+            warnings[0].starts_with("photo 2 ")
+                && warnings[0].contains("12-bit")
+                && warnings[0].contains("image not available"),
+            "{assembly:?}: {}",
+            warnings[0]
+        );
+        let jpegs = image_placements(&pdf)
+            .into_iter()
+            .filter(|p| p.is_jpeg)
+            .count();
+        assert_eq!(jpegs, 2, "{assembly:?}: the 12-bit photo is not embedded");
+        assert!(text(&pdf).contains("image not available"), "{assembly:?}");
+        // No image stream in the file claims 12-bit data as 8-bit.
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let dct_streams = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_stream().ok())
+            .filter(|s| {
+                s.dict
+                    .get(b"Filter")
+                    .and_then(|f| f.as_name())
+                    .is_ok_and(|f| f == b"DCTDecode")
+            })
+            .count();
+        assert_eq!(dct_streams, 2, "{assembly:?}");
+    }
+}
