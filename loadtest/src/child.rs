@@ -52,13 +52,6 @@ pub struct ServerProcess {
     exited: Option<ExitStatus>,
 }
 
-/// The ready line's fields that the harness uses.
-#[derive(Debug, serde::Deserialize)]
-struct ReadyLine {
-    event: String,
-    addr: SocketAddr,
-}
-
 impl ServerProcess {
     /// Starts the server and waits at most `ready_timeout` for its ready line.
     /// With `cgroup_procs` (an open `cgroup.procs` of a cgroup the harness
@@ -124,11 +117,7 @@ impl ServerProcess {
         };
         match outcome {
             Ok(Ok(line)) => {
-                let ready: ReadyLine = serde_json::from_str(&line)
-                    .with_context(|| format!("the server's ready line is not JSON: {line}"))?;
-                if ready.event != "ready" {
-                    bail!("the server's first line is not a ready event: {line}");
-                }
+                let ready = memstats::ReadyLine::parse(&line).context("the server's ready line")?;
                 this.addr = ready.addr;
                 Ok(this)
             }
@@ -242,7 +231,7 @@ async fn forward_stdout(
     let mut lines = BufReader::new(stdout).lines();
     let mut ready = Some(ready);
     while let Ok(Some(line)) = lines.next_line().await {
-        if ready.is_some() && line.trim_start().starts_with('{') && line.contains("\"ready\"") {
+        if ready.is_some() && memstats::ReadyLine::parse(&line).is_ok() {
             let _ = ready.take().map(|r| r.send(line.clone()));
         }
         let _ = writeln!(log, "{line}");

@@ -1,98 +1,67 @@
-//! `oomlab compare`: a matrix of profiles x scenarios, one table per profile.
+//! `oomlab compare`: a matrix of targets x scenarios, one row per target.
 //!
-//! Every cell is one `oomlab run` (the harness, unchanged), one after the
-//! other so no run shares the machine with another. The table is built from
-//! the runs' `run.json` files alone, so `--from` can rebuild it from finished
+//! Every cell is one run (the harness, through [`crate::matrix`]), one after
+//! the other so no run shares the machine with another. The table is built
+//! from the runs' reports alone, so `--from` can rebuild it from finished
 //! runs without running anything. [`CompareReport`] is the one result type;
 //! `compare.json` is its serde form, `compare.md` ([`markdown`]) and
 //! `compare.html` ([`html`]) render it.
 //!
 //! # Layout
-//! - [`runs`]: finding and reading `run.json`, running one cell, shared
-//!   parsers (also used by `gate` and `plan`).
 //! - [`settings`]: the settings that differ between profiles.
 //! - [`markdown`], [`html`]: the exporters.
 
 pub mod html;
 pub mod markdown;
-pub mod runs;
 pub mod settings;
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ConfigError, Exit};
-use crate::report::{Outcome, quantile};
+use crate::error::Exit;
+use crate::finished::{self, FinishedRun, peak_of};
+use crate::matrix::{self, Cell, MatrixSettings};
+use crate::report::{MIN_REPORTS_FOR_RATE, Outcome, TimeSource, quantile};
+use crate::scenario::Scenario;
+use crate::target::Target;
 use crate::watchdog::Enforce;
-use runs::{FinishedRun, RunSpec, peak_of};
 
 /// The version of the `compare.json` format.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The default matrix's scenarios.
 pub const DEFAULT_SCENARIOS: &[&str] = &["single-report", "two-reports", "camera-photos"];
 
-const COMPARE_EXAMPLES: &str = "\
-Examples:
-  # Every shipped profile on single-report, two-reports and camera-photos:
-  oomlab compare
-
-  # Two profiles on one scenario:
-  oomlab compare --profile original --profile lean --scenario two-reports
-
-  # Rebuild the table from finished runs without running anything:
-  oomlab compare --from reports/compare-20261128-120000
-
-Exit codes: 0 the table was written (whatever the verdicts), 2 bad
-arguments or files, 3 the harness failed or was interrupted.";
-
-/// Flags of `oomlab compare`.
-#[derive(Debug, Clone, Args)]
-#[command(after_long_help = COMPARE_EXAMPLES, after_help = COMPARE_EXAMPLES)]
-pub struct CompareArgs {
-    /// A profile to compare (file or name in `profiles/`); repeat the flag
-    /// for more. Default: every `profiles/*.toml`, `original` first.
-    #[arg(long = "profile", value_name = "FILE|NAME")]
-    pub profiles: Vec<String>,
-
-    /// A scenario to run each profile on (file or name in `scenarios/`);
-    /// repeat for more. Default: single-report, two-reports, camera-photos.
-    #[arg(long = "scenario", value_name = "FILE|NAME")]
-    pub scenarios: Vec<String>,
-
-    /// The memory limit every run is held to (the verdict column), e.g.
-    /// 512MiB for Render's free and starter plans.
-    #[arg(long, default_value = "512MiB", value_name = "SIZE")]
-    pub limit: String,
-
-    /// How the limit is enforced in each run (see `oomlab run --help`). With
-    /// `watchdog` a run that crosses the limit is killed and stops at once.
-    #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
+/// What `oomlab compare` compares.
+#[derive(Debug, Clone)]
+pub struct CompareConfig {
+    /// Runs to make, or finished runs to read.
+    pub inputs: CompareInputs,
+    /// The limit every run is held to, bytes.
+    pub limit: u64,
+    /// How it is enforced.
     pub enforce: Enforce,
+    /// What every run shares.
+    pub matrix: MatrixSettings,
+}
 
-    /// Build the table from finished runs instead of running: run.json
-    /// files, run folders, or a `compare-*` folder. Repeatable.
-    #[arg(long, value_name = "PATH")]
-    pub from: Vec<PathBuf>,
-
-    /// Folder for reports; writes `<out>/compare-<timestamp>/` with the runs
-    /// inside.
-    #[arg(long, default_value = "reports", value_name = "DIR")]
-    pub out: PathBuf,
-
-    /// Stop any one run after this long, e.g. 5m.
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub max_run_duration: String,
-
-    /// No progress bar (it is drawn only on a terminal anyway).
-    #[arg(long)]
-    pub quiet: bool,
+/// Where the runs of the table come from.
+#[derive(Debug, Clone)]
+pub enum CompareInputs {
+    /// Run every target on every scenario.
+    Run {
+        /// The rows.
+        targets: Vec<Target>,
+        /// The scenarios, in order.
+        scenarios: Vec<Scenario>,
+    },
+    /// Read finished runs: run.json files, run folders or `compare-*`
+    /// folders.
+    From(Vec<PathBuf>),
 }
 
 /// The result of `oomlab compare`: one row per profile, and every run behind
@@ -173,6 +142,9 @@ pub enum RowVerdict {
     },
     /// A run crossed the limit.
     Killed {
+        /// Whether it was killed (`false`: crossed with `--enforce off`).
+        #[serde(default = "yes")]
+        killed: bool,
         /// The first scenario it crossed on.
         scenario: String,
         /// When, seconds after that run started.
@@ -293,6 +265,7 @@ pub fn build(
          the modelled app's Python interpreter); it is included in every measured figure and shown apart"
             .into(),
     );
+    notes.push(time_note(runs));
 
     CompareReport {
         schema_version: SCHEMA_VERSION,
@@ -365,6 +338,7 @@ fn profile_row(
             && let Some(ev) = rep.oom_events.first()
         {
             killed = Some(RowVerdict::Killed {
+                killed: ev.killed,
                 scenario: rep.scenario.name.clone(),
                 at_s: ev.at_s,
                 bytes: ev.bytes(),
@@ -382,6 +356,7 @@ fn profile_row(
     let verdict = match killed {
         Some(k) => k,
         None if peak.0 > limit => RowVerdict::Killed {
+            killed: false,
             scenario: peak.1.clone(),
             at_s: 0.0,
             bytes: peak.0,
@@ -414,7 +389,8 @@ fn profile_row(
         verdict,
         time_to_ready_p50_s: quantile(&ready, 0.5),
         time_to_ready_p95_s: quantile(&ready, 0.95),
-        reports_per_minute: (minutes > 0.0).then(|| completed as f64 / minutes),
+        reports_per_minute: (minutes > 0.0 && completed >= MIN_REPORTS_FOR_RATE)
+            .then(|| completed as f64 / minutes),
         jobs_completed: completed,
         jobs_acknowledged: acked,
         modelled_runtime_bytes: runs
@@ -425,173 +401,82 @@ fn profile_row(
     }
 }
 
-/// The profiles `compare` runs by default: every `profiles/*.toml`, with
-/// `original` first and the rest in the order of the shipped ladder.
-pub fn default_profiles() -> Result<Vec<String>, ConfigError> {
-    const LADDER: &[&str] = &[
-        "original",
-        "quick-fix",
-        "passthrough",
-        "resize",
-        "cdn-transform",
-        "lean",
-    ];
-    let mut names: Vec<String> = std::fs::read_dir("profiles")
-        .map_err(|source| ConfigError::Read {
-            path: "profiles".into(),
-            source,
-        })?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .strip_suffix(".toml")
-                .map(str::to_string)
+/// Where the times to report ready come from, and their resolution.
+fn time_note(runs: &[FinishedRun]) -> String {
+    let polled: Vec<String> = runs
+        .iter()
+        .filter_map(|r| match r.report.load.time_source {
+            TimeSource::Polls { resolution_s } => Some(format!(
+                "{} on {} (polls every {resolution_s} s)",
+                r.report.profile.name, r.report.scenario.name
+            )),
+            TimeSource::Server => None,
         })
         .collect();
-    names.sort_by_key(|n| {
-        (
-            LADDER.iter().position(|l| l == n).unwrap_or(LADDER.len()),
-            n.clone(),
+    if polled.is_empty() {
+        "time to report ready is from the server's job timestamps (created to finished, millisecond \
+         resolution); what a browser polling the status every second sees is in each run's report"
+            .into()
+    } else {
+        format!(
+            "time to report ready is from the server's job timestamps (millisecond resolution) except for runs \
+             whose server gave none, where it is as the status polls saw it, to the poll interval: {}",
+            polled.join(", ")
         )
-    });
-    if names.is_empty() {
-        return Err(ConfigError::flag(
-            "--profile",
-            "no profiles/*.toml in the current directory",
-            "run from the repository root, or pass --profile FILE",
-        ));
     }
-    Ok(names)
 }
 
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-pub fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb.enable_steady_tick(std::time::Duration::from_millis(500));
-    pb
-}
-
-/// A fresh `<out>/<kind>-<timestamp>[-N]` folder.
-pub fn fresh_dir(out: &std::path::Path, kind: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {} (--out)", out.display()))?;
-    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    for n in 0..100 {
-        let name = if n == 0 {
-            format!("{kind}-{stamp}")
-        } else {
-            format!("{kind}-{stamp}-{n}")
-        };
-        let dir = out.join(name);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-        }
-    }
-    anyhow::bail!("too many {kind} folders for {stamp} in {}", out.display())
+fn yes() -> bool {
+    true
 }
 
 /// Runs `oomlab compare`.
-pub async fn run(args: CompareArgs) -> anyhow::Result<Exit> {
-    let limit = runs::parse_size("--limit", &args.limit)?;
-    let max_run = crate::cli::parse_duration("--max-run-duration", &args.max_run_duration)?;
+pub async fn run(cfg: &CompareConfig) -> anyhow::Result<Exit> {
     let started = Instant::now();
-    let (finished, wall, notes, dir) = if !args.from.is_empty() {
-        if !args.profiles.is_empty() || !args.scenarios.is_empty() {
-            return Err(ConfigError::flag(
-                "--from",
-                "--from reuses finished runs, so --profile and --scenario have nothing to choose",
-                "leave out --profile/--scenario, or leave out --from to run them",
-            )
-            .into());
+    let (finished, wall, notes, dir) = match &cfg.inputs {
+        CompareInputs::From(paths) => {
+            let finished = finished::find_runs("--from", paths)?;
+            let dir = matrix::stamped_dir(&cfg.matrix.out, "compare")?;
+            let note = format!(
+                "rebuilt from {} finished run(s) under {} without running again",
+                finished.len(),
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (finished, None, vec![note], dir)
         }
-        let finished = runs::find_runs("--from", &args.from)?;
-        let dir = fresh_dir(&args.out, "compare")?;
-        let note = format!(
-            "rebuilt from {} finished run(s) under {} without running again",
-            finished.len(),
-            args.from
+        CompareInputs::Run { targets, scenarios } => {
+            let dir = matrix::stamped_dir(&cfg.matrix.out, "compare")?;
+            let runs = dir.join("runs");
+            let cells = targets
                 .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        (finished, None, vec![note], dir)
-    } else {
-        let profiles = if args.profiles.is_empty() {
-            default_profiles()?
-        } else {
-            args.profiles.clone()
-        };
-        let scenarios: Vec<String> = if args.scenarios.is_empty() {
-            DEFAULT_SCENARIOS.iter().map(|s| s.to_string()).collect()
-        } else {
-            args.scenarios.clone()
-        };
-        // Check every input before the first run, so a typo costs nothing.
-        for p in &profiles {
-            crate::cli::resolve_input("--profile", p, "profiles")?;
+                .flat_map(|t| scenarios.iter().map(move |s| (t, s)))
+                .map(|(t, s)| Cell {
+                    label: format!("{} on {}", t.name(), s.name),
+                    run: cfg
+                        .matrix
+                        .cell(t.clone(), s.clone(), cfg.limit, cfg.enforce, &runs),
+                })
+                .collect();
+            let out = matrix::run(cells, cfg.matrix.quiet, |r| {
+                r.report.verdict.summary.clone()
+            })
+            .await?;
+            (
+                out.runs,
+                Some(started.elapsed().as_secs_f64()),
+                out.notes,
+                dir,
+            )
         }
-        for s in &scenarios {
-            let path = crate::cli::resolve_input("--scenario", s, "scenarios")?;
-            crate::scenario::Scenario::load(&path)?;
-        }
-        let dir = fresh_dir(&args.out, "compare")?;
-        let pb = progress_bar((profiles.len() * scenarios.len()) as u64, args.quiet);
-        let mut finished = Vec::new();
-        let mut notes = Vec::new();
-        'matrix: for p in &profiles {
-            for s in &scenarios {
-                pb.set_message(format!("{p} on {s}"));
-                let spec = RunSpec {
-                    profile: p.clone(),
-                    scenario: s.clone(),
-                    limit: args.limit.clone(),
-                    enforce: args.enforce,
-                    out: dir.join("runs"),
-                    max_duration: format!("{}s", max_run.as_secs_f64()),
-                    quiet_log: true,
-                    cpus: None,
-                };
-                match runs::run_one(&spec).await {
-                    Ok(run) => {
-                        let interrupted = run.report.verdict.outcome == Outcome::Interrupted;
-                        pb.println(format!("{p} on {s}: {}", run.report.verdict.summary));
-                        finished.push(run);
-                        if interrupted {
-                            notes.push("interrupted: the runs after this one were not made".into());
-                            break 'matrix;
-                        }
-                    }
-                    Err(e) if Exit::for_error(&e) == Exit::BadInput => return Err(e),
-                    Err(e) => {
-                        pb.println(format!("{p} on {s}: the run failed: {e:#}"));
-                        notes.push(format!(
-                            "{p} on {s}: the run failed and is not in the table: {e:#}"
-                        ));
-                    }
-                }
-                pb.inc(1);
-            }
-        }
-        pb.finish_and_clear();
-        (finished, Some(started.elapsed().as_secs_f64()), notes, dir)
     };
     if finished.is_empty() {
         anyhow::bail!("no run finished; see the messages above");
     }
-    let report = build(&finished, limit, wall, notes);
+    let report = build(&finished, cfg.limit, wall, notes);
     write_all(&report, &dir)?;
     println!("{}", markdown::render_table(&report));
     if let Some(w) = report.wall_time_s {

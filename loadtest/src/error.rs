@@ -53,6 +53,10 @@ pub enum ConfigError {
         /// What to pass instead.
         fix: String,
     },
+    /// A server profile that the server would refuse (the server's own
+    /// message: it names the file, the key and what is allowed).
+    #[error("{0}")]
+    Profile(String),
     /// What the user asked for cannot be done on this machine (e.g.
     /// `--enforce cgroup` without a writable memory cgroup).
     #[error("{what} is not possible here: {why}; fix: {fix}")]

@@ -11,95 +11,38 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
 use serde::Serialize;
 
-use crate::compare::runs::{self, RunSpec, mb, parse_percent, parse_size, peak_of};
 use crate::error::Exit;
+use crate::finished::peak_of;
+use crate::harness::RunConfig;
 use crate::report::{Outcome, RunReport};
-use crate::watchdog::Enforce;
+use crate::units::mb;
+use crate::watchdog::of_which_runtime;
 
-const GATE_EXAMPLES: &str = "\
-Examples:
-  # Gate the lean profile on the tiny scenario (what .ci/run does):
-  oomlab gate --profile lean --scenario tiny --budget 512MiB --headroom 10%
-
-  # Also fail when the peak grew more than 5% against a committed baseline:
-  oomlab gate --profile lean --scenario two-reports --budget 512MiB \\
-      --baseline ci/baseline-run.json --max-regression 5%
-
-  # Judge a finished run without running again:
-  oomlab gate --from reports/20261128-120000-lean-tiny/run.json --budget 512MiB
-
-Exit codes: 0 passed, 1 over the budget, inside the headroom, regressed, or
-the run did not finish, 2 bad arguments or files (including a missing or
-malformed baseline), 3 the harness itself failed.";
-
-/// Flags of `oomlab gate`.
-#[derive(Debug, Clone, Args)]
-#[command(after_long_help = GATE_EXAMPLES, after_help = GATE_EXAMPLES)]
-pub struct GateArgs {
-    /// Server profile to run (file or name in `profiles/`). Not with --from.
-    #[arg(
-        long,
-        value_name = "FILE|NAME",
-        required_unless_present = "from",
-        conflicts_with = "from"
-    )]
-    pub profile: Option<String>,
-
-    /// Scenario to run (file or name in `scenarios/`). Not with --from.
-    #[arg(
-        long,
-        value_name = "FILE|NAME",
-        required_unless_present = "from",
-        conflicts_with = "from"
-    )]
-    pub scenario: Option<String>,
-
-    /// Judge this finished run (its run.json) instead of running.
-    #[arg(long, value_name = "RUN.JSON")]
-    pub from: Option<PathBuf>,
-
-    /// The memory budget, e.g. 512MiB (MB is read as MiB). The run is also
-    /// held to it: crossing it kills the server.
-    #[arg(long, default_value = "512MiB", value_name = "SIZE")]
-    pub budget: String,
-
-    /// Share of the budget that must stay free: the peak must be under
-    /// budget x (1 - headroom).
-    #[arg(long, default_value = "10%", value_name = "PERCENT")]
-    pub headroom: String,
-
-    /// A baseline run.json (e.g. from the main branch) to check regression
-    /// against.
-    #[arg(long, value_name = "RUN.JSON")]
-    pub baseline: Option<PathBuf>,
-
-    /// With --baseline: the most the peak may grow against the baseline's.
-    #[arg(long, default_value = "5%", value_name = "PERCENT")]
-    pub max_regression: String,
-
-    /// JUnit XML output. Default: gate-junit.xml in the run's folder.
-    #[arg(long, value_name = "FILE")]
+/// What `oomlab gate` checks.
+#[derive(Debug)]
+pub struct GateConfig {
+    /// The run to judge.
+    pub source: GateSource,
+    /// The thresholds.
+    pub thresholds: Thresholds,
+    /// A baseline run (its path and report) to check regression against;
+    /// read before anything runs.
+    pub baseline: Option<(PathBuf, RunReport)>,
+    /// JUnit XML output; default `gate-junit.xml` in the run's folder.
     pub junit: Option<PathBuf>,
-
-    /// Markdown summary output. Default: gate.md in the run's folder. It is
-    /// also appended to $GITHUB_STEP_SUMMARY when that is set.
-    #[arg(long, value_name = "FILE")]
+    /// Markdown summary output; default `gate.md` in the run's folder.
     pub summary: Option<PathBuf>,
+}
 
-    /// How the budget is enforced in the run (see `oomlab run --help`).
-    #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
-    pub enforce: Enforce,
-
-    /// Folder for the run's reports.
-    #[arg(long, default_value = "reports", value_name = "DIR")]
-    pub out: PathBuf,
-
-    /// Stop the run after this long.
-    #[arg(long, default_value = "10m", value_name = "DURATION")]
-    pub max_duration: String,
+/// Where the gate's run comes from.
+#[derive(Debug)]
+pub enum GateSource {
+    /// Make this run (held to the budget).
+    Run(Box<RunConfig>),
+    /// A finished run: its run.json, read.
+    From(PathBuf, Box<RunReport>),
 }
 
 /// The thresholds of a gate.
@@ -153,6 +96,9 @@ pub struct GateResult {
     pub checks: Vec<Check>,
     /// The harness's verdict line.
     pub run_summary: String,
+    /// Memory the target holds as a declared stand-in for a modelled
+    /// runtime, included in the peak, bytes.
+    pub modelled_runtime_bytes: Option<u64>,
 }
 
 impl GateResult {
@@ -165,13 +111,14 @@ impl GateResult {
 /// Which figure of `r` is its peak (for messages).
 fn peak_source(r: &RunReport) -> String {
     let p = peak_of(r);
-    if let Some(e) = r.oom_events.iter().find(|e| e.bytes() == p) {
+    let source = if let Some(e) = r.oom_events.iter().find(|e| e.bytes() == p) {
         format!("{} at the kill at {:.1} s", e.trigger.label(), e.at_s)
     } else if p == r.peaks.sampled_rss_bytes {
         format!("sampled RSS at {:.1} s", r.peaks.sampled_rss_at_s)
     } else {
         "VmHWM, the kernel's high-water mark".into()
-    }
+    };
+    source + &of_which_runtime(r.modelled_runtime_bytes)
 }
 
 /// The jobs and stages in flight at the peak, in words.
@@ -312,6 +259,7 @@ pub fn evaluate(
         thresholds: t,
         checks,
         run_summary: run.verdict.summary.clone(),
+        modelled_runtime_bytes: run.modelled_runtime_bytes,
     }
 }
 
@@ -351,6 +299,12 @@ pub fn markdown(g: &GateResult) -> String {
         mb(g.peak_bytes),
         g.peak_source
     ));
+    if let Some(m) = g.modelled_runtime_bytes.filter(|m| *m > 0) {
+        s.push_str(&format!(
+            "| of which modelled runtime (declared, included) | {} |\n",
+            mb(m)
+        ));
+    }
     s.push_str(&format!("| budget | {} |\n", mb(g.thresholds.budget_bytes)));
     s.push_str(&format!(
         "| must stay under (budget minus {:.0}% headroom) | {} |\n",
@@ -382,47 +336,31 @@ pub fn markdown(g: &GateResult) -> String {
 }
 
 /// Runs `oomlab gate`.
-pub async fn run(args: GateArgs) -> anyhow::Result<Exit> {
-    let t = Thresholds {
-        budget_bytes: parse_size("--budget", &args.budget)?,
-        headroom: parse_percent("--headroom", &args.headroom)?,
-        max_regression: parse_percent("--max-regression", &args.max_regression)?,
-    };
-    // The baseline is read before anything runs, so a bad one costs nothing.
-    let baseline = match &args.baseline {
-        Some(p) => Some((p.clone(), runs::read_run_json("--baseline", p)?)),
-        None => None,
-    };
-    let (report, dir) = match &args.from {
-        Some(p) => {
-            let r = runs::read_run_json("--from", p)?;
-            (r, p.parent().map(Path::to_path_buf).unwrap_or_default())
-        }
-        None => {
-            let spec = RunSpec {
-                profile: args.profile.clone().unwrap_or_default(),
-                scenario: args.scenario.clone().unwrap_or_default(),
-                limit: args.budget.clone(),
-                enforce: args.enforce,
-                out: args.out.clone(),
-                max_duration: args.max_duration.clone(),
-                quiet_log: false,
-                cpus: None,
-            };
-            let run = runs::run_one(&spec).await?;
+pub async fn run(cfg: &GateConfig) -> anyhow::Result<Exit> {
+    let (report, dir) = match &cfg.source {
+        GateSource::From(p, r) => (
+            (**r).clone(),
+            p.parent().map(Path::to_path_buf).unwrap_or_default(),
+        ),
+        GateSource::Run(run) => {
+            let run = crate::matrix::run_one(run).await?;
             (run.report, run.dir)
         }
     };
     if report.verdict.outcome == Outcome::Interrupted {
         anyhow::bail!("the run was interrupted: {}", report.verdict.summary);
     }
-    let g = evaluate(&report, baseline.as_ref().map(|(p, r)| (p.as_path(), r)), t);
+    let g = evaluate(
+        &report,
+        cfg.baseline.as_ref().map(|(p, r)| (p.as_path(), r)),
+        cfg.thresholds,
+    );
 
-    let junit_path = args
+    let junit_path = cfg
         .junit
         .clone()
         .unwrap_or_else(|| dir.join("gate-junit.xml"));
-    let summary_path = args.summary.clone().unwrap_or_else(|| dir.join("gate.md"));
+    let summary_path = cfg.summary.clone().unwrap_or_else(|| dir.join("gate.md"));
     write_file(&junit_path, &junit(&g)?).context("writing the JUnit file (--junit)")?;
     let md = markdown(&g);
     write_file(&summary_path, &md).context("writing the summary (--summary)")?;

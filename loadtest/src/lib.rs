@@ -8,44 +8,51 @@
 //! the limit the way the hosting platform does, and writes a report.
 //!
 //! # Layout
-//! - [`error`]: [`ConfigError`] (the user's to fix, exit 2) and the exit codes.
-//! - [`cli`]: the clap command line and [`cli::run`], the one entry point of
-//!   the binary.
-//! - [`child`]: [`child::ServerProcess`], the server child process: spawned in
-//!   its own process group, killed on drop, ready when it prints its ready line.
-//! - [`cgroup`]: a memory cgroup created below the harness's own cgroup, for
-//!   `--enforce cgroup`.
+//! Leaves first; a module uses only modules above it in this list (`cli`
+//! alone uses every one).
+//! - [`error`]: [`ConfigError`] (the user's to fix, exit 2) and [`Exit`].
+//! - [`input`]: flag values (sizes, durations, percentages, input files by
+//!   name), used as clap value parsers.
+//! - [`units`]: how figures are written (`mb`, `secs`).
+//! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
+//! - [`watchdog`], [`cgroup`]: the limit check and the OOM event; memory
+//!   and CPU cgroups below the harness's own.
+//! - [`child`]: [`child::ServerProcess`], the target's process: its own
+//!   process group, killed on drop, ready when it prints its ready line.
+//! - [`target`]: [`target::Target`], what a run measures and how it is
+//!   started.
 //! - [`sampler`]: the memory sampler (`/proc` every 10 ms, `/debug/memory`
-//!   every 100 ms), writing `samples.csv` as it goes.
-//! - [`watchdog`]: the limit check and the OOM event it records.
+//!   every 100 ms), writing `samples.csv` as it goes; [`live`] draws from it.
+//! - [`load`]: the goose load that a scenario describes.
 //! - [`report`]: [`report::RunReport`], the one result type of a run, and its
 //!   exporters (`run.json`, `report.md`, `memory.svg`).
-//! - [`live`]: the live terminal line.
-//! - [`harness`]: one run from start to verdict: fakes, server, sampler,
-//!   watchdog, load, restarts, signals, outputs.
-//! - `scenario`: scenario TOML files (`scenarios/*.toml`).
-//! - `load`: the goose load that a scenario describes.
-//! - [`compare`]: `oomlab compare`, a matrix of profiles x scenarios in one
-//!   table (`compare.md`, `compare.json`, `compare.html`).
-//! - [`gate`]: `oomlab gate`, the CI check against a memory budget and a
-//!   baseline (JUnit XML, Markdown summary).
-//! - [`plan`]: `oomlab plan`, the cheapest hosting plan and settings that
-//!   hold a load (`plans/*.toml`).
+//! - [`harness`]: one run, [`harness::RunConfig`] in, [`harness::RunOutput`]
+//!   out.
+//! - [`finished`]: finished runs read back (`run.json`).
+//! - [`matrix`]: runs one after the other with a progress bar (used by
+//!   compare, plan and gate).
+//! - [`compare`], [`gate`], [`plan`]: the answer commands.
+//! - [`cli`]: the command line, parsed into the configs above.
 
 pub mod cgroup;
 pub mod child;
 pub mod cli;
 pub mod compare;
 pub mod error;
+pub mod finished;
 pub mod gate;
 pub mod harness;
+pub mod input;
 pub mod live;
 pub mod load;
+pub mod matrix;
 pub mod plan;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
 pub mod silence;
+pub mod target;
+pub mod units;
 pub mod watchdog;
 
 pub use error::{ConfigError, Exit};

@@ -157,6 +157,10 @@ pub struct LoadOutcome {
     pub goose_json: Option<PathBuf>,
     /// Errors, each `step: message`, repeats counted as ` (xN)`; bounded.
     pub errors: Vec<String>,
+    /// Whether goose's own Ctrl-C handler stopped the load (it takes SIGINT
+    /// from the harness while the load runs).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// The server's base URL, fixed or following restarts.
@@ -187,6 +191,8 @@ struct Shared {
     /// Stops every transaction: the caller's cancel, the load's
     /// `max_run_time`, or goose's own killswitch (Ctrl-C).
     stop: CancellationToken,
+    /// Set when goose's Ctrl-C handler stopped the load.
+    interrupted: std::sync::atomic::AtomicBool,
     record: Mutex<Record>,
 }
 
@@ -252,6 +258,7 @@ pub async fn run_load(
         signature_png: signature::signature_data_uri(),
         started: Instant::now(),
         stop: stop.clone(),
+        interrupted: std::sync::atomic::AtomicBool::new(false),
         record: Mutex::new(Record::default()),
     });
 
@@ -297,6 +304,7 @@ pub async fn run_load(
         goose_html: goose_html.exists().then_some(goose_html),
         goose_json: goose_json.exists().then_some(goose_json),
         errors: record.error_lines(),
+        interrupted: shared.interrupted.load(std::sync::atomic::Ordering::SeqCst),
     })
 }
 
@@ -377,6 +385,9 @@ async fn bridge_stop_to_goose(shared: Arc<Shared>) {
             shared
                 .record()
                 .error("load stopped by goose", "its Ctrl-C handler caught SIGINT");
+            shared
+                .interrupted
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             stop.cancel();
             return;
         }

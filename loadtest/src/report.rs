@@ -6,8 +6,11 @@
 //! the sample stream it summarises. Memory is in bytes, time in seconds
 //! (since the run started) unless a field's name says otherwise.
 
+mod figures;
 pub mod markdown;
 pub mod svg;
+
+pub use figures::{job_peak, peaks_from_samples, quantile, submission_losses};
 
 use std::path::{Path, PathBuf};
 
@@ -19,9 +22,11 @@ use crate::cgroup::{CgroupReading, CgroupVersion};
 use crate::sampler::{PeakReading, Sample, StageSpan};
 use crate::watchdog::{Enforce, OomEvent};
 
+pub use crate::target::{InputFile, TargetKind};
+
 /// The version of the `run.json` format; bumped when a field changes meaning
 /// or is removed.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The result of one `oomlab run`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +41,10 @@ pub struct RunReport {
     pub duration_s: f64,
     /// The server profile that ran.
     pub profile: InputFile,
+    /// What ran, and the shape of the run: the target, its workers, the
+    /// scenario's concurrency and the CPU share.
+    #[serde(default)]
+    pub shape: RunShape,
     /// The scenario that drove the load.
     pub scenario: InputFile,
     /// The memory limit and how it was enforced.
@@ -63,15 +72,27 @@ pub struct RunReport {
     pub sampling: SamplingReport,
     /// The files of this run, relative to its folder.
     pub files: Files,
+    /// What a reader must know before trusting a figure of this run (e.g.
+    /// an attribution check out of tolerance); empty when nothing.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
-/// A profile or scenario file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InputFile {
-    /// Its name (the file's stem, or the scenario's `name`).
-    pub name: String,
-    /// The path it was read from.
-    pub path: PathBuf,
+/// What ran, recorded as data rather than in file names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunShape {
+    /// What kind of target ran.
+    pub target: TargetKind,
+    /// Background jobs the target processes at once (the profile's
+    /// `workers`); `None` when the target does not say.
+    pub workers: Option<u32>,
+    /// Users of the scenario: submissions in flight at once at most.
+    pub concurrency: u32,
+    /// CPU share the target was held to, cores; `None`: not limited.
+    pub cpus: Option<f64>,
+    /// Memory the target declares it holds from start to stand in for the
+    /// modelled runtime (the profile's `model.runtime_mb`), bytes.
+    pub declared_runtime_bytes: Option<u64>,
 }
 
 /// The limit.
@@ -119,6 +140,35 @@ pub enum Outcome {
     Interrupted,
     /// `--max-duration` passed before the load finished, within the limit.
     TimedOut,
+}
+
+impl Outcome {
+    /// The process exit code of a run that ended so.
+    pub fn exit(self) -> crate::Exit {
+        match self {
+            Outcome::WithinLimit | Outcome::TimedOut => crate::Exit::WithinLimit,
+            Outcome::Killed | Outcome::Crossed | Outcome::Crashed => crate::Exit::LimitCrossed,
+            Outcome::Interrupted => crate::Exit::HarnessFailed,
+        }
+    }
+
+    /// Whether the run went over the limit (killed, or crossed with
+    /// `--enforce off`).
+    pub fn over_limit(self) -> bool {
+        matches!(self, Outcome::Killed | Outcome::Crossed)
+    }
+
+    /// How a table names it: `killed`, `crossed the limit`, ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::WithinLimit => "held",
+            Outcome::Killed => "killed",
+            Outcome::Crossed => "crossed the limit",
+            Outcome::Crashed => "crashed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::TimedOut => "timed out",
+        }
+    }
 }
 
 /// The verdict.
@@ -202,7 +252,15 @@ pub struct PeakAttribution {
     /// jemalloc_allocated_bytes * 100`, percent (negative: less attributed
     /// than allocated).
     pub difference_pct: f64,
+    /// Whether `difference_pct` is within [`ATTRIBUTION_TOLERANCE_PCT`];
+    /// when not, the run's warnings say so.
+    #[serde(default)]
+    pub within_tolerance: bool,
 }
+
+/// How far the attributed bytes may be from jemalloc's `allocated` before
+/// the report warns that the per-job figures do not add up, percent.
+pub const ATTRIBUTION_TOLERANCE_PCT: f64 = 10.0;
 
 impl PeakAttribution {
     /// The check from the reading at the jemalloc peak.
@@ -224,6 +282,7 @@ impl PeakAttribution {
             jobs: r.jobs.clone(),
             attributed_bytes,
             difference_pct,
+            within_tolerance: difference_pct.abs() <= ATTRIBUTION_TOLERANCE_PCT,
         }
     }
 }
@@ -261,10 +320,39 @@ pub struct ServerExit {
     pub exited_at_s: f64,
     /// Its exit status as the OS reported it, e.g. `signal: 9 (SIGKILL)`.
     pub status: String,
-    /// `watchdog` (killed at the limit), `cgroup` (the kernel's OOM killer),
-    /// `crashed` (exited on its own), or `stopped` (by the harness at the
-    /// end).
-    pub cause: String,
+    /// Why it exited.
+    pub cause: ExitCause,
+}
+
+/// Why a server start ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitCause {
+    /// The watchdog killed it at the limit.
+    Watchdog,
+    /// The kernel's OOM killer killed it in its memory cgroup.
+    Cgroup,
+    /// It exited on its own.
+    Crashed,
+    /// The harness stopped it at the end of the run.
+    Stopped,
+}
+
+impl ExitCause {
+    /// Its name in run.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitCause::Watchdog => "watchdog",
+            ExitCause::Cgroup => "cgroup",
+            ExitCause::Crashed => "crashed",
+            ExitCause::Stopped => "stopped",
+        }
+    }
+
+    /// Whether it was killed for crossing the limit.
+    pub fn is_kill(self) -> bool {
+        matches!(self, ExitCause::Watchdog | ExitCause::Cgroup)
+    }
 }
 
 /// What the load did.
@@ -279,11 +367,30 @@ pub struct LoadReport {
     /// Acknowledged but never seen done or failed (lost to a kill, or not
     /// finished when the run stopped).
     pub acknowledged_never_completed: u64,
-    /// Median time from submission to report ready, seconds.
+    /// Median time from submission to report ready, seconds (from the
+    /// server's job timestamps where it gives them, see `time_source`).
     pub time_to_ready_p50_s: Option<f64>,
     /// 95th percentile of it, seconds.
     pub time_to_ready_p95_s: Option<f64>,
-    /// Completed reports per minute of load.
+    /// Where the times to report ready come from.
+    #[serde(default)]
+    pub time_source: TimeSource,
+    /// Median time a job waited in the queue before a worker took it,
+    /// seconds (server timestamps only).
+    #[serde(default)]
+    pub queue_wait_p50_s: Option<f64>,
+    /// Median time a worker spent on a job, seconds (server timestamps only).
+    #[serde(default)]
+    pub processing_p50_s: Option<f64>,
+    /// Median time to report ready as a browser polling the status once per
+    /// poll interval sees it, seconds.
+    #[serde(default)]
+    pub time_to_ready_polled_p50_s: Option<f64>,
+    /// 95th percentile of that, seconds.
+    #[serde(default)]
+    pub time_to_ready_polled_p95_s: Option<f64>,
+    /// Completed reports per minute of load; `None` with fewer than
+    /// [`MIN_REPORTS_FOR_RATE`] completed (not a throughput then).
     pub reports_per_minute: Option<f64>,
     /// Errors the load saw (`step: message`, repeats counted).
     pub errors: Vec<String>,
@@ -331,51 +438,56 @@ pub struct KillLosses {
     pub job_ids: Vec<String>,
 }
 
-/// Submissions lost to the kills in `events`, from the jobs' outcomes.
-/// `None` unless `restart_on_oom` or a kill happened.
-pub fn submission_losses(
-    jobs: &[JobReport],
-    events: &[OomEvent],
-    restart_on_oom: bool,
-) -> Option<SubmissionLosses> {
-    let kills: Vec<&OomEvent> = events.iter().filter(|e| e.killed).collect();
-    if !restart_on_oom && kills.is_empty() {
-        return None;
+/// A job's timestamps as the server's status answer gives them (RFC 3339,
+/// milliseconds); each `None` until known.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobTimes {
+    /// When the submission was stored and the job queued.
+    pub created_at: Option<String>,
+    /// When a worker took it up (the last attempt).
+    pub started_at: Option<String>,
+    /// When it became completed or failed.
+    pub finished_at: Option<String>,
+}
+
+impl JobTimes {
+    /// `(queue wait, processing, created to finished)`, seconds, each where
+    /// both of its ends are known and in order.
+    pub fn spans(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let at = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        };
+        let (c, s, f) = (
+            at(&self.created_at),
+            at(&self.started_at),
+            at(&self.finished_at),
+        );
+        let between = |a: Option<chrono::DateTime<chrono::FixedOffset>>,
+                       b: Option<chrono::DateTime<chrono::FixedOffset>>| {
+            let d = (b? - a?).num_microseconds()? as f64 / 1e6;
+            (d >= 0.0).then_some(d)
+        };
+        (between(c, s), between(s, f), between(c, f))
     }
-    let mut lost = std::collections::BTreeSet::new();
-    let per_kill = kills
-        .iter()
-        .map(|e| {
-            let caught: Vec<&JobReport> = jobs
-                .iter()
-                .filter(|j| {
-                    j.submitted_at_s <= e.at_s && j.finished_at_s.is_none_or(|f| f > e.at_s)
-                })
-                .collect();
-            let processing = caught
-                .iter()
-                .filter(|j| {
-                    e.jobs_in_flight
-                        .iter()
-                        .any(|f| f.job_id.to_string() == j.job_id)
-                })
-                .count() as u64;
-            lost.extend(caught.iter().map(|j| j.job_id.clone()));
-            KillLosses {
-                at_s: e.at_s,
-                generation: e.generation,
-                processing,
-                pending: caught.len() as u64 - processing,
-                job_ids: caught.iter().map(|j| j.job_id.clone()).collect(),
-            }
-        })
-        .collect();
-    Some(SubmissionLosses {
-        kills: kills.len() as u32,
-        lost_by_reference_server: jobs.iter().filter(|j| j.finished_at_s.is_none()).count() as u64,
-        lost_by_in_memory_queue: lost.len() as u64,
-        per_kill,
-    })
+}
+
+/// Reports per minute are only given from this many completed reports up.
+pub const MIN_REPORTS_FOR_RATE: u64 = 5;
+
+/// Where times to report ready come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum TimeSource {
+    /// The server's job timestamps (`created_at`, `finished_at`, RFC 3339
+    /// with milliseconds): millisecond resolution.
+    #[default]
+    Server,
+    /// The harness's status polls: the resolution is the poll interval.
+    Polls {
+        /// The poll interval, seconds.
+        resolution_s: f64,
+    },
 }
 
 /// One acknowledged job.
@@ -389,8 +501,23 @@ pub struct JobReport {
     pub submitted_at_s: f64,
     /// When it was seen done or failed, seconds.
     pub finished_at_s: Option<f64>,
-    /// Submission to report ready, seconds (completed jobs).
+    /// Submission to report ready, seconds (completed jobs): from the
+    /// server's `created_at` and `finished_at` where it gave them, else as
+    /// the polls saw it.
     pub time_to_ready_s: Option<f64>,
+    /// Submission to the first poll that saw it completed, seconds: what a
+    /// browser polling the status sees.
+    #[serde(default)]
+    pub time_to_ready_polled_s: Option<f64>,
+    /// `created_at` to `started_at`: waiting for a worker, seconds.
+    #[serde(default)]
+    pub queue_wait_s: Option<f64>,
+    /// `started_at` to `finished_at`: on a worker, seconds.
+    #[serde(default)]
+    pub processing_s: Option<f64>,
+    /// The server's timestamps of the job, when it gave them.
+    #[serde(default)]
+    pub server_times: Option<JobTimes>,
     /// Highest sampled RSS of the server while this job was in flight, bytes.
     pub peak_rss_bytes: Option<u64>,
     /// Memory per stage as the server measured it (`GET /api/jobs/{id}`),
@@ -441,83 +568,6 @@ impl Files {
     }
 }
 
-/// Peaks from the sample stream.
-pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
-    let mut p = Peaks {
-        sampled_rss_bytes: 0,
-        sampled_rss_at_s: 0.0,
-        vmhwm_bytes: 0,
-        jemalloc_allocated_bytes: None,
-        jemalloc_active_bytes: None,
-        jemalloc_resident_bytes: None,
-        cgroup_peak_bytes: None,
-        idle_rss_bytes: samples.first().map(|s| s.rss),
-        headroom_bytes: limit as i64,
-        stages_at_peak: String::new(),
-        by_jobs_in_flight: Vec::new(),
-        attribution: None,
-    };
-    let mut jobs_now: u32 = 0;
-    let mut stages_now = String::new();
-    let mut by_jobs: std::collections::BTreeMap<u32, u64> = Default::default();
-    for s in samples {
-        if let Some(j) = s.jobs_in_flight {
-            jobs_now = j;
-            stages_now = s.stages.clone().unwrap_or_default();
-        }
-        if s.rss > p.sampled_rss_bytes {
-            p.sampled_rss_bytes = s.rss;
-            p.sampled_rss_at_s = s.t_ms as f64 / 1000.0;
-            p.stages_at_peak = stages_now.clone();
-        }
-        p.vmhwm_bytes = p.vmhwm_bytes.max(s.hwm);
-        let e = by_jobs.entry(jobs_now).or_default();
-        *e = (*e).max(s.rss);
-    }
-    p.headroom_bytes = limit as i64 - p.sampled_rss_bytes.max(p.vmhwm_bytes) as i64;
-    p.by_jobs_in_flight = by_jobs
-        .into_iter()
-        .map(|(jobs_in_flight, rss_bytes)| PeakByJobs {
-            jobs_in_flight,
-            rss_bytes,
-        })
-        .collect();
-    p
-}
-
-/// Highest sampled RSS while job `job_id` had a stage band open.
-pub fn job_peak(samples: &[Sample], spans: &[StageSpan], job_id: &str) -> Option<u64> {
-    let id: i64 = job_id.parse().ok()?;
-    let (start, end) =
-        spans
-            .iter()
-            .filter(|s| s.job_id == id)
-            .fold(None, |acc: Option<(f64, f64)>, s| {
-                Some(acc.map_or((s.start_s, s.end_s), |(a, b)| {
-                    (a.min(s.start_s), b.max(s.end_s))
-                }))
-            })?;
-    samples
-        .iter()
-        .filter(|s| {
-            let t = s.t_ms as f64 / 1000.0;
-            t >= start && t <= end
-        })
-        .map(|s| s.rss)
-        .max()
-}
-
-/// The `q`-quantile (0..=1) of `values` by nearest rank.
-pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some(v[rank - 1])
-}
-
 impl RunReport {
     /// Writes `run.json`, `report.md` and `memory.svg` into `dir`.
     pub fn write_all(&self, dir: &Path, samples: &[Sample]) -> anyhow::Result<()> {
@@ -530,62 +580,5 @@ impl RunReport {
         let p = dir.join(&self.files.memory_svg);
         svg::draw(self, samples, &p).with_context(|| format!("drawing {}", p.display()))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(t_ms: u64, rss: u64, jobs: Option<u32>) -> Sample {
-        Sample {
-            t_ms,
-            generation: 0,
-            rss,
-            rss_anon: rss,
-            rss_file: 0,
-            hwm: rss,
-            processes: 1,
-            cgroup_usage: None,
-            jemalloc: None,
-            jobs_in_flight: jobs,
-            queue_depth: None,
-            stages: jobs.map(|j| if j > 0 { "1:pdf".into() } else { String::new() }),
-        }
-    }
-
-    #[test]
-    fn peaks_are_split_by_jobs_in_flight_and_name_the_stage_at_the_peak() {
-        let s = [
-            sample(0, 10, Some(0)),
-            sample(10, 50, Some(1)),
-            sample(20, 40, None),
-            sample(30, 20, Some(0)),
-        ];
-        let p = peaks_from_samples(&s, 100);
-        assert_eq!(p.sampled_rss_bytes, 50);
-        assert_eq!(p.idle_rss_bytes, Some(10));
-        assert_eq!(p.stages_at_peak, "1:pdf");
-        assert_eq!(p.headroom_bytes, 50);
-        assert_eq!(
-            p.by_jobs_in_flight,
-            vec![
-                PeakByJobs {
-                    jobs_in_flight: 0,
-                    rss_bytes: 20
-                },
-                PeakByJobs {
-                    jobs_in_flight: 1,
-                    rss_bytes: 50
-                }
-            ]
-        );
-    }
-
-    #[test]
-    fn quantiles_use_the_nearest_rank() {
-        assert_eq!(quantile(&[], 0.5), None);
-        assert_eq!(quantile(&[3.0, 1.0, 2.0], 0.5), Some(2.0));
-        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.95), Some(4.0));
     }
 }

@@ -319,7 +319,7 @@ impl Shared {
 
 /// What one sampler thread watches.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub struct Watched {
     /// The server's pid (and process group).
     pub pid: u32,
     /// Server start number.
@@ -338,7 +338,7 @@ pub struct Sampler {
 
 impl Sampler {
     /// Starts sampling `target` every [`PROC_INTERVAL`].
-    pub fn start(shared: Arc<Shared>, target: Target) -> Sampler {
+    pub fn start(shared: Arc<Shared>, target: Watched) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let killed = Arc::new(AtomicBool::new(false));
         let (s, k) = (stop.clone(), killed.clone());
@@ -386,7 +386,7 @@ impl Drop for Sampler {
     }
 }
 
-fn sample_until_stopped(shared: &Shared, target: &Target, stop: &AtomicBool, killed: &AtomicBool) {
+fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, killed: &AtomicBool) {
     let mut next = Instant::now();
     let mut last_debug_seq = None;
     let mut crossed = false;
@@ -511,7 +511,7 @@ fn sample_until_stopped(shared: &Shared, target: &Target, stop: &AtomicBool, kil
 
 fn record_event(
     shared: &Shared,
-    target: &Target,
+    target: &Watched,
     t_ms: u64,
     trigger: Trigger,
     killed: bool,

@@ -4,7 +4,7 @@
 //! goose prints `N users launched.` (and similar) on stdout with `println!`,
 //! whatever its `quiet` setting, which breaks the caller's progress bar
 //! (drawn on stderr, as are its `println` lines). The runs of compare and
-//! plan are made in this process, so with [`crate::cli::RunArgs::quiet_log`]
+//! plan are made in this process, so with [`crate::harness::Output::Silent`]
 //! the harness points file descriptor 1 at `/dev/null` for the run and puts
 //! it back afterwards. Nothing else writes to stdout while a matrix runs.
 

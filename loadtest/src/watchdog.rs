@@ -108,17 +108,22 @@ impl OomEvent {
 
     /// One line: "killed at 14.2 s: 531.0 MB (VmHWM), job 2 in stage pdf,
     /// 2 jobs in flight".
-    pub fn summary(&self) -> String {
+    /// With `modelled_runtime` (bytes the target holds as a declared
+    /// stand-in for a modelled runtime, included in the figure) the source
+    /// says how much of the figure that is: `(RSS, of which 150.0 MB
+    /// modelled runtime)`.
+    pub fn summary(&self, modelled_runtime: Option<u64>) -> String {
         let verb = if self.killed {
             "killed"
         } else {
             "crossed the limit"
         };
         let mut s = format!(
-            "{verb} at {:.1} s: {} MB ({})",
+            "{verb} at {:.1} s: {} MB ({}{})",
             self.at_s,
             memstats::format_mb(self.bytes()),
-            self.trigger.label()
+            self.trigger.label(),
+            of_which_runtime(modelled_runtime)
         );
         // The job that was furthest along its memory-hungry path is the
         // likeliest culprit: name the one with the most live bytes, else the
@@ -139,6 +144,15 @@ impl OomEvent {
             s.push_str(&format!(", {q} queued"));
         }
         s
+    }
+}
+
+/// `, of which 150.0 MB modelled runtime` for a figure that includes a
+/// modelled runtime; empty when there is none.
+pub fn of_which_runtime(modelled_runtime: Option<u64>) -> String {
+    match modelled_runtime {
+        Some(b) if b > 0 => format!(", of which {} MB modelled runtime", memstats::format_mb(b)),
+        _ => String::new(),
     }
 }
 
@@ -188,8 +202,12 @@ mod tests {
             debug_age_ms: Some(40),
         };
         assert_eq!(
-            e.summary(),
+            e.summary(None),
             "killed at 14.2 s: 531.0 MB (RSS), job 2 in stage pdf, 2 jobs in flight"
+        );
+        assert_eq!(
+            e.summary(Some(150 << 20)),
+            "killed at 14.2 s: 531.0 MB (RSS, of which 150.0 MB modelled runtime), job 2 in stage pdf, 2 jobs in flight"
         );
     }
 }

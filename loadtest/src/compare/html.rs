@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 
-use super::runs::mb;
 use super::{CompareReport, markdown};
+use crate::units::mb;
 
 const PALETTE: &[&str] = &[
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
@@ -19,6 +19,32 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Axis ticks for values up to `max`: a step of 1, 2 or 5 times a power of
+/// ten, how many steps reach `max` (3 to 7 of them), and the decimals that
+/// tell the ticks apart (so 0 to 2.5 s reads 0.0, 0.5, ... 2.5 s, never
+/// "2 s, 2 s, 1 s").
+pub fn nice_ticks(max: f64) -> (f64, u32, usize) {
+    let max = if max.is_finite() && max > 0.0 {
+        max
+    } else {
+        1.0
+    };
+    let raw = max / 5.0;
+    let power = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power);
+    let ticks = (max / step).ceil().max(1.0) as u32;
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10().floor()) as usize
+    };
+    (step, ticks, decimals)
+}
+
 /// Grouped bars: one group per label, one bar per series; `None` is drawn as
 /// a missing bar. An optional horizontal line marks a limit.
 fn bars(
@@ -29,13 +55,13 @@ fn bars(
     line: Option<(f64, String)>,
 ) -> String {
     let (w, h, left, bottom, top) = (900.0, 360.0, 70.0, 60.0, 40.0);
-    let max = series
+    let highest = series
         .iter()
         .flat_map(|(_, v)| v.iter().flatten().copied())
         .chain(line.as_ref().map(|l| l.0))
-        .fold(0.0f64, f64::max)
-        .max(1.0)
-        * 1.1;
+        .fold(0.0f64, f64::max);
+    let (step, ticks, decimals) = nice_ticks(highest * 1.05);
+    let max = step * ticks as f64;
     let plot_h = h - bottom - top;
     let y = |v: f64| top + plot_h - v / max * plot_h;
     let group_w = (w - left - 20.0) / labels.len().max(1) as f64;
@@ -51,11 +77,11 @@ fn bars(
         esc(title),
         esc(title)
     );
-    for i in 0..=4 {
-        let v = max / 4.0 * i as f64;
+    for i in 0..=ticks {
+        let v = step * i as f64;
         let _ = write!(
             s,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.0} {unit}</text>"##,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{v:.decimals$} {unit}</text>"##,
             w - 20.0,
             left - 4.0,
             y(v) + 4.0,
@@ -210,8 +236,8 @@ pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
                 .map_or_else(|| "never 2 at once".into(), mb),
             markdown::peak_cell(r),
             markdown::verdict_cell(&r.verdict).replace("**", ""),
-            super::runs::secs(r.time_to_ready_p50_s),
-            super::runs::secs(r.time_to_ready_p95_s),
+            crate::units::secs_ms(r.time_to_ready_p50_s),
+            crate::units::secs_ms(r.time_to_ready_p95_s),
             r.reports_per_minute
                 .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
             o(r.modelled_runtime_bytes),
@@ -251,4 +277,23 @@ pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
     }
     s.push_str("</ul></body></html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn axis_ticks_are_round_and_distinct() {
+        let (step, n, d) = super::nice_ticks(2.2);
+        assert_eq!((step, n, d), (0.5, 5, 1));
+        let (step, n, d) = super::nice_ticks(540.0);
+        assert_eq!((step, n, d), (200.0, 3, 0));
+        let (step, n, d) = super::nice_ticks(2.2);
+        let labels: Vec<String> = (0..=n)
+            .map(|i| format!("{:.d$}", step * i as f64))
+            .collect();
+        let mut dedup = labels.clone();
+        dedup.dedup();
+        assert_eq!(labels, dedup);
+        assert_eq!(super::nice_ticks(0.0).1, 5);
+    }
 }

@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
-use super::runs::{mb, secs};
 use super::{CompareReport, ProfileRow, RowVerdict};
+use crate::report::Outcome;
+use crate::units::{mb, opt_mb, secs_ms};
 
 /// The verdict cell, e.g. `held, 80.2 MB headroom` or `killed on
 /// two-reports at 14.2 s (531.0 MB)`.
@@ -11,16 +12,17 @@ pub fn verdict_cell(v: &RowVerdict) -> String {
     match v {
         RowVerdict::Held { headroom_bytes } => format!("held, {} headroom", mb(*headroom_bytes)),
         RowVerdict::Killed {
+            killed,
             scenario,
             at_s,
             bytes,
-            summary,
+            ..
         } => {
             // With `--enforce off` nothing is killed: the limit was crossed.
-            let verb = if summary.starts_with("crossed") {
-                "crossed the limit"
+            let verb = if *killed {
+                Outcome::Killed.label()
             } else {
-                "killed"
+                Outcome::Crossed.label()
             };
             format!("**{verb}** on {scenario} at {at_s:.1} s ({})", mb(*bytes))
         }
@@ -39,10 +41,6 @@ pub fn peak_cell(r: &ProfileRow) -> String {
     format!("{at_least}{} ({})", mb(r.peak_bytes), r.peak_scenario)
 }
 
-fn opt_mb(v: Option<u64>) -> String {
-    v.map_or_else(|| "n/a".into(), mb)
-}
-
 fn row_cells(r: &ProfileRow) -> Vec<String> {
     vec![
         format!("**{}**", r.profile),
@@ -52,8 +50,8 @@ fn row_cells(r: &ProfileRow) -> Vec<String> {
             .map_or_else(|| "never 2 at once".into(), mb),
         peak_cell(r),
         verdict_cell(&r.verdict),
-        secs(r.time_to_ready_p50_s),
-        secs(r.time_to_ready_p95_s),
+        secs_ms(r.time_to_ready_p50_s),
+        secs_ms(r.time_to_ready_p95_s),
         r.reports_per_minute
             .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
         opt_mb(r.modelled_runtime_bytes),
@@ -158,8 +156,8 @@ pub fn render(rep: &CompareReport) -> String {
                 c.summary.clone(),
                 mb(c.peak_bytes),
                 opt_mb(c.idle_rss_bytes),
-                secs(c.time_to_ready_p50_s),
-                secs(c.time_to_ready_p95_s),
+                secs_ms(c.time_to_ready_p50_s),
+                secs_ms(c.time_to_ready_p95_s),
                 c.reports_per_minute
                     .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
                 format!("`{}`", c.dir.display()),

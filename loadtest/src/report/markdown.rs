@@ -27,6 +27,11 @@ fn opt_s(s: Option<f64>) -> String {
     s.map(|s| format!("{s:.1}")).unwrap_or_else(|| "n/a".into())
 }
 
+/// Seconds to the millisecond.
+fn opt_ms(s: Option<f64>) -> String {
+    s.map(|s| format!("{s:.3}")).unwrap_or_else(|| "n/a".into())
+}
+
 /// Renders the report. Units: MB = 1,048,576 bytes, s = seconds.
 pub fn render(r: &RunReport) -> String {
     let mut o = String::new();
@@ -36,6 +41,9 @@ pub fn render(r: &RunReport) -> String {
         r.profile.name, r.scenario.name
     );
     let _ = writeln!(o, "**Verdict:** {}\n", r.verdict.summary);
+    for w in &r.warnings {
+        let _ = writeln!(o, "**Warning:** {w}\n");
+    }
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(
         o,
@@ -59,6 +67,16 @@ pub fn render(r: &RunReport) -> String {
         } else {
             ""
         }
+    );
+    let sh = &r.shape;
+    let _ = writeln!(
+        o,
+        "| shape | {} worker(s), {} user(s) at once, CPU {} |",
+        sh.workers
+            .map_or_else(|| "n/a".to_string(), |w| w.to_string()),
+        sh.concurrency,
+        sh.cpus
+            .map_or_else(|| "not limited".to_string(), |c| format!("{c} core(s)"))
     );
     let _ = writeln!(o, "| started | {} |", r.started_at);
     let _ = writeln!(o, "| duration | {:.1} s |", r.duration_s);
@@ -156,7 +174,12 @@ pub fn render(r: &RunReport) -> String {
     if !r.oom_events.is_empty() {
         let _ = writeln!(o, "\n## Limit events\n");
         for e in &r.oom_events {
-            let _ = writeln!(o, "- server start {}: {}", e.generation, e.summary());
+            let _ = writeln!(
+                o,
+                "- server start {}: {}",
+                e.generation,
+                e.summary(r.modelled_runtime_bytes)
+            );
             for j in &e.jobs_in_flight {
                 let _ = writeln!(
                     o,
@@ -182,7 +205,7 @@ pub fn render(r: &RunReport) -> String {
     } else {
         let _ = writeln!(
             o,
-            "| job | status | submitted (s) | ready after (s) | peak RSS in flight (MB) | heaviest stage (allocated high water, MB) |\n|---|---|---:|---:|---:|---|"
+            "| job | status | submitted (s) | ready after (s) | queued (s) | processing (s) | seen ready by polls (s) | peak RSS in flight (MB) | heaviest stage (allocated high water, MB) |\n|---|---|---:|---:|---:|---:|---:|---:|---|"
         );
         for j in &r.jobs {
             let heaviest = j
@@ -193,11 +216,14 @@ pub fn render(r: &RunReport) -> String {
                 .unwrap_or_else(|| "n/a".into());
             let _ = writeln!(
                 o,
-                "| {} | {} | {:.1} | {} | {} | {} |",
+                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
                 j.job_id,
                 j.status,
                 j.submitted_at_s,
-                opt_s(j.time_to_ready_s),
+                opt_ms(j.time_to_ready_s),
+                opt_ms(j.queue_wait_s),
+                opt_ms(j.processing_s),
+                opt_s(j.time_to_ready_polled_s),
                 opt_mb(j.peak_rss_bytes),
                 heaviest
             );
@@ -215,12 +241,35 @@ pub fn render(r: &RunReport) -> String {
     );
     let _ = writeln!(
         o,
-        "- time from submission to report ready: p50 {} s, p95 {} s; reports per minute: {}",
-        opt_s(l.time_to_ready_p50_s),
-        opt_s(l.time_to_ready_p95_s),
-        l.reports_per_minute
-            .map(|v| format!("{v:.1}"))
-            .unwrap_or_else(|| "n/a".into())
+        "- time from submission to report ready: p50 {} s, p95 {} s ({}); queued p50 {} s, processing p50 {} s",
+        opt_ms(l.time_to_ready_p50_s),
+        opt_ms(l.time_to_ready_p95_s),
+        match l.time_source {
+            super::TimeSource::Server =>
+                "the server's job timestamps, millisecond resolution".to_string(),
+            super::TimeSource::Polls { resolution_s } => format!(
+                "as the status polls saw it: the server gave no timestamps, so the resolution is the {resolution_s} s poll interval"
+            ),
+        },
+        opt_ms(l.queue_wait_p50_s),
+        opt_ms(l.processing_p50_s),
+    );
+    let _ = writeln!(
+        o,
+        "- as a browser polling the status sees it: p50 {} s, p95 {} s",
+        opt_s(l.time_to_ready_polled_p50_s),
+        opt_s(l.time_to_ready_polled_p95_s),
+    );
+    let _ = writeln!(
+        o,
+        "- reports per minute: {}",
+        l.reports_per_minute.map_or_else(
+            || format!(
+                "not given (fewer than {} reports completed)",
+                super::MIN_REPORTS_FOR_RATE
+            ),
+            |v| format!("{v:.1}")
+        )
     );
     if let Some(x) = &l.losses {
         losses(&mut o, x, r.limit.restart_on_oom);
@@ -236,7 +285,12 @@ pub fn render(r: &RunReport) -> String {
         let _ = writeln!(
             o,
             "- start {}: started at {:.1} s (ready after {:.2} s), exited at {:.1} s: {} ({})",
-            x.generation, x.started_at_s, x.ready_after_s, x.exited_at_s, x.cause, x.status
+            x.generation,
+            x.started_at_s,
+            x.ready_after_s,
+            x.exited_at_s,
+            x.cause.as_str(),
+            x.status
         );
     }
     let _ = writeln!(o, "\n## Files\n");
@@ -260,12 +314,23 @@ pub fn render(r: &RunReport) -> String {
 fn attribution(o: &mut String, a: &super::PeakAttribution) {
     let _ = writeln!(
         o,
-        "\nAttribution at the jemalloc peak ({:.1} s, server start {}): per-job live bytes + idle = {} MB of {} MB allocated ({:+.1}%).",
+        "\nAttribution at the jemalloc peak ({:.1} s, server start {}): per-job live bytes + idle = {} MB of {} MB allocated ({:+.1}%, {}).",
         a.at_s,
         a.generation,
         smb(a.attributed_bytes),
         mb(a.jemalloc_allocated_bytes),
-        a.difference_pct
+        a.difference_pct,
+        if a.within_tolerance {
+            format!(
+                "within the {:.0}% tolerance",
+                super::ATTRIBUTION_TOLERANCE_PCT
+            )
+        } else {
+            format!(
+                "**beyond the {:.0}% tolerance**: see the warning above",
+                super::ATTRIBUTION_TOLERANCE_PCT
+            )
+        }
     );
     let jobs: Vec<String> = a
         .jobs
@@ -403,224 +468,4 @@ fn losses(o: &mut String, x: &super::SubmissionLosses, restarted: bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use memstats::{JobInFlight, StageMemory};
-
-    use super::render;
-    use crate::report::{
-        Files, InputFile, JobReport, KillLosses, LimitReport, LoadReport, Outcome, PeakAttribution,
-        PeakByJobs, Peaks, RunReport, SamplingReport, ServerExit, ServerReport, SubmissionLosses,
-        Verdict,
-    };
-    use crate::watchdog::{OomEvent, Trigger};
-
-    const MB: u64 = 1 << 20;
-
-    fn stage(name: &str, ms: u64, hw_mb: u64, alloc_mb: u64, live_mb: i64) -> StageMemory {
-        StageMemory {
-            stage: name.into(),
-            duration_ms: ms,
-            allocated_high_water: hw_mb * MB,
-            allocated_at_start: 150 * MB,
-            thread_allocated: Some(alloc_mb * MB),
-            thread_live_after: Some(live_mb * MB as i64),
-        }
-    }
-
-    fn in_flight(id: i64, stage: &str, live_mb: i64) -> JobInFlight {
-        JobInFlight {
-            job_id: id,
-            stage: stage.into(),
-            progress: 45,
-            elapsed_ms: 300,
-            live_bytes: Some(live_mb * MB as i64),
-        }
-    }
-
-    /// A run of `original` on `two-reports` with `--restart-on-oom`: killed
-    /// once at 0.9 s with job 2 in `pdf` and job 3 waiting, then restarted;
-    /// every job completed after the restart.
-    pub(crate) fn synthetic() -> RunReport {
-        let job = |id: &str, submitted: f64, finished: f64, stages| JobReport {
-            job_id: id.into(),
-            status: "completed".into(),
-            submitted_at_s: submitted,
-            finished_at_s: Some(finished),
-            time_to_ready_s: Some(finished - submitted),
-            peak_rss_bytes: Some(400 * MB),
-            stages,
-        };
-        let kill = OomEvent {
-            at_s: 0.9,
-            generation: 0,
-            trigger: Trigger::Rss,
-            killed: true,
-            rss_bytes: 523 * MB,
-            vmhwm_bytes: 523 * MB,
-            cgroup_peak_bytes: None,
-            jobs_in_flight: vec![in_flight(2, "pdf", 124)],
-            queue_depth: Some(1),
-            debug_age_ms: Some(73),
-        };
-        let jobs = vec![
-            job(
-                "1",
-                0.2,
-                0.6,
-                vec![
-                    stage("load", 2, 154, 0, 0),
-                    stage("photos", 10, 162, 7, 1),
-                    stage("pdf", 400, 406, 294, 5),
-                    stage("pdf_upload", 10, 165, 0, -6),
-                ],
-            ),
-            job("2", 0.5, 2.4, vec![]),
-            job("3", 0.6, 2.9, vec![stage("pdf", 380, 402, 290, 4)]),
-        ];
-        RunReport {
-            schema_version: crate::report::SCHEMA_VERSION,
-            oomlab_version: "0.1.0".into(),
-            started_at: "2026-11-28T12:00:00.000Z".into(),
-            duration_s: 3.2,
-            profile: InputFile {
-                name: "original".into(),
-                path: "profiles/original.toml".into(),
-            },
-            scenario: InputFile {
-                name: "two-reports".into(),
-                path: "scenarios/two-reports.toml".into(),
-            },
-            // From JSON, so that the fields with a default need not be named.
-            limit: serde_json::from_value::<LimitReport>(serde_json::json!({
-                "bytes": 512 * MB,
-                "enforce": "watchdog",
-                "restart_on_oom": true,
-                "cgroup": null,
-                "notes": [],
-            }))
-            .expect("a limit"),
-            verdict: Verdict {
-                outcome: Outcome::Killed,
-                summary: kill.summary(),
-                exit_code: 1,
-            },
-            peaks: Peaks {
-                sampled_rss_bytes: 523 * MB,
-                sampled_rss_at_s: 0.9,
-                vmhwm_bytes: 523 * MB,
-                jemalloc_allocated_bytes: Some(438 * MB),
-                jemalloc_active_bytes: Some(440 * MB),
-                jemalloc_resident_bytes: Some(460 * MB),
-                cgroup_peak_bytes: None,
-                idle_rss_bytes: Some(165 * MB),
-                headroom_bytes: -11 * MB as i64,
-                stages_at_peak: "2:pdf".into(),
-                by_jobs_in_flight: vec![
-                    PeakByJobs {
-                        jobs_in_flight: 0,
-                        rss_bytes: 220 * MB,
-                    },
-                    PeakByJobs {
-                        jobs_in_flight: 1,
-                        rss_bytes: 523 * MB,
-                    },
-                ],
-                attribution: Some(PeakAttribution::from_reading(
-                    &crate::sampler::PeakReading {
-                        at_ms: 800,
-                        generation: 0,
-                        allocated: 300 * MB,
-                        idle_allocated: Some(151 * MB),
-                        idle_from_earlier_start: false,
-                        jobs: vec![in_flight(2, "pdf", 124)],
-                    },
-                )),
-            },
-            modelled_runtime_bytes: Some(150 * MB),
-            oom_events: vec![kill.clone()],
-            server: ServerReport {
-                command: vec!["oomlab".into(), "serve".into()],
-                starts: 2,
-                exits: vec![
-                    ServerExit {
-                        generation: 0,
-                        started_at_s: 0.0,
-                        ready_after_s: 0.1,
-                        exited_at_s: 0.9,
-                        status: "signal: 9 (SIGKILL)".into(),
-                        cause: "watchdog".into(),
-                    },
-                    ServerExit {
-                        generation: 1,
-                        started_at_s: 0.9,
-                        ready_after_s: 0.1,
-                        exited_at_s: 3.2,
-                        status: "exit status: 0".into(),
-                        cause: "stopped".into(),
-                    },
-                ],
-            },
-            load: LoadReport {
-                submissions_acknowledged: 3,
-                jobs_completed: 3,
-                jobs_failed: 0,
-                acknowledged_never_completed: 0,
-                time_to_ready_p50_s: Some(1.9),
-                time_to_ready_p95_s: Some(2.3),
-                reports_per_minute: Some(56.3),
-                errors: vec![],
-                goose_html: Some("goose-report.html".into()),
-                goose_json: Some("goose-report.json".into()),
-                losses: crate::report::submission_losses(&jobs, &[kill], true),
-            },
-            jobs,
-            stage_spans: vec![],
-            sampling: SamplingReport {
-                proc_interval_ms: 10,
-                debug_interval_ms: 100,
-                samples: 320,
-                debug_errors: 2,
-                csv_error: None,
-            },
-            files: Files::standard(),
-        }
-    }
-
-    #[test]
-    fn the_synthetic_run_counts_what_each_server_lost() {
-        let r = synthetic();
-        assert_eq!(
-            r.load.losses,
-            Some(SubmissionLosses {
-                kills: 1,
-                lost_by_reference_server: 0,
-                lost_by_in_memory_queue: 2,
-                per_kill: vec![KillLosses {
-                    at_s: 0.9,
-                    generation: 0,
-                    processing: 1,
-                    pending: 1,
-                    job_ids: vec!["2".into(), "3".into()],
-                }],
-            })
-        );
-        let a = r.peaks.attribution.as_ref().expect("attribution");
-        assert_eq!(a.attributed_bytes, 275 * MB as i64);
-        assert!((a.difference_pct - (275.0 - 300.0) / 300.0 * 100.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn report_md_of_a_synthetic_run() {
-        insta::assert_snapshot!(render(&synthetic()));
-    }
-
-    #[test]
-    fn the_synthetic_run_json_matches_the_schema() {
-        let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../schema/run.schema.json")).unwrap();
-        let doc = serde_json::to_value(synthetic()).unwrap();
-        let v = jsonschema::validator_for(&schema).expect("the schema compiles");
-        let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{}", errors.join("\n"));
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
 //! `memory.svg`: the timeline (RSS, VmHWM, jemalloc allocated), the limit
-//! line, job stages as bands and limit events, drawn with plotters.
+//! line, the modelled runtime as a band, job stages as bands and limit
+//! events, drawn with plotters.
 
 use std::path::Path;
 
@@ -72,6 +73,28 @@ pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()
         .y_desc("memory (MB = 2^20 bytes)")
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // The modelled runtime, a declared stand-in held from start: a band at
+    // the bottom, so the measured part above it reads at a glance.
+    if let Some(m) = r.modelled_runtime_bytes.filter(|m| *m > 0) {
+        let m = m as f64 / MB;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, 0.0), (t_end, m)],
+                RGBColor(200, 200, 200).mix(0.45).filled(),
+            )))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label(format!(
+                "modelled runtime {} MB (declared, included in RSS)",
+                memstats::format_mb(r.modelled_runtime_bytes.unwrap_or(0))
+            ))
+            .legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 15, y + 5)],
+                    RGBColor(200, 200, 200).mix(0.45).filled(),
+                )
+            });
+    }
 
     // Job stages as bands, one lane per job at the top of the plot.
     let mut jobs: Vec<i64> = r.stage_spans.iter().map(|s| s.job_id).collect();

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use oomlab::compare::runs::FinishedRun;
 use oomlab::compare::{self, CompareReport, RowVerdict};
+use oomlab::finished::FinishedRun;
 
 use crate::fixtures::{self, MB, oomlab};
 
@@ -84,7 +84,9 @@ fn the_table_has_one_row_per_profile_with_its_verdict_and_peaks() {
             headroom_bytes: (512 - 48) * MB
         }
     );
-    assert_eq!(lean.idle_rss_bytes, Some(158 * MB));
+    // lean models no runtime: the server's own 15 MB idle.
+    assert_eq!(lean.idle_rss_bytes, Some(15 * MB));
+    assert_eq!(lean.modelled_runtime_bytes, Some(0));
     // The settings that differ come from the profile files.
     assert_eq!(orig.settings_delta, "(the baseline)");
     assert!(

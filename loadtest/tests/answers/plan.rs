@@ -123,21 +123,12 @@ fn when_no_cheap_plan_holds_the_first_that_does_is_recommended_and_incomplete_ru
 }
 
 #[test]
-fn weights_parse_and_bad_ones_name_the_flag() {
-    assert_eq!(
-        plan::parse_weighted("single-report:3").unwrap(),
-        ("single-report".to_string(), 3.0)
-    );
-    assert_eq!(
-        plan::parse_weighted("two-reports").unwrap(),
-        ("two-reports".to_string(), 1.0)
-    );
-    let e = plan::parse_weighted("two-reports:x")
-        .unwrap_err()
-        .to_string();
+fn a_bad_weight_is_refused_naming_the_flag() {
+    let (code, _, err) = oomlab(&["plan", "--scenario", "two-reports:x"], &[]);
+    assert_eq!(code, 2, "{err}");
     assert!(
-        e.contains("--scenario") && e.contains("two-reports:2"),
-        "{e}"
+        err.contains("--scenario") && err.contains("two-reports:2"),
+        "{err}"
     );
 }
 
@@ -151,16 +142,18 @@ fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
         ("lean", 1, 48),
         ("lean", 2, 70),
     ] {
-        let mut r = fixtures::run(
-            &format!("{p}-w{w}"),
+        let profile =
+            fixtures::profile_with_workers(&dir.path().join(format!("inputs/w{w}")), p, w);
+        // As plan measures: no limit but the largest plan's RAM (32 GB).
+        let r = fixtures::run_limited(
+            &profile,
             "two-reports",
             peak,
             2,
             10.0 + w as f64,
+            32 * 1024,
+            oomlab::watchdog::Enforce::Off,
         );
-        if peak > 512 {
-            r.limit.enforce = oomlab::watchdog::Enforce::Off;
-        }
         fixtures::write(&runs, &format!("{p}-w{w}"), &r);
     }
     let out = dir.path().join("out");

@@ -39,7 +39,7 @@ fn a_bad_limit_exits_with_2_and_names_the_flag_and_fix() {
             "--profile",
             profile.to_str().unwrap(),
             "--scenario",
-            "x",
+            tiny().to_str().unwrap(),
             "--limit",
             "lots",
         ])
@@ -48,10 +48,39 @@ fn a_bad_limit_exits_with_2_and_names_the_flag_and_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--limit") && err.contains("512MiB"), "{err}");
+}
+
+fn tiny() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/tiny.toml")
+}
+
+#[test]
+fn a_profile_with_an_unknown_key_exits_with_2_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("typo.toml");
+    std::fs::write(&profile, "workers = 1\n[photos]\nembedd = \"resize\"\n").unwrap();
+    let out_dir = dir.path().join("reports");
+    let out = oomlab()
+        .args([
+            "run",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--scenario",
+            tiny().to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("Error: ") && err.contains("--limit") && err.contains("512MiB"),
+        err.starts_with("Error: ") && err.contains("typo.toml") && err.contains("embedd"),
         "{err}"
     );
+    // Nothing started: not even the run folder was made.
+    assert!(!out_dir.exists(), "a run folder was made");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use oomlab::sampler::{Sampler, Shared, Target};
+use oomlab::sampler::{Sampler, Shared, Watched};
 use oomlab::watchdog::{Enforce, Trigger};
 
 use crate::helpers::{MIB, python_server, start};
@@ -19,7 +19,7 @@ async fn the_watchdog_kills_a_server_that_grows_past_the_limit() {
     let shared = Shared::new(64 * MIB, Enforce::Watchdog, &dir.path().join("samples.csv")).unwrap();
     let sampler = Sampler::start(
         shared.clone(),
-        Target {
+        Watched {
             pid: server.pid(),
             generation: 0,
             cgroup: None,
@@ -74,7 +74,7 @@ async fn a_spike_that_falls_before_the_next_sample_is_caught_by_the_high_water_m
     let shared = Shared::new(64 * MIB, Enforce::Watchdog, &dir.path().join("samples.csv")).unwrap();
     let sampler = Sampler::start(
         shared.clone(),
-        Target {
+        Watched {
             pid: server.pid(),
             generation: 0,
             cgroup: None,
@@ -99,7 +99,7 @@ async fn with_enforcement_off_the_crossing_is_recorded_and_nothing_is_killed() {
     let shared = Shared::new(64 * MIB, Enforce::Off, &dir.path().join("samples.csv")).unwrap();
     let sampler = Sampler::start(
         shared.clone(),
-        Target {
+        Watched {
             pid: server.pid(),
             generation: 0,
             cgroup: None,
@@ -151,7 +151,7 @@ async fn in_a_memory_cgroup_the_kernel_kills_at_the_limit() {
     let shared = Shared::new(64 * MIB, Enforce::Cgroup, &dir.path().join("samples.csv")).unwrap();
     let sampler = Sampler::start(
         shared.clone(),
-        Target {
+        Watched {
             pid: server.pid(),
             generation: 0,
             cgroup: Some(cg.clone()),

@@ -1,0 +1,104 @@
+//! `oomlab compare`'s flags.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::run::MatrixArgs;
+use crate::compare::{CompareConfig, CompareInputs, DEFAULT_SCENARIOS};
+use crate::error::ConfigError;
+use crate::input;
+use crate::scenario::Scenario;
+use crate::target::Target;
+use crate::watchdog::Enforce;
+
+const COMPARE_EXAMPLES: &str = "\
+Examples:
+  # Every shipped profile on single-report, two-reports and camera-photos:
+  oomlab compare
+
+  # Two profiles on one scenario:
+  oomlab compare --profile original --profile lean --scenario two-reports
+
+  # Rebuild the table from finished runs without running anything:
+  oomlab compare --from reports/compare-20261128-120000
+
+Exit codes: 0 the table was written (whatever the verdicts), 2 bad
+arguments or files, 3 the harness failed or was interrupted.";
+
+/// Flags of `oomlab compare`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = COMPARE_EXAMPLES, after_help = COMPARE_EXAMPLES)]
+pub struct CompareArgs {
+    /// A profile to compare (file or name in `profiles/`); repeat the flag
+    /// for more. Default: every `profiles/*.toml`, `original` first.
+    #[arg(long = "profile", value_name = "FILE|NAME", value_parser = input::profile)]
+    pub profiles: Vec<PathBuf>,
+
+    /// A scenario to run each profile on (file or name in `scenarios/`);
+    /// repeat for more. Default: single-report, two-reports, camera-photos.
+    #[arg(long = "scenario", value_name = "FILE|NAME", value_parser = input::scenario)]
+    pub scenarios: Vec<PathBuf>,
+
+    /// The memory limit every run is held to (the verdict column), e.g.
+    /// 512MiB for Render's free and starter plans.
+    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::size)]
+    pub limit: u64,
+
+    /// How the limit is enforced in each run (see `oomlab run --help`). With
+    /// `watchdog` a run that crosses the limit is killed and stops at once.
+    #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
+    pub enforce: Enforce,
+
+    /// Build the table from finished runs instead of running: run.json
+    /// files, run folders, or a `compare-*` folder. Repeatable.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["profiles", "scenarios"])]
+    pub from: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+impl CompareArgs {
+    /// The comparison these flags ask for; every profile and scenario is
+    /// loaded and checked before the first run, so a typo costs nothing.
+    pub fn config(&self) -> Result<CompareConfig, ConfigError> {
+        let inputs = if !self.from.is_empty() {
+            CompareInputs::From(self.from.clone())
+        } else {
+            let profiles = if self.profiles.is_empty() {
+                input::shipped_profiles()
+                    .map_err(|e| ConfigError::flag("--profile", e, "pass --profile FILE"))?
+            } else {
+                self.profiles.clone()
+            };
+            let scenarios = if self.scenarios.is_empty() {
+                DEFAULT_SCENARIOS
+                    .iter()
+                    .map(|s| {
+                        input::scenario(s)
+                            .map_err(|e| ConfigError::flag("--scenario", e, "pass --scenario FILE"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                self.scenarios.clone()
+            };
+            CompareInputs::Run {
+                targets: profiles
+                    .iter()
+                    .map(|p| Target::reference(p, None))
+                    .collect::<Result<_, _>>()?,
+                scenarios: scenarios
+                    .iter()
+                    .map(|s| Scenario::load(s))
+                    .collect::<Result<_, _>>()?,
+            }
+        };
+        Ok(CompareConfig {
+            inputs,
+            limit: self.limit,
+            enforce: self.enforce,
+            matrix: self.matrix.settings(),
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! `oomlab gate`'s flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::error::ConfigError;
+use crate::finished::read_run_json;
+use crate::gate::{GateConfig, GateSource, Thresholds};
+use crate::harness::RunConfig;
+use crate::input;
+use crate::scenario::Scenario;
+use crate::target::Target;
+use crate::watchdog::Enforce;
+
+const GATE_EXAMPLES: &str = "\
+Examples:
+  # Gate the lean profile on the tiny scenario (what .ci/run does):
+  oomlab gate --profile lean --scenario tiny --budget 512MiB --headroom 10%
+
+  # Also fail when the peak grew more than 5% against a committed baseline:
+  oomlab gate --profile lean --scenario two-reports --budget 512MiB \\
+      --baseline ci/baseline-run.json --max-regression 5%
+
+  # Judge a finished run without running again:
+  oomlab gate --from reports/20261128-120000-lean-tiny/run.json --budget 512MiB
+
+Exit codes: 0 passed, 1 over the budget, inside the headroom, regressed, or
+the run did not finish, 2 bad arguments or files (including a missing or
+malformed baseline), 3 the harness itself failed.";
+
+/// Flags of `oomlab gate`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = GATE_EXAMPLES, after_help = GATE_EXAMPLES)]
+pub struct GateArgs {
+    /// Server profile to run (file or name in `profiles/`). Not with --from.
+    #[arg(
+        long,
+        value_name = "FILE|NAME",
+        required_unless_present = "from",
+        conflicts_with = "from",
+        value_parser = input::profile
+    )]
+    pub profile: Option<PathBuf>,
+
+    /// Scenario to run (file or name in `scenarios/`). Not with --from.
+    #[arg(
+        long,
+        value_name = "FILE|NAME",
+        required_unless_present = "from",
+        conflicts_with = "from",
+        value_parser = input::scenario
+    )]
+    pub scenario: Option<PathBuf>,
+
+    /// Judge this finished run (its run.json) instead of running.
+    #[arg(long, value_name = "RUN.JSON")]
+    pub from: Option<PathBuf>,
+
+    /// The memory budget, e.g. 512MiB (MB is read as MiB). The run is also
+    /// held to it: crossing it kills the server.
+    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::size)]
+    pub budget: u64,
+
+    /// Share of the budget that must stay free: the peak must be under
+    /// budget x (1 - headroom).
+    #[arg(long, default_value = "10%", value_name = "PERCENT", value_parser = input::percent)]
+    pub headroom: f64,
+
+    /// A baseline run.json (e.g. from the main branch) to check regression
+    /// against.
+    #[arg(long, value_name = "RUN.JSON")]
+    pub baseline: Option<PathBuf>,
+
+    /// With --baseline: the most the peak may grow against the baseline's.
+    #[arg(long, default_value = "5%", value_name = "PERCENT", value_parser = input::percent)]
+    pub max_regression: f64,
+
+    /// JUnit XML output. Default: gate-junit.xml in the run's folder.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Markdown summary output. Default: gate.md in the run's folder. It is
+    /// also appended to $GITHUB_STEP_SUMMARY when that is set.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// How the budget is enforced in the run (see `oomlab run --help`).
+    #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
+    pub enforce: Enforce,
+
+    /// Folder for the run's reports.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Stop the run after this long.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = input::duration)]
+    pub max_duration: Duration,
+}
+
+impl GateArgs {
+    /// The gate these flags ask for; the baseline, a `--from` run, the
+    /// profile and the scenario are read and checked before anything runs.
+    pub fn config(&self) -> Result<GateConfig, ConfigError> {
+        let baseline = match &self.baseline {
+            Some(p) => Some((p.clone(), read_run_json("--baseline", p)?)),
+            None => None,
+        };
+        let source = match (&self.from, &self.profile, &self.scenario) {
+            (Some(p), _, _) => GateSource::From(p.clone(), Box::new(read_run_json("--from", p)?)),
+            (None, Some(profile), Some(scenario)) => {
+                let target = Target::reference(profile, None)?;
+                let scenario = Scenario::load(scenario)?;
+                GateSource::Run(Box::new(RunConfig {
+                    limit: self.budget,
+                    enforce: self.enforce,
+                    out: self.out.clone(),
+                    max_duration: self.max_duration,
+                    ..RunConfig::new(target, scenario)
+                }))
+            }
+            _ => {
+                return Err(ConfigError::flag(
+                    "--profile",
+                    "a gate needs --profile and --scenario, or --from",
+                    "pass --profile NAME --scenario NAME, or --from RUN.JSON",
+                ));
+            }
+        };
+        Ok(GateConfig {
+            source,
+            thresholds: Thresholds {
+                budget_bytes: self.budget,
+                headroom: self.headroom,
+                max_regression: self.max_regression,
+            },
+            baseline,
+            junit: self.junit.clone(),
+            summary: self.summary.clone(),
+        })
+    }
+}

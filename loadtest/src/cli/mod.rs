@@ -1,0 +1,125 @@
+//! The command line of `oomlab`: flags parsed once, here, into the typed
+//! configs of the library ([`crate::harness::RunConfig`],
+//! [`crate::compare::CompareConfig`], [`crate::gate::GateConfig`],
+//! [`crate::plan::PlanConfig`]).
+//!
+//! Flag values go through the value parsers of [`crate::input`], so a bad
+//! value is a clap error naming the flag (exit 2); input files (profiles,
+//! scenarios, baselines) are loaded and checked while the config is built,
+//! before anything starts (also exit 2).
+//!
+//! # Layout
+//! - `run`: `oomlab run`'s flags, and the flags every run shares.
+//! - `compare`, `gate`, `plan`: the flags of the answer commands.
+
+mod compare;
+mod gate;
+mod plan;
+mod run;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Exit;
+
+pub use compare::CompareArgs;
+pub use gate::GateArgs;
+pub use plan::PlanArgs;
+pub use run::RunArgs;
+
+/// oomlab: reproduce, measure and prevent the out-of-memory kill of a report
+/// server.
+#[derive(Debug, Parser)]
+#[command(name = "oomlab", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the report server under a memory limit with a scenario's load, and
+    /// write a report of its memory.
+    Run(RunArgs),
+    /// Run every profile on a few scenarios and compare them in one table
+    /// (the README's main command).
+    Compare(CompareArgs),
+    /// Check a run's peak memory against a budget and a baseline, for CI.
+    Gate(GateArgs),
+    /// Find the cheapest hosting plan, and the settings, that hold a load.
+    Plan(PlanArgs),
+    /// Run the report server itself (the harness starts its own binary in this
+    /// mode, so the measured process is the server alone).
+    #[command(hide = true)]
+    Serve(report_server::cli::ServeArgs),
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if let Command::Serve(args) = cli.command {
+        report_server::memory::set_allocator(report_server::memory::AllocatorKind::Jemalloc);
+        report_server::cli::init_logging();
+        report_server::cli::run(args)?;
+        return Ok(Exit::WithinLimit);
+    }
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::Run(args) => {
+            let cfg = args.config()?;
+            let out = runtime.block_on(crate::harness::run(&cfg))?;
+            match out.failure {
+                Some(e) => Err(e),
+                None => Ok(out.report.verdict.outcome.exit()),
+            }
+        }
+        Command::Compare(args) => runtime.block_on(crate::compare::run(&args.config()?)),
+        Command::Gate(args) => runtime.block_on(crate::gate::run(&args.config()?)),
+        Command::Plan(args) => runtime.block_on(crate::plan::run(&args.config()?)),
+    }
+}
+
+/// Logs to stderr: warnings only unless `RUST_LOG` says otherwise.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_bad_flag_value_is_a_clap_error_naming_the_flag() {
+        let e = Cli::try_parse_from([
+            "oomlab",
+            "run",
+            "--profile",
+            "../profiles/lean.toml",
+            "--scenario",
+            "../scenarios/tiny.toml",
+            "--limit",
+            "lots",
+        ])
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--limit"), "{e}");
+        let e = Cli::try_parse_from(["oomlab", "gate", "--from", "r.json", "--headroom", "ten"])
+            .unwrap_err();
+        assert!(e.to_string().contains("--headroom"), "{e}");
+    }
+}

@@ -1,0 +1,142 @@
+//! `oomlab plan`'s flags.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::run::MatrixArgs;
+use crate::error::ConfigError;
+use crate::input;
+use crate::plan::{PlanConfig, WeightedScenario, load_plans};
+use crate::scenario::Scenario;
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  # The cheapest Render plan that holds two reports at once, 10% headroom:
+  oomlab plan --scenario two-reports --concurrency 2
+
+  # A mix: mostly single reports, sometimes camera photos, 3 at once:
+  oomlab plan --scenario single-report:4 --scenario camera-photos:1 --concurrency 3
+
+  # Fewer candidates (faster), your own price list:
+  oomlab plan --scenario two-reports --profile lean --profile quick-fix \\
+      --workers 1,2 --plans my-plans.toml
+
+  # Re-judge finished runs (e.g. with another headroom) without running:
+  oomlab plan --scenario two-reports --from reports/plan-20261128-120000 --headroom 20%
+
+Exit codes: 0 a plan was recommended, 1 no plan holds the load, 2 bad
+arguments or files, 3 the harness failed.";
+
+/// Flags of `oomlab plan`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = PLAN_EXAMPLES, after_help = PLAN_EXAMPLES)]
+pub struct PlanArgs {
+    /// A scenario of the load (file or name in `scenarios/`), with an
+    /// optional weight after a colon (`single-report:3`, default 1).
+    /// Repeatable. Every plan must hold every scenario; weights set how much
+    /// each counts in the time and throughput figures.
+    #[arg(long = "scenario", value_name = "NAME[:WEIGHT]", required = true, value_parser = weighted)]
+    pub scenarios: Vec<(PathBuf, f64)>,
+
+    /// Users submitting at once (each scenario's `users.count` is set to
+    /// it). Default: as each scenario says.
+    #[arg(long, value_name = "N", value_parser = input::count)]
+    pub concurrency: Option<usize>,
+
+    /// Share of each plan's RAM that must stay free.
+    #[arg(long, default_value = "10%", value_name = "PERCENT", value_parser = input::percent)]
+    pub headroom: f64,
+
+    /// The plans to choose from: a TOML file (see plans/render.toml).
+    #[arg(long, default_value = "plans/render.toml", value_name = "FILE")]
+    pub plans: PathBuf,
+
+    /// A profile to try (file or name in `profiles/`); repeatable. Default:
+    /// every `profiles/*.toml`.
+    #[arg(long = "profile", value_name = "FILE|NAME", value_parser = input::profile)]
+    pub profiles: Vec<PathBuf>,
+
+    /// Worker counts to try, comma-separated. Default: 1 and 2, without
+    /// counts above the concurrency (extra workers would sit idle).
+    #[arg(long, value_delimiter = ',', value_name = "N,N", value_parser = input::count)]
+    pub workers: Vec<usize>,
+
+    /// Judge finished runs (a `plan-*` folder) instead of running.
+    #[arg(long, value_name = "PATH")]
+    pub from: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+/// `NAME[:WEIGHT]`: a scenario (file or name) and a positive weight
+/// (default 1).
+fn weighted(s: &str) -> Result<(PathBuf, f64), String> {
+    let (name, weight) = match s.rsplit_once(':') {
+        Some((name, w)) => {
+            let weight = w
+                .parse()
+                .ok()
+                .filter(|w: &f64| *w > 0.0 && w.is_finite())
+                .ok_or_else(|| {
+                    format!("`{w}` in `{s}` is not a positive weight; write e.g. {name}:2")
+                })?;
+            (name, weight)
+        }
+        None => (s, 1.0),
+    };
+    Ok((input::scenario(name)?, weight))
+}
+
+impl PlanArgs {
+    /// The plan these flags ask for; the plans file, the scenarios and the
+    /// profiles are read and checked before anything runs.
+    pub fn config(&self) -> Result<PlanConfig, ConfigError> {
+        let (plans_file, plans) = load_plans(&self.plans)?;
+        let scenarios = self
+            .scenarios
+            .iter()
+            .map(|(p, weight)| {
+                Ok(WeightedScenario {
+                    scenario: Scenario::load(p)?,
+                    weight: *weight,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let profiles = if self.profiles.is_empty() && self.from.is_empty() {
+            input::shipped_profiles()
+                .map_err(|e| ConfigError::flag("--profile", e, "pass --profile FILE"))?
+        } else {
+            self.profiles.clone()
+        };
+        for p in &profiles {
+            crate::target::Target::reference(p, None)?;
+        }
+        Ok(PlanConfig {
+            scenarios,
+            concurrency: self.concurrency,
+            headroom: self.headroom,
+            plans_path: self.plans.clone(),
+            plans_file,
+            plans,
+            profiles,
+            workers: self.workers.clone(),
+            from: self.from.clone(),
+            matrix: self.matrix.settings(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn weights_must_be_positive_and_name_the_scenario() {
+        assert!(
+            super::weighted("two-reports:0")
+                .unwrap_err()
+                .contains("two-reports:2")
+        );
+        assert!(super::weighted("two-reports:x").is_err());
+    }
+}

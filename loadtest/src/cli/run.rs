@@ -1,0 +1,172 @@
+//! `oomlab run`'s flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::error::ConfigError;
+use crate::harness::{Output, RunConfig};
+use crate::input;
+use crate::matrix::MatrixSettings;
+use crate::scenario::Scenario;
+use crate::target::Target;
+use crate::watchdog::Enforce;
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  # The kill that happened on Render's free plan, reproduced:
+  oomlab run --profile original --scenario two-reports
+
+  # The same with explicit files and limit, and a kernel-enforced limit:
+  oomlab run --profile profiles/original.toml --scenario scenarios/two-reports.toml \\
+      --limit 512MiB --enforce cgroup
+
+  # Keep going after a kill, as the platform does, and count lost reports:
+  oomlab run --profile quick-fix --scenario burst --restart-on-oom
+
+  # Measure without killing:
+  oomlab run --profile lean --scenario camera-photos --enforce off
+
+Exit codes: 0 within the limit, 1 limit crossed or server killed or crashed,
+2 bad arguments or files, 3 the harness itself failed or was interrupted.";
+
+/// Flags of `oomlab run`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = RUN_EXAMPLES, after_help = RUN_EXAMPLES)]
+pub struct RunArgs {
+    /// Server profile: a TOML file, or a name in `profiles/` (e.g. `original`
+    /// for profiles/original.toml).
+    #[arg(long, value_name = "FILE|NAME", value_parser = input::profile)]
+    pub profile: PathBuf,
+
+    /// Load scenario: a TOML file, or a name in `scenarios/` (e.g.
+    /// `two-reports` for scenarios/two-reports.toml).
+    #[arg(long, value_name = "FILE|NAME", value_parser = input::scenario)]
+    pub scenario: PathBuf,
+
+    /// Memory limit of the server, e.g. 512MiB, 512MB (= MiB, as the
+    /// platforms write it), 2GiB.
+    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::size)]
+    pub limit: u64,
+
+    /// How the limit is enforced: `watchdog` sends SIGKILL when the server's
+    /// RSS or its kernel high-water mark (VmHWM) crosses it; `cgroup` puts the
+    /// server in a memory cgroup below the harness's own and lets the kernel
+    /// kill; `off` only records the crossing.
+    #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
+    pub enforce: Enforce,
+
+    /// With `--enforce cgroup`: fall back to the watchdog when no memory
+    /// cgroup can be made here (otherwise that is an error, exit 2).
+    #[arg(long)]
+    pub cgroup_fallback: bool,
+
+    /// Restart the server after a kill, as the platform does, and go on with
+    /// the scenario; the report counts submissions acknowledged but never
+    /// completed.
+    #[arg(long)]
+    pub restart_on_oom: bool,
+
+    /// With `--restart-on-oom`: give up after this many restarts.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub max_restarts: u32,
+
+    /// Folder for reports; each run writes
+    /// `<out>/<timestamp>-<profile>-<scenario>/`.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Stop the run after this long whatever happens, e.g. 90s, 15m, 1h.
+    #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = input::duration)]
+    pub max_duration: Duration,
+
+    /// How long the server may take to print its ready line, e.g. 30s.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = input::duration)]
+    pub ready_timeout: Duration,
+
+    /// Run this server binary instead of oomlab's own server mode. It takes
+    /// the flags of `report-server` (--profile, --host, --port,
+    /// --data-dir, --cloudinary-base-url, --cloudinary-cloud-name) and prints
+    /// the ready line `{"event":"ready","addr":"HOST:PORT",...}` on stdout.
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<PathBuf>,
+
+    /// How long the server gets after SIGTERM at the end of a run before
+    /// SIGKILL, e.g. 60s for a dhat build (`--server-bin
+    /// target/profiling/report-server`), which writes dhat-heap.json at exit.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = input::duration)]
+    pub stop_grace: Duration,
+
+    /// Hold the server to this share of the CPU, in cores (e.g. 0.1, 0.5),
+    /// with a CPU cgroup below the harness's own. When none can be made the
+    /// run goes on unlimited and run.json says why. Default: not limited.
+    #[arg(long, value_name = "F", value_parser = input::cpus)]
+    pub cpus: Option<f64>,
+
+    /// Seed of the fake Cloudinary's photos.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub seed: u64,
+
+    /// Never draw the live line (it is drawn only on a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    /// The run these flags ask for; the profile and the scenario are loaded
+    /// and checked (exit 2 on a mistake, before anything starts).
+    pub fn config(&self) -> Result<RunConfig, ConfigError> {
+        let target = Target::reference(&self.profile, self.server_bin.as_deref())?;
+        let scenario = Scenario::load(&self.scenario)?;
+        Ok(RunConfig {
+            limit: self.limit,
+            enforce: self.enforce,
+            cgroup_fallback: self.cgroup_fallback,
+            max_restarts: if self.restart_on_oom {
+                self.max_restarts
+            } else {
+                0
+            },
+            out: self.out.clone(),
+            max_duration: self.max_duration,
+            ready_timeout: self.ready_timeout,
+            stop_grace: self.stop_grace,
+            cpus: self.cpus,
+            seed: self.seed,
+            output: if self.quiet {
+                Output::NoLiveLine
+            } else {
+                Output::Terminal
+            },
+            ..RunConfig::new(target, scenario)
+        })
+    }
+}
+
+/// The flags every run of a matrix shares (`compare`, `plan`).
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// Folder for reports.
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Stop any one run after this long, e.g. 5m.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = input::duration)]
+    pub max_run_duration: Duration,
+
+    /// No progress bar (it is drawn only on a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl MatrixArgs {
+    /// The typed settings.
+    pub fn settings(&self) -> MatrixSettings {
+        MatrixSettings {
+            out: self.out.clone(),
+            max_run_duration: self.max_run_duration,
+            quiet: self.quiet,
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The [`RunReport`] of a finished run, from what the sampler, the load and
+//! the target said. Pure apart from reading the shared sampler state and the
+//! cgroup's final figures.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::RunConfig;
+use super::prepare::Limits;
+use super::supervise::{End, JobDetail};
+use crate::load::LoadOutcome;
+use crate::report::{
+    self, CgroupReport, Files, InputFile, JobReport, LimitReport, LoadReport, MIN_REPORTS_FOR_RATE,
+    Outcome, RunReport, RunShape, SamplingReport, ServerExit, ServerReport, TimeSource, Verdict,
+};
+use crate::sampler::{self, Shared};
+use crate::units::mb;
+use crate::watchdog::of_which_runtime;
+
+/// What a run leaves to be assembled.
+pub struct Inputs<'a> {
+    pub cfg: &'a RunConfig,
+    pub limits: &'a Limits,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub end: End,
+    pub end_ms: u64,
+    pub load_start_ms: u64,
+    pub outcome: LoadOutcome,
+    pub details: HashMap<String, JobDetail>,
+    pub exits: Vec<ServerExit>,
+    pub notes: Vec<String>,
+    pub shared: &'a Shared,
+    pub command: Vec<String>,
+    pub files: Files,
+}
+
+/// The report of the run.
+pub fn report(i: Inputs<'_>) -> RunReport {
+    let st = i.shared.state();
+    let mut peaks = report::peaks_from_samples(&st.samples, i.limits.limit);
+    let je = st.jemalloc_peak;
+    let have_je = st.samples.iter().any(|s| s.jemalloc.is_some());
+    peaks.jemalloc_allocated_bytes = have_je.then_some(je.allocated);
+    peaks.jemalloc_active_bytes = have_je.then_some(je.active);
+    peaks.jemalloc_resident_bytes = have_je.then_some(je.resident);
+    peaks.attribution = st
+        .jemalloc_peak_reading
+        .as_ref()
+        .map(report::PeakAttribution::from_reading);
+    let cgroup_reading = i.limits.cgroup.as_ref().and_then(|c| c.read().ok());
+    peaks.cgroup_peak_bytes = cgroup_reading
+        .and_then(|r| r.peak_bytes)
+        .or_else(|| st.samples.iter().filter_map(|s| s.cgroup_usage).max());
+
+    let jobs = jobs(&i, &st.samples, &st.spans);
+    let load = load(&i, &jobs, &st.oom_events);
+    let modelled_runtime = st.modelled_runtime_bytes;
+    let end = if i.end == End::LoadDone && i.outcome.interrupted {
+        End::Interrupted
+    } else {
+        i.end
+    };
+    let verdict = verdict(&i, end, &peaks, &st.oom_events, &load, modelled_runtime);
+
+    let mut warnings = Vec::new();
+    if let Some(a) = peaks.attribution.as_ref().filter(|a| !a.within_tolerance) {
+        warnings.push(format!(
+            "per-job live bytes + idle ({}) are {:+.1}% off jemalloc's allocated ({}) at its peak, beyond the \
+             {:.0}% tolerance: the per-job and per-stage figures of this run do not add up to what the \
+             allocator holds, so do not read the peak's owners from them",
+            crate::units::signed_mb(a.attributed_bytes),
+            a.difference_pct,
+            mb(a.jemalloc_allocated_bytes),
+            report::ATTRIBUTION_TOLERANCE_PCT
+        ));
+    }
+    if let (Some(declared), Some(read)) = (i.cfg.target.declared_runtime_bytes, modelled_runtime)
+        && declared != read
+    {
+        warnings.push(format!(
+            "the profile declares a modelled runtime of {} but the server reported {}",
+            mb(declared),
+            mb(read)
+        ));
+    }
+
+    RunReport {
+        schema_version: report::SCHEMA_VERSION,
+        oomlab_version: env!("CARGO_PKG_VERSION").into(),
+        started_at: i
+            .started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        duration_s: i.end_ms as f64 / 1000.0,
+        profile: i.cfg.target.file.clone(),
+        shape: RunShape {
+            target: i.cfg.target.kind,
+            workers: i.cfg.target.workers,
+            concurrency: u32::try_from(i.cfg.scenario.users.count).unwrap_or(u32::MAX),
+            cpus: {
+                let cpu = i.limits.cpu_report();
+                cpu.cpus.filter(|_| cpu.limited)
+            },
+            declared_runtime_bytes: i.cfg.target.declared_runtime_bytes,
+        },
+        scenario: InputFile {
+            name: i.cfg.scenario.name.clone(),
+            path: i.cfg.scenario.path.clone(),
+        },
+        limit: LimitReport {
+            bytes: i.limits.limit,
+            enforce: i.limits.enforce,
+            restart_on_oom: i.cfg.max_restarts > 0,
+            cgroup: i.limits.cgroup.as_ref().map(|c| CgroupReport {
+                path: c.path().to_path_buf(),
+                version: c.version(),
+                reading: cgroup_reading,
+            }),
+            notes: i.notes.clone(),
+            cpu: i.limits.cpu_report(),
+        },
+        verdict,
+        peaks,
+        modelled_runtime_bytes: modelled_runtime,
+        oom_events: st.oom_events.clone(),
+        server: ServerReport {
+            command: i.command.clone(),
+            starts: i.exits.iter().map(|x| x.generation + 1).max().unwrap_or(1),
+            exits: i.exits.clone(),
+        },
+        load,
+        jobs,
+        stage_spans: st.spans.clone(),
+        sampling: SamplingReport {
+            proc_interval_ms: sampler::PROC_INTERVAL.as_millis() as u64,
+            debug_interval_ms: sampler::DEBUG_INTERVAL.as_millis() as u64,
+            samples: st.samples.len() as u64,
+            debug_errors: st.debug_errors,
+            csv_error: st.csv_error.clone(),
+        },
+        files: i.files,
+        warnings,
+    }
+}
+
+/// Every acknowledged job, with the target's timestamps where it gave them.
+fn jobs(
+    i: &Inputs<'_>,
+    samples: &[sampler::Sample],
+    spans: &[sampler::StageSpan],
+) -> Vec<JobReport> {
+    let at = |m: u64| (m + i.load_start_ms) as f64 / 1000.0;
+    i.outcome
+        .jobs
+        .iter()
+        .map(|j| {
+            let detail = i.details.get(&j.job_id);
+            let times = detail.and_then(|d| d.times.clone());
+            let (queue_wait_s, processing_s, created_to_finished_s) =
+                times.as_ref().map_or((None, None, None), |t| t.spans());
+            let polled = j.time_to_ready_ms.map(|t| t as f64 / 1000.0);
+            let completed = j.time_to_ready_ms.is_some();
+            JobReport {
+                job_id: j.job_id.clone(),
+                status: j.status.clone(),
+                submitted_at_s: at(j.submitted_at_ms),
+                finished_at_s: j.finished_at_ms.map(at),
+                time_to_ready_s: if completed {
+                    created_to_finished_s.or(polled)
+                } else {
+                    None
+                },
+                time_to_ready_polled_s: polled,
+                queue_wait_s,
+                processing_s,
+                server_times: times,
+                peak_rss_bytes: report::job_peak(samples, spans, &j.job_id),
+                stages: detail.map(|d| d.stages.clone()).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn load(i: &Inputs<'_>, jobs: &[JobReport], events: &[crate::watchdog::OomEvent]) -> LoadReport {
+    let o = &i.outcome;
+    let completed: Vec<&JobReport> = jobs
+        .iter()
+        .filter(|j| j.time_to_ready_s.is_some())
+        .collect();
+    let from_server = !completed.is_empty()
+        && completed.iter().all(|j| {
+            j.server_times
+                .as_ref()
+                .is_some_and(|t| t.finished_at.is_some())
+        });
+    let values = |f: fn(&JobReport) -> Option<f64>| -> Vec<f64> {
+        jobs.iter().filter_map(f).collect::<Vec<f64>>()
+    };
+    let ready = values(|j| j.time_to_ready_s);
+    let polled = values(|j| j.time_to_ready_polled_s);
+    let load_minutes = (i.end_ms.saturating_sub(i.load_start_ms)) as f64 / 60_000.0;
+    let rel = |p: &Option<PathBuf>| {
+        p.as_ref().map(|p| {
+            p.file_name()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| p.clone())
+        })
+    };
+    LoadReport {
+        submissions_acknowledged: o.submissions_acknowledged,
+        jobs_completed: o.jobs_completed,
+        jobs_failed: o.jobs_failed,
+        acknowledged_never_completed: jobs.iter().filter(|j| j.finished_at_s.is_none()).count()
+            as u64,
+        time_to_ready_p50_s: report::quantile(&ready, 0.5),
+        time_to_ready_p95_s: report::quantile(&ready, 0.95),
+        time_source: if from_server {
+            TimeSource::Server
+        } else {
+            TimeSource::Polls {
+                resolution_s: i.cfg.scenario.users.poll_interval.as_secs_f64(),
+            }
+        },
+        queue_wait_p50_s: report::quantile(&values(|j| j.queue_wait_s), 0.5),
+        processing_p50_s: report::quantile(&values(|j| j.processing_s), 0.5),
+        time_to_ready_polled_p50_s: report::quantile(&polled, 0.5),
+        time_to_ready_polled_p95_s: report::quantile(&polled, 0.95),
+        reports_per_minute: (load_minutes > 0.0 && o.jobs_completed >= MIN_REPORTS_FOR_RATE)
+            .then(|| o.jobs_completed as f64 / load_minutes),
+        errors: o.errors.clone(),
+        goose_html: rel(&o.goose_html),
+        goose_json: rel(&o.goose_json),
+        losses: report::submission_losses(jobs, events, i.cfg.max_restarts > 0),
+    }
+}
+
+/// The outcome, from which the verdict line and the exit code follow.
+fn verdict(
+    i: &Inputs<'_>,
+    end: End,
+    peaks: &report::Peaks,
+    events: &[crate::watchdog::OomEvent],
+    load: &LoadReport,
+    modelled_runtime: Option<u64>,
+) -> Verdict {
+    let limit = i.limits.limit;
+    let (outcome, mut summary) = if let Some(e) = events.iter().find(|e| e.killed) {
+        (Outcome::Killed, e.summary(modelled_runtime))
+    } else if let Some(e) = events.first() {
+        (Outcome::Crossed, e.summary(modelled_runtime))
+    } else {
+        let peak = peaks.sampled_rss_bytes.max(peaks.vmhwm_bytes);
+        let held = format!(
+            "peak {} of {} (RSS{}), {} headroom",
+            mb(peak),
+            mb(limit),
+            of_which_runtime(modelled_runtime),
+            mb(limit.saturating_sub(peak))
+        );
+        let last_exit = i.exits.last();
+        match end {
+            End::Crashed => (
+                Outcome::Crashed,
+                format!(
+                    "the server exited on its own at {:.1} s ({}), {held}",
+                    last_exit.map_or(0.0, |x| x.exited_at_s),
+                    last_exit.map_or("", |x| x.status.as_str())
+                ),
+            ),
+            End::Interrupted => (
+                Outcome::Interrupted,
+                format!("interrupted at {:.1} s: {held}", i.end_ms as f64 / 1000.0),
+            ),
+            End::TimedOut => (
+                Outcome::TimedOut,
+                format!(
+                    "stopped at --max-duration ({:.1} s), within the limit: {held}",
+                    i.end_ms as f64 / 1000.0
+                ),
+            ),
+            End::LoadDone | End::Killed => {
+                (Outcome::WithinLimit, format!("within the limit: {held}"))
+            }
+        }
+    };
+    if i.cfg.max_restarts > 0 && i.exits.len() > 1 {
+        let kills = i.exits.iter().filter(|x| x.cause.is_kill()).count();
+        let restarts = i.exits.iter().map(|x| x.generation).max().unwrap_or(0);
+        summary.push_str(&format!(
+            "; killed {kills} time(s), restarted {restarts} time(s), {} acknowledged submission(s) never completed (an in-memory queue would have lost {})",
+            load.acknowledged_never_completed,
+            load.losses.as_ref().map_or(0, |l| l.lost_by_in_memory_queue)
+        ));
+    }
+    if matches!(outcome, Outcome::WithinLimit | Outcome::Killed) {
+        summary.push_str(&format!(
+            "; {} of {} report(s) completed",
+            load.jobs_completed, load.submissions_acknowledged
+        ));
+    }
+    Verdict {
+        outcome,
+        summary,
+        exit_code: outcome.exit() as u8,
+    }
+}

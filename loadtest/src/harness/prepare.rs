@@ -1,0 +1,111 @@
+//! What is set up before the target starts: the memory cgroup of `--enforce
+//! cgroup` and the CPU cgroup of `--cpus`, or the reason there is none.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::{Output, RunConfig};
+use crate::cgroup::{CpuCgroup, CpuLimitReport, MemoryCgroup};
+use crate::error::ConfigError;
+use crate::watchdog::Enforce;
+
+/// How the run's limits are enforced.
+pub struct Limits {
+    /// The memory limit, bytes.
+    pub limit: u64,
+    /// How it is enforced (the watchdog when a cgroup fell back).
+    pub enforce: Enforce,
+    /// The memory cgroup of `--enforce cgroup`.
+    pub cgroup: Option<Arc<MemoryCgroup>>,
+    /// The CPU cgroup of `--cpus`, when one could be made.
+    pub cpu: Option<CpuCgroup>,
+    /// What run.json says of the CPU when `cpu` is `None`.
+    pub cpu_unlimited: CpuLimitReport,
+    /// Why enforcement differs from what was asked.
+    pub notes: Vec<String>,
+}
+
+impl Limits {
+    /// Makes the cgroups the run asks for. A memory cgroup that cannot be
+    /// made is a [`ConfigError`] unless `cgroup_fallback` allows the
+    /// watchdog instead; a CPU cgroup that cannot be made leaves the CPU
+    /// unlimited, and says so.
+    pub fn prepare(cfg: &RunConfig) -> anyhow::Result<Limits> {
+        let name = format!(
+            "oomlab-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        );
+        let say = |note: &str| {
+            if cfg.output != Output::Silent {
+                eprintln!("oomlab: {note}");
+            }
+        };
+        let mut notes = Vec::new();
+        let mut enforce = cfg.enforce;
+        let mut cgroup = None;
+        if enforce == Enforce::Cgroup {
+            match MemoryCgroup::create(&name, cfg.limit) {
+                Ok(cg) => cgroup = Some(Arc::new(cg)),
+                Err(why) if cfg.cgroup_fallback => {
+                    let note = format!(
+                        "--enforce cgroup is not possible here ({why}); the watchdog enforced the limit instead"
+                    );
+                    say(&note);
+                    notes.push(note);
+                    enforce = Enforce::Watchdog;
+                }
+                Err(why) => {
+                    return Err(ConfigError::Unsupported {
+                        what: "--enforce cgroup".into(),
+                        why,
+                        fix: "use --enforce watchdog (the default), or add --cgroup-fallback to fall back to it"
+                            .into(),
+                    }
+                    .into());
+                }
+            }
+        }
+        let (cpu, cpu_unlimited) = crate::cgroup::cpu_limit(cfg.cpus, &name);
+        if let Some(why) = &cpu_unlimited.why_not {
+            let note = format!("CPU was not limited: {why}");
+            say(&note);
+            notes.push(note);
+        }
+        Ok(Limits {
+            limit: cfg.limit,
+            enforce,
+            cgroup,
+            cpu,
+            cpu_unlimited,
+            notes,
+        })
+    }
+
+    /// Open `cgroup.procs` files of the cgroups a start of the target joins.
+    pub fn cgroup_procs(&self) -> anyhow::Result<Vec<File>> {
+        let mut procs = Vec::new();
+        if let Some(cg) = &self.cgroup {
+            procs.push(
+                cg.procs_file()
+                    .with_context(|| format!("opening cgroup.procs of {}", cg.path().display()))?,
+            );
+        }
+        if let Some(cg) = &self.cpu {
+            procs.push(
+                cg.procs_file()
+                    .with_context(|| format!("opening cgroup.procs of {}", cg.path().display()))?,
+            );
+        }
+        Ok(procs)
+    }
+
+    /// What run.json says of the CPU.
+    pub fn cpu_report(&self) -> CpuLimitReport {
+        self.cpu
+            .as_ref()
+            .map_or_else(|| self.cpu_unlimited.clone(), CpuCgroup::report)
+    }
+}

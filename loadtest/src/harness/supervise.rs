@@ -1,0 +1,337 @@
+//! Starting the target, watching it while the load runs, restarting it after
+//! a kill, and stopping it at the end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::prepare::Limits;
+use crate::child::{ServerCommand, ServerProcess};
+use crate::load::LoadOutcome;
+use crate::report::{ExitCause, JobTimes, ServerExit};
+use crate::sampler::{self, Sampler, Shared, Watched};
+use crate::watchdog::Trigger;
+
+/// Why the supervision ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The load finished.
+    LoadDone,
+    /// The target was killed at the limit and not restarted.
+    Killed,
+    /// The target exited on its own.
+    Crashed,
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// `--max-duration` passed.
+    TimedOut,
+}
+
+/// Ctrl-C and SIGTERM, registered before anything starts so that a signal
+/// during start-up is not lost (nor fatal: without a handler SIGTERM would
+/// kill the harness before it could stop the target and write the report).
+pub struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes over SIGINT and SIGTERM for this process.
+    pub fn register() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("handling Ctrl-C")?,
+            term: signal(SignalKind::terminate()).context("handling SIGTERM")?,
+        })
+    }
+
+    /// Resolves on Ctrl-C or SIGTERM.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+    }
+}
+
+/// One start of the target, with its sampler and `/debug/memory` poller.
+struct Running {
+    server: ServerProcess,
+    sampler: Sampler,
+    poller: CancellationToken,
+    generation: u32,
+    started_at_s: f64,
+    ready_after_s: f64,
+}
+
+/// What a job's status answer says beyond what the load saw.
+#[derive(Debug, Clone, Default)]
+pub struct JobDetail {
+    /// Memory per stage, as the target measured it.
+    pub stages: Vec<memstats::StageMemory>,
+    /// Its timestamps, when the target gives them.
+    pub times: Option<JobTimes>,
+}
+
+/// The target across its starts.
+pub struct Supervisor<'a> {
+    cmd: &'a ServerCommand,
+    limits: &'a Limits,
+    shared: Arc<Shared>,
+    ready_timeout: Duration,
+    running: Option<Running>,
+    url: watch::Sender<String>,
+    /// How every start ended, in order.
+    pub exits: Vec<ServerExit>,
+    /// What happened that the report must say.
+    pub notes: Vec<String>,
+}
+
+impl<'a> Supervisor<'a> {
+    /// Starts the target once and waits until it is ready.
+    pub async fn start(
+        cmd: &'a ServerCommand,
+        limits: &'a Limits,
+        shared: Arc<Shared>,
+        ready_timeout: Duration,
+    ) -> anyhow::Result<Supervisor<'a>> {
+        let running = start_once(cmd, limits, &shared, ready_timeout, 0).await?;
+        let (url, _) = watch::channel(running.server.base_url());
+        Ok(Supervisor {
+            cmd,
+            limits,
+            shared,
+            ready_timeout,
+            running: Some(running),
+            url,
+            exits: Vec::new(),
+            notes: limits.notes.clone(),
+        })
+    }
+
+    /// The target's base URL, following restarts.
+    pub fn urls(&self) -> watch::Receiver<String> {
+        self.url.subscribe()
+    }
+
+    /// The current base URL.
+    pub fn base_url(&self) -> String {
+        self.url.borrow().clone()
+    }
+
+    /// Watches the target until the load ends, the target dies and is not
+    /// restarted, a signal comes, or `max_duration` passes. After a kill the
+    /// target is started again while fewer than `max_restarts` restarts
+    /// were made.
+    pub async fn until_end(
+        &mut self,
+        load: &mut JoinHandle<anyhow::Result<LoadOutcome>>,
+        signals: &mut Signals,
+        max_duration: Duration,
+        max_restarts: u32,
+    ) -> anyhow::Result<(
+        End,
+        Option<Result<anyhow::Result<LoadOutcome>, tokio::task::JoinError>>,
+    )> {
+        let deadline = tokio::time::sleep(max_duration);
+        tokio::pin!(deadline);
+        loop {
+            let Some(running) = self.running.as_mut() else {
+                return Ok((End::Killed, None));
+            };
+            tokio::select! {
+                r = &mut *load => return Ok((End::LoadDone, Some(r))),
+                status = running.server.wait() => {
+                    let status = status.context("waiting for the server")?;
+                    let cause = self.record_exit(status);
+                    if cause == ExitCause::Crashed {
+                        self.notes.push(format!(
+                            "the server exited on its own ({status}); its last lines:\n{}",
+                            crate::child::tail(&self.cmd.log, 10)
+                        ));
+                        return Ok((End::Crashed, None));
+                    }
+                    if !self.restart(max_restarts).await {
+                        return Ok((End::Killed, None));
+                    }
+                }
+                _ = &mut deadline => {
+                    self.notes.push(format!("stopped at --max-duration ({} s)", max_duration.as_secs_f64()));
+                    return Ok((End::TimedOut, None));
+                }
+                _ = signals.recv() => return Ok((End::Interrupted, None)),
+            }
+        }
+    }
+
+    /// Records how the current start ended; it is gone afterwards.
+    fn record_exit(&mut self, status: std::process::ExitStatus) -> ExitCause {
+        let Some(mut running) = self.running.take() else {
+            return ExitCause::Crashed;
+        };
+        running.poller.cancel();
+        let by_watchdog = running.sampler.killed();
+        // Stopping the sampler lets it see the kernel's OOM counter move.
+        std::mem::replace(&mut running.sampler, Sampler::idle()).stop();
+        let by_cgroup = self
+            .shared
+            .state()
+            .oom_events
+            .iter()
+            .any(|e| e.generation == running.generation && e.trigger == Trigger::Cgroup);
+        self.shared.close_generation();
+        let cause = if by_watchdog {
+            ExitCause::Watchdog
+        } else if by_cgroup {
+            ExitCause::Cgroup
+        } else {
+            ExitCause::Crashed
+        };
+        self.push_exit(&running, status, cause);
+        cause
+    }
+
+    fn push_exit(&mut self, r: &Running, status: std::process::ExitStatus, cause: ExitCause) {
+        self.exits.push(ServerExit {
+            generation: r.generation,
+            started_at_s: r.started_at_s,
+            ready_after_s: r.ready_after_s,
+            exited_at_s: self.shared.now_ms() as f64 / 1000.0,
+            status: status.to_string(),
+            cause,
+        });
+    }
+
+    /// Starts the target again after a kill; `false` when it is not to be
+    /// (no restarts left) or could not be.
+    async fn restart(&mut self, max_restarts: u32) -> bool {
+        let generation = self.exits.last().map_or(0, |x| x.generation) + 1;
+        if generation > max_restarts {
+            if max_restarts > 0 {
+                self.notes.push(format!(
+                    "gave up after {max_restarts} restarts (--max-restarts)"
+                ));
+            }
+            return false;
+        }
+        match start_once(
+            self.cmd,
+            self.limits,
+            &self.shared,
+            self.ready_timeout,
+            generation,
+        )
+        .await
+        {
+            Ok(r) => {
+                let _ = self.url.send(r.server.base_url());
+                self.running = Some(r);
+                true
+            }
+            Err(e) => {
+                self.notes
+                    .push(format!("restarting the server failed: {e:#}"));
+                false
+            }
+        }
+    }
+
+    /// Asks the target, while it is still up, what each job cost and when
+    /// it ran (`GET /api/jobs/{id}`).
+    pub async fn job_details(&self, outcome: &LoadOutcome) -> HashMap<String, JobDetail> {
+        let mut out = HashMap::new();
+        if self.running.is_none() {
+            return out;
+        }
+        let Ok(client) = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+        else {
+            return out;
+        };
+        let base = self.base_url();
+        for j in &outcome.jobs {
+            let url = format!("{base}/api/jobs/{}", j.job_id);
+            let Ok(r) = client.get(&url).send().await else {
+                continue;
+            };
+            let Ok(v) = r.json::<serde_json::Value>().await else {
+                continue;
+            };
+            let stages = v
+                .get("stages")
+                .and_then(|s| serde_json::from_value(s.clone()).ok())
+                .unwrap_or_default();
+            let times: Option<JobTimes> = serde_json::from_value(v.clone())
+                .ok()
+                .filter(|t: &JobTimes| t.created_at.is_some());
+            out.insert(j.job_id.clone(), JobDetail { stages, times });
+        }
+        out
+    }
+
+    /// Stops the target (SIGTERM, then SIGKILL after `grace`) and records
+    /// how it ended.
+    pub async fn stop(&mut self, grace: Duration) -> anyhow::Result<()> {
+        let Some(mut running) = self.running.take() else {
+            return Ok(());
+        };
+        running.poller.cancel();
+        std::mem::replace(&mut running.sampler, Sampler::idle()).stop();
+        // The watchdog may have killed it after the load ended.
+        let killed = self
+            .shared
+            .state()
+            .oom_events
+            .iter()
+            .any(|e| e.generation == running.generation && e.killed);
+        let status = running.server.stop(grace).await?;
+        let cause = if killed {
+            ExitCause::Watchdog
+        } else {
+            ExitCause::Stopped
+        };
+        self.push_exit(&running, status, cause);
+        Ok(())
+    }
+}
+
+async fn start_once(
+    cmd: &ServerCommand,
+    limits: &Limits,
+    shared: &Arc<Shared>,
+    ready_timeout: Duration,
+    generation: u32,
+) -> anyhow::Result<Running> {
+    let t = Instant::now();
+    let started_at_s = shared.now_ms() as f64 / 1000.0;
+    let server = ServerProcess::start_in(cmd, ready_timeout, limits.cgroup_procs()?).await?;
+    let sampler = Sampler::start(
+        shared.clone(),
+        Watched {
+            pid: server.pid(),
+            generation,
+            cgroup: limits.cgroup.clone(),
+        },
+    );
+    let poller = CancellationToken::new();
+    tokio::spawn(sampler::poll_debug(
+        shared.clone(),
+        server.base_url(),
+        generation,
+        poller.clone(),
+    ));
+    Ok(Running {
+        server,
+        sampler,
+        poller,
+        generation,
+        started_at_s,
+        ready_after_s: t.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,213 @@
+//! Flag values: sizes, durations, percentages and input files by name.
+//!
+//! A leaf module: the parsers here are used as clap value parsers (so a bad
+//! flag is a clap error that names the flag, exit 2, before anything starts)
+//! and by the few places that read the same kinds of values from files.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A byte size given on the command line, e.g. `512MiB` (MB is read as MiB,
+/// as the hosting platforms write it). Never 0.
+pub fn size(s: &str) -> Result<u64, String> {
+    match memstats::parse_bytes(s) {
+        Ok(0) => Err("the size is 0; write e.g. 512MiB".into()),
+        Ok(b) => Ok(b),
+        Err(e) => Err(format!("{e}; write e.g. 512MiB")),
+    }
+}
+
+/// A duration such as `90s`, `15m`, `1h`, `500ms` or `30` (seconds). Never 0.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    let err =
+        || format!("`{s}` is not a duration; write a number with a unit: 500ms, 90s, 15m or 1h");
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num.parse().map_err(|_| err())?;
+    let secs = match unit.trim() {
+        "ms" => v / 1000.0,
+        "" | "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(err()),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A share such as `10%`, `10 %`, `0.5%` or `10` (percent), as a fraction
+/// (0.10). At least 0 and below 100%.
+pub fn percent(s: &str) -> Result<f64, String> {
+    let err = || format!("`{s}` is not a percentage from 0 to 99; write e.g. 10%");
+    let t = s.trim().trim_end_matches('%').trim();
+    let v: f64 = t.parse().map_err(|_| err())?;
+    if !v.is_finite() || !(0.0..100.0).contains(&v) {
+        return Err(err());
+    }
+    Ok(v / 100.0)
+}
+
+/// A positive share of a CPU core, e.g. `0.1`, `0.5`, `2`.
+pub fn cpus(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(c) if c > 0.0 && c.is_finite() && c <= 4096.0 => Ok(c),
+        _ => Err(format!(
+            "`{s}` is not a positive share of a core; write e.g. 0.5"
+        )),
+    }
+}
+
+/// A count of at least 1, e.g. users or workers.
+pub fn count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("0 does nothing; write at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number; write e.g. 2")),
+    }
+}
+
+/// The folder of shipped profiles.
+pub const PROFILES: &str = "profiles";
+/// The folder of shipped scenarios.
+pub const SCENARIOS: &str = "scenarios";
+
+/// A profile: a TOML file, or a name in `profiles/`.
+pub fn profile(arg: &str) -> Result<PathBuf, String> {
+    resolve(arg, PROFILES)
+}
+
+/// A scenario: a TOML file, or a name in `scenarios/`.
+pub fn scenario(arg: &str) -> Result<PathBuf, String> {
+    resolve(arg, SCENARIOS)
+}
+
+/// Every `profiles/*.toml`, `original` first and the rest in the order of
+/// the shipped ladder (then by name).
+pub fn shipped_profiles() -> Result<Vec<PathBuf>, String> {
+    const LADDER: &[&str] = &[
+        "original",
+        "quick-fix",
+        "passthrough",
+        "resize",
+        "cdn-transform",
+        "lean",
+    ];
+    let mut names = names_in(PROFILES);
+    names.sort_by_key(|n| {
+        (
+            LADDER.iter().position(|l| l == n).unwrap_or(LADDER.len()),
+            n.clone(),
+        )
+    });
+    if names.is_empty() {
+        return Err(format!(
+            "no {PROFILES}/*.toml in the current directory; run from the repository root, or pass --profile FILE"
+        ));
+    }
+    Ok(names
+        .iter()
+        .map(|n| Path::new(PROFILES).join(format!("{n}.toml")))
+        .collect())
+}
+
+/// `arg` as a file, or as `<dir>/<arg>.toml` when it is a bare name; the
+/// error lists the names that exist.
+pub fn resolve(arg: &str, dir: &str) -> Result<PathBuf, String> {
+    let p = Path::new(arg);
+    if p.is_file() {
+        return Ok(p.to_path_buf());
+    }
+    let named = Path::new(dir).join(format!("{arg}.toml"));
+    if !arg.contains('/') && !arg.ends_with(".toml") && named.is_file() {
+        return Ok(named);
+    }
+    let known = names_in(dir);
+    Err(format!(
+        "`{arg}` is neither a file nor a name in {dir}/; {}",
+        if known.is_empty() {
+            format!("pass the path of a TOML file (no {dir}/ folder in the current directory)")
+        } else {
+            format!("pass a TOML file or one of: {}", known.join(", "))
+        }
+    ))
+}
+
+/// The stems of `<dir>/*.toml`, sorted; empty when `dir` cannot be read.
+pub fn names_in(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.strip_suffix(".toml").map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A file's stem as a display name (`profiles/lean.toml` -> `lean`).
+pub fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_bad_ones_say_how_to_write_them() {
+        assert_eq!(duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(duration("soon").unwrap_err().contains("15m"));
+        assert!(duration("0s").is_err());
+        assert!(duration("-1s").is_err());
+    }
+
+    #[test]
+    fn percentages_parse_with_or_without_the_sign() {
+        assert_eq!(percent("10%").unwrap(), 0.10);
+        assert_eq!(percent("5").unwrap(), 0.05);
+        assert_eq!(percent("0%").unwrap(), 0.0);
+        assert!(percent("ten").unwrap_err().contains("10%"));
+        assert!(percent("100%").is_err());
+        assert!(percent("-1%").is_err());
+    }
+
+    #[test]
+    fn sizes_refuse_zero_and_nonsense() {
+        assert_eq!(size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(size("512MB").unwrap(), 512 << 20);
+        assert!(size("0").is_err());
+        assert!(size("lots").unwrap_err().contains("512MiB"));
+    }
+
+    #[test]
+    fn cpu_shares_and_counts_must_be_positive() {
+        assert_eq!(cpus("0.1").unwrap(), 0.1);
+        assert!(cpus("0").is_err() && cpus("-1").is_err() && cpus("x").is_err());
+        assert_eq!(count("2").unwrap(), 2);
+        assert!(count("0").is_err() && count("two").is_err());
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lean.toml"), "").unwrap();
+        let d = dir.path().to_str().unwrap();
+        let e = resolve("nope", d).unwrap_err();
+        assert!(e.contains("nope") && e.contains("lean"), "{e}");
+        assert_eq!(resolve("lean", d).unwrap(), dir.path().join("lean.toml"));
+    }
+}

@@ -1,0 +1,187 @@
+//! A matrix of runs, one after the other: `compare`'s targets x scenarios,
+//! `plan`'s CPU shares x configurations x scenarios, `gate`'s one run.
+//!
+//! Cells run in order, never two at once (a run must not share the machine
+//! with another), each in a fresh folder, with a progress bar on a terminal.
+//! A cell whose inputs are wrong stops the matrix (exit 2); a cell whose
+//! harness failed is noted and skipped, so one bad cell does not lose the
+//! rest; Ctrl-C stops after the interrupted cell.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::error::Exit;
+use crate::finished::FinishedRun;
+use crate::harness::{self, Output, RunConfig};
+use crate::report::Outcome;
+use crate::scenario::Scenario;
+use crate::target::Target;
+use crate::watchdog::Enforce;
+
+/// What every run of a matrix shares.
+#[derive(Debug, Clone)]
+pub struct MatrixSettings {
+    /// The folder that receives the matrix's folder.
+    pub out: PathBuf,
+    /// Stop any one run after this long.
+    pub max_run_duration: Duration,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+impl MatrixSettings {
+    /// A run of a cell: silent (the matrix shows progress), no restarts (a
+    /// kill decides the outcome), its folder under `runs`.
+    pub fn cell(
+        &self,
+        target: Target,
+        scenario: Scenario,
+        limit: u64,
+        enforce: Enforce,
+        runs: &Path,
+    ) -> RunConfig {
+        RunConfig {
+            limit,
+            enforce,
+            out: runs.to_path_buf(),
+            max_duration: self.max_run_duration,
+            output: Output::Silent,
+            ..RunConfig::new(target, scenario)
+        }
+    }
+}
+
+/// One run of a matrix.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The run.
+    pub run: RunConfig,
+    /// How the progress lines name it, e.g. `lean on two-reports`.
+    pub label: String,
+}
+
+/// What a matrix made.
+#[derive(Debug, Default)]
+pub struct MatrixOutput {
+    /// The finished runs, in order.
+    pub runs: Vec<FinishedRun>,
+    /// Cells that failed, and an interruption.
+    pub notes: Vec<String>,
+    /// Whether Ctrl-C stopped it.
+    pub interrupted: bool,
+}
+
+/// Runs every cell in order; `line` writes the progress line of a finished
+/// cell (its verdict).
+pub async fn run(
+    cells: Vec<Cell>,
+    quiet: bool,
+    line: impl Fn(&FinishedRun) -> String,
+) -> anyhow::Result<MatrixOutput> {
+    let pb = progress_bar(cells.len() as u64, quiet);
+    let mut out = MatrixOutput::default();
+    for mut cell in cells {
+        pb.set_message(cell.label.clone());
+        cell.run.output = Output::Silent;
+        match run_one(&cell.run).await {
+            Ok(run) => {
+                pb.println(format!("{}: {}", cell.label, line(&run)));
+                let interrupted = run.report.verdict.outcome == Outcome::Interrupted;
+                out.runs.push(run);
+                if interrupted {
+                    out.interrupted = true;
+                    out.notes
+                        .push("interrupted: the runs after this one were not made".into());
+                    break;
+                }
+            }
+            Err(e) if Exit::for_error(&e) == Exit::BadInput => return Err(e),
+            Err(e) => {
+                pb.println(format!("{}: the run failed: {e:#}", cell.label));
+                out.notes.push(format!(
+                    "{}: the run failed and is not in the table: {e:#}",
+                    cell.label
+                ));
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+/// One run. When the harness wrote a report but then failed (the load
+/// failed), the report is kept with the failure in its limit notes.
+pub async fn run_one(cfg: &RunConfig) -> anyhow::Result<FinishedRun> {
+    let mut out = harness::run(cfg).await?;
+    if let Some(e) = out.failure.take() {
+        out.report
+            .limit
+            .notes
+            .push(format!("the harness reported: {e:#}"));
+    }
+    Ok(FinishedRun {
+        report: out.report,
+        dir: out.dir,
+    })
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} runs  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.enable_steady_tick(Duration::from_millis(500));
+    pb
+}
+
+/// A fresh `<out>/<kind>-<timestamp>[-N]` folder.
+pub fn stamped_dir(out: &Path, kind: &str) -> anyhow::Result<PathBuf> {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    fresh_dir(out, &format!("{kind}-{stamp}"))
+}
+
+/// A fresh folder `<out>/<name>`, or `<out>/<name>-N` when that exists.
+pub fn fresh_dir(out: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("creating the reports folder {} (--out)", out.display()))?;
+    for n in 0..1000 {
+        let dir = if n == 0 {
+            out.join(name)
+        } else {
+            out.join(format!("{name}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+    }
+    anyhow::bail!("too many folders named {name} in {}", out.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_folders_never_reuse_a_name() {
+        let d = tempfile::tempdir().unwrap();
+        let a = fresh_dir(d.path(), "x").unwrap();
+        let b = fresh_dir(d.path(), "x").unwrap();
+        assert_ne!(a, b);
+        assert!(a.is_dir() && b.is_dir());
+        assert!(b.ends_with("x-1"));
+    }
+}

@@ -1,0 +1,223 @@
+//! `oomlab plan`: the cheapest hosting plan, and the settings, that hold a
+//! load with headroom.
+//!
+//! How it measures: one run per CPU share x profile x worker count x
+//! scenario, with no memory limit (`--enforce off`), and each plan's RAM
+//! compared against the peaks measured at its CPU share. The peak does not
+//! depend on the memory limit unless the server is killed (the watchdog kills
+//! from user space, nothing reclaims memory before it), so one run answers for
+//! every plan with the same CPU share. Memory and time do depend on the CPU
+//! share (a slower server has more jobs in flight at once), so each distinct
+//! share gets its own runs, under a CPU cgroup (`--cpus`); a share of at
+//! least this machine's cores runs unlimited. When no CPU cgroup can be made
+//! here, one set of unlimited runs answers for every plan and the report
+//! says "CPU was not limited" and why.
+//!
+//! Plan figures come from a data file (`plans/render.toml`) with the date
+//! they were taken ([`PlansFile`]); [`recommend`] is a pure function of the
+//! measurements and the plans, tested on synthetic figures.
+//!
+//! # Layout
+//! - [`plans_file`]: the plans data file.
+//! - `measure`: the derived inputs and the matrix cells.
+//! - [`rank`]: runs into configurations, ranking, the verdict per plan.
+//! - [`render`]: the Markdown of `plan.md`.
+
+mod measure;
+pub mod plans_file;
+pub mod rank;
+pub mod render;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Exit;
+use crate::finished::{self, FinishedRun};
+use crate::matrix::{self, MatrixSettings};
+use crate::scenario::Scenario;
+use crate::units::{mb, secs_ms};
+
+pub use plans_file::{HostingPlan, PlansFile, RawPlan, load_plans};
+pub use rank::{
+    Config, Measurement, PlanVerdict, Recommendation, configs_from_runs, cpu_shares, rank,
+    recommend,
+};
+pub use render::markdown;
+
+/// The version of the `plan.json` format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What `oomlab plan` answers.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    /// The load: scenarios and how much each counts.
+    pub scenarios: Vec<WeightedScenario>,
+    /// Users at once (each scenario's `users.count` set to it), when set.
+    pub concurrency: Option<usize>,
+    /// Share of each plan's RAM that must stay free.
+    pub headroom: f64,
+    /// The plans file, read.
+    pub plans_path: PathBuf,
+    /// Its header.
+    pub plans_file: PlansFile,
+    /// Its plans, checked, cheapest first.
+    pub plans: Vec<HostingPlan>,
+    /// Profiles to try.
+    pub profiles: Vec<PathBuf>,
+    /// Worker counts to try; empty: 1 and 2 up to the concurrency.
+    pub workers: Vec<usize>,
+    /// Finished runs to judge instead of running.
+    pub from: Vec<PathBuf>,
+    /// What every run shares.
+    pub matrix: MatrixSettings,
+}
+
+/// A scenario of the load and its weight.
+#[derive(Debug, Clone)]
+pub struct WeightedScenario {
+    /// The scenario, loaded.
+    pub scenario: Scenario,
+    /// How much it counts in the time and throughput figures.
+    pub weight: f64,
+}
+
+/// Runs `oomlab plan`.
+pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
+    let mut notes = method_notes(cfg);
+    let started = Instant::now();
+    let dir = matrix::stamped_dir(&cfg.matrix.out, "plan")?;
+    let (finished, wall) = if !cfg.from.is_empty() {
+        let f = finished::find_runs("--from", &cfg.from)?;
+        notes.push(from_note(&f));
+        (f, None)
+    } else {
+        let m = measure::cells(cfg, &dir)?;
+        notes.extend(m.notes);
+        let out = matrix::run(m.cells, cfg.matrix.quiet, |r| {
+            format!(
+                "peak {} (no memory limit), p95 to report ready {}",
+                mb(r.peak_bytes()),
+                secs_ms(r.report.load.time_to_ready_p95_s)
+            )
+        })
+        .await?;
+        notes.extend(out.notes);
+        (out.runs, Some(started.elapsed().as_secs_f64()))
+    };
+
+    let weights: Vec<(String, f64)> = cfg
+        .scenarios
+        .iter()
+        .map(|w| (w.scenario.name.clone(), w.weight))
+        .collect();
+    let configs = configs_from_runs(&finished, &weights);
+    let (verdicts, recommendation) = recommend(&configs, &cfg.plans, cfg.headroom, weights.len());
+    let report = PlanReport {
+        schema_version: SCHEMA_VERSION,
+        oomlab_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        plans_file: cfg.plans_path.clone(),
+        provider: cfg.plans_file.provider.clone(),
+        plans_taken: cfg.plans_file.taken.clone(),
+        headroom: cfg.headroom,
+        concurrency: cfg.concurrency,
+        scenarios: weights,
+        configs,
+        verdicts,
+        recommendation,
+        wall_time_s: wall,
+        notes,
+    };
+    let md = markdown(&report);
+    std::fs::write(dir.join("plan.md"), &md)
+        .with_context(|| format!("writing {}/plan.md", dir.display()))?;
+    std::fs::write(
+        dir.join("plan.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )
+    .with_context(|| format!("writing {}/plan.json", dir.display()))?;
+    println!("{md}");
+    if let Some(w) = wall {
+        println!("{} runs in {w:.0} s", finished.len());
+    }
+    println!("written: {}/{{plan.md,plan.json}}", dir.display());
+    Ok(if report.recommendation.is_some() {
+        Exit::WithinLimit
+    } else {
+        Exit::LimitCrossed
+    })
+}
+
+/// How the figures are made, for every plan report.
+fn method_notes(cfg: &PlanConfig) -> Vec<String> {
+    vec![
+        format!(
+            "memory was measured once per CPU share x profile x workers x scenario with no memory limit (--enforce off), \
+             and each plan's RAM compared against the peaks at its CPU share: the peak does not depend on the memory \
+             limit unless the server is killed, so one run answers for every one of the {} plans with that CPU share",
+            cfg.plans.len()
+        ),
+        "memory is the server's resident set (RSS every 10 ms) and the kernel's high-water mark (VmHWM); 1 MB = 1 MiB; \
+         the modelled runtime is a declared model input included in every figure"
+            .into(),
+        format!(
+            "a configuration holds on a plan when every scenario completed every job and its peak stayed under RAM minus \
+             the headroom; among those about as fast as the fastest (weighted p95 time to report ready within {:.0}% + \
+             {} s, from the server's job timestamps), the lowest peak wins",
+            rank::AS_FAST_SHARE * 100.0,
+            rank::AS_FAST_SLACK_S
+        ),
+    ]
+}
+
+/// What `--from` runs say of the CPU.
+fn from_note(f: &[FinishedRun]) -> String {
+    let cpu = if f.iter().any(|r| r.report.limit.cpu.limited) {
+        "CPU: as each finished run recorded it (run.json `limit.cpu`); a plan is judged on the runs made at its \
+         CPU share, else on runs with the CPU not limited"
+    } else {
+        "CPU was not limited in any of the finished runs (run.json `limit.cpu`): times were measured with the \
+         cores of the machine that made them, and the same runs answer for every plan"
+    };
+    format!(
+        "{cpu}; judged {} finished run(s) without running again",
+        f.len()
+    )
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    /// Version of this format.
+    pub schema_version: u32,
+    /// Version of oomlab.
+    pub oomlab_version: String,
+    /// When it was made, RFC 3339 UTC.
+    pub created_at: String,
+    /// The plans file.
+    pub plans_file: PathBuf,
+    /// Who sells the plans.
+    pub provider: String,
+    /// When the plan figures were taken.
+    pub plans_taken: String,
+    /// Share of RAM kept free.
+    pub headroom: f64,
+    /// Users at once, when set.
+    pub concurrency: Option<usize>,
+    /// Scenarios and their weights.
+    pub scenarios: Vec<(String, f64)>,
+    /// Every configuration measured.
+    pub configs: Vec<Config>,
+    /// Every plan, cheapest first.
+    pub verdicts: Vec<PlanVerdict>,
+    /// The cheapest plan that holds, and the configuration: `None` when no
+    /// plan does.
+    pub recommendation: Option<Recommendation>,
+    /// Wall time of the runs, seconds (`None` with --from).
+    pub wall_time_s: Option<f64>,
+    /// How the figures were made.
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,182 @@
+//! What a run measures.
+//!
+//! A [`Target`] owns how the measured process is started (its command line,
+//! filled in with where the run puts its data and where the fake Cloudinary
+//! listens), how it is seen to be ready and how long it gets to stop. The
+//! sampler, the watchdog and the report do not care which target ran: they
+//! see a process id, a base URL and the [`RunShape`] the target declares.
+//!
+//! Today a target is the reference server, in oomlab's own build (`oomlab
+//! serve`, the default) or another build of it (`--server-bin`, e.g. the
+//! dhat build). Its profile is loaded and validated here, with the same
+//! environment overrides the child will see, so a typo in a profile is a
+//! [`ConfigError`] (exit 2) before anything starts.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::child::ServerCommand;
+use crate::error::ConfigError;
+use serde::{Deserialize, Serialize};
+
+/// A profile or scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputFile {
+    /// Its name (the file's stem, or the scenario's `name`).
+    pub name: String,
+    /// The path it was read from.
+    pub path: PathBuf,
+}
+
+/// The kinds of target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// oomlab's own build of the reference server (`oomlab serve`).
+    #[default]
+    ReferenceServer,
+    /// Another build of the reference server (`--server-bin`).
+    ServerBinary,
+}
+
+/// The process a run measures.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// What kind of target it is.
+    pub kind: TargetKind,
+    /// The file that defines it (the profile), with its display name.
+    pub file: InputFile,
+    /// Background jobs it processes at once, when it says.
+    pub workers: Option<u32>,
+    /// Memory it declares it holds from start as a stand-in for a modelled
+    /// runtime (the profile's `model.runtime_mb`), bytes.
+    pub declared_runtime_bytes: Option<u64>,
+    program: Program,
+}
+
+#[derive(Debug, Clone)]
+enum Program {
+    /// This binary in its hidden `serve` mode.
+    OwnServeMode,
+    /// A report-server binary.
+    Binary(PathBuf),
+}
+
+/// Where a start of the target puts things and finds its fakes.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Its data folder (the SQLite database).
+    pub data_dir: PathBuf,
+    /// The fake Cloudinary's base URL.
+    pub cloudinary_base_url: String,
+    /// The fake Cloudinary's cloud name.
+    pub cloudinary_cloud_name: String,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+impl Target {
+    /// The reference server with `profile`, in oomlab's own build or in
+    /// `server_bin`. The profile is loaded with the environment overrides
+    /// (`REPORT_SERVER__*`) the server will see, and validated.
+    pub fn reference(profile: &Path, server_bin: Option<&Path>) -> Result<Target, ConfigError> {
+        let settings = report_server::settings::Settings::load(Some(profile))
+            .map_err(|e| ConfigError::Profile(format!("{e}")))?;
+        let program = match server_bin {
+            None => Program::OwnServeMode,
+            Some(bin) if bin.is_file() => Program::Binary(bin.to_path_buf()),
+            Some(bin) => {
+                return Err(ConfigError::flag(
+                    "--server-bin",
+                    format!("{} is not a file", bin.display()),
+                    "pass the path of a built server, e.g. target/release/report-server, or leave the flag out",
+                ));
+            }
+        };
+        Ok(Target {
+            kind: match program {
+                Program::OwnServeMode => TargetKind::ReferenceServer,
+                Program::Binary(_) => TargetKind::ServerBinary,
+            },
+            file: InputFile {
+                name: crate::input::stem(profile),
+                path: profile.to_path_buf(),
+            },
+            workers: u32::try_from(settings.workers).ok(),
+            declared_runtime_bytes: Some(settings.model.runtime_mb << 20),
+            program,
+        })
+    }
+
+    /// The display name (the profile's file stem).
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    /// The command line of one start.
+    pub fn command(&self, at: &Placement) -> anyhow::Result<ServerCommand> {
+        let (program, mut args): (PathBuf, Vec<OsString>) = match &self.program {
+            Program::OwnServeMode => (
+                std::env::current_exe().map_err(|e| {
+                    anyhow::anyhow!(
+                        "finding oomlab's own binary to start the server: {e} (or pass --server-bin PATH)"
+                    )
+                })?,
+                vec!["serve".into()],
+            ),
+            Program::Binary(p) => (p.clone(), Vec::new()),
+        };
+        args.extend([
+            "--profile".into(),
+            self.file.path.clone().into_os_string(),
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+            "--data-dir".into(),
+            at.data_dir.clone().into_os_string(),
+            "--cloudinary-base-url".into(),
+            at.cloudinary_base_url.clone().into(),
+            "--cloudinary-cloud-name".into(),
+            at.cloudinary_cloud_name.clone().into(),
+        ]);
+        Ok(ServerCommand {
+            program,
+            args,
+            log: at.log.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_with_an_unknown_key_is_refused_naming_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("typo.toml");
+        std::fs::write(&p, "workerz = 2\n").unwrap();
+        let e = Target::reference(&p, None).unwrap_err().to_string();
+        assert!(e.contains("typo.toml") && e.contains("workerz"), "{e}");
+    }
+
+    #[test]
+    fn a_shipped_profile_declares_its_workers_and_runtime() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let t = Target::reference(&root.join("quick-fix.toml"), None).unwrap();
+        assert_eq!(t.workers, Some(1));
+        assert_eq!(t.name(), "quick-fix");
+        let lean = Target::reference(&root.join("lean.toml"), None).unwrap();
+        assert_eq!(lean.declared_runtime_bytes, Some(0));
+    }
+
+    #[test]
+    fn a_missing_server_binary_names_the_flag() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+        let e = Target::reference(&root.join("lean.toml"), Some(Path::new("/nope/server")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--server-bin"), "{e}");
+    }
+}
