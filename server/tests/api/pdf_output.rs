@@ -248,3 +248,38 @@ fn a_12_bit_jpeg_is_shown_as_not_available_with_its_reason() {
         assert_eq!(dct_streams, 2, "{assembly:?}");
     }
 }
+
+#[test]
+fn a_taller_photo_later_in_a_row_near_the_page_bottom_stays_within_the_margins() {
+    // Rows of fillers bring the next row to many heights on the page; that
+    // row starts with a landscape photo, which fits the room left, and goes
+    // on with a portrait one, which at some of those heights does not: the
+    // row must then move to the next page as a whole.
+    let row = [jpeg(120, 90), jpeg(90, 160), jpeg(120, 90)];
+    let mut moved = 0;
+    // At most 15 photos, so rows stay 3 wide.
+    for filler_h in [60, 70, 80, 90, 100, 110, 120] {
+        let filler = jpeg(100, filler_h);
+        for rows_before in 1..=4 {
+            let mut photos = vec![filler.clone(); rows_before * 3];
+            photos.extend(row.iter().cloned());
+            let sub = submission("Depot 4", "ok", &[photos.len()]);
+            for assembly in BOTH {
+                let (pdf, _) = build(&sub, assembly, &photos);
+                let what = format!("{assembly:?}, {rows_before} rows of 100x{filler_h} before");
+                let placements = image_placements(&pdf);
+                assert_within_margins(&placements, page_sizes(&pdf)[0], &what);
+                let jpegs: Vec<&Placement> = placements.iter().filter(|p| p.is_jpeg).collect();
+                let (first, portrait) = (jpegs[rows_before * 3], jpegs[rows_before * 3 + 1]);
+                assert_eq!(first.page, portrait.page, "{what}: one row, one page");
+                if first.page > jpegs[rows_before * 3 - 1].page {
+                    moved += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        moved > 0,
+        "no case put the row at a page bottom: the test tests nothing"
+    );
+}
