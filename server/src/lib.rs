@@ -13,12 +13,15 @@
 //! - [`submission`]: the submission type and its validation.
 //! - [`jobs`]: the queue, worker threads and the job's stages; `jobs::pdf`,
 //!   `jobs::excel`, `jobs::photos` build the reports.
-//! - [`cloudinary`]: allowed URLs, uploads and downloads with retries.
-//! - [`db`]: SQLite behind a SQLAlchemy-style pool, migrations, queries.
+//! - [`cloudinary`]: allowed URLs, uploads and downloads with retries
+//!   (backoff, or the wait a 429's `Retry-After` asks for).
+//! - [`db`]: SQLite behind a SQLAlchemy-style pool (`db::pool`, FIFO as
+//!   `QueuePool` unless `db.use_lifo`), migrations, queries.
 //! - [`memory`]: jemalloc figures, per-thread counters, stage high-water
 //!   marks, allocator options, the modelled-runtime ballast.
 //! - [`metrics`]: `/metrics` in Prometheus text format.
-//! - [`error`]: API errors as `{"error":{"code","message"}}`.
+//! - [`error`]: API errors as `{"error":{"code","message"}}`, and the
+//!   middleware that puts every other error answer in that envelope.
 //! - [`cli`]: the command line shared by `report-server` and `oomlab serve`.
 
 pub mod app;
