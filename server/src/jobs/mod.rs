@@ -6,6 +6,10 @@
 //! Each job runs start to end on one worker thread, so jemalloc's per-thread
 //! counters attribute its allocations exactly. Network I/O of a job runs on its
 //! worker thread too, on a current-thread runtime of its own ([`WorkerIo`]).
+//!
+//! `run` is one job, `stages` its per-stage memory, `photos` what each embed
+//! mode makes of a photo, `retention` what the document holds and when it is
+//! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports.
 
 pub mod excel;
 pub mod pdf;
