@@ -31,9 +31,57 @@ pub struct ServerCommand {
     pub args: Vec<OsString>,
     /// Where its stdout (after the ready line) and stderr go, appended.
     pub log: PathBuf,
+    /// Its working directory; `None`: the harness's.
+    pub cwd: Option<PathBuf>,
+    /// Variables added to the harness's environment.
+    pub env: Vec<(String, String)>,
+    /// How it is seen to be ready.
+    pub readiness: Readiness,
+    /// The signal that asks it to stop at the end of a run.
+    pub stop_signal: Signal,
+    /// Whether it publishes `GET /debug/memory` (the reference server does).
+    pub debug_memory: bool,
+}
+
+/// How a started process is seen to be ready.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    /// It prints the ready line (`memstats::ReadyLine`) on stdout, with the
+    /// address it listens on.
+    ReadyLine,
+    /// `GET url` answers 2xx; it listens on `addr`.
+    Http {
+        /// Where it listens.
+        addr: SocketAddr,
+        /// The URL polled every 100 ms.
+        url: String,
+    },
+    /// A line of its output (stdout or stderr) matches; it listens on
+    /// `addr`.
+    LogLine {
+        /// Where it listens.
+        addr: SocketAddr,
+        /// The pattern.
+        pattern: regex::Regex,
+    },
 }
 
 impl ServerCommand {
+    /// A reference-server-like command: ready when it prints its ready
+    /// line, stopped with SIGTERM, publishing `/debug/memory`.
+    pub fn new(program: PathBuf, args: Vec<OsString>, log: PathBuf) -> ServerCommand {
+        ServerCommand {
+            program,
+            args,
+            log,
+            cwd: None,
+            env: Vec::new(),
+            readiness: Readiness::ReadyLine,
+            stop_signal: Signal::SIGTERM,
+            debug_memory: true,
+        }
+    }
+
     /// The command line, for reports.
     pub fn display(&self) -> Vec<String> {
         std::iter::once(self.program.to_string_lossy().into_owned())
@@ -50,6 +98,7 @@ pub struct ServerProcess {
     addr: SocketAddr,
     log: PathBuf,
     exited: Option<ExitStatus>,
+    stop_signal: Signal,
 }
 
 impl ServerProcess {
@@ -78,6 +127,10 @@ impl ServerProcess {
             .open(&cmd.log)
             .with_context(|| format!("opening the server log {}", cmd.log.display()))?;
         let mut command = Command::new(&cmd.program);
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
         command
             .args(&cmd.args)
             .stdin(Stdio::null())
@@ -96,6 +149,7 @@ impl ServerProcess {
         let stdout = child.stdout.take().context("the server's stdout")?;
         let (ready_tx, ready_rx) = oneshot::channel();
         tokio::spawn(forward_stdout(stdout, log, ready_tx));
+        let ready_rx = wait_ready(cmd.readiness.clone(), ready_rx, cmd.log.clone());
 
         let mut this = ServerProcess {
             child,
@@ -103,6 +157,7 @@ impl ServerProcess {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log: cmd.log.clone(),
             exited: None,
+            stop_signal: Signal::SIGTERM,
         };
         let outcome = tokio::select! {
             r = tokio::time::timeout(ready_timeout, ready_rx) => r,
@@ -116,9 +171,15 @@ impl ServerProcess {
             }
         };
         match outcome {
-            Ok(Ok(line)) => {
+            Ok(Ok(Ready::Line(line))) => {
                 let ready = memstats::ReadyLine::parse(&line).context("the server's ready line")?;
                 this.addr = ready.addr;
+                this.stop_signal = cmd.stop_signal;
+                Ok(this)
+            }
+            Ok(Ok(Ready::At(addr))) => {
+                this.addr = addr;
+                this.stop_signal = cmd.stop_signal;
                 Ok(this)
             }
             Ok(Err(_)) => {
@@ -133,8 +194,14 @@ impl ServerProcess {
                 );
             }
             Err(_) => bail!(
-                "the server was not ready within {:?} (no ready line on stdout); its last lines:\n{}",
+                "the server was not ready within {:?} ({}); its last lines:\n{}",
                 ready_timeout,
+                match &cmd.readiness {
+                    Readiness::ReadyLine => "no ready line on stdout".to_string(),
+                    Readiness::Http { url, .. } => format!("GET {url} never answered 2xx"),
+                    Readiness::LogLine { pattern, .. } =>
+                        format!("no line of its output matched `{pattern}`"),
+                },
                 tail(&this.log, 20)
             ),
         }
@@ -165,17 +232,18 @@ impl ServerProcess {
         Ok(s)
     }
 
-    /// SIGKILL to the whole process group (a no-op once reaped).
+    /// SIGKILL to the whole tree and process group (a no-op once reaped).
     pub fn kill(&self) {
         if self.exited.is_none() {
-            kill_group(self.pid);
+            kill_tree(self.pid);
         }
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; returns the exit status.
+    /// Its stop signal (SIGTERM unless the target says otherwise), then
+    /// SIGKILL to the whole tree after `grace`; returns the exit status.
     pub async fn stop(&mut self, grace: Duration) -> std::io::Result<ExitStatus> {
         if self.exited.is_none() {
-            let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
+            let _ = killpg(Pid::from_raw(self.pid as i32), self.stop_signal);
             if let Ok(s) = tokio::time::timeout(grace, self.wait()).await {
                 return s;
             }
@@ -194,11 +262,23 @@ impl Drop for ServerProcess {
     }
 }
 
-/// SIGKILL to process group `pgid`. The sampler thread calls this when the
-/// limit is crossed: the group id is the server's pid, which cannot be reused
-/// before the harness reaps the server.
+/// SIGKILL to process group `pgid`. The group id is the server's pid, which
+/// cannot be reused before the harness reaps the server.
 pub fn kill_group(pgid: u32) {
     let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
+}
+
+/// SIGKILL to the whole tree of `root` (the measured unit): every
+/// descendant, including any that left the process group (`setsid`, a
+/// daemonising worker), then the group. The sampler thread calls this when
+/// the limit is crossed. The tree is walked before anything is killed, as a
+/// killed parent's children are handed to another parent.
+pub fn kill_tree(root: u32) {
+    let pids = memstats::process_tree(root);
+    for pid in pids.iter().rev() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+    kill_group(root);
 }
 
 /// Death signal and cgroup placement, run in the child between `fork` and
@@ -218,6 +298,48 @@ fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>) {
             }
             Ok(())
         });
+    }
+}
+
+/// How a start became ready.
+enum Ready {
+    /// Its ready line.
+    Line(String),
+    /// Seen ready from outside; it listens there.
+    At(SocketAddr),
+}
+
+/// Resolves when the process is ready by `readiness`; an error when its
+/// stdout closed before a ready line.
+async fn wait_ready(
+    readiness: Readiness,
+    line: oneshot::Receiver<String>,
+    log: PathBuf,
+) -> Result<Ready, oneshot::error::RecvError> {
+    match readiness {
+        Readiness::ReadyLine => line.await.map(Ready::Line),
+        Readiness::Http { addr, url } => {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap_or_default();
+            loop {
+                if let Ok(r) = client.get(&url).send().await
+                    && r.status().is_success()
+                {
+                    return Ok(Ready::At(addr));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Readiness::LogLine { addr, pattern } => loop {
+            // The log holds stdout and stderr; it is small while starting.
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.lines().any(|l| pattern.is_match(l)) {
+                return Ok(Ready::At(addr));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        },
     }
 }
 

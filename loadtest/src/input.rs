@@ -76,6 +76,14 @@ pub const PROFILES: &str = "profiles";
 /// The folder of shipped scenarios.
 pub const SCENARIOS: &str = "scenarios";
 
+/// The folder of shipped target files.
+pub const TARGETS: &str = "targets";
+
+/// A target file: a TOML file, or a name in `targets/`.
+pub fn target(arg: &str) -> Result<PathBuf, String> {
+    resolve(arg, TARGETS)
+}
+
 /// A profile: a TOML file, or a name in `profiles/`.
 pub fn profile(arg: &str) -> Result<PathBuf, String> {
     resolve(arg, PROFILES)

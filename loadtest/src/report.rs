@@ -212,6 +212,15 @@ pub struct Peaks {
     pub stages_at_peak: String,
     /// Highest sampled RSS for each number of jobs in flight, bytes.
     pub by_jobs_in_flight: Vec<PeakByJobs>,
+    /// For a tree of processes: the one that held the most at the sampled
+    /// peak, e.g. `pid 4242 (gunicorn): 463.3 MB (PSS)`.
+    #[serde(default)]
+    pub process_at_peak: Option<String>,
+    /// For a tree of processes: the plain sum of their `VmRSS` at the
+    /// sampled peak (shared pages counted once per process), bytes; the
+    /// peak itself sums PSS.
+    #[serde(default)]
+    pub rss_sum_at_peak_bytes: Option<u64>,
     /// Who held the memory at the jemalloc peak: the jobs' live bytes plus
     /// idle memory against jemalloc `allocated` at that reading. `None`
     /// without a jemalloc reading (other allocator, or no reading taken).
@@ -246,7 +255,12 @@ pub struct PeakAttribution {
     pub jobs_live_bytes: i64,
     /// The jobs in flight at that reading, with their stage and live bytes.
     pub jobs: Vec<JobInFlight>,
-    /// `jobs_live_bytes + idle_allocated_bytes`, bytes.
+    /// Memory finished jobs left for a collection at that reading
+    /// (`model.release = "cyclic_gc"`), bytes: no job in flight holds it.
+    #[serde(default)]
+    pub uncollected_bytes: u64,
+    /// `jobs_live_bytes + idle_allocated_bytes`, with the uncollected
+    /// memory of the idle reading replaced by that of this one, bytes.
     pub attributed_bytes: i64,
     /// `(attributed_bytes - jemalloc_allocated_bytes) /
     /// jemalloc_allocated_bytes * 100`, percent (negative: less attributed
@@ -266,7 +280,9 @@ impl PeakAttribution {
     /// The check from the reading at the jemalloc peak.
     pub fn from_reading(r: &PeakReading) -> PeakAttribution {
         let jobs_live_bytes: i64 = r.jobs.iter().filter_map(|j| j.live_bytes).sum();
-        let attributed_bytes = jobs_live_bytes + r.idle_allocated.unwrap_or(0) as i64;
+        let attributed_bytes = jobs_live_bytes + r.idle_allocated.unwrap_or(0) as i64
+            - r.idle_uncollected as i64
+            + r.uncollected as i64;
         let difference_pct = if r.allocated > 0 {
             (attributed_bytes - r.allocated as i64) as f64 / r.allocated as f64 * 100.0
         } else {
@@ -280,6 +296,7 @@ impl PeakAttribution {
             idle_from_earlier_start: r.idle_from_earlier_start,
             jobs_live_bytes,
             jobs: r.jobs.clone(),
+            uncollected_bytes: r.uncollected,
             attributed_bytes,
             difference_pct,
             within_tolerance: difference_pct.abs() <= ATTRIBUTION_TOLERANCE_PCT,

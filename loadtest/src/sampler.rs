@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::cgroup::MemoryCgroup;
-use crate::child::kill_group;
+use crate::child::kill_tree;
 use crate::watchdog::{self, Enforce, OomEvent, Trigger};
 
 /// How often `/proc` is read.
@@ -46,6 +46,12 @@ pub struct Sample {
     pub hwm: u64,
     /// Processes in the server's tree.
     pub processes: u32,
+    /// The plain sum of the tree's processes' `VmRSS`, bytes (equal to
+    /// `rss` for one process; above it when processes share pages).
+    pub rss_sum: u64,
+    /// Each process of a tree of more than one: `pid name pss_bytes`,
+    /// `;`-separated; `None` for one process.
+    pub per_process: Option<String>,
     /// The cgroup's usage, bytes (`--enforce cgroup` only).
     pub cgroup_usage: Option<u64>,
     /// jemalloc figures, on the first row after a new `/debug/memory` reading.
@@ -60,7 +66,7 @@ pub struct Sample {
 
 impl Sample {
     /// The CSV header.
-    pub const CSV_HEADER: &'static str = "t_s,generation,rss_bytes,rss_anon_bytes,rss_file_bytes,vmhwm_bytes,processes,cgroup_usage_bytes,jemalloc_allocated_bytes,jemalloc_active_bytes,jemalloc_resident_bytes,queue_depth,jobs_in_flight,stages";
+    pub const CSV_HEADER: &'static str = "t_s,generation,rss_bytes,rss_anon_bytes,rss_file_bytes,vmhwm_bytes,processes,cgroup_usage_bytes,jemalloc_allocated_bytes,jemalloc_active_bytes,jemalloc_resident_bytes,queue_depth,jobs_in_flight,stages,rss_sum_bytes,per_process";
 
     fn csv_row(&self) -> String {
         fn opt<T: ToString>(v: Option<T>) -> String {
@@ -68,7 +74,7 @@ impl Sample {
         }
         let je = self.jemalloc;
         format!(
-            "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.t_ms as f64 / 1000.0,
             self.generation,
             self.rss,
@@ -82,9 +88,17 @@ impl Sample {
             opt(je.map(|j| j.resident)),
             opt(self.queue_depth),
             opt(self.jobs_in_flight),
-            self.stages.clone().unwrap_or_default(),
+            csv_text(self.stages.as_deref().unwrap_or_default()),
+            self.rss_sum,
+            csv_text(self.per_process.as_deref().unwrap_or_default()),
         )
     }
+}
+
+/// A free-text CSV field: a comma (a stage or process name from another
+/// target) would shift the columns, so it is replaced.
+fn csv_text(s: &str) -> String {
+    s.replace([',', '\n', '\r'], "_")
 }
 
 /// One job's stage as seen by the `/debug/memory` poller: a band on the
@@ -132,6 +146,11 @@ pub struct PeakReading {
     pub idle_from_earlier_start: bool,
     /// The jobs in flight at that reading, with their live bytes.
     pub jobs: Vec<JobInFlight>,
+    /// Memory finished jobs left for a collection (`uncollected_bytes`, the
+    /// `model.release = "cyclic_gc"` setting) at that reading, bytes.
+    pub uncollected: u64,
+    /// The same at the idle reading, bytes (part of `idle_allocated`).
+    pub idle_uncollected: u64,
 }
 
 /// Everything the sampler, the poller, the live line and the report share.
@@ -163,6 +182,8 @@ pub struct State {
     /// jemalloc `allocated` at the latest reading of the current server
     /// start with no job in flight, bytes.
     idle_allocated: Option<u64>,
+    /// `uncollected_bytes` at the reading of `idle_allocated`.
+    idle_uncollected: u64,
     /// jemalloc `allocated` at the first reading of the run with no job in
     /// flight, bytes: the idle figure of a restarted server that took up
     /// its jobs at once (no job-free reading of its own).
@@ -240,6 +261,7 @@ impl Shared {
             p.metadata = p.metadata.max(j.metadata);
             if doc.jobs_in_flight.is_empty() {
                 st.idle_allocated = Some(j.allocated);
+                st.idle_uncollected = doc.uncollected_bytes;
                 st.first_idle_allocated.get_or_insert(j.allocated);
             }
             if st
@@ -255,6 +277,8 @@ impl Shared {
                     idle_from_earlier_start: st.idle_allocated.is_none()
                         && st.first_idle_allocated.is_some(),
                     jobs: doc.jobs_in_flight.clone(),
+                    uncollected: doc.uncollected_bytes,
+                    idle_uncollected: st.idle_uncollected,
                 });
             }
         }
@@ -396,16 +420,16 @@ fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, ki
         .and_then(|c| c.read().ok())
         .map_or(0, |r| r.oom_kills);
     while !stop.load(Ordering::SeqCst) {
-        let mem = match memstats::read_tree_memory(target.pid, false) {
+        let mem = match memstats::read_tree(target.pid, false) {
             // A reaped process has no status; a zombie has no memory lines.
-            Ok((m, n)) if m.rss > 0 || m.hwm > 0 => Some((m, n)),
+            Ok(t) if t.total.rss > 0 || t.total.hwm > 0 => Some(t),
             _ => None,
         };
         let cg = target.cgroup.as_ref().and_then(|c| c.read().ok());
         let t_ms = shared.now_ms();
         if let Some(reading) = cg.filter(|r| r.oom_kills > oom_kills_before) {
             oom_kills_before = reading.oom_kills;
-            let m = mem.map(|(m, _)| m).unwrap_or_default();
+            let m = mem.as_ref().map(|t| t.total).unwrap_or_default();
             record_event(
                 shared,
                 target,
@@ -416,7 +440,7 @@ fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, ki
                 reading.peak_bytes,
             );
         }
-        let Some((m, n)) = mem else {
+        let Some(tree) = mem else {
             // The server is gone; the harness notices through its exit.
             if cg.is_none() {
                 break;
@@ -449,6 +473,21 @@ fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, ki
                 _ => (None, None, None, None),
             }
         };
+        let m = tree.total;
+        let per_process = (tree.processes.len() > 1).then(|| {
+            tree.processes
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} {}",
+                        p.pid,
+                        p.name.replace([' ', ';'], "_"),
+                        p.memory.pss.unwrap_or(p.memory.rss)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(";")
+        });
         shared.push(Sample {
             t_ms,
             generation: target.generation,
@@ -456,7 +495,9 @@ fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, ki
             rss_anon: m.rss_anon,
             rss_file: m.rss_file,
             hwm: m.hwm,
-            processes: n as u32,
+            processes: tree.processes.len() as u32,
+            rss_sum: tree.rss_sum,
+            per_process,
             cgroup_usage: cg.map(|r| r.usage_bytes),
             jemalloc,
             jobs_in_flight: jobs,
@@ -466,7 +507,7 @@ fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, ki
         if !crossed && let Some(trigger) = watchdog::check(shared.limit, &m) {
             match shared.enforce {
                 Enforce::Watchdog => {
-                    kill_group(target.pid);
+                    kill_tree(target.pid);
                     killed.store(true, Ordering::SeqCst);
                     record_event(shared, target, t_ms, trigger, true, &m, None);
                     break;

@@ -27,6 +27,9 @@ pub mod units;
 
 pub use debug::{AllocatorStats, DebugMemory, JobInFlight, StageMemory};
 pub use job::{JobTimes, format_time, now_time, parse_time};
-pub use proc::{ProcMemory, read_proc_memory, read_tree_memory};
+pub use proc::{
+    ProcMemory, ProcessMemory, TreeMemory, process_tree, read_proc_memory, read_tree,
+    read_tree_memory,
+};
 pub use ready::{ReadyLine, ReadyLineError};
 pub use units::{ByteSize, format_mb, parse_bytes};

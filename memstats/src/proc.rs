@@ -88,30 +88,85 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     out
 }
 
-/// Memory of `pid` and its descendants. With a single process this is its own
-/// reading (PSS included when `with_pss`). With children, resident figures are
-/// summed as PSS so shared pages are not counted twice, and `hwm` is the root's
-/// high-water mark plus each child's.
-pub fn read_tree_memory(pid: u32, with_pss: bool) -> io::Result<(ProcMemory, usize)> {
+/// One process of a tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessMemory {
+    /// Its pid.
+    pub pid: u32,
+    /// Its name (`/proc/<pid>/comm`, e.g. `gunicorn`).
+    pub name: String,
+    /// Its reading (PSS included when the tree has more than one process).
+    pub memory: ProcMemory,
+}
+
+/// Memory of a process tree: each process, and the sums.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeMemory {
+    /// The sums. `rss` is the sum of the processes' PSS when the tree has
+    /// more than one process (shared pages counted once, as a container's
+    /// memory limit counts them), else the process's own RSS; `pss` is the
+    /// PSS sum; `hwm` the sum of the processes' high-water marks (an upper
+    /// bound of the tree's peak: they need not peak together).
+    pub total: ProcMemory,
+    /// The plain sum of the processes' `VmRSS` (shared pages counted once
+    /// per process that maps them).
+    pub rss_sum: u64,
+    /// Each process, the root first.
+    pub processes: Vec<ProcessMemory>,
+}
+
+/// Memory of `pid` and its descendants, per process and summed. PSS is read
+/// only when the tree has more than one process (it costs a walk of the
+/// page tables) or `with_pss` asks for it.
+pub fn read_tree(pid: u32, with_pss: bool) -> io::Result<TreeMemory> {
     let pids = process_tree(pid);
-    let root = read_proc_memory(pid, with_pss || pids.len() > 1)?;
-    if pids.len() == 1 {
-        return Ok((root, 1));
-    }
-    let mut sum = root;
-    sum.rss = root.pss.unwrap_or(root.rss);
+    let pss = with_pss || pids.len() > 1;
+    let root = read_proc_memory(pid, pss)?;
+    let name = |p: u32| {
+        fs::read_to_string(format!("/proc/{p}/comm"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mut processes = vec![ProcessMemory {
+        pid,
+        name: name(pid),
+        memory: root,
+    }];
     for &child in &pids[1..] {
-        if let Ok(c) = read_proc_memory(child, true) {
-            sum.rss += c.pss.unwrap_or(c.rss);
-            sum.rss_anon += c.rss_anon;
-            sum.rss_file += c.rss_file;
-            sum.rss_shmem += c.rss_shmem;
-            sum.hwm += c.hwm;
-            sum.vm_size += c.vm_size;
-            sum.pss = Some(sum.pss.unwrap_or(0) + c.pss.unwrap_or(c.rss));
+        // A child may exit between the walk and the read: it holds nothing.
+        if let Ok(memory) = read_proc_memory(child, true) {
+            processes.push(ProcessMemory {
+                pid: child,
+                name: name(child),
+                memory,
+            });
         }
     }
-    Ok((sum, pids.len()))
+    let mut total = root;
+    if processes.len() > 1 {
+        total = ProcMemory::default();
+        for p in &processes {
+            let m = p.memory;
+            total.rss += m.pss.unwrap_or(m.rss);
+            total.rss_anon += m.rss_anon;
+            total.rss_file += m.rss_file;
+            total.rss_shmem += m.rss_shmem;
+            total.hwm += m.hwm;
+            total.vm_size += m.vm_size;
+            total.pss = Some(total.pss.unwrap_or(0) + m.pss.unwrap_or(m.rss));
+        }
+    }
+    Ok(TreeMemory {
+        total,
+        rss_sum: processes.iter().map(|p| p.memory.rss).sum(),
+        processes,
+    })
+}
+
+/// [`read_tree`]'s sums and the number of processes.
+pub fn read_tree_memory(pid: u32, with_pss: bool) -> io::Result<(ProcMemory, usize)> {
+    let t = read_tree(pid, with_pss)?;
+    Ok((t.total, t.processes.len()))
 }
 
 #[cfg(test)]
@@ -136,6 +191,27 @@ mod tests {
         assert!(m.rss > 0);
         assert!(m.hwm >= m.rss);
         assert!(m.pss.is_some());
+    }
+
+    #[test]
+    fn a_tree_with_a_child_sums_pss_and_rss_per_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let t = read_tree(std::process::id(), false).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(t.processes.len() >= 2, "{t:?}");
+        assert!(
+            t.processes
+                .iter()
+                .any(|p| p.pid == child.id() && p.name == "sleep")
+        );
+        let pss: u64 = t.processes.iter().map(|p| p.memory.pss.unwrap()).sum();
+        assert_eq!(t.total.pss, Some(pss));
+        assert_eq!(t.total.rss, pss);
+        assert!(t.rss_sum >= t.total.rss);
     }
 
     #[test]

@@ -20,6 +20,9 @@ Examples:
   # Two profiles on one scenario:
   oomlab compare --profile original --profile lean --scenario two-reports
 
+  # Your app next to the model's profiles:
+  oomlab compare --target flask-reportlab --profile original --profile lean
+
   # Rebuild the table from finished runs without running anything:
   oomlab compare --from reports/compare-20261128-120000
 
@@ -34,6 +37,12 @@ pub struct CompareArgs {
     /// for more. Default: every `profiles/*.toml`, `original` first.
     #[arg(long = "profile", value_name = "FILE|NAME", value_parser = input::profile)]
     pub profiles: Vec<PathBuf>,
+
+    /// Your own app as a row next to the profiles: a target file or a name
+    /// in `targets/`; repeatable. With only targets, no profile runs unless
+    /// --profile names some.
+    #[arg(long = "target", value_name = "FILE|NAME", value_parser = input::target)]
+    pub targets: Vec<PathBuf>,
 
     /// A scenario to run each profile on (file or name in `scenarios/`);
     /// repeat for more. Default: single-report, two-reports, camera-photos.
@@ -52,7 +61,7 @@ pub struct CompareArgs {
 
     /// Build the table from finished runs instead of running: run.json
     /// files, run folders, or a `compare-*` folder. Repeatable.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["profiles", "scenarios"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["profiles", "targets", "scenarios"])]
     pub from: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -66,7 +75,9 @@ impl CompareArgs {
         let inputs = if !self.from.is_empty() {
             CompareInputs::From(self.from.clone())
         } else {
-            let profiles = if self.profiles.is_empty() {
+            let profiles = if self.profiles.is_empty() && !self.targets.is_empty() {
+                Vec::new()
+            } else if self.profiles.is_empty() {
                 input::shipped_profiles()
                     .map_err(|e| ConfigError::flag("--profile", e, "pass --profile FILE"))?
             } else {
@@ -84,9 +95,11 @@ impl CompareArgs {
                 self.scenarios.clone()
             };
             CompareInputs::Run {
-                targets: profiles
+                targets: self
+                    .targets
                     .iter()
-                    .map(|p| Target::reference(p, None))
+                    .map(|t| Target::app(t))
+                    .chain(profiles.iter().map(|p| Target::reference(p, None)))
                     .collect::<Result<_, _>>()?,
                 scenarios: scenarios
                     .iter()

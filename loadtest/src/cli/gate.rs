@@ -38,11 +38,16 @@ pub struct GateArgs {
     #[arg(
         long,
         value_name = "FILE|NAME",
-        required_unless_present = "from",
-        conflicts_with = "from",
+        required_unless_present_any = ["from", "target"],
+        conflicts_with_all = ["from", "target"],
         value_parser = input::profile
     )]
     pub profile: Option<PathBuf>,
+
+    /// Your own app instead of a profile: a target file or a name in
+    /// `targets/`. Not with --from.
+    #[arg(long, value_name = "FILE|NAME", conflicts_with = "from", value_parser = input::target)]
+    pub target: Option<PathBuf>,
 
     /// Scenario to run (file or name in `scenarios/`). Not with --from.
     #[arg(
@@ -109,8 +114,12 @@ impl GateArgs {
         };
         let source = match (&self.from, &self.profile, &self.scenario) {
             (Some(p), _, _) => GateSource::From(p.clone(), Box::new(read_run_json("--from", p)?)),
-            (None, Some(profile), Some(scenario)) => {
-                let target = Target::reference(profile, None)?;
+            (None, profile, Some(scenario)) if profile.is_some() || self.target.is_some() => {
+                let target = match (&self.target, profile) {
+                    (Some(t), _) => Target::app(t)?,
+                    (None, Some(p)) => Target::reference(p, None)?,
+                    (None, None) => unreachable!("checked by the guard"),
+                };
                 let scenario = Scenario::load(scenario)?;
                 GateSource::Run(Box::new(RunConfig {
                     limit: self.budget,

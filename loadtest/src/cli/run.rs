@@ -28,6 +28,9 @@ Examples:
   # Measure without killing:
   oomlab run --profile lean --scenario camera-photos --enforce off
 
+  # Your own app (a target file; its whole process tree is measured):
+  oomlab run --target flask-reportlab --scenario single-report
+
 Exit codes: 0 within the limit, 1 limit crossed or server killed or crashed,
 2 bad arguments or files, 3 the harness itself failed or was interrupted.";
 
@@ -35,10 +38,16 @@ Exit codes: 0 within the limit, 1 limit crossed or server killed or crashed,
 #[derive(Debug, Clone, Args)]
 #[command(after_long_help = RUN_EXAMPLES, after_help = RUN_EXAMPLES)]
 pub struct RunArgs {
-    /// Server profile: a TOML file, or a name in `profiles/` (e.g. `original`
-    /// for profiles/original.toml).
-    #[arg(long, value_name = "FILE|NAME", value_parser = input::profile)]
-    pub profile: PathBuf,
+    /// Server profile of the reference server: a TOML file, or a name in
+    /// `profiles/` (e.g. `original` for profiles/original.toml).
+    #[arg(long, value_name = "FILE|NAME", value_parser = input::profile, required_unless_present = "target", conflicts_with = "target")]
+    pub profile: Option<PathBuf>,
+
+    /// Your own app instead of the reference server: a target file, or a
+    /// name in `targets/` (e.g. `flask-reportlab`). The measured unit is the
+    /// app's whole process tree.
+    #[arg(long, value_name = "FILE|NAME", value_parser = input::target)]
+    pub target: Option<PathBuf>,
 
     /// Load scenario: a TOML file, or a name in `scenarios/` (e.g.
     /// `two-reports` for scenarios/two-reports.toml).
@@ -81,9 +90,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "15m", value_name = "DURATION", value_parser = input::duration)]
     pub max_duration: Duration,
 
-    /// How long the server may take to print its ready line, e.g. 30s.
-    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = input::duration)]
-    pub ready_timeout: Duration,
+    /// How long the server may take to be ready, e.g. 30s. Default: 60s,
+    /// or the target file's `readiness.timeout_s`.
+    #[arg(long, value_name = "DURATION", value_parser = input::duration)]
+    pub ready_timeout: Option<Duration>,
 
     /// Run this server binary instead of oomlab's own server mode. It takes
     /// the flags of `report-server` (--profile, --host, --port,
@@ -92,11 +102,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
 
-    /// How long the server gets after SIGTERM at the end of a run before
-    /// SIGKILL, e.g. 60s for a dhat build (`--server-bin
+    /// How long the server gets after its stop signal at the end of a run
+    /// before SIGKILL, e.g. 60s for a dhat build (`--server-bin
     /// target/profiling/report-server`), which writes dhat-heap.json at exit.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = input::duration)]
-    pub stop_grace: Duration,
+    /// Default: 5s, or the target file's `stop.grace_s`.
+    #[arg(long, value_name = "DURATION", value_parser = input::duration)]
+    pub stop_grace: Option<Duration>,
 
     /// Hold the server to this share of the CPU, in cores (e.g. 0.1, 0.5),
     /// with a CPU cgroup below the harness's own. When none can be made the
@@ -117,7 +128,29 @@ impl RunArgs {
     /// The run these flags ask for; the profile and the scenario are loaded
     /// and checked (exit 2 on a mistake, before anything starts).
     pub fn config(&self) -> Result<RunConfig, ConfigError> {
-        let target = Target::reference(&self.profile, self.server_bin.as_deref())?;
+        let target = match (&self.target, &self.profile) {
+            (Some(t), _) => {
+                if self.server_bin.is_some() {
+                    return Err(ConfigError::flag(
+                        "--server-bin",
+                        "--server-bin starts the reference server, not a target's command",
+                        "leave out --server-bin, or use --profile",
+                    ));
+                }
+                Target::app(t)?
+            }
+            (None, Some(p)) => Target::reference(p, self.server_bin.as_deref())?,
+            (None, None) => {
+                return Err(ConfigError::flag(
+                    "--profile",
+                    "neither --profile nor --target was given",
+                    "pass --profile NAME (the reference server) or --target NAME (your app)",
+                ));
+            }
+        };
+        let (ready_default, grace_default) = target
+            .timeouts()
+            .unwrap_or((Duration::from_secs(60), Duration::from_secs(5)));
         let scenario = Scenario::load(&self.scenario)?;
         Ok(RunConfig {
             limit: self.limit,
@@ -130,8 +163,8 @@ impl RunArgs {
             },
             out: self.out.clone(),
             max_duration: self.max_duration,
-            ready_timeout: self.ready_timeout,
-            stop_grace: self.stop_grace,
+            ready_timeout: self.ready_timeout.unwrap_or(ready_default),
+            stop_grace: self.stop_grace.unwrap_or(grace_default),
             cpus: self.cpus,
             seed: self.seed,
             output: if self.quiet {

@@ -53,14 +53,34 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         .or_else(|| st.samples.iter().filter_map(|s| s.cgroup_usage).max());
 
     let jobs = jobs(&i, &st.samples, &st.spans);
-    let load = load(&i, &jobs, &st.oom_events);
+    let mut events = st.oom_events.clone();
+    if !st.samples.iter().any(|s| s.jobs_in_flight.is_some()) {
+        jobs_from_the_loads_view(&mut peaks, &st.samples, &jobs);
+        // The target does not say what it was doing at a crossing: the
+        // jobs the load was waiting on stand in, named as such.
+        for e in &mut events {
+            e.jobs_in_flight = in_flight_at(&jobs, e.at_s)
+                .iter()
+                .filter_map(|j| {
+                    Some(memstats::JobInFlight {
+                        job_id: j.job_id.parse().ok()?,
+                        stage: LOAD_VIEW_STAGE.into(),
+                        progress: 0,
+                        elapsed_ms: ((e.at_s - j.submitted_at_s) * 1000.0) as u64,
+                        live_bytes: None,
+                    })
+                })
+                .collect();
+        }
+    }
+    let load = load(&i, &jobs, &events);
     let modelled_runtime = st.modelled_runtime_bytes;
     let end = if i.end == End::LoadDone && i.outcome.interrupted {
         End::Interrupted
     } else {
         i.end
     };
-    let verdict = verdict(&i, end, &peaks, &st.oom_events, &load, modelled_runtime);
+    let verdict = verdict(&i, end, &peaks, &events, &load, modelled_runtime);
 
     let mut warnings = Vec::new();
     if let Some(a) = peaks.attribution.as_ref().filter(|a| !a.within_tolerance) {
@@ -121,7 +141,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         verdict,
         peaks,
         modelled_runtime_bytes: modelled_runtime,
-        oom_events: st.oom_events.clone(),
+        oom_events: events,
         server: ServerReport {
             command: i.command.clone(),
             starts: i.exits.iter().map(|x| x.generation + 1).max().unwrap_or(1),
@@ -141,6 +161,46 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         warnings,
     }
 }
+
+/// For a target that does not say which jobs it is working on (no
+/// `/debug/memory`): jobs in flight as the load saw them, acknowledged and
+/// not yet seen finished, at each sample.
+fn jobs_from_the_loads_view(
+    peaks: &mut report::Peaks,
+    samples: &[sampler::Sample],
+    jobs: &[JobReport],
+) {
+    let in_flight = |t: f64| in_flight_at(jobs, t);
+    let mut by: std::collections::BTreeMap<u32, u64> = Default::default();
+    for s in samples {
+        let n = in_flight(s.t_ms as f64 / 1000.0).len() as u32;
+        let e = by.entry(n).or_default();
+        *e = (*e).max(s.rss);
+    }
+    peaks.by_jobs_in_flight = by
+        .into_iter()
+        .map(|(jobs_in_flight, rss_bytes)| report::PeakByJobs {
+            jobs_in_flight,
+            rss_bytes,
+        })
+        .collect();
+    peaks.stages_at_peak = in_flight(peaks.sampled_rss_at_s)
+        .iter()
+        .map(|j| format!("{}:{}", j.job_id, LOAD_VIEW_STAGE))
+        .collect::<Vec<_>>()
+        .join(";");
+}
+
+/// The jobs acknowledged and not yet seen finished at `t`, seconds.
+fn in_flight_at(jobs: &[JobReport], t: f64) -> Vec<&JobReport> {
+    jobs.iter()
+        .filter(|j| j.submitted_at_s <= t && j.finished_at_s.is_none_or(|f| t < f))
+        .collect()
+}
+
+/// The stage of a job seen only from the load: submitted, report not yet
+/// seen ready.
+pub const LOAD_VIEW_STAGE: &str = "awaiting its report (load's view)";
 
 /// Every acknowledged job, with the target's timestamps where it gave them.
 fn jobs(

@@ -65,8 +65,13 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// A run of `target` on `scenario` with the defaults of `oomlab run`:
-    /// 512 MiB, watchdog, no restarts, `reports/`, 15 minutes at most.
+    /// 512 MiB, watchdog, no restarts, `reports/`, 15 minutes at most, 60 s
+    /// to be ready and 5 s to stop.
+    /// An app target's file gives its own ready timeout and stop grace.
     pub fn new(target: Target, scenario: Scenario) -> RunConfig {
+        let (ready_timeout, stop_grace) = target
+            .timeouts()
+            .unwrap_or((Duration::from_secs(60), Duration::from_secs(5)));
         RunConfig {
             target,
             scenario,
@@ -76,8 +81,8 @@ impl RunConfig {
             max_restarts: 0,
             out: PathBuf::from("reports"),
             max_duration: Duration::from_secs(15 * 60),
-            ready_timeout: Duration::from_secs(60),
-            stop_grace: Duration::from_secs(5),
+            ready_timeout,
+            stop_grace,
             cpus: None,
             seed: 1,
             output: Output::Terminal,

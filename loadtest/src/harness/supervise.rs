@@ -320,12 +320,16 @@ async fn start_once(
         },
     );
     let poller = CancellationToken::new();
-    tokio::spawn(sampler::poll_debug(
-        shared.clone(),
-        server.base_url(),
-        generation,
-        poller.clone(),
-    ));
+    // Only the reference server publishes /debug/memory; polling another
+    // app would count an error every 100 ms.
+    if cmd.debug_memory {
+        tokio::spawn(sampler::poll_debug(
+            shared.clone(),
+            server.base_url(),
+            generation,
+            poller.clone(),
+        ));
+    }
     Ok(Running {
         server,
         sampler,

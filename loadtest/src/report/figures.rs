@@ -68,6 +68,8 @@ pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
         stages_at_peak: String::new(),
         by_jobs_in_flight: Vec::new(),
         attribution: None,
+        process_at_peak: None,
+        rss_sum_at_peak_bytes: None,
     };
     let mut jobs_now: u32 = 0;
     let mut stages_now = String::new();
@@ -81,6 +83,8 @@ pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
             p.sampled_rss_bytes = s.rss;
             p.sampled_rss_at_s = s.t_ms as f64 / 1000.0;
             p.stages_at_peak = stages_now.clone();
+            p.process_at_peak = s.per_process.as_deref().and_then(largest_process);
+            p.rss_sum_at_peak_bytes = (s.rss_sum != s.rss).then_some(s.rss_sum);
         }
         p.vmhwm_bytes = p.vmhwm_bytes.max(s.hwm);
         let e = by_jobs.entry(jobs_now).or_default();
@@ -95,6 +99,23 @@ pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
         })
         .collect();
     p
+}
+
+/// The process holding the most of a tree's memory in a sample's
+/// `per_process` field (`pid name bytes;...`), e.g. `pid 4242 (gunicorn):
+/// 463.3 MB of the tree's PSS`.
+fn largest_process(per_process: &str) -> Option<String> {
+    let (pid, name, bytes) = per_process
+        .split(';')
+        .filter_map(|p| {
+            let mut f = p.split(' ');
+            Some((f.next()?, f.next()?, f.next()?.parse::<u64>().ok()?))
+        })
+        .max_by_key(|(_, _, b)| *b)?;
+    Some(format!(
+        "pid {pid} ({name}): {} (PSS)",
+        crate::units::mb(bytes)
+    ))
 }
 
 /// Highest sampled RSS while job `job_id` had a stage band open.
@@ -143,6 +164,8 @@ mod tests {
             rss_file: 0,
             hwm: rss,
             processes: 1,
+            rss_sum: rss,
+            per_process: None,
             cgroup_usage: None,
             jemalloc: None,
             jobs_in_flight: jobs,

@@ -103,21 +103,25 @@ pub fn render(r: &RunReport) -> String {
         "| VmHWM | {} | the kernel's high-water mark of RSS: no peak between samples is missed |",
         mb(p.vmhwm_bytes)
     );
-    let _ = writeln!(
-        o,
-        "| jemalloc allocated | {} | bytes the server's code holds (`stats.allocated`, every 100 ms) |",
-        opt_mb(p.jemalloc_allocated_bytes)
-    );
-    let _ = writeln!(
-        o,
-        "| jemalloc active | {} | pages of live allocations (`stats.active`) |",
-        opt_mb(p.jemalloc_active_bytes)
-    );
-    let _ = writeln!(
-        o,
-        "| jemalloc resident | {} | pages the allocator holds resident (`stats.resident`) |",
-        opt_mb(p.jemalloc_resident_bytes)
-    );
+    // A target that publishes no allocator figures (another app) has no
+    // jemalloc rows.
+    if p.jemalloc_allocated_bytes.is_some() {
+        let _ = writeln!(
+            o,
+            "| jemalloc allocated | {} | bytes the server's code holds (`stats.allocated`, every 100 ms) |",
+            opt_mb(p.jemalloc_allocated_bytes)
+        );
+        let _ = writeln!(
+            o,
+            "| jemalloc active | {} | pages of live allocations (`stats.active`) |",
+            opt_mb(p.jemalloc_active_bytes)
+        );
+        let _ = writeln!(
+            o,
+            "| jemalloc resident | {} | pages the allocator holds resident (`stats.resident`) |",
+            opt_mb(p.jemalloc_resident_bytes)
+        );
+    }
     if let Some(c) = p.cgroup_peak_bytes {
         let _ = writeln!(
             o,
@@ -135,6 +139,15 @@ pub fn render(r: &RunReport) -> String {
         "\nHeadroom: {:.1} MB below the limit (negative: over it).",
         p.headroom_bytes as f64 / (1u64 << 20) as f64
     );
+    if let Some(proc_) = &p.process_at_peak {
+        let _ = writeln!(
+            o,
+            "The peak is the process tree's PSS sum (shared pages counted once, as a container limit counts them){}; the process holding the most then: {proc_}.",
+            p.rss_sum_at_peak_bytes
+                .map(|b| format!("; the plain RSS sum then was {} MB", mb(b)))
+                .unwrap_or_default()
+        );
+    }
     if !p.stages_at_peak.is_empty() {
         let _ = writeln!(
             o,
@@ -155,12 +168,13 @@ pub fn render(r: &RunReport) -> String {
                 mb(m)
             );
         }
-        _ => {
+        Some(_) => {
             let _ = writeln!(
                 o,
                 "\nModelled runtime: none (the Rust server measured as it is)."
             );
         }
+        None => {}
     }
 
     if !p.by_jobs_in_flight.is_empty() {

@@ -10,11 +10,11 @@ pub fn python_server(dir: &Path, body: &str) -> ServerCommand {
     let script = format!(
         "import json, os, sys, time\n{body}\nprint(json.dumps({{'event': 'ready', 'addr': '127.0.0.1:9', 'pid': os.getpid()}}), flush=True)\ntime.sleep(600)\n"
     );
-    ServerCommand {
-        program: PathBuf::from("python3"),
-        args: vec!["-c".into(), script.into()],
-        log: dir.join("server.log"),
-    }
+    ServerCommand::new(
+        PathBuf::from("python3"),
+        vec!["-c".into(), script.into()],
+        dir.join("server.log"),
+    )
 }
 
 /// Starts `cmd` with a 20 s deadline.

@@ -5,6 +5,7 @@
 //! against them with small limits (64 MiB), so the tests stay fast and do not
 //! depend on the report server.
 
+mod app;
 mod cli;
 mod cpu;
 mod helpers;

@@ -131,6 +131,8 @@ pub(crate) fn synthetic() -> RunReport {
                     rss_bytes: 523 * MB,
                 },
             ],
+            process_at_peak: None,
+            rss_sum_at_peak_bytes: None,
             attribution: Some(PeakAttribution::from_reading(
                 &crate::sampler::PeakReading {
                     at_ms: 800,
@@ -139,6 +141,8 @@ pub(crate) fn synthetic() -> RunReport {
                     idle_allocated: Some(151 * MB),
                     idle_from_earlier_start: false,
                     jobs: vec![in_flight(2, "pdf", 262)],
+                    uncollected: 0,
+                    idle_uncollected: 0,
                 },
             )),
         },

@@ -6,16 +6,23 @@
 //! sampler, the watchdog and the report do not care which target ran: they
 //! see a process id, a base URL and the [`RunShape`] the target declares.
 //!
-//! Today a target is the reference server, in oomlab's own build (`oomlab
-//! serve`, the default) or another build of it (`--server-bin`, e.g. the
-//! dhat build). Its profile is loaded and validated here, with the same
-//! environment overrides the child will see, so a typo in a profile is a
+//! A target is the reference server, in oomlab's own build (`oomlab serve`,
+//! the default) or another build of it (`--server-bin`, e.g. the dhat
+//! build), or any HTTP app started by a command ([`app`], `targets/*.toml`).
+//! A profile is loaded and validated here, with the same environment
+//! overrides the child will see, and a target file is checked, so a typo is a
 //! [`ConfigError`] (exit 2) before anything starts.
+//!
+//! # Layout
+//! - [`app`]: target files, their placeholders and readiness.
+
+pub mod app;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use crate::child::ServerCommand;
+use crate::child::{Readiness, ServerCommand};
 use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +44,9 @@ pub enum TargetKind {
     ReferenceServer,
     /// Another build of the reference server (`--server-bin`).
     ServerBinary,
+    /// An app started by a command (`--target`, `targets/*.toml`); the
+    /// measured unit is its whole process tree.
+    App,
 }
 
 /// The process a run measures.
@@ -60,6 +70,8 @@ enum Program {
     OwnServeMode,
     /// A report-server binary.
     Binary(PathBuf),
+    /// An app started by a command.
+    App(Box<app::AppTarget>),
 }
 
 /// Where a start of the target puts things and finds its fakes.
@@ -95,8 +107,8 @@ impl Target {
         };
         Ok(Target {
             kind: match program {
-                Program::OwnServeMode => TargetKind::ReferenceServer,
                 Program::Binary(_) => TargetKind::ServerBinary,
+                _ => TargetKind::ReferenceServer,
             },
             file: InputFile {
                 name: crate::input::stem(profile),
@@ -108,13 +120,40 @@ impl Target {
         })
     }
 
-    /// The display name (the profile's file stem).
+    /// An app started by the command of the target file at `path`.
+    pub fn app(path: &Path) -> Result<Target, ConfigError> {
+        let app = app::AppTarget::load(path)?;
+        Ok(Target {
+            kind: TargetKind::App,
+            file: InputFile {
+                name: app.name.clone(),
+                path: path.to_path_buf(),
+            },
+            workers: None,
+            declared_runtime_bytes: None,
+            program: Program::App(Box::new(app)),
+        })
+    }
+
+    /// The display name (the profile's file stem, or the target's name).
     pub fn name(&self) -> &str {
         &self.file.name
     }
 
+    /// How long a start may take to be ready, and how long it gets to stop,
+    /// when the target file says.
+    pub fn timeouts(&self) -> Option<(Duration, Duration)> {
+        match &self.program {
+            Program::App(a) => Some((a.ready_timeout, a.stop_grace)),
+            _ => None,
+        }
+    }
+
     /// The command line of one start.
     pub fn command(&self, at: &Placement) -> anyhow::Result<ServerCommand> {
+        if let Program::App(app) = &self.program {
+            return app_command(app, at);
+        }
         let (program, mut args): (PathBuf, Vec<OsString>) = match &self.program {
             Program::OwnServeMode => (
                 std::env::current_exe().map_err(|e| {
@@ -125,6 +164,7 @@ impl Target {
                 vec!["serve".into()],
             ),
             Program::Binary(p) => (p.clone(), Vec::new()),
+            Program::App(_) => unreachable!("handled above"),
         };
         args.extend([
             "--profile".into(),
@@ -140,12 +180,71 @@ impl Target {
             "--cloudinary-cloud-name".into(),
             at.cloudinary_cloud_name.clone().into(),
         ]);
-        Ok(ServerCommand {
-            program,
-            args,
-            log: at.log.clone(),
-        })
+        Ok(ServerCommand::new(program, args, at.log.clone()))
     }
+}
+
+/// An app's command line for one start: a free loopback port, the
+/// placeholders filled, readiness and stop signal from its file.
+fn app_command(app: &app::AppTarget, at: &Placement) -> anyhow::Result<ServerCommand> {
+    let port = free_port()?;
+    std::fs::create_dir_all(&at.data_dir)?;
+    let data_dir = at
+        .data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| at.data_dir.clone());
+    let values = [
+        ("host", "127.0.0.1".to_string()),
+        ("port", port.to_string()),
+        ("data_dir", data_dir.display().to_string()),
+        ("cloudinary_base_url", at.cloudinary_base_url.clone()),
+        ("cloudinary_cloud_name", at.cloudinary_cloud_name.clone()),
+        (
+            "cloudinary_url",
+            format!(
+                "cloudinary://oomlab-key:oomlab-secret@{}?upload_prefix={}",
+                at.cloudinary_cloud_name, at.cloudinary_base_url
+            ),
+        ),
+        ("cloudinary_upload_prefix", at.cloudinary_base_url.clone()),
+    ];
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let readiness = match &app.ready {
+        app::AppReadiness::Http(path) => Readiness::Http {
+            addr,
+            url: format!("http://{addr}{path}"),
+        },
+        app::AppReadiness::LogLine(pattern) => Readiness::LogLine {
+            addr,
+            pattern: pattern.clone(),
+        },
+    };
+    let mut cmd = ServerCommand::new(
+        app.program.clone(),
+        app.args
+            .iter()
+            .map(|a| app::fill(a, &values).into())
+            .collect(),
+        at.log.clone(),
+    );
+    cmd.cwd = Some(app.working_dir.clone());
+    cmd.env = app
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), app::fill(v, &values)))
+        .collect();
+    cmd.readiness = readiness;
+    cmd.stop_signal = app.stop_signal;
+    cmd.debug_memory = false;
+    Ok(cmd)
+}
+
+/// A loopback port that was free a moment ago (the OS picks it; the app
+/// binds it right after, so a clash is unlikely but possible, and shows as
+/// the app failing to start).
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
 }
 
 #[cfg(test)]
