@@ -10,17 +10,25 @@
 //!    until a done or failed value, the job's deadline, or a stop; the time
 //!    from submission to report ready is recorded as the custom request
 //!    `JOB time to report ready`;
-//! 4. `download reports`: every download path, then the think time.
+//! 4. `download reports`: every download path and every report link the
+//!    completed status answer holds (`report_url_pointers`), each streamed
+//!    to a byte counter, then the think time.
 //!
-//! Goose's requests are named `upload photo`, `submit`, `poll status`,
-//! `download <ext>`. Goose writes its HTML and JSON reports
+//! With `[http.login]`, each user first runs the on-start transaction
+//! `log in`; its cookies (and the scenario's `[http.headers]`) go with every
+//! later request to the app (`session`). A user whose login fails stops.
+//!
+//! Goose's requests are named `log in`, `upload photo`, `submit`,
+//! `poll status`, `download <ext>`, `download <link pointer's last part>`. Goose writes its HTML and JSON reports
 //! (`goose-report.html`, `goose-report.json`) into [`LoadTarget::report_dir`].
 //!
 //! # Notes for the harness (`run_load`'s caller)
 //! - **Restarts on a new port.** Set [`LoadTarget::server_url_updates`] to a
 //!   `tokio::sync::watch::Receiver<String>` and send the new base URL after a
 //!   restart: every request takes the current URL when it is made, and status
-//!   URLs the server answered with are re-based onto it. Without it,
+//!   URLs and report links the server answered with on one of its own
+//!   addresses are re-based onto it (`address`); an absolute URL on another
+//!   loopback address is used as is, and one off this machine is refused. Without it,
 //!   `server_base_url` is used throughout. Requests that fail while the
 //!   server is down are counted in [`LoadOutcome::errors`]; a job keeps being
 //!   polled until its `job_timeout_s`, so a job taken up again after the
@@ -44,11 +52,14 @@
 //! - `photo_source` is called on a runtime thread once per photo upload: it
 //!   must be cheap (the fake's preloaded photos are).
 
+mod address;
 mod record;
+mod session;
 mod signature;
 mod user;
 
 use crate::scenario::{RunLength, Scenario, UserStart};
+use address::{Destination, Origin};
 use anyhow::Context as _;
 use goose::config::{GooseConfiguration, GooseDefault, GooseDefaultType as _};
 use goose::prelude::*;
@@ -157,6 +168,15 @@ pub struct LoadOutcome {
     pub goose_json: Option<PathBuf>,
     /// Errors, each `step: message`, repeats counted as ` (xN)`; bounded.
     pub errors: Vec<String>,
+    /// Users whose `[http.login]` succeeded.
+    #[serde(default)]
+    pub users_logged_in: u64,
+    /// Reports downloaded to the end (download paths and report links).
+    #[serde(default)]
+    pub reports_downloaded: u64,
+    /// Their bytes (counted as they stream in, never held), in bytes.
+    #[serde(default)]
+    pub report_bytes_downloaded: u64,
     /// Whether goose's own Ctrl-C handler stopped the load (it takes SIGINT
     /// from the harness while the load runs).
     #[serde(default)]
@@ -194,7 +214,19 @@ struct Shared {
     /// Set when goose's Ctrl-C handler stopped the load.
     interrupted: std::sync::atomic::AtomicBool,
     record: Mutex<Record>,
+    /// Every address the server has had (`server` changes on a restart): an
+    /// absolute URL on one of them is the server's and is re-based. Bounded
+    /// by `MAX_ORIGINS`.
+    origins: Mutex<Vec<Origin>>,
+    /// For logins: redirects are not followed, so the answer that sets the
+    /// session cookie is the one checked.
+    login_client: reqwest::Client,
+    /// For report links: follows redirects only to loopback hosts.
+    link_client: reqwest::Client,
 }
+
+/// Server addresses remembered; a run restarts its server a few times.
+const MAX_ORIGINS: usize = 64;
 
 impl Shared {
     fn record(&self) -> std::sync::MutexGuard<'_, Record> {
@@ -207,24 +239,35 @@ impl Shared {
         at.saturating_duration_since(self.started).as_millis() as u64
     }
 
-    /// `path` (relative, or a URL the server answered with) on the server's
-    /// current base URL. A full URL is re-based, so a status URL answered
-    /// before a restart on a new port still reaches the server.
-    fn url(&self, path: &str) -> String {
+    /// The server's current base URL, remembered as one of its addresses.
+    fn base(&self) -> String {
         let base = self.server.current();
-        if path.starts_with("http://") || path.starts_with("https://") {
-            if let Ok(u) = url::Url::parse(path) {
-                let mut p = u.path().to_string();
-                if let Some(q) = u.query() {
-                    p.push('?');
-                    p.push_str(q);
-                }
-                return format!("{base}{p}");
+        if let Some(origin) = url::Url::parse(&base).ok().as_ref().and_then(Origin::of) {
+            let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+            if !origins.contains(&origin) && origins.len() < MAX_ORIGINS {
+                origins.push(origin);
             }
-        } else if !path.starts_with('/') {
-            return format!("{base}/{path}");
         }
-        format!("{base}{path}")
+        base
+    }
+
+    /// A scenario `path` (it starts with `/`) on the server's current base
+    /// URL.
+    fn url(&self, path: &str) -> String {
+        let base = self.base();
+        if path.starts_with('/') {
+            format!("{base}{path}")
+        } else {
+            format!("{base}/{path}")
+        }
+    }
+
+    /// Where `link`, a path or URL the app answered with, leads: see
+    /// [`address::destination`].
+    fn destination(&self, link: &str) -> Result<Destination, String> {
+        let base = self.base();
+        let origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        address::destination(link, &base, &origins)
     }
 }
 
@@ -260,6 +303,9 @@ pub async fn run_load(
         stop: stop.clone(),
         interrupted: std::sync::atomic::AtomicBool::new(false),
         record: Mutex::new(Record::default()),
+        origins: Mutex::new(Vec::new()),
+        login_client: http_client(scenario, reqwest::redirect::Policy::none())?,
+        link_client: http_client(scenario, address::loopback_redirects())?,
     });
 
     let mut config = GooseConfiguration::default();
@@ -304,6 +350,9 @@ pub async fn run_load(
         goose_html: goose_html.exists().then_some(goose_html),
         goose_json: goose_json.exists().then_some(goose_json),
         errors: record.error_lines(),
+        users_logged_in: record.users_logged_in,
+        reports_downloaded: record.reports_downloaded,
+        report_bytes_downloaded: record.report_bytes,
         interrupted: shared.interrupted.load(std::sync::atomic::Ordering::SeqCst),
     })
 }
@@ -349,6 +398,20 @@ fn configure(
             .set_default(GooseDefault::NoResetMetrics, true)?,
     };
     Ok(*attack)
+}
+
+/// A client of the load's own (goose's users have theirs), with the
+/// scenario's request timeout.
+fn http_client(
+    scenario: &Scenario,
+    redirects: reqwest::redirect::Policy,
+) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("oomlab/", env!("CARGO_PKG_VERSION")))
+        .timeout(scenario.http.request_timeout)
+        .redirect(redirects)
+        .build()
+        .context("building the load's HTTP client")
 }
 
 /// Goose's per-request timeout, whole seconds.

@@ -18,6 +18,7 @@
 //! # Layout
 //! - `check`: the `Raw*` structs serde reads and the checks that turn them
 //!   into a [`Scenario`].
+//!   `check/access` checks `[http.login]` and `[http.headers]`.
 //! - [`template`]: JSON templates with `{{name}}` placeholders.
 
 mod check;
@@ -184,6 +185,50 @@ pub struct HttpShape {
     pub download_paths: Vec<String>,
     /// Per-request timeout.
     pub request_timeout: Duration,
+    /// Logs each user in once, before its first submission (`[http.login]`).
+    pub login: Option<Login>,
+    /// Extra headers on every request to the app (`[http.headers]`), in
+    /// name order; values may hold `{{user}}`.
+    pub headers: Vec<Header>,
+    /// JSON pointers to report links (absolute URLs) in the completed status
+    /// answer; each link is downloaded, next to `download_paths`.
+    pub report_url_pointers: Vec<String>,
+}
+
+/// A user's login request. Its answer's `Set-Cookie` headers are kept per
+/// user and sent on every later request to the app.
+#[derive(Debug, Clone, Serialize)]
+pub struct Login {
+    /// The login path (may hold `{{user}}`).
+    pub path: String,
+    /// The HTTP method: `POST`, `PUT`, `PATCH` or `GET`.
+    pub method: String,
+    /// The body.
+    pub body: LoginBody,
+    /// The statuses that mean the login worked; empty: any 2xx. Redirects
+    /// are not followed, so a login answering `302` needs `302` here.
+    pub expect_status: Vec<u16>,
+}
+
+/// The body of the login request.
+#[derive(Debug, Clone, Serialize)]
+pub enum LoginBody {
+    /// No body.
+    Empty,
+    /// Form fields (`application/x-www-form-urlencoded`), values may hold
+    /// `{{user}}`.
+    Form(Vec<(String, String)>),
+    /// A JSON template with `{{user}}`.
+    Json(Value),
+}
+
+/// One extra header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Header {
+    /// The header's name, as written.
+    pub name: String,
+    /// Its value; may hold `{{user}}`.
+    pub value: String,
 }
 
 /// The reference server's submission body.

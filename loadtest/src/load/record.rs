@@ -17,6 +17,9 @@ pub(crate) struct Record {
     pub jobs_completed: u64,
     pub jobs_failed: u64,
     pub jobs: Vec<JobOutcome>,
+    pub users_logged_in: u64,
+    pub reports_downloaded: u64,
+    pub report_bytes: u64,
     errors: BTreeMap<String, u64>,
     other_errors: u64,
 }

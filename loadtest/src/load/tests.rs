@@ -40,8 +40,9 @@ struct FakeState {
     jobs: Mutex<HashMap<u64, Instant>>,
     submissions: Mutex<Vec<Value>>,
     /// When set, the first submission "restarts" the server: this server's
-    /// status route fails from then on and the load is sent `moved_to`.
-    moved_to: Mutex<Option<(watch::Sender<String>, String)>>,
+    /// status route fails from then on and the load is sent the new URL
+    /// (the second; the first is this server's own).
+    moved_to: Mutex<Option<(watch::Sender<String>, String, String)>>,
     moved: std::sync::atomic::AtomicBool,
 }
 
@@ -98,9 +99,9 @@ async fn submit(
     };
     s.submissions.lock().unwrap().push(body);
     let mut status_url = format!("/api/jobs/{id}");
-    if let Some((tx, new_url)) = s.moved_to.lock().unwrap().take() {
+    if let Some((tx, old_url, new_url)) = s.moved_to.lock().unwrap().take() {
         // Answer with an absolute URL of this (about to die) server.
-        status_url = format!("http://127.0.0.1:9/api/jobs/{id}");
+        status_url = format!("{old_url}/api/jobs/{id}");
         s.moved.store(true, Ordering::SeqCst);
         tx.send(new_url).unwrap();
     }
@@ -374,7 +375,7 @@ async fn polls_follow_the_server_to_its_new_url_after_a_restart() {
     let old = spawn_fake(Arc::clone(&fake), true).await;
     let new = spawn_fake(Arc::clone(&fake), false).await;
     let (tx, rx) = watch::channel(old.clone());
-    *fake.moved_to.lock().unwrap() = Some((tx, new.clone()));
+    *fake.moved_to.lock().unwrap() = Some((tx, old.clone(), new.clone()));
     let dir = tempfile::tempdir().unwrap();
     let s = scenario("job_timeout_s = 10", "photos = \"catalogue\"");
     let t = target(&old, dir.path()).with_server_url_updates(rx);
@@ -426,3 +427,5 @@ async fn max_run_time_bounds_a_load_whose_jobs_never_end() {
     );
     assert_eq!(out.jobs[0].status, "stopped");
 }
+
+mod real_app;

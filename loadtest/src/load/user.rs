@@ -1,10 +1,16 @@
 //! The goose scenario: one iteration is one submission's life, in four
 //! named transactions that pass their state on through the user's session
-//! data.
+//! data. With `[http.login]`, an on-start transaction `log in` comes first
+//! (`login`); downloads are streamed to a byte counter (`download`).
 
+mod download;
+mod login;
+
+use super::address::Destination;
+use super::session::UserSession;
 use super::{JobOutcome, Shared};
-use crate::scenario::PhotoSource;
 use crate::scenario::template::{self, Vars};
+use crate::scenario::{PhotoSource, RunLength};
 use futures::StreamExt as _;
 use goose::prelude::*;
 use serde_json::Value;
@@ -19,10 +25,13 @@ pub const TIME_TO_READY_METHOD: &str = "JOB";
 pub const TIME_TO_READY_NAME: &str = "time to report ready";
 
 /// One iteration's state, kept in the goose user's session data.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Iteration {
     /// The goose iteration it belongs to (completed iterations + 1).
     number: usize,
+    /// The user's headers and cookies, passed on from iteration to
+    /// iteration.
+    session: Arc<UserSession>,
     /// The photo URLs to submit, in order.
     photo_urls: Vec<String>,
     /// The acknowledged job.
@@ -41,11 +50,24 @@ struct Job {
     index: usize,
     /// Seen done.
     ready: bool,
+    /// `(pointer, link)` for each of `report_url_pointers`, from the
+    /// answer that said done; `None` where the answer has no link.
+    links: Vec<(String, Option<String>)>,
 }
 
 /// The goose scenario for `shared.scenario`.
 pub(super) fn goose_scenario(shared: &Arc<Shared>) -> Scenario {
     let mut s = Scenario::new(&shared.scenario.name);
+    if shared.scenario.http.login.is_some() {
+        let sh = Arc::clone(shared);
+        let f: TransactionFunction = Arc::new(move |u| {
+            Box::pin(unless_stopped(
+                Arc::clone(&sh),
+                login::log_in(u, Arc::clone(&sh)),
+            ))
+        });
+        s = s.register_transaction(Transaction::new(f).set_name("log in").set_on_start());
+    }
     let mut seq = 0;
     let mut add = |s: Scenario, name: &str, f: TransactionFunction| {
         seq += 1;
@@ -107,15 +129,24 @@ async fn unless_stopped(
 }
 
 /// This iteration's state: the session's, or a fresh one when the session
-/// holds an earlier iteration's.
-fn iteration(user: &GooseUser) -> Iteration {
+/// holds an earlier iteration's (or none yet). A stopped user's iterations
+/// start broken, so they do nothing.
+fn iteration(user: &GooseUser, shared: &Shared) -> Iteration {
     let number = user.get_iterations() + 1;
-    match user.get_session_data::<Iteration>() {
-        Some(it) if it.number == number => it.clone(),
-        _ => Iteration {
-            number,
-            ..Iteration::default()
-        },
+    let session = match user.get_session_data::<Iteration>() {
+        Some(it) if it.number == number => return it.clone(),
+        Some(it) => Arc::clone(&it.session),
+        None => Arc::new(UserSession::new(
+            &shared.scenario.http,
+            user.weighted_users_index + 1,
+        )),
+    };
+    Iteration {
+        number,
+        broken: session.stopped(),
+        session,
+        photo_urls: Vec::new(),
+        job: None,
     }
 }
 
@@ -152,15 +183,20 @@ fn text_at(answer: &Value, pointer: &str) -> Option<String> {
 // ------------------------------------------------------------ upload photos
 
 async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
-    let mut it = iteration(user);
+    let mut it = iteration(user, &shared);
+    if it.broken {
+        user.set_session_data(it);
+        return Ok(());
+    }
     let sub = &shared.scenario.submission;
     let client = user.client.clone();
     let uploads = (0..sub.photos_per_submission()).map(|k| {
         let client = client.clone();
         let shared = Arc::clone(&shared);
+        let session = Arc::clone(&it.session);
         async move {
             let started = Instant::now();
-            let r = upload_one(&client, &shared, k).await;
+            let r = upload_one(&client, &shared, &session, k).await;
             (started.elapsed(), r)
         }
     });
@@ -209,6 +245,7 @@ async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> Transaction
 async fn upload_one(
     client: &reqwest::Client,
     shared: &Shared,
+    session: &UserSession,
     k: usize,
 ) -> Result<String, (Option<u16>, String)> {
     let http = &shared.scenario.http;
@@ -220,12 +257,13 @@ async fn upload_one(
         .mime_str("image/jpeg")
         .map_err(|e| (None, e.to_string()))?;
     let form = reqwest::multipart::Form::new().part(http.upload_field.clone(), part);
-    let resp = client
-        .post(shared.url(&http.upload_path))
+    let resp = session
+        .apply(client.post(shared.url(&http.upload_path)))
         .multipart(form)
         .send()
         .await
         .map_err(|e| (None, describe(e)))?;
+    session.keep_cookies(resp.headers());
     let status = resp.status();
     if !status.is_success() {
         return Err((Some(status.as_u16()), format!("status {status}")));
@@ -299,7 +337,7 @@ pub(super) fn submission_body(
 }
 
 async fn submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
-    let mut it = iteration(user);
+    let mut it = iteration(user, &shared);
     if it.broken {
         return Ok(());
     }
@@ -339,13 +377,14 @@ async fn submit_iteration(
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
         .name("submit")
-        .set_request_builder(user.client.post(&url).json(&body))
+        .set_request_builder(it.session.apply(user.client.post(&url)).json(&body))
         .build();
     let submitted = Instant::now();
     let goose = user.request(request).await?;
     let resp = goose
         .response
         .map_err(|e| failed(shared, it, "submit", &describe(e)))?;
+    it.session.keep_cookies(resp.headers());
     let status = resp.status();
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();
@@ -388,6 +427,11 @@ async fn submit_iteration(
         })?,
         (None, None) => unreachable!("a scenario always has a status path or pointer"),
     };
+    // A status URL the load will not poll fails the submission now rather
+    // than every poll until the job's deadline.
+    if let Err(e) = shared.destination(&status_path) {
+        return Err(failed(shared, it, "submit", &format!("status URL: {e}")));
+    }
     let index = {
         let mut record = shared.record();
         record.submissions_acknowledged += 1;
@@ -406,6 +450,7 @@ async fn submit_iteration(
         submitted,
         index,
         ready: false,
+        links: Vec::new(),
     });
     Ok(())
 }
@@ -420,26 +465,35 @@ enum End {
 }
 
 enum Poll {
-    Status(String, Option<String>),
+    /// The status, the error message and the report links of an answer.
+    Status(String, Option<String>, Vec<(String, Option<String>)>),
     Error(String),
 }
 
 async fn poll_once(
     user: &mut GooseUser,
     shared: &Shared,
+    session: &UserSession,
     status_url: &str,
 ) -> Result<Poll, Box<TransactionError>> {
     let http = &shared.scenario.http;
-    let url = shared.url(status_url);
+    let (builder, to_app) = match shared.destination(status_url) {
+        Ok(Destination::Server(url)) => (session.apply(user.client.get(url)), true),
+        Ok(Destination::Elsewhere(url)) => (user.client.get(url), false),
+        Err(e) => return Ok(Poll::Error(e)),
+    };
     let request = GooseRequest::builder()
         .name("poll status")
-        .set_request_builder(user.client.get(&url))
+        .set_request_builder(builder)
         .build();
     let goose = user.request(request).await?;
     let resp = match goose.response {
         Ok(r) => r,
         Err(e) => return Ok(Poll::Error(describe(e))),
     };
+    if to_app {
+        session.keep_cookies(resp.headers());
+    }
     let status = resp.status();
     if !status.is_success() {
         return Ok(Poll::Error(format!("status {status}")));
@@ -454,6 +508,10 @@ async fn poll_once(
             http.error_pointer
                 .as_deref()
                 .and_then(|p| text_at(&answer, p)),
+            http.report_url_pointers
+                .iter()
+                .map(|p| (p.clone(), text_at(&answer, p)))
+                .collect(),
         )),
         None => Ok(Poll::Error(format!(
             "no status at `{}` in the answer",
@@ -463,7 +521,7 @@ async fn poll_once(
 }
 
 async fn wait_for_report(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
-    let mut it = iteration(user);
+    let mut it = iteration(user, &shared);
     let Some(mut job) = it.job.clone().filter(|_| !it.broken) else {
         return Ok(());
     };
@@ -476,16 +534,17 @@ async fn wait_for_report(user: &mut GooseUser, shared: Arc<Shared>) -> Transacti
         (users.job_timeout.as_secs_f64() / users.poll_interval.as_secs_f64()).ceil() as u64 + 1;
     let mut end = End::TimedOut;
     for _ in 0..max_polls {
-        let poll = poll_once(user, &shared, &job.status).await?;
+        let poll = poll_once(user, &shared, &it.session, &job.status).await?;
         let now = Instant::now();
         match poll {
-            Poll::Status(s, _) if http.done_values.contains(&s) => {
+            Poll::Status(s, _, links) if http.done_values.contains(&s) => {
                 finish(&shared, &job, now, &s, true);
                 job.ready = true;
+                job.links = links;
                 end = End::Ready;
                 break;
             }
-            Poll::Status(s, error) if http.failed_values.contains(&s) => {
+            Poll::Status(s, error, _) if http.failed_values.contains(&s) => {
                 finish(&shared, &job, now, &s, false);
                 let error = error.unwrap_or_else(|| "(no error given)".to_string());
                 // Without the job id, so that repeats collapse into one
@@ -493,7 +552,7 @@ async fn wait_for_report(user: &mut GooseUser, shared: Arc<Shared>) -> Transacti
                 end = End::Failed(format!("job {s}: {error}"));
                 break;
             }
-            Poll::Status(s, _) => shared.record().jobs[job.index].status = s,
+            Poll::Status(s, _, _) => shared.record().jobs[job.index].status = s,
             Poll::Error(e) => shared.record().error("poll status", &e),
         }
         if now >= deadline {
@@ -564,7 +623,7 @@ fn download_name(path: &str, n: usize) -> String {
 }
 
 async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
-    let mut it = iteration(user);
+    let mut it = iteration(user, &shared);
     let mut result = Ok(());
     let ready = it.job.as_ref().filter(|j| j.ready && !it.broken).cloned();
     if let (Some(job), true) = (ready, shared.scenario.submission.download_reports) {
@@ -574,35 +633,54 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
                 .map_err(|e| failed(&shared, &mut it, &name, &e.to_string()))?;
             let request = GooseRequest::builder()
                 .name(name.as_str())
-                .set_request_builder(user.client.get(shared.url(&path)))
+                .set_request_builder(it.session.apply(user.client.get(shared.url(&path))))
                 .build();
             let goose = user.request(request).await?;
             let error = match goose.response {
                 Err(e) => Some(describe(e)),
                 Ok(r) if !r.status().is_success() => Some(format!("status {}", r.status())),
-                Ok(mut r) => {
-                    // Read it to the end, a chunk at a time: the load
-                    // generator never holds a whole report.
-                    let mut error = None;
-                    loop {
-                        match r.chunk().await {
-                            Ok(Some(_)) => {}
-                            Ok(None) => break,
-                            Err(e) => {
-                                error = Some(describe(e));
-                                break;
-                            }
-                        }
-                    }
-                    error
+                Ok(r) => {
+                    it.session.keep_cookies(r.headers());
+                    download::count_to_end(&shared, r).await.err()
                 }
             };
             if let Some(e) = error {
                 result = Err(failed(&shared, &mut it, &name, &e));
             }
         }
+        for (n, (pointer, link)) in job.links.iter().enumerate() {
+            let name = download::link_name(pointer, n);
+            let started = Instant::now();
+            let (status, r) = match link {
+                None => (
+                    None,
+                    Err(format!(
+                        "no report link at `{pointer}` in the completed status answer"
+                    )),
+                ),
+                Some(link) => download::fetch_link(&shared, &it.session, link).await,
+            };
+            let error = r.as_ref().err().map(String::as_str);
+            user.record_custom_request_duration(
+                "GET",
+                &name,
+                started.elapsed(),
+                r.is_ok(),
+                status,
+                error,
+            )
+            .await?;
+            if let Err(e) = r {
+                result = Err(failed(&shared, &mut it, &name, &e));
+            }
+        }
     }
     think(&shared, user.weighted_users_index + 1, it.number).await;
+    if it.session.stopped() && matches!(shared.scenario.users.length, RunLength::RunTime(_)) {
+        // A stopped user's iterations do nothing; until the run time is up,
+        // pause between them rather than spin.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     user.set_session_data(it);
     result
 }

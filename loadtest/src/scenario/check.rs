@@ -2,7 +2,10 @@
 //! (unknown keys and wrong types refused by the parser, which names key and
 //! line), then [`Checker`] refuses values that parse but cannot run.
 
+mod access;
+
 use super::*;
+use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------- raw file
 
@@ -64,6 +67,19 @@ pub(super) struct RawHttp {
     failed_values: Option<Vec<String>>,
     download_paths: Option<Vec<String>>,
     request_timeout_s: Option<f64>,
+    login: Option<RawLogin>,
+    headers: Option<BTreeMap<String, String>>,
+    report_url_pointers: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLogin {
+    path: String,
+    method: Option<String>,
+    form: Option<BTreeMap<String, toml::Value>>,
+    json: Option<String>,
+    expect_status: Option<toml::Value>,
 }
 
 /// Turns raw values into checked ones, with errors that name `path`.
@@ -434,7 +450,21 @@ impl Checker<'_> {
             Some(p) if p.is_empty() => None,
             p => Some(self.pointer_key("http.error_pointer", p, "/error")?),
         };
+        let report_url_pointers = raw.report_url_pointers.unwrap_or_default();
+        for p in &report_url_pointers {
+            if p.is_empty() {
+                return Err(self.invalid(
+                    "http.report_url_pointers",
+                    "holds an empty pointer (the whole answer is not a link)",
+                    "point at each link in the completed status answer, e.g. [\"/results/pdf_url\"]",
+                ));
+            }
+            self.pointer("http.report_url_pointers", p)?;
+        }
         let download_paths = match raw.download_paths {
+            // Links in the answer replace the reference server's paths
+            // unless paths are asked for too.
+            None if !report_url_pointers.is_empty() => Vec::new(),
             None => vec![
                 "/api/jobs/{{job_id}}/report.pdf".to_string(),
                 "/api/jobs/{{job_id}}/report.xlsx".to_string(),
@@ -507,6 +537,9 @@ impl Checker<'_> {
                 1.0,
                 3_600.0,
             )?,
+            login: raw.login.map(|l| self.login(l)).transpose()?,
+            headers: self.headers(raw.headers.unwrap_or_default())?,
+            report_url_pointers,
         })
     }
 }

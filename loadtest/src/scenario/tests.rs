@@ -244,3 +244,175 @@ download_paths = ["/v2/reports/{{{{job_id}}}}/file"]
         json!({"by": 1, "lines": [{"title": "Item 2", "pics": ["u1"]}]})
     );
 }
+
+const REAL_APP: &str = r#"
+[http]
+report_url_pointers = ["/results/pdf_url", "/results/xlsx_url"]
+
+[http.login]
+path = "/login"
+form = { email = "user{{user}}@example.com", password = "secret", remember = true }
+expect_status = 302
+
+[http.headers]
+X-Api-Key = "key-{{user}}"
+Accept-Language = "en"
+"#;
+
+#[test]
+fn a_login_headers_and_report_links_are_read() {
+    let s = parse(&format!("{MINIMAL}{REAL_APP}")).unwrap();
+    let login = s.http.login.unwrap();
+    assert_eq!(
+        (login.path.as_str(), login.method.as_str()),
+        ("/login", "POST")
+    );
+    assert_eq!(login.expect_status, [302]);
+    let LoginBody::Form(fields) = login.body else {
+        panic!("a form login")
+    };
+    assert_eq!(
+        fields,
+        [
+            ("email".to_string(), "user{{user}}@example.com".to_string()),
+            ("password".to_string(), "secret".to_string()),
+            ("remember".to_string(), "true".to_string()),
+        ]
+    );
+    assert_eq!(
+        s.http.headers,
+        [
+            Header {
+                name: "Accept-Language".into(),
+                value: "en".into()
+            },
+            Header {
+                name: "X-Api-Key".into(),
+                value: "key-{{user}}".into()
+            },
+        ]
+    );
+    assert_eq!(
+        s.http.report_url_pointers,
+        ["/results/pdf_url", "/results/xlsx_url"]
+    );
+    // Links replace the reference server's download paths...
+    assert!(s.http.download_paths.is_empty());
+    // ...unless paths are asked for too.
+    let both = parse(&format!(
+        "{MINIMAL}{}",
+        REAL_APP.replace(
+            "[http]\n",
+            "[http]\ndownload_paths = [\"/r/{{job_id}}.zip\"]\n"
+        )
+    ))
+    .unwrap();
+    assert_eq!(both.http.download_paths, ["/r/{{job_id}}.zip"]);
+}
+
+#[test]
+fn a_json_login_and_a_status_list_are_read() {
+    let s = parse(&format!(
+        "{MINIMAL}\n[http.login]\npath = \"/api/auth\"\nmethod = \"put\"\njson = '''{{\"user\": \"u{{{{user}}}}\", \"n\": \"{{{{user}}}}\"}}'''\nexpect_status = [200, 204]\n"
+    ))
+    .unwrap();
+    let login = s.http.login.unwrap();
+    assert_eq!(login.method, "PUT");
+    assert_eq!(login.expect_status, [200, 204]);
+    let LoginBody::Json(t) = login.body else {
+        panic!("a JSON login")
+    };
+    let body = template::render(&t, &Vars::new().with("user", 3)).unwrap();
+    assert_eq!(body, json!({"user": "u3", "n": 3}));
+    // No headers, no login, no links by default.
+    let s = parse(MINIMAL).unwrap();
+    assert!(s.http.login.is_none() && s.http.headers.is_empty());
+    assert!(s.http.report_url_pointers.is_empty());
+}
+
+#[test]
+fn an_unknown_login_key_is_refused_by_the_parser() {
+    let m = message(&format!(
+        "{MINIMAL}\n[http.login]\npath = \"/login\"\nusername = \"x\"\n"
+    ));
+    assert!(m.contains("username"), "{m}");
+    let m = message(&format!("{MINIMAL}\n[http.login]\nmethod = \"POST\"\n"));
+    assert!(m.contains("path"), "{m}");
+}
+
+#[test]
+fn impossible_logins_headers_and_links_are_refused_with_file_key_and_fix() {
+    let login = |body: &str| format!("{MINIMAL}\n[http.login]\n{body}\n");
+    let headers = |body: &str| format!("{MINIMAL}\n[http.headers]\n{body}\n");
+    let cases = [
+        (login("path = \"login\""), "http.login.path"),
+        (login("path = \"/login/{{id}}\""), "http.login.path"),
+        (
+            login("path = \"/login\"\nmethod = \"DELETE\""),
+            "http.login.method",
+        ),
+        (
+            login("path = \"/login\"\nmethod = \"GET\"\nform = { a = \"b\" }"),
+            "http.login.method",
+        ),
+        (
+            login("path = \"/login\"\nform = { a = \"b\" }\njson = '{}'"),
+            "http.login.json",
+        ),
+        (login("path = \"/login\"\njson = 'nope'"), "http.login.json"),
+        (
+            login("path = \"/login\"\njson = '{\"u\": \"{{iteration}}\"}'"),
+            "http.login.json",
+        ),
+        (
+            login("path = \"/login\"\nform = { a = [1, 2] }"),
+            "http.login.form.a",
+        ),
+        (
+            login("path = \"/login\"\nform = { a = \"{{job_id}}\" }"),
+            "http.login.form.a",
+        ),
+        (
+            login("path = \"/login\"\nexpect_status = 42"),
+            "http.login.expect_status",
+        ),
+        (
+            login("path = \"/login\"\nexpect_status = []"),
+            "http.login.expect_status",
+        ),
+        (
+            login("path = \"/login\"\nexpect_status = \"302\""),
+            "http.login.expect_status",
+        ),
+        (headers("\"X Key\" = \"a\""), "http.headers.X Key"),
+        (headers("X-Key = \"a\\nb\""), "http.headers.X-Key"),
+        (headers("X-Key = \"{{users}}\""), "http.headers.X-Key"),
+        (
+            headers("Content-Type = \"text/plain\""),
+            "http.headers.Content-Type",
+        ),
+        (headers("Host = \"example.com\""), "http.headers.Host"),
+        (
+            headers("X-Key = \"a\"\nx-key = \"b\""),
+            "http.headers.x-key",
+        ),
+        (headers("Cookie = \"justtext\""), "http.headers.Cookie"),
+        (
+            format!("{MINIMAL}\n[http]\nreport_url_pointers = [\"results/pdf\"]\n"),
+            "http.report_url_pointers",
+        ),
+        (
+            format!("{MINIMAL}\n[http]\nreport_url_pointers = [\"\"]\n"),
+            "http.report_url_pointers",
+        ),
+    ];
+    for (text, key) in cases {
+        let m = message(&text);
+        assert!(
+            m.contains("scenarios/test.toml")
+                && m.contains(&format!("`{key}`"))
+                && m.contains("fix:"),
+            "{key}: {m}"
+        );
+    }
+}
