@@ -378,7 +378,7 @@ impl Checker<'_> {
             self.invalid(
                 key,
                 format!("is not valid JSON: {e}"),
-                "write the template as JSON in a TOML multi-line literal ('''...'''), placeholders in strings: \"{{photo_urls}}\"",
+                "write the template as JSON in a TOML multi-line literal ('''...'''), placeholders inside strings, e.g. \"{{user}}\"",
             )
         })?;
         template::render(&value, sample).map_err(|e| self.template_error(key, e))?;

@@ -416,3 +416,22 @@ fn impossible_logins_headers_and_links_are_refused_with_file_key_and_fix() {
         );
     }
 }
+
+#[test]
+fn every_toml_example_in_scenarios_md_parses() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("SCENARIOS.md"))
+        .unwrap();
+    let mut examples = 0;
+    for block in doc.split("```toml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        // A table on its own is shown as part of a file.
+        let text = if block.contains("[users]") {
+            block.to_string()
+        } else {
+            format!("{MINIMAL}\n{block}")
+        };
+        parse(&text).unwrap_or_else(|e| panic!("{e}\nin the example:\n{block}"));
+        examples += 1;
+    }
+    assert!(examples >= 7, "{examples} examples");
+}
