@@ -18,6 +18,9 @@ Examples:
   # A mix: mostly single reports, sometimes camera photos, 3 at once:
   oomlab plan --scenario single-report:4 --scenario camera-photos:1 --concurrency 3
 
+  # Your own app as a candidate next to a profile:
+  oomlab plan --scenario two-reports --target flask-reportlab --profile lean
+
   # Fewer candidates (faster), your own price list:
   oomlab plan --scenario two-reports --profile lean --profile quick-fix \\
       --workers 1,2 --plans my-plans.toml
@@ -56,6 +59,13 @@ pub struct PlanArgs {
     /// every `profiles/*.toml`.
     #[arg(long = "profile", value_name = "FILE|NAME", value_parser = input::profile)]
     pub profiles: Vec<PathBuf>,
+
+    /// Your own app as a candidate next to the profiles (a target file or
+    /// a name in `targets/`); repeatable. It runs with its own settings (no
+    /// worker counts are tried for it). With only targets, no profile runs
+    /// unless --profile names some.
+    #[arg(long = "target", value_name = "FILE|NAME", value_parser = input::target)]
+    pub targets: Vec<PathBuf>,
 
     /// Worker counts to try, comma-separated. Default: 1 and 2, without
     /// counts above the concurrency (extra workers would sit idle).
@@ -104,12 +114,16 @@ impl PlanArgs {
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
-        let profiles = if self.profiles.is_empty() && self.from.is_empty() {
-            input::shipped_profiles()
-                .map_err(|e| ConfigError::flag("--profile", e, "pass --profile FILE"))?
-        } else {
-            self.profiles.clone()
-        };
+        for t in &self.targets {
+            crate::target::Target::app(t)?;
+        }
+        let profiles =
+            if self.profiles.is_empty() && self.from.is_empty() && self.targets.is_empty() {
+                input::shipped_profiles()
+                    .map_err(|e| ConfigError::flag("--profile", e, "pass --profile FILE"))?
+            } else {
+                self.profiles.clone()
+            };
         for p in &profiles {
             crate::target::Target::reference(p, None)?;
         }
@@ -121,6 +135,7 @@ impl PlanArgs {
             plans_file,
             plans,
             profiles,
+            targets: self.targets.clone(),
             workers: self.workers.clone(),
             from: self.from.clone(),
             matrix: self.matrix.settings(),

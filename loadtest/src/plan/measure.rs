@@ -61,6 +61,10 @@ pub fn cells(cfg: &PlanConfig, dir: &Path) -> anyhow::Result<Measuring> {
             targets.push(Target::reference(&f, None)?);
         }
     }
+    // An app runs with its own settings: one configuration each.
+    for t in &cfg.targets {
+        targets.push(Target::app(t)?);
+    }
     let mut scenarios = Vec::new();
     for s in &cfg.scenarios {
         let sc = match cfg.concurrency {
@@ -101,9 +105,10 @@ pub fn cells(cfg: &PlanConfig, dir: &Path) -> anyhow::Result<Measuring> {
                 run.cpus = *share;
                 cells.push(Cell {
                     label: format!(
-                        "{}, {} worker(s) on {}{}",
+                        "{}{} on {}{}",
                         t.name(),
-                        t.workers.unwrap_or(1),
+                        t.workers
+                            .map_or_else(String::new, |w| format!(", {w} worker(s)")),
                         s.name,
                         share.map_or_else(
                             || " (CPU not limited)".to_string(),

@@ -67,6 +67,8 @@ pub struct PlanConfig {
     pub plans: Vec<HostingPlan>,
     /// Profiles to try.
     pub profiles: Vec<PathBuf>,
+    /// App targets to try (target files), each with its own settings.
+    pub targets: Vec<PathBuf>,
     /// Worker counts to try; empty: 1 and 2 up to the concurrency.
     pub workers: Vec<usize>,
     /// Finished runs to judge instead of running.

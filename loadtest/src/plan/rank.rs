@@ -41,8 +41,9 @@ pub struct Measurement {
 pub struct Config {
     /// The profile.
     pub profile: String,
-    /// Background workers.
-    pub workers: usize,
+    /// Background workers; `None` for an app target, which runs with its
+    /// own settings.
+    pub workers: Option<usize>,
     /// The CPU share the server was held to, cores; `None`: not limited.
     #[serde(default)]
     pub cpu: Option<f64>,
@@ -53,13 +54,16 @@ pub struct Config {
 }
 
 impl Config {
-    /// `lean, 1 worker` (and `, 0.5 CPU` when the CPU was limited).
+    /// `lean, 1 worker` (and `, 0.5 CPU` when the CPU was limited); an app
+    /// target by its name alone.
     pub fn label(&self) -> String {
         format!(
-            "{}, {} worker{}{}",
+            "{}{}{}",
             self.profile,
-            self.workers,
-            if self.workers == 1 { "" } else { "s" },
+            self.workers.map_or_else(String::new, |w| format!(
+                ", {w} worker{}",
+                if w == 1 { "" } else { "s" }
+            )),
             self.cpu.map_or_else(String::new, |c| format!(", {c} CPU"))
         )
     }
@@ -266,14 +270,17 @@ pub fn recommend(
 /// The configuration a finished run belongs to: (profile, workers).
 /// The worker count is the one run.json recorded; a run.json of an older
 /// oomlab (without `shape`) falls back to its profile file.
-fn config_of(run: &FinishedRun) -> (String, usize) {
+fn config_of(run: &FinishedRun) -> (String, Option<usize>) {
     let r = &run.report;
+    if r.shape.target == crate::report::TargetKind::App {
+        return (r.profile.name.clone(), None);
+    }
     let workers = r.shape.workers.map(|w| w as usize).unwrap_or_else(|| {
         crate::compare::settings::flatten_profile(&r.profile.path)
             .and_then(|m| m.get("workers").and_then(|w| w.parse().ok()))
             .unwrap_or(1)
     });
-    (r.profile.name.clone(), workers)
+    (r.profile.name.clone(), Some(workers))
 }
 
 fn measurement(run: &FinishedRun, scenario: &str, weight: f64) -> Measurement {
@@ -297,7 +304,7 @@ fn measurement(run: &FinishedRun, scenario: &str, weight: f64) -> Measurement {
 
 /// Groups finished runs into configurations over the given scenarios.
 pub fn configs_from_runs(finished: &[FinishedRun], scenarios: &[(String, f64)]) -> Vec<Config> {
-    let mut by: BTreeMap<(Option<u64>, String, usize), Config> = BTreeMap::new();
+    let mut by: BTreeMap<(Option<u64>, String, Option<usize>), Config> = BTreeMap::new();
     for run in finished {
         let scen_name = &run.report.scenario.name;
         let Some((s, w)) = scenarios.iter().find(|(s, _)| {

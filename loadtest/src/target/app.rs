@@ -138,7 +138,7 @@ impl AppTarget {
         };
         for (key, text) in std::iter::once(("run.command", program.as_str()))
             .chain(args.iter().map(|a| ("run.command", a.as_str())))
-            .chain(raw.run.env.iter().map(|(_, v)| ("run.env", v.as_str())))
+            .chain(raw.run.env.values().map(|v| ("run.env", v.as_str())))
         {
             if let Some(unknown) = unknown_placeholder(text) {
                 return Err(bad(
@@ -234,9 +234,7 @@ fn unknown_placeholder(text: &str) -> Option<String> {
     let mut rest = text;
     while let Some(start) = rest.find('{') {
         let after = &rest[start + 1..];
-        let Some(end) = after.find('}') else {
-            return None;
-        };
+        let end = after.find('}')?;
         let name = &after[..end];
         if !PLACEHOLDERS.contains(&name) {
             return Some(name.to_string());

@@ -14,7 +14,7 @@ fn repo() -> &'static Path {
 fn config(profile: &str, workers: usize, peak_mb: u64, p95: f64) -> Config {
     Config {
         profile: profile.into(),
-        workers,
+        workers: Some(workers),
         cpu: None,
         modelled_runtime_bytes: Some(150 * MB),
         measurements: vec![Measurement {
