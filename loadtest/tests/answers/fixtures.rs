@@ -176,6 +176,8 @@ pub fn run_limited(
                 "1:pdf".into()
             },
             by_jobs_in_flight: by_jobs,
+            process_at_peak: None,
+            rss_sum_at_peak_bytes: None,
             attribution: None,
         },
         modelled_runtime_bytes: Some(runtime),
