@@ -1,0 +1,161 @@
+//! Polling a job's status until its report is ready, failed or given up.
+
+use super::*;
+
+/// How waiting for a job ended.
+enum End {
+    Ready,
+    Failed(String),
+    TimedOut,
+}
+
+enum Poll {
+    /// The status, the error message and the report links of an answer.
+    Status(String, Option<String>, Vec<(String, Option<String>)>),
+    Error(String),
+}
+
+async fn poll_once(
+    user: &mut GooseUser,
+    shared: &Shared,
+    session: &UserSession,
+    status_url: &str,
+) -> Result<Poll, Box<TransactionError>> {
+    let http = &shared.scenario.http;
+    let (builder, to_app) = match shared.destination(status_url) {
+        Ok(Destination::Server(url)) => (session.apply(user.client.get(url)), true),
+        Ok(Destination::Elsewhere(url)) => (user.client.get(url), false),
+        Err(e) => return Ok(Poll::Error(e)),
+    };
+    let request = GooseRequest::builder()
+        .name("poll status")
+        .set_request_builder(builder)
+        .build();
+    let goose = user.request(request).await?;
+    let resp = match goose.response {
+        Ok(r) => r,
+        Err(e) => return Ok(Poll::Error(describe(e))),
+    };
+    if to_app {
+        session.keep_cookies(resp.headers());
+    }
+    let status = resp.status();
+    if !status.is_success() {
+        return Ok(Poll::Error(format!("status {status}")));
+    }
+    let answer: Value = match resp.json().await {
+        Ok(v) => v,
+        Err(e) => return Ok(Poll::Error(format!("answer is not JSON: {}", describe(e)))),
+    };
+    match text_at(&answer, &http.status_pointer) {
+        Some(s) => Ok(Poll::Status(
+            s,
+            http.error_pointer
+                .as_deref()
+                .and_then(|p| text_at(&answer, p)),
+            http.report_url_pointers
+                .iter()
+                .map(|p| (p.clone(), text_at(&answer, p)))
+                .collect(),
+        )),
+        None => Ok(Poll::Error(format!(
+            "no status at `{}` in the answer",
+            http.status_pointer
+        ))),
+    }
+}
+
+pub(super) async fn wait_for_report(
+    user: &mut GooseUser,
+    shared: Arc<Shared>,
+) -> TransactionResult {
+    let mut it = iteration(user, &shared);
+    let Some(mut job) = it.job.clone().filter(|_| !it.broken) else {
+        return Ok(());
+    };
+    let users = &shared.scenario.users;
+    let http = &shared.scenario.http;
+    let deadline = job.submitted + users.job_timeout;
+    // Bounded in count as well as time: one poll per interval until the
+    // deadline, plus one.
+    let max_polls =
+        (users.job_timeout.as_secs_f64() / users.poll_interval.as_secs_f64()).ceil() as u64 + 1;
+    let mut end = End::TimedOut;
+    for _ in 0..max_polls {
+        let poll = poll_once(user, &shared, &it.session, &job.status).await?;
+        let now = Instant::now();
+        match poll {
+            Poll::Status(s, _, links) if http.done_values.contains(&s) => {
+                finish(&shared, &job, now, &s, true);
+                job.ready = true;
+                job.links = links;
+                end = End::Ready;
+                break;
+            }
+            Poll::Status(s, error, _) if http.failed_values.contains(&s) => {
+                finish(&shared, &job, now, &s, false);
+                let error = error.unwrap_or_else(|| "(no error given)".to_string());
+                // Without the job id, so that repeats collapse into one
+                // counted line; `jobs` has the status of each.
+                end = End::Failed(format!("job {s}: {error}"));
+                break;
+            }
+            Poll::Status(s, _, _) => shared.record().jobs[job.index].status = s,
+            Poll::Error(e) => shared.record().error("poll status", &e),
+        }
+        if now >= deadline {
+            break;
+        }
+        let next = (now + users.poll_interval).min(deadline);
+        tokio::time::sleep_until(next.into()).await;
+    }
+    let elapsed = job.submitted.elapsed();
+    // (A stop drops this future before here: stopped jobs are not failures.)
+    let result = match end {
+        End::Ready => Ok(()),
+        End::Failed(e) => Err(e),
+        End::TimedOut => {
+            let mut record = shared.record();
+            record.jobs_failed += 1;
+            record.jobs[job.index].status = "timed out".to_string();
+            Err(format!(
+                "job not done within {} s (job_timeout_s)",
+                users.job_timeout.as_secs_f64()
+            ))
+        }
+    };
+    let error = result.as_ref().err().map(String::as_str);
+    user.record_custom_request_duration(
+        TIME_TO_READY_METHOD,
+        TIME_TO_READY_NAME,
+        elapsed,
+        result.is_ok(),
+        None,
+        error,
+    )
+    .await?;
+    it.job = Some(job);
+    let r = match result {
+        Ok(()) => Ok(()),
+        Err(e) => Err(failed(&shared, &mut it, "wait for report", &e)),
+    };
+    user.set_session_data(it);
+    r
+}
+
+/// Records that `job` ended at `at` with `status`.
+fn finish(shared: &Shared, job: &Job, at: Instant, status: &str, ready: bool) {
+    let finished_at_ms = shared.ms_since_start(at);
+    let mut record = shared.record();
+    if ready {
+        record.jobs_completed += 1;
+    } else {
+        record.jobs_failed += 1;
+    }
+    let j = &mut record.jobs[job.index];
+    j.status = status.to_string();
+    j.finished_at_ms = Some(finished_at_ms);
+    if ready {
+        j.time_to_ready_ms = Some(at.saturating_duration_since(job.submitted).as_millis() as u64);
+    }
+}
