@@ -12,7 +12,7 @@ pub mod svg;
 mod times;
 
 pub use figures::{job_peak, peaks_from_samples, quantile, submission_losses};
-pub use times::JobTimes;
+pub use times::{JobTimes, spans as job_time_spans};
 
 use std::path::{Path, PathBuf};
 

@@ -215,8 +215,9 @@ fn jobs(
         .map(|j| {
             let detail = i.details.get(&j.job_id);
             let times = detail.and_then(|d| d.times.clone());
-            let (queue_wait_s, processing_s, created_to_finished_s) =
-                times.as_ref().map_or((None, None, None), |t| t.spans());
+            let (queue_wait_s, processing_s, created_to_finished_s) = times
+                .as_ref()
+                .map_or((None, None, None), report::job_time_spans);
             let polled = j.time_to_ready_ms.map(|t| t as f64 / 1000.0);
             let completed = j.time_to_ready_ms.is_some();
             JobReport {
