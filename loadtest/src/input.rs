@@ -71,6 +71,22 @@ pub fn count(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `KEY=VALUE`, e.g. an environment variable: the key a name of letters,
+/// digits and `_`, the value anything (empty allowed).
+pub fn key_value(s: &str) -> Result<(String, String), String> {
+    let Some((k, v)) = s.split_once('=') else {
+        return Err(format!(
+            "`{s}` has no `=`; write KEY=VALUE, e.g. REPORT_WORKERS=1"
+        ));
+    };
+    if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "`{k}` is not a variable name (letters, digits and _); write KEY=VALUE, e.g. REPORT_WORKERS=1"
+        ));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
 /// The folder of shipped profiles.
 pub const PROFILES: &str = "profiles";
 /// The folder of shipped scenarios.
@@ -171,6 +187,18 @@ pub fn stem(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_values_split_at_the_first_equals_sign_and_name_a_variable() {
+        assert_eq!(
+            key_value("A_1=x=y").unwrap(),
+            ("A_1".to_string(), "x=y".to_string())
+        );
+        assert_eq!(key_value("A=").unwrap(), ("A".to_string(), String::new()));
+        assert!(key_value("A").unwrap_err().contains("KEY=VALUE"));
+        assert!(key_value("=x").is_err());
+        assert!(key_value("A B=x").is_err());
+    }
 
     #[test]
     fn durations_parse_with_units_and_bad_ones_say_how_to_write_them() {

@@ -31,9 +31,11 @@
 //! - [`finished`]: finished runs read back (`run.json`).
 //! - [`matrix`]: runs one after the other with a progress bar (used by
 //!   compare, plan and gate).
-//! - [`compare`], [`gate`], [`plan`]: the answer commands.
+//! - [`compare`], [`gate`], [`plan`]: the answer commands; [`calibrate`]: the
+//!   model next to a real app, and its error.
 //! - [`cli`]: the command line, parsed into the configs above.
 
+pub mod calibrate;
 pub mod cgroup;
 pub mod child;
 pub mod cli;

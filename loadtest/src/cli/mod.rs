@@ -10,8 +10,9 @@
 //!
 //! # Layout
 //! - `run`: `oomlab run`'s flags, and the flags every run shares.
-//! - `compare`, `gate`, `plan`: the flags of the answer commands.
+//! - `compare`, `gate`, `plan`, `calibrate`: the flags of the answer commands.
 
+mod calibrate;
 mod compare;
 mod gate;
 mod plan;
@@ -21,6 +22,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Exit;
 
+pub use calibrate::CalibrateArgs;
 pub use compare::CompareArgs;
 pub use gate::GateArgs;
 pub use plan::PlanArgs;
@@ -49,6 +51,9 @@ pub enum Command {
     Gate(GateArgs),
     /// Find the cheapest hosting plan, and the settings, that hold a load.
     Plan(PlanArgs),
+    /// Run a profile of the model next to your real app on the same
+    /// scenarios, and say how far apart their memory is.
+    Calibrate(CalibrateArgs),
     /// Run the report server itself (the harness starts its own binary in this
     /// mode, so the measured process is the server alone).
     #[command(hide = true)]
@@ -80,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Compare(args) => runtime.block_on(crate::compare::run(&args.config()?)),
         Command::Gate(args) => runtime.block_on(crate::gate::run(&args.config()?)),
         Command::Plan(args) => runtime.block_on(crate::plan::run(&args.config()?)),
+        Command::Calibrate(args) => runtime.block_on(crate::calibrate::run(&args.config()?)),
     }
 }
 

@@ -135,6 +135,37 @@ impl Target {
         })
     }
 
+    /// The same app with environment variables set over its file's
+    /// `[run.env]` (`KEY=VALUE`, placeholders allowed), e.g. a variant of the
+    /// app for calibration (`REPORT_WORKERS=1`). The display name says which:
+    /// `flask-reportlab[REPORT_WORKERS=1]`. Only an app target has an
+    /// environment of its own; `flag` names the flag in the error.
+    pub fn with_env(
+        mut self,
+        pairs: &[(String, String)],
+        flag: &str,
+    ) -> Result<Target, ConfigError> {
+        if pairs.is_empty() {
+            return Ok(self);
+        }
+        let Program::App(app) = &mut self.program else {
+            return Err(ConfigError::flag(
+                flag,
+                "sets the environment of an app target, and this is the reference server",
+                "use --target NAME, or set the profile's keys in its file",
+            ));
+        };
+        for (k, v) in pairs {
+            match app.env.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => app.env.push((k.clone(), v.clone())),
+            }
+        }
+        let shown: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.file.name = format!("{}[{}]", self.file.name, shown.join(","));
+        Ok(self)
+    }
+
     /// The display name (the profile's file stem, or the target's name).
     pub fn name(&self) -> &str {
         &self.file.name
@@ -250,6 +281,43 @@ fn free_port() -> anyhow::Result<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_app_takes_environment_overrides_and_its_name_says_which() {
+        let lean = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/lean.toml");
+        let pair = [("REPORT_WORKERS".to_string(), "1".to_string())];
+        let e = Target::reference(&lean, None)
+            .unwrap()
+            .with_env(&pair, "--app-env")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--app-env") && e.contains("--target"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "name = \"app\"\n[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\n\
+                 env = {{ REPORT_WORKERS = \"2\" }}\n[readiness]\npath = \"/\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let t = Target::app(&file)
+            .unwrap()
+            .with_env(&pair, "--app-env")
+            .unwrap();
+        assert_eq!(t.name(), "app[REPORT_WORKERS=1]");
+        let Program::App(app) = &t.program else {
+            panic!("an app")
+        };
+        let workers: Vec<_> = app
+            .env
+            .iter()
+            .filter(|(k, _)| k == "REPORT_WORKERS")
+            .collect();
+        assert_eq!(workers, [&("REPORT_WORKERS".to_string(), "1".to_string())]);
+    }
 
     #[test]
     fn a_profile_with_an_unknown_key_is_refused_naming_file_and_key() {

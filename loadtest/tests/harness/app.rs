@@ -69,3 +69,70 @@ fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("PSS sum"), "{md}");
 }
+
+#[test]
+fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagree() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !root
+        .join("examples/flask-reportlab/.venv/bin/gunicorn")
+        .is_file()
+    {
+        eprintln!(
+            "calibrate_runs_the_app_and_the_model: skipped: no venv (run examples/flask-reportlab/setup.sh)"
+        );
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    // lean holds tens of MB where the Python app idles near 100: far apart.
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args([
+            "calibrate",
+            "--target",
+            "flask-reportlab",
+            "--app-env",
+            "REPORT_WORKERS=1",
+            "--profile",
+            "lean",
+            "--scenario",
+            "tiny",
+            "--settle",
+            "1s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("**not calibrated**"), "{stdout}");
+    let dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
+            .unwrap();
+    assert_eq!(c["app"], "flask-reportlab[REPORT_WORKERS=1]");
+    assert_eq!(c["passed"], false);
+    let row = &c["rows"][0];
+    assert_eq!(row["scenario"], "tiny");
+    let app_peak = row["app"]["peak_bytes"].as_u64().unwrap();
+    let model_peak = row["model"]["peak_bytes"].as_u64().unwrap();
+    assert!(app_peak > model_peak, "{row}");
+    assert!(row["peak_error_pct"].as_f64().unwrap() < -15.0, "{row}");
+    for side in ["app", "model"] {
+        assert!(row[side]["idle_bytes"].as_u64().unwrap() > 0, "{row}");
+        // The run went on 1 s after its job: the memory left is read.
+        assert!(row[side]["left_after_bytes"].as_u64().unwrap() > 0, "{row}");
+        assert_eq!(row[side]["jobs_completed"], 1, "{row}");
+    }
+    // The model's idle is below the app's: the file says what would close it.
+    assert!(c["runtime_mb_for_idle"].as_u64().is_some(), "{c}");
+}

@@ -1,0 +1,266 @@
+//! The fidelity figures of one scenario: what the app did, what the model
+//! did, and how far apart they are. Pure: a run's report and its samples in,
+//! figures out.
+
+use serde::{Deserialize, Serialize};
+
+use crate::finished::peak_of;
+use crate::report::RunReport;
+
+/// One side of a row: the app's or the model's figures on one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Side {
+    /// The run's folder, relative to the calibration's folder.
+    pub run: String,
+    /// The highest memory of the run (sampled RSS or PSS of the tree, the
+    /// kernel's high-water mark), bytes: what a limit is checked against.
+    pub peak_bytes: u64,
+    /// Memory at the first sample after the target was ready, bytes.
+    pub idle_bytes: Option<u64>,
+    /// `(peak - idle) / photos submitted at once`, bytes: what one photo in
+    /// flight costs.
+    pub per_photo_bytes: Option<u64>,
+    /// Memory `settle` after the last job finished, bytes: what a finished
+    /// job leaves behind (`None` when the run ended before that).
+    pub left_after_bytes: Option<u64>,
+    /// Jobs that completed.
+    pub jobs_completed: u64,
+    /// Jobs that failed or never completed.
+    pub jobs_not_completed: u64,
+}
+
+/// One scenario's row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Photos submitted at once (photos per submission x users).
+    pub photos_at_once: u64,
+    /// The app's figures.
+    pub app: Side,
+    /// The model's figures.
+    pub model: Side,
+    /// `(model peak - app peak) / app peak`, percent.
+    pub peak_error_pct: f64,
+    /// Whether `|peak_error_pct|` is within the tolerance and both sides
+    /// completed every job.
+    pub within_tolerance: bool,
+}
+
+/// One memory reading of a run: seconds since its start, bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// The tree's memory (RSS, or PSS summed over a tree), bytes.
+    pub bytes: u64,
+}
+
+/// The figures of one run.
+pub fn side(
+    run: String,
+    report: &RunReport,
+    readings: &[Reading],
+    photos_at_once: u64,
+    settle_s: f64,
+) -> Side {
+    let peak = peak_of(report);
+    let idle = report.peaks.idle_rss_bytes;
+    let per_photo = idle
+        .filter(|_| photos_at_once > 0)
+        .map(|i| peak.saturating_sub(i) / photos_at_once);
+    let last_finish = report
+        .jobs
+        .iter()
+        .filter_map(|j| j.finished_at_s)
+        .fold(None, |m: Option<f64>, f| Some(m.map_or(f, |m| m.max(f))));
+    let left_after = last_finish.and_then(|f| reading_at(readings, f + settle_s));
+    let completed = report.load.jobs_completed;
+    Side {
+        run,
+        peak_bytes: peak,
+        idle_bytes: idle,
+        per_photo_bytes: per_photo,
+        left_after_bytes: left_after,
+        jobs_completed: completed,
+        jobs_not_completed: report.load.jobs_failed + report.load.acknowledged_never_completed,
+    }
+}
+
+/// The last reading at or before `t_s`, provided the run went on at least
+/// until `t_s` minus one reading's spacing (a run that stopped earlier has
+/// no reading that late).
+pub fn reading_at(readings: &[Reading], t_s: f64) -> Option<u64> {
+    let last = readings.last()?;
+    // Sampling of a tree takes tens of milliseconds: allow 0.25 s.
+    if last.t_s + 0.25 < t_s {
+        return None;
+    }
+    readings
+        .iter()
+        .take_while(|r| r.t_s <= t_s)
+        .last()
+        .map(|r| r.bytes)
+}
+
+/// A row from both sides; `tolerance_pct` bounds the peak's error.
+pub fn row(
+    scenario: String,
+    photos_at_once: u64,
+    app: Side,
+    model: Side,
+    tolerance_pct: f64,
+) -> Row {
+    let error = error_pct(model.peak_bytes, app.peak_bytes);
+    let complete = app.jobs_not_completed == 0 && model.jobs_not_completed == 0;
+    Row {
+        scenario,
+        photos_at_once,
+        within_tolerance: complete && error.abs() <= tolerance_pct,
+        peak_error_pct: error,
+        app,
+        model,
+    }
+}
+
+/// `(model - app) / app`, percent (0 when the app's figure is 0).
+pub fn error_pct(model: u64, app: u64) -> f64 {
+    if app == 0 {
+        return 0.0;
+    }
+    (model as f64 - app as f64) / app as f64 * 100.0
+}
+
+/// The `model.runtime_mb` that would make the model's idle equal the app's:
+/// the current value plus the median idle gap over the rows, in whole MiB;
+/// `None` without idle figures on both sides.
+pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64> {
+    let mut gaps: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| Some(r.app.idle_bytes? as f64 - r.model.idle_bytes? as f64))
+        .collect();
+    if gaps.is_empty() {
+        return None;
+    }
+    gaps.sort_by(f64::total_cmp);
+    let mid = gaps.len() / 2;
+    let median = if gaps.len() % 2 == 1 {
+        gaps[mid]
+    } else {
+        (gaps[mid - 1] + gaps[mid]) / 2.0
+    };
+    let mib = current_runtime_mb as f64 + median / (1u64 << 20) as f64;
+    Some(mib.round().max(0.0) as u64)
+}
+
+/// Reads the `t_s` and `rss_bytes` columns of a run's `samples.csv` (the
+/// first columns, before any free text).
+pub fn parse_samples(text: &str) -> Result<Vec<Reading>, String> {
+    let mut lines = text.lines();
+    let header = lines.next().ok_or("the file is empty")?;
+    let cols: Vec<&str> = header.split(',').collect();
+    let find = |name: &str| {
+        cols.iter()
+            .position(|c| *c == name)
+            .ok_or_else(|| format!("no `{name}` column in its header"))
+    };
+    let (t, rss) = (find("t_s")?, find("rss_bytes")?);
+    let mut out = Vec::new();
+    for (n, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.splitn(rss.max(t) + 2, ',').collect();
+        let bad = || format!("row {}: cannot read `{line}`", n + 2);
+        let t_s = fields.get(t).and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let bytes = fields
+            .get(rss)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(bad)?;
+        out.push(Reading { t_s, bytes });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(t_s: f64, mb: u64) -> Reading {
+        Reading {
+            t_s,
+            bytes: mb << 20,
+        }
+    }
+
+    fn side_of(peak_mb: u64, idle_mb: u64) -> Side {
+        Side {
+            run: "x".into(),
+            peak_bytes: peak_mb << 20,
+            idle_bytes: Some(idle_mb << 20),
+            per_photo_bytes: None,
+            left_after_bytes: None,
+            jobs_completed: 1,
+            jobs_not_completed: 0,
+        }
+    }
+
+    #[test]
+    fn the_reading_after_the_settle_time_is_the_last_one_before_it() {
+        let rs = [
+            r(0.0, 100),
+            r(1.0, 500),
+            r(2.0, 400),
+            r(3.0, 300),
+            r(4.0, 300),
+        ];
+        assert_eq!(reading_at(&rs, 2.5), Some(400 << 20));
+        assert_eq!(reading_at(&rs, 3.0), Some(300 << 20));
+        // The run ended before the time asked for: no reading.
+        assert_eq!(reading_at(&rs, 6.0), None);
+        assert_eq!(reading_at(&[], 1.0), None);
+    }
+
+    #[test]
+    fn the_error_is_signed_and_relative_to_the_app() {
+        assert!((error_pct(110, 100) - 10.0).abs() < 1e-9);
+        assert!((error_pct(85, 100) + 15.0).abs() < 1e-9);
+        assert_eq!(error_pct(5, 0), 0.0);
+    }
+
+    #[test]
+    fn a_row_is_within_tolerance_only_when_both_sides_completed() {
+        let ok = row("s".into(), 10, side_of(100, 10), side_of(114, 10), 15.0);
+        assert!(ok.within_tolerance);
+        let far = row("s".into(), 10, side_of(100, 10), side_of(116, 10), 15.0);
+        assert!(!far.within_tolerance);
+        let mut failed = side_of(114, 10);
+        failed.jobs_not_completed = 1;
+        let incomplete = row("s".into(), 10, side_of(100, 10), failed, 15.0);
+        assert!(!incomplete.within_tolerance);
+    }
+
+    #[test]
+    fn the_runtime_that_closes_the_idle_gap_uses_the_median_gap() {
+        let rows = vec![
+            row("a".into(), 1, side_of(200, 90), side_of(200, 160), 15.0),
+            row("b".into(), 1, side_of(200, 80), side_of(200, 160), 15.0),
+            row("c".into(), 1, side_of(200, 300), side_of(200, 160), 15.0),
+        ];
+        // Gaps -70, -80, +140: the median is -70, so 150 - 70.
+        assert_eq!(runtime_mb_for_idle(&rows, 150), Some(80));
+        assert_eq!(runtime_mb_for_idle(&[], 150), None);
+    }
+
+    #[test]
+    fn samples_csv_is_read_by_its_header() {
+        let text = "t_s,generation,rss_bytes,stages,per_process\n\
+                    0.010,0,1048576,,\n\
+                    0.020,0,2097152,1:pdf,pid 1 a: 3; pid 2 b: 4\n";
+        let rs = parse_samples(text).unwrap();
+        assert_eq!(rs, vec![r(0.01, 1), r(0.02, 2)]);
+        let err = parse_samples("t_s,rss_bytes\nx,1\n").unwrap_err();
+        assert!(err.contains("row 2"), "{err}");
+        assert!(parse_samples("a,b\n").unwrap_err().contains("t_s"));
+    }
+}

@@ -1,0 +1,100 @@
+//! `oomlab calibrate`'s flags.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::run::MatrixArgs;
+use crate::calibrate::{CalibrateConfig, DEFAULT_SCENARIOS};
+use crate::error::ConfigError;
+use crate::input;
+use crate::scenario::Scenario;
+use crate::target::Target;
+
+const CALIBRATE_EXAMPLES: &str = "\
+Examples:
+  # The model of the Python app against the example app (examples/flask-reportlab):
+  oomlab calibrate --target flask-reportlab --profile original
+
+  # One background worker on both sides:
+  oomlab calibrate --target flask-reportlab --app-env REPORT_WORKERS=1 --profile quick-fix
+
+  # The one-line fix (photos handed to reportlab as files):
+  oomlab calibrate --target flask-reportlab --app-env REPORT_WORKERS=1 \\
+      --app-env REPORT_PHOTO_SOURCE=path --profile passthrough
+
+Exit codes: 0 every peak within the tolerance, 1 a peak further off (or a
+scenario missing), 2 bad arguments or files, 3 the harness failed or was
+interrupted.";
+
+/// Flags of `oomlab calibrate`.
+#[derive(Debug, Clone, Args)]
+#[command(after_long_help = CALIBRATE_EXAMPLES, after_help = CALIBRATE_EXAMPLES)]
+pub struct CalibrateArgs {
+    /// The real app: a target file, or a name in `targets/`.
+    #[arg(long, value_name = "FILE|NAME", value_parser = input::target)]
+    pub target: PathBuf,
+
+    /// The model: a profile of the reference server (file or name in
+    /// `profiles/`).
+    #[arg(long, value_name = "FILE|NAME", value_parser = input::profile)]
+    pub profile: PathBuf,
+
+    /// Set an environment variable of the app over its target file's
+    /// `[run.env]`, e.g. REPORT_WORKERS=1; repeatable.
+    #[arg(long = "app-env", value_name = "KEY=VALUE", value_parser = input::key_value)]
+    pub app_env: Vec<(String, String)>,
+
+    /// A scenario to run both on (file or name in `scenarios/`); repeatable.
+    /// Default: single-report, two-reports, camera-photos, two-in-sequence.
+    #[arg(long = "scenario", value_name = "FILE|NAME", value_parser = input::scenario)]
+    pub scenarios: Vec<PathBuf>,
+
+    /// The largest peak error, model against app, that passes, e.g. 15%.
+    #[arg(long, default_value = "15%", value_name = "PERCENT", value_parser = input::percent)]
+    pub tolerance: f64,
+
+    /// The pause after each submission; the memory left behind is read this
+    /// long after the last job finished.
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = input::duration)]
+    pub settle: Duration,
+
+    /// The limit recorded in each run (never enforced: calibration measures
+    /// without killing).
+    #[arg(long, default_value = "4GiB", value_name = "SIZE", value_parser = input::size)]
+    pub limit: u64,
+
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+}
+
+impl CalibrateArgs {
+    /// The calibration these flags ask for; both targets and every scenario
+    /// are loaded and checked before the first run.
+    pub fn config(&self) -> Result<CalibrateConfig, ConfigError> {
+        let scenarios = if self.scenarios.is_empty() {
+            DEFAULT_SCENARIOS
+                .iter()
+                .map(|s| {
+                    input::scenario(s)
+                        .map_err(|e| ConfigError::flag("--scenario", e, "pass --scenario FILE"))
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            self.scenarios.clone()
+        };
+        Ok(CalibrateConfig {
+            app: Target::app(&self.target)?.with_env(&self.app_env, "--app-env")?,
+            model: Target::reference(&self.profile, None)?,
+            scenarios: scenarios
+                .iter()
+                .map(|s| Scenario::load(s))
+                .collect::<Result<_, _>>()?,
+            tolerance_pct: self.tolerance * 100.0,
+            limit: self.limit,
+            settle: self.settle,
+            matrix: self.matrix.settings(),
+        })
+    }
+}
