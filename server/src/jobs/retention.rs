@@ -24,10 +24,21 @@
 //! long it waits (the measured "still 630 after the thread returned"). A new
 //! document build allocates containers by the thousand (a flowable, a table
 //! cell, an image reader per photo), so that is where the model puts the full
-//! collection: **at the start of the next job's PDF stage** (any worker's).
-//! The next job's load, Excel and photo downloads therefore run on top of the
-//! first job's leftovers, as measured. The rule is deterministic on purpose:
-//! CPython's exact moment depends on object counts the model does not have.
+//! collection: **at the start of a PDF stage** (any worker's), once at least
+//! `model.gc_after_jobs` finished jobs are parked. The rule is deterministic
+//! on purpose: CPython's exact moment depends on object counts the model does
+//! not have.
+//!
+//! The threshold comes from the example app (`examples/flask-reportlab`, 1
+//! user filing four 10-phone-photo reports 3 s apart, `oomlab run --target
+//! flask-reportlab --enforce off --limit 8GiB`, 2026-11-30): the tree's RSS
+//! peaked at 703, 1301 and 1894 MB in jobs 1 to 3 (each job on top of all the
+//! earlier ones' leftovers), and job 4 peaked at 1909 MB, no higher than its
+//! start: the collection ran during job 4, before its photos were decoded.
+//! So the Python profiles set `gc_after_jobs = 3`. (glibc then kept most of
+//! the freed memory, 1806 MB after job 4, where jemalloc returns it after its
+//! decay time: the model's memory after a collection is lower than the
+//! app's.)
 //!
 //! A collection frees the buffers on the thread that runs it; that job's
 //! per-thread "live bytes" are credited with what it freed for others, so the
@@ -100,12 +111,21 @@ impl Collector {
 
     /// Run a collection: free every parked buffer on the calling thread.
     pub fn collect(&self) -> Collected {
+        self.collect_once(1)
+    }
+
+    /// Run a collection when at least `min_jobs` finished jobs are parked
+    /// (the modelled generation-2 threshold); otherwise free nothing.
+    pub fn collect_once(&self, min_jobs: usize) -> Collected {
         // Take them out under the lock, free them outside it: freeing
         // hundreds of MB must not hold up `/debug/memory`.
-        let parked = std::mem::take(&mut *self.parked.lock().unwrap_or_else(|e| e.into_inner()));
-        if parked.is_empty() {
-            return Collected::default();
-        }
+        let parked = {
+            let mut guard = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_empty() || guard.len() < min_jobs {
+                return Collected::default();
+            }
+            std::mem::take(&mut *guard)
+        };
         let nominal: u64 = parked.iter().map(|(_, h)| h.bytes()).sum();
         let jobs = parked.len();
         let before = thread_counters();
@@ -174,5 +194,30 @@ mod tests {
         assert_eq!(c.collections(), 1);
         assert_eq!(c.collect(), Collected::default());
         assert_eq!(c.collections(), 1, "an empty collection is not counted");
+    }
+
+    #[test]
+    fn a_collection_waits_until_enough_jobs_are_parked_then_frees_them_all() {
+        let c = Collector::default();
+        c.park(1, held(100));
+        c.park(2, held(100));
+        assert_eq!(c.collect_once(3), Collected::default());
+        assert_eq!(c.uncollected_bytes(), 200 * 7, "two jobs stay parked");
+        c.park(3, held(100));
+        let freed = c.collect_once(3);
+        assert_eq!((freed.jobs, freed.bytes), (3, 300 * 7));
+        assert_eq!(c.uncollected_bytes(), 0);
+    }
+
+    #[test]
+    fn gc_after_jobs_defaults_to_the_next_job_and_refuses_zero() {
+        use crate::settings::Settings;
+        assert_eq!(Settings::default().model.gc_after_jobs, 1);
+        let s = Settings::from_toml("[model]\ngc_after_jobs = 3").unwrap();
+        assert_eq!(s.model.gc_after_jobs, 3);
+        let err = Settings::from_toml("[model]\ngc_after_jobs = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("gc_after_jobs"), "{err}");
     }
 }

@@ -243,7 +243,7 @@ fn process(
         // The modelled full collection runs as a document build starts (the
         // rule and why: `jobs::retention`). It frees other jobs' leftovers on
         // this thread; this job's live bytes are credited for them.
-        let freed = ctx.collector.collect();
+        let freed = ctx.collector.collect_once(s.model.gc_after_jobs as usize);
         stages.credit_freed_for_others(freed.bytes);
     }
     ctx.in_flight.update(job_id, "pdf", 45, stages.live());
