@@ -153,30 +153,25 @@ pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64>
     Some(mib.round().max(0.0) as u64)
 }
 
-/// Reads the `t_s` and `rss_bytes` columns of a run's `samples.csv` (the
-/// first columns, before any free text).
+/// Reads the `t_s` and `rss_bytes` columns of a run's `samples.csv`.
 pub fn parse_samples(text: &str) -> Result<Vec<Reading>, String> {
-    let mut lines = text.lines();
-    let header = lines.next().ok_or("the file is empty")?;
-    let cols: Vec<&str> = header.split(',').collect();
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = r.headers().map_err(|e| e.to_string())?.clone();
     let find = |name: &str| {
-        cols.iter()
-            .position(|c| *c == name)
+        headers
+            .iter()
+            .position(|c| c == name)
             .ok_or_else(|| format!("no `{name}` column in its header"))
     };
     let (t, rss) = (find("t_s")?, find("rss_bytes")?);
     let mut out = Vec::new();
-    for (n, line) in lines.enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.splitn(rss.max(t) + 2, ',').collect();
-        let bad = || format!("row {}: cannot read `{line}`", n + 2);
-        let t_s = fields.get(t).and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-        let bytes = fields
-            .get(rss)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(bad)?;
+    for (n, rec) in r.records().enumerate() {
+        let bad = || format!("row {}: cannot read it", n + 2);
+        let rec = rec.map_err(|e| format!("row {}: {e}", n + 2))?;
+        let t_s = rec.get(t).and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let bytes = rec.get(rss).and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         out.push(Reading { t_s, bytes });
     }
     Ok(out)
@@ -256,7 +251,7 @@ mod tests {
     fn samples_csv_is_read_by_its_header() {
         let text = "t_s,generation,rss_bytes,stages,per_process\n\
                     0.010,0,1048576,,\n\
-                    0.020,0,2097152,1:pdf,pid 1 a: 3; pid 2 b: 4\n";
+                    0.020,0,2097152,\"1:pdf, 2:photos\",pid 1 a: 3; pid 2 b: 4\n";
         let rs = parse_samples(text).unwrap();
         assert_eq!(rs, vec![r(0.01, 1), r(0.02, 2)]);
         let err = parse_samples("t_s,rss_bytes\nx,1\n").unwrap_err();
