@@ -252,3 +252,25 @@ fn real_gate_of_lean_on_tiny_passes() {
             .contains("peak under budget minus headroom")
     );
 }
+
+#[test]
+fn the_default_regression_share_passes_run_to_run_noise_and_fails_beyond_it() {
+    // Ten runs of the same code differed by up to 19% (README): +15% passes
+    // with the default 20%, +25% fails.
+    let dir = tempfile::tempdir().unwrap();
+    let base = fixtures::write(
+        dir.path(),
+        "base",
+        &fixtures::run("lean", "two-reports", 200, 2, 10.0),
+    );
+    let baseline = ["--baseline", base.to_str().unwrap()];
+    for (mb, want) in [(230, 0), (250, 1)] {
+        let now = fixtures::write(
+            dir.path(),
+            &format!("now{mb}"),
+            &fixtures::run("lean", "two-reports", mb, 2, 10.0),
+        );
+        let (code, out, err) = gate(&now, &baseline, dir.path());
+        assert_eq!(code, want, "{mb} MB: {out}\n{err}");
+    }
+}
