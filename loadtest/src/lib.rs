@@ -17,8 +17,11 @@
 //! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
 //! - [`watchdog`], [`cgroup`]: the limit check and the OOM event; memory
 //!   and CPU cgroups below the harness's own.
+//! - [`crash`]: [`crash::Crash`], what is known of a target that ended on
+//!   its own (signal, last lines, where its core went).
 //! - [`child`]: [`child::ServerProcess`], the target's process: its own
-//!   process group, killed on drop, ready when it prints its ready line.
+//!   process group, killed on drop, ready when it prints its ready line,
+//!   started with `RUST_BACKTRACE=1` and core dumps allowed.
 //! - [`target`]: [`target::Target`], what a run measures and how it is
 //!   started.
 //! - [`sampler`]: the memory sampler (`/proc` every 10 ms, `/debug/memory`
@@ -38,6 +41,7 @@ pub mod cgroup;
 pub mod child;
 pub mod cli;
 pub mod compare;
+pub mod crash;
 pub mod error;
 pub mod finished;
 pub mod gate;

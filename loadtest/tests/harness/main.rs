@@ -8,6 +8,7 @@
 mod app;
 mod cli;
 mod cpu;
+mod crash;
 mod helpers;
 mod ownership;
 mod run;
