@@ -11,6 +11,7 @@ mod cpu;
 mod crash;
 mod helpers;
 mod ownership;
+mod retry;
 mod run;
 mod schema;
 mod watchdog;
