@@ -24,6 +24,8 @@
 //!   started with `RUST_BACKTRACE=1` and core dumps allowed.
 //! - [`target`]: [`target::Target`], what a run measures and how it is
 //!   started.
+//! - [`stress`]: the target started and stopped many times, back to back,
+//!   as `plan` does (issue 17's stress test; `examples/start_stop.rs`).
 //! - [`sampler`]: the memory sampler (`/proc` every 10 ms, `/debug/memory`
 //!   every 100 ms), writing `samples.csv` as it goes; [`live`] draws from it.
 //! - [`load`]: the goose load that a scenario describes.
@@ -55,6 +57,7 @@ pub mod report;
 pub mod sampler;
 pub mod scenario;
 pub mod silence;
+pub mod stress;
 pub mod target;
 pub mod units;
 pub mod watchdog;

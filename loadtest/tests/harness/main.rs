@@ -14,4 +14,5 @@ mod ownership;
 mod retry;
 mod run;
 mod schema;
+mod start_stop;
 mod watchdog;
