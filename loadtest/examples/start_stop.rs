@@ -11,7 +11,9 @@
 //! `profiles/resize.toml`), `--workers N` (the profile's worker count
 //! overridden, as `plan`'s `-wN` configurations do), `--cpus SHARE` (the CPU
 //! cgroup of every other cycle, default 0.5; `--cpus 0`: none),
-//! `--max-duration SECONDS` (default 1800), `--oomlab PATH` (the binary
+//! `--busy N` (threads of this process that allocate and free while the
+//! cycles run, as the load and the fake Cloudinary do in a `plan`; default
+//! 2), `--max-duration SECONDS` (default 1800), `--oomlab PATH` (the binary
 //! whose `serve` mode runs the server; default: `oomlab` next to this
 //! example's folder, i.e. the build of the same profile), `--out DIR`
 //! (default: a temporary folder; crashed cycles' folders are kept there).
@@ -23,6 +25,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use oomlab::stress::{self, StressConfig};
 use oomlab::target::Target;
+
+// As in oomlab's own binary: the harness forks its children from a jemalloc
+// process, so the stress test does too.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -43,6 +50,7 @@ fn run() -> anyhow::Result<bool> {
     let mut max_duration = Duration::from_secs(1800);
     let mut oomlab = None;
     let mut out = None;
+    let mut busy_threads = 2u32;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -62,8 +70,13 @@ fn run() -> anyhow::Result<bool> {
             }
             "--oomlab" => oomlab = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
+            "--busy" => {
+                busy_threads = value()?
+                    .parse()
+                    .context("--busy: a whole number of threads")?
+            }
             other => bail!(
-                "unknown flag {other}: use --cycles, --profile, --workers, --cpus, --max-duration, --oomlab or --out"
+                "unknown flag {other}: use --cycles, --profile, --workers, --cpus, --busy, --max-duration, --oomlab or --out"
             ),
         }
     }
@@ -96,6 +109,7 @@ fn run() -> anyhow::Result<bool> {
         ready_timeout: Duration::from_secs(60),
         stop_grace: Duration::from_secs(5),
         dir: dir.clone(),
+        busy_threads,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -46,6 +46,10 @@ pub struct StressConfig {
     /// Where each cycle's folder (data and log) goes; clean cycles' folders
     /// are removed, crashed ones kept.
     pub dir: PathBuf,
+    /// Threads of the harness that allocate and free while the cycles run,
+    /// as the load, the fake Cloudinary and the sampler do during a `plan`:
+    /// the forks then happen while other threads use the allocator.
+    pub busy_threads: u32,
 }
 
 /// What the cycles showed.
@@ -128,6 +132,7 @@ pub async fn run(cfg: &StressConfig) -> anyhow::Result<StressReport> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
+    let _busy = Busy::start(cfg.busy_threads);
     for n in 0..cfg.cycles {
         if started.elapsed() >= cfg.max_duration {
             report.timed_out = true;
@@ -158,6 +163,51 @@ pub async fn run(cfg: &StressConfig) -> anyhow::Result<StressReport> {
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Threads that allocate and free buffers of assorted sizes until dropped.
+struct Busy {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Busy {
+    fn start(n: u32) -> Busy {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(i);
+                    let mut held: Vec<Vec<u8>> = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        // xorshift: sizes from 16 B to 1 MiB, up to 64 held.
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let size = 16usize << (x % 17);
+                        held.push(vec![(x & 0xff) as u8; size]);
+                        if held.len() > 64 {
+                            held.swap_remove((x >> 20) as usize % held.len());
+                        }
+                        if x % 64 == 0 {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Busy { stop, threads }
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// One start, one look at it, one stop; `true` when all went as it should.

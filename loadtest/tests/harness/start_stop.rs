@@ -26,6 +26,7 @@ async fn the_server_starts_and_stops_fifty_times_without_a_crash() {
         ready_timeout: Duration::from_secs(30),
         stop_grace: Duration::from_secs(5),
         dir: work.path().to_path_buf(),
+        busy_threads: 1,
     };
     let report = stress::run(&cfg).await.unwrap();
     let summary = report.summary();
