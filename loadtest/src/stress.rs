@@ -190,7 +190,7 @@ impl Busy {
                         if held.len() > 64 {
                             held.swap_remove((x >> 20) as usize % held.len());
                         }
-                        if x % 64 == 0 {
+                        if x.is_multiple_of(64) {
                             std::thread::sleep(Duration::from_millis(1));
                         }
                     }
