@@ -236,7 +236,6 @@ impl<'a> Supervisor<'a> {
             .oom_events
             .iter()
             .any(|e| e.generation == running.generation && e.trigger == Trigger::Cgroup);
-        self.shared.close_generation();
         let cause = if by_watchdog {
             ExitCause::Watchdog
         } else if by_cgroup {
@@ -244,7 +243,10 @@ impl<'a> Supervisor<'a> {
         } else {
             ExitCause::Crashed
         };
+        // Before the generation is closed: closing forgets its latest
+        // `/debug/memory` reading, which says what the crash interrupted.
         let crash = (cause == ExitCause::Crashed).then(|| self.crash_of(&running, status));
+        self.shared.close_generation();
         self.push_exit(&running, status, cause, crash);
         cause
     }
