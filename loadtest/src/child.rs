@@ -6,6 +6,11 @@
 //! or calling `exit` without running destructors, as goose does on a second
 //! Ctrl-C), and is ready when it prints its ready line
 //! `{"event":"ready","addr":"127.0.0.1:PORT","pid":N}` on stdout.
+//!
+//! So that a crash can be diagnosed, the child starts with
+//! `RUST_BACKTRACE=1` (unless set already) and with its core size limit
+//! raised to the hard limit; a start that ends before it is ready is an
+//! [`ExitedBeforeReady`] error carrying the [`Crash`].
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -13,7 +18,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, killpg};
@@ -21,6 +26,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+use crate::crash::{Crash, Started};
 
 /// How to start the server.
 #[derive(Debug, Clone)]
@@ -99,7 +106,38 @@ pub struct ServerProcess {
     log: PathBuf,
     exited: Option<ExitStatus>,
     stop_signal: Signal,
+    cwd: PathBuf,
+    started: SystemTime,
+    core_limit: Option<u64>,
 }
+
+/// The target ended before it was ready; the error of
+/// [`ServerProcess::start`] that says how (`anyhow::Error::downcast_ref`).
+#[derive(Debug)]
+pub struct ExitedBeforeReady {
+    /// What is known of the crash.
+    pub crash: Crash,
+    /// The exit status, as the OS reported it.
+    pub status: ExitStatus,
+}
+
+impl std::fmt::Display for ExitedBeforeReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines = if self.crash.last_lines.is_empty() {
+            "(nothing in its output)".to_string()
+        } else {
+            self.crash.last_lines.join("\n")
+        };
+        write!(
+            f,
+            "the server exited before it was ready ({}; {}); its last lines:\n{lines}",
+            self.crash.how(),
+            self.crash.core_sentence()
+        )
+    }
+}
+
+impl std::error::Error for ExitedBeforeReady {}
 
 impl ServerProcess {
     /// Starts the server and waits at most `ready_timeout` for its ready line.
@@ -131,6 +169,13 @@ impl ServerProcess {
             command.current_dir(dir);
         }
         command.envs(cmd.env.iter().map(|(k, v)| (k, v)));
+        // A panic's backtrace in server.log, unless the user chose otherwise.
+        if std::env::var_os("RUST_BACKTRACE").is_none()
+            && !cmd.env.iter().any(|(k, _)| k == "RUST_BACKTRACE")
+        {
+            command.env("RUST_BACKTRACE", "1");
+        }
+        let core_limit = core_limit();
         command
             .args(&cmd.args)
             .stdin(Stdio::null())
@@ -138,7 +183,8 @@ impl ServerProcess {
             .stderr(Stdio::from(log.try_clone()?))
             .process_group(0)
             .kill_on_drop(true);
-        prepare_child(&mut command, cgroup_procs);
+        prepare_child(&mut command, cgroup_procs, core_limit);
+        let started = SystemTime::now();
         let mut child = command.spawn().with_context(|| {
             format!(
                 "starting the server `{}`: check that it exists and is executable (--server-bin)",
@@ -158,16 +204,19 @@ impl ServerProcess {
             log: cmd.log.clone(),
             exited: None,
             stop_signal: Signal::SIGTERM,
+            cwd: match &cmd.cwd {
+                Some(d) => d.clone(),
+                None => std::env::current_dir().unwrap_or_default(),
+            },
+            started,
+            core_limit,
         };
         let outcome = tokio::select! {
             r = tokio::time::timeout(ready_timeout, ready_rx) => r,
             status = this.child.wait() => {
                 let status = status?;
                 this.exited = Some(status);
-                bail!(
-                    "the server exited before it was ready ({status}); its last lines:\n{}",
-                    tail(&this.log, 20)
-                );
+                return Err(ExitedBeforeReady { crash: this.crash(status, true), status }.into());
             }
         };
         match outcome {
@@ -185,6 +234,14 @@ impl ServerProcess {
             Ok(Err(_)) => {
                 // stdout closed without a ready line: the server is exiting.
                 let status = tokio::time::timeout(Duration::from_secs(5), this.child.wait()).await;
+                if let Ok(Ok(status)) = status {
+                    this.exited = Some(status);
+                    return Err(ExitedBeforeReady {
+                        crash: this.crash(status, true),
+                        status,
+                    }
+                    .into());
+                }
                 bail!(
                     "the server closed its output before it was ready ({}); its last lines:\n{}",
                     status
@@ -205,6 +262,24 @@ impl ServerProcess {
                 tail(&this.log, 20)
             ),
         }
+    }
+
+    /// What is known of its end by `status` (its own, not the harness's
+    /// kill): the signal, its last lines, its core file (moved into the
+    /// folder of its log when written into its working directory).
+    pub fn crash(&self, status: ExitStatus, before_ready: bool) -> Crash {
+        Crash::examine(
+            status,
+            &Started {
+                pid: self.pid,
+                cwd: self.cwd.clone(),
+                at: self.started,
+                log: &self.log,
+                keep_in: self.log.parent(),
+                core_limit: self.core_limit,
+            },
+            before_ready,
+        )
     }
 
     /// The server's pid (also its process group id).
@@ -281,16 +356,41 @@ pub fn kill_tree(root: u32) {
     kill_group(root);
 }
 
-/// Death signal and cgroup placement, run in the child between `fork` and
-/// `exec`.
+/// The core size limit the child is given: the harness's hard limit (an
+/// unprivileged process may raise its soft limit up to it). `None` when it
+/// cannot be read; `u64::MAX` is unlimited.
+fn core_limit() -> Option<u64> {
+    use nix::sys::resource::{Resource, getrlimit};
+    getrlimit(Resource::RLIMIT_CORE).ok().map(|(_, hard)| hard)
+}
+
+/// Death signal, core size limit and cgroup placement, run in the child
+/// between `fork` and `exec`.
+///
+/// The core limit is set here rather than with `prlimit` on the child's pid
+/// after the spawn: a target that crashes at once (the crash of issue 17
+/// came before the ready line) would otherwise die before its limit was
+/// raised and leave no core. This adds no `unsafe` block of its own: it is
+/// one more system call in the closure that already places the child.
 #[allow(unsafe_code)]
-fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>) {
+fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>, core_limit: Option<u64>) {
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (prctl, write) on a file descriptor opened
-    // before the fork; it allocates nothing.
+    // functions that are single system calls (prctl, setrlimit, write) on
+    // values and a file descriptor made before the fork; it allocates
+    // nothing and takes no lock.
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if let Some(hard) = core_limit {
+                // Refused (a container's seccomp profile, say): no core,
+                // and the start goes on; the crash report says none was
+                // written.
+                let _ = nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_CORE,
+                    hard,
+                    hard,
+                );
+            }
             for f in &cgroup_procs {
                 // `0` is the writing process: the child moves itself, nothing
                 // else moves.

@@ -474,7 +474,9 @@ pub async fn run(cfg: &CompareConfig) -> anyhow::Result<Exit> {
         }
     };
     if finished.is_empty() {
-        anyhow::bail!("no run finished; see the messages above");
+        // The progress lines are not shown without a terminal: the notes
+        // say why each cell failed.
+        anyhow::bail!("no run finished:\n- {}", notes.join("\n- "));
     }
     let report = build(&finished, cfg.limit, wall, notes);
     write_all(&report, &dir)?;

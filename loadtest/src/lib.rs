@@ -17,10 +17,15 @@
 //! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
 //! - [`watchdog`], [`cgroup`]: the limit check and the OOM event; memory
 //!   and CPU cgroups below the harness's own.
+//! - [`crash`]: [`crash::Crash`], what is known of a target that ended on
+//!   its own (signal, last lines, where its core went).
 //! - [`child`]: [`child::ServerProcess`], the target's process: its own
-//!   process group, killed on drop, ready when it prints its ready line.
+//!   process group, killed on drop, ready when it prints its ready line,
+//!   started with `RUST_BACKTRACE=1` and core dumps allowed.
 //! - [`target`]: [`target::Target`], what a run measures and how it is
 //!   started.
+//! - [`stress`]: the target started and stopped many times, back to back,
+//!   as `plan` does (issue 17's stress test; `examples/start_stop.rs`).
 //! - [`sampler`]: the memory sampler (`/proc` every 10 ms, `/debug/memory`
 //!   every 100 ms), writing `samples.csv` as it goes; [`live`] draws from it.
 //! - [`load`]: the goose load that a scenario describes.
@@ -40,6 +45,7 @@ pub mod cgroup;
 pub mod child;
 pub mod cli;
 pub mod compare;
+pub mod crash;
 pub mod error;
 pub mod finished;
 pub mod gate;
@@ -53,6 +59,7 @@ pub mod report;
 pub mod sampler;
 pub mod scenario;
 pub mod silence;
+pub mod stress;
 pub mod target;
 pub mod units;
 pub mod watchdog;

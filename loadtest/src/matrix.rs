@@ -5,7 +5,9 @@
 //! with another), each in a fresh folder, with a progress bar on a terminal.
 //! A cell whose inputs are wrong stops the matrix (exit 2); a cell whose
 //! harness failed is noted and skipped, so one bad cell does not lose the
-//! rest; Ctrl-C stops after the interrupted cell.
+//! rest; a cell whose target crashed before it was ready is run once more
+//! (no load ran, so the crash says nothing of the configuration), and the
+//! notes say so; Ctrl-C stops after the interrupted cell.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,7 +18,7 @@ use anyhow::Context;
 use crate::error::Exit;
 use crate::finished::FinishedRun;
 use crate::harness::{self, Output, RunConfig};
-use crate::report::Outcome;
+use crate::report::{Outcome, RunReport};
 use crate::scenario::Scenario;
 use crate::target::Target;
 use crate::watchdog::Enforce;
@@ -86,7 +88,7 @@ pub async fn run(
     for mut cell in cells {
         pb.set_message(cell.label.clone());
         cell.run.output = Output::Silent;
-        match run_one(&cell.run).await {
+        match run_retrying_a_crashed_start(&cell, &pb, &mut out.notes).await {
             Ok(run) => {
                 pb.println(format!("{}: {}", cell.label, line(&run)));
                 let interrupted = run.report.verdict.outcome == Outcome::Interrupted;
@@ -111,6 +113,76 @@ pub async fn run(
     }
     pb.finish_and_clear();
     Ok(out)
+}
+
+/// A cell's run, made once more when its target crashed before it was
+/// ready. Such a crash says nothing of the configuration's memory (no load
+/// ran), so it must not decide the cell: the retry does, and its report and
+/// the matrix's notes say that it is a retry. When the retry crashes before
+/// it is ready too, the cell failed (an error: not in the table, not
+/// counted as a configuration that does not hold).
+async fn run_retrying_a_crashed_start(
+    cell: &Cell,
+    pb: &indicatif::ProgressBar,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<FinishedRun> {
+    let first = run_one(&cell.run).await?;
+    let Some(how) = crashed_before_ready(&first.report) else {
+        return Ok(first);
+    };
+    let note = format!(
+        "{}: the target crashed before it was ready ({how}; its report: {}); retried once",
+        cell.label,
+        first.dir.display()
+    );
+    // Said even without a terminal (the progress bar is hidden then).
+    if pb.is_hidden() {
+        eprintln!("{note}");
+    } else {
+        pb.println(&note);
+    }
+    notes.push(note);
+    let mut retry = run_one(&cell.run).await?;
+    if let Some(again) = crashed_before_ready(&retry.report) {
+        anyhow::bail!(
+            "the target crashed before it was ready twice ({how}, then {again}; reports: {} and {})",
+            first.dir.display(),
+            retry.dir.display()
+        );
+    }
+    retry.report.limit.notes.push(format!(
+        "this run is a retry: the first attempt's target crashed before it was ready ({how}); its report is in {}",
+        first.dir.display()
+    ));
+    rewrite_text_reports(&retry)?;
+    Ok(retry)
+}
+
+/// How the target crashed, when a run ended with a crash before the target
+/// was ready (no load ran).
+pub fn crashed_before_ready(r: &RunReport) -> Option<String> {
+    if r.verdict.outcome != Outcome::Crashed {
+        return None;
+    }
+    r.server
+        .exits
+        .iter()
+        .filter_map(|x| x.crash.as_ref())
+        .find(|c| c.before_ready)
+        .map(|c| c.how())
+}
+
+/// `run.json` and `report.md` of `run` written again, after a note was
+/// added (`memory.svg` does not show notes).
+fn rewrite_text_reports(run: &FinishedRun) -> anyhow::Result<()> {
+    let files = &run.report.files;
+    let p = run.dir.join(&files.run_json);
+    std::fs::write(&p, serde_json::to_string_pretty(&run.report)? + "\n")
+        .with_context(|| format!("writing {}", p.display()))?;
+    let p = run.dir.join(&files.report_md);
+    std::fs::write(&p, crate::report::markdown::render(&run.report))
+        .with_context(|| format!("writing {}", p.display()))?;
+    Ok(())
 }
 
 /// One run. When the harness wrote a report but then failed (the load

@@ -24,6 +24,7 @@ use crate::cgroup::{CgroupReading, CgroupVersion};
 use crate::sampler::{PeakReading, Sample, StageSpan};
 use crate::watchdog::{Enforce, OomEvent};
 
+pub use crate::crash::{CoreFile, Crash, SignalName};
 pub use crate::target::{InputFile, TargetKind};
 
 /// The version of the `run.json` format; bumped when a field changes meaning
@@ -333,7 +334,8 @@ pub struct ServerExit {
     pub generation: u32,
     /// When it was started, seconds.
     pub started_at_s: f64,
-    /// Seconds from start to ready.
+    /// Seconds from start to ready (for a start that crashed before it was
+    /// ready: until it exited).
     pub ready_after_s: f64,
     /// When it exited, seconds.
     pub exited_at_s: f64,
@@ -341,6 +343,11 @@ pub struct ServerExit {
     pub status: String,
     /// Why it exited.
     pub cause: ExitCause,
+    /// What is known of a start that ended on its own (`cause` is
+    /// `crashed`): the signal, its last lines, the jobs in flight, its core
+    /// file. Absent for the harness's own kills and stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<Crash>,
 }
 
 /// Why a server start ended.

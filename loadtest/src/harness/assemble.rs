@@ -74,6 +74,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         }
     }
     let load = load(&i, &jobs, &events);
+    let exits = exits_with_the_loads_view(&i.exits, &jobs);
     let modelled_runtime = st.modelled_runtime_bytes;
     let end = if i.end == End::LoadDone && i.outcome.interrupted {
         End::Interrupted
@@ -145,7 +146,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         server: ServerReport {
             command: i.command.clone(),
             starts: i.exits.iter().map(|x| x.generation + 1).max().unwrap_or(1),
-            exits: i.exits.clone(),
+            exits,
         },
         load,
         jobs,
@@ -189,6 +190,29 @@ fn jobs_from_the_loads_view(
         .map(|j| format!("{}:{}", j.job_id, LOAD_VIEW_STAGE))
         .collect::<Vec<_>>()
         .join(";");
+}
+
+/// The exits, where a crash of a target that does not say which jobs it is
+/// running (no `/debug/memory`) gets the jobs the load was waiting on.
+fn exits_with_the_loads_view(exits: &[ServerExit], jobs: &[JobReport]) -> Vec<ServerExit> {
+    let mut exits = exits.to_vec();
+    for x in &mut exits {
+        if let Some(c) = x.crash.as_mut().filter(|c| c.jobs_seen_at_s.is_none()) {
+            c.jobs_in_flight = in_flight_at(jobs, x.exited_at_s)
+                .iter()
+                .filter_map(|j| {
+                    Some(memstats::JobInFlight {
+                        job_id: j.job_id.parse().ok()?,
+                        stage: LOAD_VIEW_STAGE.into(),
+                        progress: 0,
+                        elapsed_ms: ((x.exited_at_s - j.submitted_at_s) * 1000.0) as u64,
+                        live_bytes: None,
+                    })
+                })
+                .collect();
+        }
+    }
+    exits
 }
 
 /// The jobs acknowledged and not yet seen finished at `t`, seconds.
@@ -321,11 +345,23 @@ fn verdict(
         match end {
             End::Crashed => (
                 Outcome::Crashed,
-                format!(
-                    "the server exited on its own at {:.1} s ({}), {held}",
-                    last_exit.map_or(0.0, |x| x.exited_at_s),
-                    last_exit.map_or("", |x| x.status.as_str())
-                ),
+                match last_exit.and_then(|x| Some((x, x.crash.as_ref()?))) {
+                    Some((x, c)) if c.before_ready => format!(
+                        "the server crashed before it was ready, at {:.1} s ({}); no load ran",
+                        x.exited_at_s,
+                        c.how()
+                    ),
+                    Some((x, c)) => format!(
+                        "the server crashed at {:.1} s ({}), {held}",
+                        x.exited_at_s,
+                        c.how()
+                    ),
+                    None => format!(
+                        "the server exited on its own at {:.1} s ({}), {held}",
+                        last_exit.map_or(0.0, |x| x.exited_at_s),
+                        last_exit.map_or("", |x| x.status.as_str())
+                    ),
+                },
             ),
             End::Interrupted => (
                 Outcome::Interrupted,

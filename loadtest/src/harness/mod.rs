@@ -12,6 +12,7 @@ mod assemble;
 mod prepare;
 mod supervise;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,7 @@ use crate::scenario::Scenario;
 use crate::target::{Placement, Target};
 use crate::watchdog::Enforce;
 use prepare::Limits;
-use supervise::{Signals, Supervisor};
+use supervise::{End, JobDetail, Signals, Supervisor};
 
 /// How long the load may take to return after it was told to stop.
 const LOAD_STOP_GRACE: Duration = Duration::from_secs(20);
@@ -152,26 +153,29 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     });
 
     let mut target = Supervisor::start(&cmd, &limits, shared.clone(), cfg.ready_timeout).await?;
-    let photo_fake = fake.clone();
-    let load_target = LoadTarget::new(
-        target.base_url(),
-        cloudinary,
-        Arc::new(move |id: &str| photo_fake.photo_bytes(id)),
-        dir.clone(),
-    )
-    .with_server_url_updates(target.urls());
-    let load_cancel = CancellationToken::new();
-    let load_start_ms = shared.now_ms();
-    let (scenario, cancel) = (cfg.scenario.clone(), load_cancel.clone());
-    let mut load = tokio::spawn(async move { run_load(&scenario, load_target, cancel).await });
-
-    let (end, done) = target
-        .until_end(&mut load, &mut signals, cfg.max_duration, cfg.max_restarts)
+    let (end, load_start_ms, outcome, failure, details) = if target.is_running() {
+        let load_start_ms = shared.now_ms();
+        let (end, outcome, failure, details) = load_and_watch(
+            cfg,
+            &mut target,
+            &mut signals,
+            fake.clone(),
+            cloudinary,
+            &dir,
+        )
         .await?;
-
-    load_cancel.cancel();
-    let (outcome, failure) = collect_load(done, load, &mut target.notes).await;
-    let details = target.job_details(&outcome).await;
+        (end, load_start_ms, outcome, failure, details)
+    } else {
+        // It crashed before it was ready: no load, the report says how.
+        let now = shared.now_ms();
+        (
+            End::Crashed,
+            now,
+            LoadOutcome::default(),
+            None,
+            HashMap::new(),
+        )
+    };
     target.stop(cfg.stop_grace).await?;
     let end_ms = shared.now_ms();
     shared.finish(end_ms);
@@ -213,6 +217,40 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         dir,
         failure,
     })
+}
+
+/// The load against the running target, watched until it ends: how the
+/// run ended, what the load did (or why it failed) and each job's detail.
+async fn load_and_watch(
+    cfg: &RunConfig,
+    target: &mut Supervisor<'_>,
+    signals: &mut Signals,
+    fake: Arc<mock_cloudinary::FakeCloudinary>,
+    cloudinary: CloudinaryTarget,
+    dir: &Path,
+) -> anyhow::Result<(
+    End,
+    LoadOutcome,
+    Option<anyhow::Error>,
+    HashMap<String, JobDetail>,
+)> {
+    let load_target = LoadTarget::new(
+        target.base_url(),
+        cloudinary,
+        Arc::new(move |id: &str| fake.photo_bytes(id)),
+        dir.to_path_buf(),
+    )
+    .with_server_url_updates(target.urls());
+    let load_cancel = CancellationToken::new();
+    let (scenario, cancel) = (cfg.scenario.clone(), load_cancel.clone());
+    let mut load = tokio::spawn(async move { run_load(&scenario, load_target, cancel).await });
+    let (end, done) = target
+        .until_end(&mut load, signals, cfg.max_duration, cfg.max_restarts)
+        .await?;
+    load_cancel.cancel();
+    let (outcome, failure) = collect_load(done, load, &mut target.notes).await;
+    let details = target.job_details(&outcome).await;
+    Ok((end, outcome, failure, details))
 }
 
 /// The fake Cloudinary, in this process (the measured process is the target

@@ -11,7 +11,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::prepare::Limits;
-use crate::child::{ServerCommand, ServerProcess};
+use crate::child::{ExitedBeforeReady, ServerCommand, ServerProcess};
+use crate::crash::Crash;
 use crate::load::LoadOutcome;
 use crate::report::{ExitCause, JobTimes, ServerExit};
 use crate::sampler::{self, Sampler, Shared, Watched};
@@ -93,25 +94,74 @@ pub struct Supervisor<'a> {
 }
 
 impl<'a> Supervisor<'a> {
-    /// Starts the target once and waits until it is ready.
+    /// Starts the target once and waits until it is ready. A target that
+    /// ends before it is ready is not an error here: the supervisor is
+    /// returned without a running target ([`Supervisor::is_running`]) and
+    /// the crash in [`Supervisor::exits`], so the run still writes its
+    /// report.
     pub async fn start(
         cmd: &'a ServerCommand,
         limits: &'a Limits,
         shared: Arc<Shared>,
         ready_timeout: Duration,
     ) -> anyhow::Result<Supervisor<'a>> {
-        let running = start_once(cmd, limits, &shared, ready_timeout, 0).await?;
-        let (url, _) = watch::channel(running.server.base_url());
-        Ok(Supervisor {
+        let mut this = Supervisor {
             cmd,
             limits,
             shared,
             ready_timeout,
-            running: Some(running),
-            url,
+            running: None,
+            url: watch::channel(String::new()).0,
             exits: Vec::new(),
             notes: limits.notes.clone(),
-        })
+        };
+        this.start_generation(0).await?;
+        Ok(this)
+    }
+
+    /// Whether the target is up (it is not after a crash before it was
+    /// ready, or a kill that was not followed by a restart).
+    pub fn is_running(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Starts generation `generation`; `Ok(false)` when it ended before it
+    /// was ready (recorded as a crash), an error when it could not start.
+    async fn start_generation(&mut self, generation: u32) -> anyhow::Result<bool> {
+        let started_at_s = self.shared.now_ms() as f64 / 1000.0;
+        match start_once(
+            self.cmd,
+            self.limits,
+            &self.shared,
+            self.ready_timeout,
+            generation,
+        )
+        .await
+        {
+            Ok(r) => {
+                self.url.send_replace(r.server.base_url());
+                self.running = Some(r);
+                Ok(true)
+            }
+            Err(e) => {
+                let x = e.downcast::<ExitedBeforeReady>()?;
+                let exited_at_s = self.shared.now_ms() as f64 / 1000.0;
+                self.notes.push(format!(
+                    "start {generation} of the server crashed before it was ready ({}); see the crash section",
+                    x.crash.how()
+                ));
+                self.exits.push(ServerExit {
+                    generation,
+                    started_at_s,
+                    ready_after_s: exited_at_s - started_at_s,
+                    exited_at_s,
+                    status: x.status.to_string(),
+                    cause: ExitCause::Crashed,
+                    crash: Some(x.crash),
+                });
+                Ok(false)
+            }
+        }
     }
 
     /// The target's base URL, following restarts.
@@ -151,13 +201,15 @@ impl<'a> Supervisor<'a> {
                     let cause = self.record_exit(status);
                     if cause == ExitCause::Crashed {
                         self.notes.push(format!(
-                            "the server exited on its own ({status}); its last lines:\n{}",
-                            crate::child::tail(&self.cmd.log, 10)
+                            "the server exited on its own ({status}); see the crash section"
                         ));
                         return Ok((End::Crashed, None));
                     }
                     if !self.restart(max_restarts).await {
-                        return Ok((End::Killed, None));
+                        // A restart that crashed before it was ready ends
+                        // the run as a crash, not as the kill before it.
+                        let crashed = self.exits.last().is_some_and(|x| x.cause == ExitCause::Crashed);
+                        return Ok((if crashed { End::Crashed } else { End::Killed }, None));
                     }
                 }
                 _ = &mut deadline => {
@@ -184,7 +236,6 @@ impl<'a> Supervisor<'a> {
             .oom_events
             .iter()
             .any(|e| e.generation == running.generation && e.trigger == Trigger::Cgroup);
-        self.shared.close_generation();
         let cause = if by_watchdog {
             ExitCause::Watchdog
         } else if by_cgroup {
@@ -192,11 +243,37 @@ impl<'a> Supervisor<'a> {
         } else {
             ExitCause::Crashed
         };
-        self.push_exit(&running, status, cause);
+        // Before the generation is closed: closing forgets its latest
+        // `/debug/memory` reading, which says what the crash interrupted.
+        let crash = (cause == ExitCause::Crashed).then(|| self.crash_of(&running, status));
+        self.shared.close_generation();
+        self.push_exit(&running, status, cause, crash);
         cause
     }
 
-    fn push_exit(&mut self, r: &Running, status: std::process::ExitStatus, cause: ExitCause) {
+    /// What is known of a start that ended on its own after it was ready:
+    /// with the jobs of the latest `/debug/memory` reading of this start.
+    fn crash_of(&self, r: &Running, status: std::process::ExitStatus) -> Crash {
+        let mut crash = r.server.crash(status, false);
+        let st = self.shared.state();
+        if let Some(d) = st
+            .debug
+            .as_ref()
+            .filter(|d| d.at_ms as f64 / 1000.0 >= r.started_at_s + r.ready_after_s)
+        {
+            crash.jobs_in_flight = d.doc.jobs_in_flight.clone();
+            crash.jobs_seen_at_s = Some(d.at_ms as f64 / 1000.0);
+        }
+        crash
+    }
+
+    fn push_exit(
+        &mut self,
+        r: &Running,
+        status: std::process::ExitStatus,
+        cause: ExitCause,
+        crash: Option<Crash>,
+    ) {
         self.exits.push(ServerExit {
             generation: r.generation,
             started_at_s: r.started_at_s,
@@ -204,6 +281,7 @@ impl<'a> Supervisor<'a> {
             exited_at_s: self.shared.now_ms() as f64 / 1000.0,
             status: status.to_string(),
             cause,
+            crash,
         });
     }
 
@@ -219,20 +297,8 @@ impl<'a> Supervisor<'a> {
             }
             return false;
         }
-        match start_once(
-            self.cmd,
-            self.limits,
-            &self.shared,
-            self.ready_timeout,
-            generation,
-        )
-        .await
-        {
-            Ok(r) => {
-                let _ = self.url.send(r.server.base_url());
-                self.running = Some(r);
-                true
-            }
+        match self.start_generation(generation).await {
+            Ok(up) => up,
             Err(e) => {
                 self.notes
                     .push(format!("restarting the server failed: {e:#}"));
@@ -296,7 +362,7 @@ impl<'a> Supervisor<'a> {
         } else {
             ExitCause::Stopped
         };
-        self.push_exit(&running, status, cause);
+        self.push_exit(&running, status, cause, None);
         Ok(())
     }
 }

@@ -307,6 +307,7 @@ pub fn render(r: &RunReport) -> String {
             x.status
         );
     }
+    crash::section(&mut o, r);
     let _ = writeln!(o, "\n## Files\n");
     let f = &r.files;
     let _ = write!(
@@ -480,6 +481,8 @@ fn losses(o: &mut String, x: &super::SubmissionLosses, restarted: bool) {
         );
     }
 }
+
+mod crash;
 
 #[cfg(test)]
 mod tests;

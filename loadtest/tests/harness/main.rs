@@ -8,8 +8,11 @@
 mod app;
 mod cli;
 mod cpu;
+mod crash;
 mod helpers;
 mod ownership;
+mod retry;
 mod run;
 mod schema;
+mod start_stop;
 mod watchdog;

@@ -159,6 +159,7 @@ pub(crate) fn synthetic() -> RunReport {
                     exited_at_s: 0.9,
                     status: "signal: 9 (SIGKILL)".into(),
                     cause: crate::report::ExitCause::Watchdog,
+                    crash: None,
                 },
                 ServerExit {
                     generation: 1,
@@ -167,6 +168,7 @@ pub(crate) fn synthetic() -> RunReport {
                     exited_at_s: 3.2,
                     status: "exit status: 0".into(),
                     cause: crate::report::ExitCause::Stopped,
+                    crash: None,
                 },
             ],
         },
