@@ -284,7 +284,7 @@ pub fn kill_tree(root: u32) {
 /// Death signal and cgroup placement, run in the child between `fork` and
 /// `exec`.
 #[allow(unsafe_code)]
-fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>) {
+pub(crate) fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>) {
     // SAFETY: the closure runs in the forked child before exec and calls only
     // async-signal-safe functions (prctl, write) on a file descriptor opened
     // before the fork; it allocates nothing.

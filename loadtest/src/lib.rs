@@ -19,6 +19,8 @@
 //!   and CPU cgroups below the harness's own.
 //! - [`child`]: [`child::ServerProcess`], the target's process: its own
 //!   process group, killed on drop, ready when it prints its ready line.
+//! - [`redis_server`]: a throwaway `redis-server` on a loopback port (the
+//!   split configuration's queue), stopped on drop.
 //! - [`target`]: [`target::Target`], what a run measures and how it is
 //!   started.
 //! - [`sampler`]: the memory sampler (`/proc` every 10 ms, `/debug/memory`
@@ -47,6 +49,7 @@ pub mod live;
 pub mod load;
 pub mod matrix;
 pub mod plan;
+pub mod redis_server;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
