@@ -84,9 +84,10 @@ impl RedisServer {
                 Err(e) => last_error = Some(e),
             }
         }
-        Err(last_error
-            .expect("at least one attempt")
-            .context(format!("starting {} ({START_ATTEMPTS} ports tried)", program.display())))
+        Err(last_error.expect("at least one attempt").context(format!(
+            "starting {} ({START_ATTEMPTS} ports tried)",
+            program.display()
+        )))
     }
 
     async fn start_once(program: &Path, options: &RedisOptions) -> anyhow::Result<RedisServer> {
@@ -142,7 +143,11 @@ impl RedisServer {
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 bail!("Redis exited ({status}) before answering");
             }
             let url = self.url();

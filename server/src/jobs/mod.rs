@@ -31,8 +31,8 @@ use std::time::Instant;
 
 use memstats::JobInFlight;
 
-pub use retention::{Collected, Collector, Held};
 pub use backend::Queue;
+pub use retention::{Collected, Collector, Held};
 pub use run::{
     BuiltPdf, JobContext, JobEnd, MAX_JOB_ATTEMPTS, PdfOutput, WorkerIo, build_pdf, run_job,
 };

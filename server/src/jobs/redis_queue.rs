@@ -228,12 +228,7 @@ impl RedisQueue {
     /// Put every job whose lease ran out back at the head of the queue;
     /// returns how many.
     pub fn reap(&self) -> anyhow::Result<usize> {
-        let n: i64 = self.call(|c| {
-            self.reap
-                .key(&self.processing)
-                .key(&self.queue)
-                .invoke(c)
-        })?;
+        let n: i64 = self.call(|c| self.reap.key(&self.processing).key(&self.queue).invoke(c))?;
         Ok(n as usize)
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::redis_queue::RedisQueue;
-use super::run::{JobEnd, JobContext, WorkerIo, run_job};
+use super::run::{JobContext, JobEnd, WorkerIo, run_job};
 
 /// How often an idle worker asks for a job: the latency a new job may wait
 /// when workers are idle (Redis's blocking pops cannot run in the script
@@ -33,9 +33,8 @@ pub(super) fn run_redis_worker_until_stopped(ctx: &JobContext, redis: &RedisQueu
         tracing::info!(job_id, delivery = delivery.delivery, "job taken");
         let end = {
             let _lease = LeaseKeeper::start(redis, job_id);
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run_job(ctx, io, job_id)
-            }));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(ctx, io, job_id)));
             match result {
                 Ok(end) => end,
                 Err(_) => {
@@ -50,7 +49,11 @@ pub(super) fn run_redis_worker_until_stopped(ctx: &JobContext, redis: &RedisQueu
                 if let Err(e) = redis.ack(job_id) {
                     // Delivered again after the lease; the next delivery
                     // finds it finished and acknowledges it then.
-                    tracing::warn!(job_id, error = format!("{e:#}"), "cannot acknowledge the job");
+                    tracing::warn!(
+                        job_id,
+                        error = format!("{e:#}"),
+                        "cannot acknowledge the job"
+                    );
                 }
             }
             // Another delivery owns the job now: its entry is not ours.
@@ -89,10 +92,17 @@ impl LeaseKeeper {
                     match renewer.renew(job_id) {
                         Ok(true) => {}
                         Ok(false) => {
-                            tracing::warn!(job_id, "the job's lease ran out; it was delivered again");
+                            tracing::warn!(
+                                job_id,
+                                "the job's lease ran out; it was delivered again"
+                            );
                         }
                         Err(e) => {
-                            tracing::warn!(job_id, error = format!("{e:#}"), "cannot renew the lease");
+                            tracing::warn!(
+                                job_id,
+                                error = format!("{e:#}"),
+                                "cannot renew the lease"
+                            );
                         }
                     }
                 }

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 
+use super::InFlight;
+use super::backend::Queue;
 use super::excel::build_workbook;
 use super::pdf::{MemoryCanvas, PdfBuilder};
 use super::pdf_stream::StreamCanvas;
 use super::photos::prepare;
 use super::retention::{Collector, Held};
 use super::stages::Stages;
-use super::InFlight;
-use super::backend::Queue;
 use crate::cloudinary::{CloudinaryClient, FetchError};
 use crate::db::{self, Pool, ReportKind};
 use crate::memory::HighWaterMonitor;

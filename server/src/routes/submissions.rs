@@ -55,7 +55,11 @@ pub async fn create_submission(
     if let Err(e) = blocking(move || Ok(queue.push(job_id))).await? {
         // Raced past the capacity check, or Redis is unreachable: the job
         // is stored and stays pending; it is queued again on the next start.
-        tracing::warn!(job_id, error = format!("{e:#}"), "not queued; job stays pending");
+        tracing::warn!(
+            job_id,
+            error = format!("{e:#}"),
+            "not queued; job stays pending"
+        );
     }
     state.metrics.submissions.inc();
     Ok((
