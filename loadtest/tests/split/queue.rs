@@ -55,7 +55,7 @@ async fn a_taken_job_is_delivered_again_once_its_lease_runs_out() {
         let second = q.take().unwrap().unwrap();
         assert_eq!((second.job_id, second.delivery), (7, 2));
         q.ack(7).unwrap();
-        assert_eq!((q.len().unwrap(), q.in_processing().unwrap()), (0, 0));
+        assert_eq!((q.waiting().unwrap(), q.in_processing().unwrap()), (0, 0));
     })
     .await
     .unwrap();
@@ -77,7 +77,7 @@ async fn recovery_queues_a_job_only_when_redis_has_lost_it() {
         assert!(!q.recover(1).unwrap(), "being processed");
         q.ack(1).unwrap();
         assert!(q.recover(1).unwrap(), "lost: queued again");
-        assert_eq!(q.len().unwrap(), 1);
+        assert_eq!(q.waiting().unwrap(), 1);
     })
     .await
     .unwrap();
@@ -266,7 +266,7 @@ async fn a_job_whose_worker_is_killed_completes_once_after_a_restart() {
     let finished_at = job["finished_at"].clone();
     let q = split.redis_queue();
     let (waiting, processing) =
-        tokio::task::spawn_blocking(move || (q.len().unwrap(), q.in_processing().unwrap()))
+        tokio::task::spawn_blocking(move || (q.waiting().unwrap(), q.in_processing().unwrap()))
             .await
             .unwrap();
     assert_eq!(

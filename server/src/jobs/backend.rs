@@ -12,7 +12,9 @@ use crate::settings::{QueueBackend, Settings};
 pub enum Queue {
     InProcess(JobQueue),
     Redis {
-        redis: RedisQueue,
+        // Boxed: the client and its scripts are ten times the in-process
+        // queue's size.
+        redis: Box<RedisQueue>,
         capacity: Option<usize>,
         stopping: AtomicBool,
     },
@@ -24,7 +26,7 @@ impl Queue {
         Ok(match settings.queue.backend {
             QueueBackend::Sqlite => Queue::InProcess(JobQueue::new(settings.queue_capacity)),
             QueueBackend::Redis => Queue::Redis {
-                redis: RedisQueue::connect(&settings.queue)?,
+                redis: Box::new(RedisQueue::connect(&settings.queue)?),
                 capacity: settings.queue_capacity,
                 stopping: AtomicBool::new(false),
             },
@@ -38,7 +40,7 @@ impl Queue {
             Queue::InProcess(q) => q.has_room(),
             Queue::Redis {
                 redis, capacity, ..
-            } => capacity.is_none_or(|cap| redis.len().map(|n| n < cap).unwrap_or(true)),
+            } => capacity.is_none_or(|cap| redis.waiting().map(|n| n < cap).unwrap_or(true)),
         }
     }
 
@@ -70,7 +72,7 @@ impl Queue {
     pub fn len(&self) -> usize {
         match self {
             Queue::InProcess(q) => q.len(),
-            Queue::Redis { redis, .. } => redis.len().unwrap_or(0),
+            Queue::Redis { redis, .. } => redis.waiting().unwrap_or(0),
         }
     }
 

@@ -233,7 +233,7 @@ impl RedisQueue {
     }
 
     /// Jobs waiting (not counting those being processed).
-    pub fn len(&self) -> anyhow::Result<usize> {
+    pub fn waiting(&self) -> anyhow::Result<usize> {
         let n: i64 = self.call(|c| redis::cmd("LLEN").arg(&self.queue).query(c))?;
         Ok(n as usize)
     }
