@@ -22,6 +22,8 @@
 //! - [`child`]: [`child::ServerProcess`], the target's process: its own
 //!   process group, killed on drop, ready when it prints its ready line,
 //!   started with `RUST_BACKTRACE=1` and core dumps allowed.
+//! - [`redis_server`]: a throwaway `redis-server` on a loopback port (the
+//!   split configuration's queue), stopped on drop.
 //! - [`target`]: [`target::Target`], what a run measures and how it is
 //!   started.
 //! - [`stress`]: the target started and stopped many times, back to back,
@@ -55,6 +57,7 @@ pub mod live;
 pub mod load;
 pub mod matrix;
 pub mod plan;
+pub mod redis_server;
 pub mod report;
 pub mod sampler;
 pub mod scenario;

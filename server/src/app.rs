@@ -12,18 +12,18 @@ use tokio::net::TcpListener;
 
 use crate::cloudinary::CloudinaryClient;
 use crate::db::{self, Pool, PoolOptions};
-use crate::jobs::{Collector, InFlight, JobContext, JobQueue, excel, spawn_workers};
+use crate::jobs::{Collector, InFlight, JobContext, Queue, excel, spawn_workers};
 use crate::memory::{self, HighWaterMonitor, RuntimeBallast};
 use crate::metrics::Metrics;
-use crate::routes::router;
-use crate::settings::Settings;
+use crate::routes::{router, worker_router};
+use crate::settings::{QueueBackend, Settings};
 
 /// Shared state of the handlers.
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: Pool,
     pub cloudinary: CloudinaryClient,
-    pub queue: Arc<JobQueue>,
+    pub queue: Arc<Queue>,
     pub in_flight: Arc<InFlight>,
     pub metrics: Arc<Metrics>,
     pub allocator_options: serde_json::Value,
@@ -33,8 +33,34 @@ pub struct AppState {
     pub started: Instant,
 }
 
+/// What a process of the server does. One binary, three roles: the
+/// single-process server (the default, the modelled app), or one half of
+/// the split configuration on a shared queue (`queue.backend = "redis"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Role {
+    /// The HTTP API and the workers in one process.
+    #[default]
+    All,
+    /// The HTTP API: stores submissions and queues their jobs.
+    Web,
+    /// The workers: take jobs from the queue and build the reports; serves
+    /// only `/healthz`, `/metrics` and `/debug/memory`.
+    Worker,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::All => "all",
+            Role::Web => "web",
+            Role::Worker => "worker",
+        }
+    }
+}
+
 /// The built service, bound and ready to serve.
 pub struct Application {
+    role: Role,
     listener: TcpListener,
     state: Arc<AppState>,
     workers: Vec<std::thread::JoinHandle<()>>,
@@ -53,6 +79,25 @@ impl Application {
     /// Bind, open the database, start workers, take up unfinished jobs.
     /// Must be called on a tokio runtime.
     pub async fn build(settings: Settings, placement: Placement) -> anyhow::Result<Application> {
+        Application::build_role(settings, placement, Role::All).await
+    }
+
+    /// [`Application::build`] for one role. `web` takes up unfinished jobs
+    /// (queues those that are not in Redis already) and starts no workers;
+    /// `worker` starts the workers and serves no API.
+    pub async fn build_role(
+        settings: Settings,
+        placement: Placement,
+        role: Role,
+    ) -> anyhow::Result<Application> {
+        if role != Role::All && settings.queue.backend != QueueBackend::Redis {
+            anyhow::bail!(
+                "the {} role needs a queue shared between processes: set queue.backend = \"redis\" \
+                 and queue.url in the profile (or REPORT_SERVER__QUEUE__BACKEND=redis and \
+                 REPORT_SERVER__QUEUE__URL=redis://127.0.0.1:6379/)",
+                role.name()
+            );
+        }
         let allocator_options = memory::apply_allocator_options(&settings.allocator);
         // The modelled interpreter's memory, held from start.
         let ballast = RuntimeBallast::new(settings.model.runtime_mb);
@@ -74,7 +119,10 @@ impl Application {
         std::fs::create_dir_all(&tmp_dir)
             .with_context(|| format!("creating {}", tmp_dir.display()))?;
         let settings = Arc::new(settings);
-        let queue = Arc::new(JobQueue::new(settings.queue_capacity));
+        let queue = {
+            let s = settings.clone();
+            Arc::new(tokio::task::spawn_blocking(move || Queue::from_settings(&s)).await??)
+        };
         let in_flight = Arc::new(InFlight::default());
         let metrics = Arc::new(Metrics::new());
         let addr = format!("{}:{}", placement.host, placement.port);
@@ -97,14 +145,27 @@ impl Application {
         });
         // Acknowledged work is never lost: jobs that were pending, or
         // processing when the last process died, are queued again.
-        let unfinished = {
+        // A worker of the split leaves that to the web process and the
+        // reaper (jobs it was processing are in Redis's processing set).
+        let unfinished = if role == Role::Worker {
+            Vec::new()
+        } else {
             let pool = pool.clone();
-            tokio::task::spawn_blocking(move || db::unfinished_jobs(&*pool.get()?)).await??
+            let queue = queue.clone();
+            tokio::task::spawn_blocking(move || {
+                let unfinished = db::unfinished_jobs(&*pool.get()?)?;
+                for (id, _attempts) in &unfinished {
+                    queue.push_recovered(*id)?;
+                }
+                anyhow::Ok(unfinished)
+            })
+            .await??
         };
-        for (id, _attempts) in &unfinished {
-            queue.push_recovered(*id);
-        }
-        let workers = spawn_workers(ctx, settings.workers);
+        let workers = if role == Role::Web {
+            Vec::new()
+        } else {
+            spawn_workers(ctx, settings.workers)
+        };
         let state = Arc::new(AppState {
             settings,
             pool,
@@ -118,6 +179,7 @@ impl Application {
             started: Instant::now(),
         });
         Ok(Application {
+            role,
             listener,
             state,
             workers,
@@ -140,6 +202,10 @@ impl Application {
         self.recovered
     }
 
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone()
     }
@@ -150,7 +216,10 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let app = router(self.state.clone());
+        let app = match self.role {
+            Role::Worker => worker_router(self.state.clone()),
+            Role::All | Role::Web => router(self.state.clone()),
+        };
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;

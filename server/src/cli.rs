@@ -4,12 +4,17 @@
 
 use std::path::PathBuf;
 
-use crate::app::{Application, Placement};
+use crate::app::{Application, Placement, Role};
 use crate::settings::Settings;
 
 /// Flags of `report-server`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
+    /// What this process does: `all` (default: API and workers in one
+    /// process), `web` (API, queues jobs) or `worker` (builds reports); the
+    /// last two need `queue.backend = "redis"`.
+    #[arg(value_enum, default_value = "all")]
+    pub role: Role,
     /// Profile TOML with the server's settings (see `profiles/`). Without it
     /// the built-in defaults apply, which model the original app.
     #[arg(long, value_name = "FILE")]
@@ -53,7 +58,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let app = Application::build(settings.clone(), placement).await?;
+        let app = Application::build_role(settings.clone(), placement, args.role).await?;
         let addr = app.local_addr();
         // One machine-readable line: a harness started us with --port 0.
         let ready = memstats::ReadyLine::new(

@@ -80,12 +80,22 @@ pub fn load_submission(conn: &Connection, job_id: i64) -> anyhow::Result<String>
 /// Mark a job as taken up by a worker; counts the attempt. Returns `false`
 /// when the job is no longer pending (already done by someone).
 pub fn start_job(conn: &Connection, job_id: i64) -> anyhow::Result<bool> {
-    let n = conn.execute(
+    Ok(claim_job(conn, job_id)?.is_some())
+}
+
+/// [`start_job`] that returns the attempt number this start got (the job's
+/// `attempts` after it), the token [`finish_claimed`] compares; `None` when
+/// the job is finished already.
+pub fn claim_job(conn: &Connection, job_id: i64) -> anyhow::Result<Option<u32>> {
+    conn.query_row(
         "UPDATE jobs SET status = 'processing', progress = 10, stage = 'load', attempts = attempts + 1, started_at = ?2, error = NULL
-         WHERE id = ?1 AND status IN ('pending', 'processing')",
+         WHERE id = ?1 AND status IN ('pending', 'processing') RETURNING attempts",
         params![job_id, now()],
-    )?;
-    Ok(n == 1)
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|a| a.map(|a| a as u32))
+    .map_err(Into::into)
 }
 
 pub fn set_progress(
@@ -125,12 +135,42 @@ pub fn finish_job(
     warnings: &[String],
     stages: &serde_json::Value,
 ) -> anyhow::Result<()> {
+    record_end(conn, job_id, None, status, error, warnings, stages)?;
+    Ok(())
+}
+
+/// Record the end of the start that got `attempt` from [`claim_job`], if the
+/// job is still that start's: a compare-and-set on `(status, attempts)`.
+/// `false` when another start took the job over (a re-delivery after this
+/// worker's lease ran out) or it is finished: a job is completed once.
+#[allow(clippy::too_many_arguments)]
+pub fn finish_claimed(
+    conn: &Connection,
+    job_id: i64,
+    attempt: u32,
+    status: &str,
+    error: Option<&str>,
+    warnings: &[String],
+    stages: &serde_json::Value,
+) -> anyhow::Result<bool> {
+    Ok(record_end(conn, job_id, Some(attempt), status, error, warnings, stages)? == 1)
+}
+
+fn record_end(
+    conn: &Connection,
+    job_id: i64,
+    attempt: Option<u32>,
+    status: &str,
+    error: Option<&str>,
+    warnings: &[String],
+    stages: &serde_json::Value,
+) -> anyhow::Result<usize> {
     let progress = if status == "completed" { 100 } else { -1 };
-    conn.execute(
+    let n = conn.execute(
         "UPDATE jobs SET status = ?2, error = ?3, warnings = ?4, stages = ?5, finished_at = ?6,
            progress = CASE WHEN ?7 >= 0 THEN ?7 ELSE progress END,
            stage = CASE WHEN ?2 = 'completed' THEN 'complete' ELSE stage END
-         WHERE id = ?1",
+         WHERE id = ?1 AND (?8 IS NULL OR (status = 'processing' AND attempts = ?8))",
         params![
             job_id,
             status,
@@ -138,10 +178,11 @@ pub fn finish_job(
             serde_json::to_string(warnings)?,
             stages.to_string(),
             now(),
-            progress
+            progress,
+            attempt.map(i64::from)
         ],
     )?;
-    Ok(())
+    Ok(n)
 }
 
 pub fn get_job(conn: &Connection, job_id: i64) -> anyhow::Result<Option<JobRow>> {
@@ -257,5 +298,24 @@ mod tests {
             "a finished job is never redone"
         );
         assert_eq!(get_job(&c, jid).unwrap().unwrap().progress, 100);
+    }
+
+    #[test]
+    fn only_the_latest_start_of_a_job_can_record_its_end() {
+        let (_d, p) = pool(1, 0);
+        let mut c = p.get().unwrap();
+        let (_, jid) = insert_submission(&mut c, "{}").unwrap();
+        let first = claim_job(&c, jid).unwrap().unwrap();
+        // The first worker's lease ran out: the job was delivered again.
+        let second = claim_job(&c, jid).unwrap().unwrap();
+        assert_eq!((first, second), (1, 2));
+        let j = serde_json::json!([]);
+        assert!(!finish_claimed(&c, jid, first, "completed", None, &[], &j).unwrap());
+        assert!(finish_claimed(&c, jid, second, "completed", None, &[], &j).unwrap());
+        assert!(
+            !finish_claimed(&c, jid, second, "completed", None, &[], &j).unwrap(),
+            "completed twice"
+        );
+        assert_eq!(claim_job(&c, jid).unwrap(), None);
     }
 }

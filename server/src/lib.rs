@@ -36,5 +36,5 @@ pub mod routes;
 pub mod settings;
 pub mod submission;
 
-pub use app::{AppState, Application, Placement};
+pub use app::{AppState, Application, Placement, Role};
 pub use settings::Settings;

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod env;
+mod queue;
 
 pub use env::{apply_env_overrides, deserialize_with_overrides};
+pub use queue::{QueueBackend, QueueSettings};
 
 /// Every memory-relevant choice of the modelled app, as one struct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +25,8 @@ pub struct Settings {
     /// Jobs that may wait in the queue; `None` is unbounded, as the modelled
     /// app. When bounded and full, submissions get 503 with Retry-After.
     pub queue_capacity: Option<usize>,
+    /// The queue between the HTTP side and the workers (`[queue]`).
+    pub queue: QueueSettings,
     pub db: DbSettings,
     pub photos: PhotoSettings,
     pub reports: ReportSettings,
@@ -231,6 +235,7 @@ impl Default for Settings {
             description: String::new(),
             workers: 2,
             queue_capacity: None,
+            queue: QueueSettings::default(),
             db: DbSettings::default(),
             photos: PhotoSettings::default(),
             reports: ReportSettings::default(),
@@ -406,6 +411,9 @@ impl Settings {
                 "queue_capacity",
                 "must be at least 1; leave it out for an unbounded queue",
             );
+        }
+        if let Some((key, message)) = self.queue.problem() {
+            return bad(key, message);
         }
         if self.db.pool_size == 0 {
             return bad("db.pool_size", "must be at least 1");

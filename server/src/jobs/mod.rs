@@ -7,14 +7,19 @@
 //! counters attribute its allocations exactly. Network I/O of a job runs on its
 //! worker thread too, on a current-thread runtime of its own ([`WorkerIo`]).
 //!
-//! `run` is one job, `stages` its per-stage memory, `photos` what each embed
+//! `backend` is the queue by `queue.backend`: the in-process [`JobQueue`] or
+//! the Redis queue (`redis_queue`, worked by `redis_worker`) that lets the
+//! `web` and `worker` roles run as two processes. `run` is one job, `stages` its per-stage memory, `photos` what each embed
 //! mode makes of a photo, `retention` what the document holds and when it is
 //! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports.
 
+mod backend;
 pub mod excel;
 pub mod pdf;
 pub mod pdf_stream;
 pub mod photos;
+pub mod redis_queue;
+mod redis_worker;
 pub mod retention;
 mod run;
 mod stages;
@@ -26,8 +31,11 @@ use std::time::Instant;
 
 use memstats::JobInFlight;
 
+pub use backend::Queue;
 pub use retention::{Collected, Collector, Held};
-pub use run::{BuiltPdf, JobContext, PdfOutput, WorkerIo, build_pdf, run_job};
+pub use run::{
+    BuiltPdf, JobContext, JobEnd, MAX_JOB_ATTEMPTS, PdfOutput, WorkerIo, build_pdf, run_job,
+};
 
 /// The job queue: unbounded by default, as the modelled app's.
 pub struct JobQueue {
@@ -89,6 +97,10 @@ impl JobQueue {
             }
             q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
         }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     pub fn len(&self) -> usize {
@@ -170,9 +182,10 @@ impl InFlight {
     }
 }
 
-/// Start `n` worker threads that take jobs from the queue until it stops.
+/// Start `n` worker threads that take jobs from the queue until it stops
+/// (with Redis, and a reaper thread that re-delivers expired leases).
 pub fn spawn_workers(ctx: Arc<JobContext>, n: usize) -> Vec<std::thread::JoinHandle<()>> {
-    (0..n)
+    let mut threads: Vec<_> = (0..n)
         .map(|i| {
             let ctx = ctx.clone();
             std::thread::Builder::new()
@@ -180,7 +193,18 @@ pub fn spawn_workers(ctx: Arc<JobContext>, n: usize) -> Vec<std::thread::JoinHan
                 .spawn(move || run_worker_until_stopped(&ctx))
                 .expect("spawning a worker thread")
         })
-        .collect()
+        .collect();
+    if let Queue::Redis { redis, .. } = &*ctx.queue {
+        let redis = redis.fresh();
+        let ctx = ctx.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("lease-reaper".into())
+                .spawn(move || redis_worker::run_reaper_until_stopped(&ctx, &redis))
+                .expect("spawning the reaper thread"),
+        );
+    }
+    threads
 }
 
 fn run_worker_until_stopped(ctx: &JobContext) {
@@ -194,7 +218,14 @@ fn run_worker_until_stopped(ctx: &JobContext) {
             return;
         }
     };
-    while let Some(job_id) = ctx.queue.pop() {
+    let queue = match &*ctx.queue {
+        Queue::InProcess(q) => q,
+        Queue::Redis { redis, .. } => {
+            let redis = redis.fresh();
+            return redis_worker::run_redis_worker_until_stopped(ctx, &redis, &io);
+        }
+    };
+    while let Some(job_id) = queue.pop() {
         // A panic in one job must not take the worker down with it.
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(ctx, &io, job_id)));

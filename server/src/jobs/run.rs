@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 
+use super::InFlight;
+use super::backend::Queue;
 use super::excel::build_workbook;
 use super::pdf::{MemoryCanvas, PdfBuilder};
 use super::pdf_stream::StreamCanvas;
 use super::photos::prepare;
 use super::retention::{Collector, Held};
 use super::stages::Stages;
-use super::{InFlight, JobQueue};
 use crate::cloudinary::{CloudinaryClient, FetchError};
 use crate::db::{self, Pool, ReportKind};
 use crate::memory::HighWaterMonitor;
@@ -30,7 +31,7 @@ pub struct JobContext {
     pub pool: Pool,
     pub cloudinary: CloudinaryClient,
     pub monitor: HighWaterMonitor,
-    pub queue: Arc<JobQueue>,
+    pub queue: Arc<Queue>,
     pub in_flight: Arc<InFlight>,
     pub metrics: Arc<Metrics>,
     pub logo_png: Arc<Vec<u8>>,
@@ -77,8 +78,23 @@ impl WorkerIo {
     }
 }
 
+/// How a delivery of a job ended, for the queue's acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// This delivery recorded the job's end (`completed` or `failed`).
+    Recorded,
+    /// The job was finished before this delivery: nothing was done.
+    AlreadyFinished,
+    /// Another delivery took the job over while this one ran; this one's
+    /// result was discarded (a job is completed once).
+    Superseded,
+    /// Its start or end could not be written (no database): to be
+    /// delivered again.
+    Unrecorded,
+}
+
 /// Run job `job_id` to `completed` or `failed`.
-pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) {
+pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
     let conn = match ctx.pool.get() {
         Ok(c) => c,
         Err(e) => {
@@ -88,7 +104,7 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) {
                 error = format!("{e:#}"),
                 "no database connection for the job"
             );
-            return;
+            return JobEnd::Unrecorded;
         }
     };
     let attempts = db::get_job(&conn, job_id)
@@ -109,16 +125,17 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) {
             &serde_json::json!([]),
         );
         ctx.metrics.job_finished("failed");
-        return;
+        return JobEnd::Recorded;
     }
-    match db::start_job(&conn, job_id) {
-        Ok(true) => {}
-        Ok(false) => return, // finished already: never produce a report twice
+    let attempt = match db::claim_job(&conn, job_id) {
+        Ok(Some(attempt)) => attempt,
+        // Finished already: never produce a report twice.
+        Ok(None) => return JobEnd::AlreadyFinished,
         Err(e) => {
             tracing::error!(job_id, error = format!("{e:#}"), "cannot start the job");
-            return;
+            return JobEnd::Unrecorded;
         }
-    }
+    };
     drop(conn);
     ctx.in_flight.begin(job_id);
     ctx.metrics.job_started();
@@ -141,28 +158,42 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) {
         tracing::warn!(job_id, error = e.as_str(), "job failed");
     }
     let stored = ctx.pool.get().and_then(|conn| {
-        db::finish_job(
+        db::finish_claimed(
             &conn,
             job_id,
+            attempt,
             status,
             error.as_deref(),
             &warnings,
             &stages.json(),
         )
     });
-    if let Err(e) = stored {
-        tracing::error!(
-            job_id,
-            error = format!("{e:#}"),
-            "cannot record the job's end"
-        );
-    }
+    let end = match stored {
+        Ok(true) => JobEnd::Recorded,
+        Ok(false) => {
+            tracing::warn!(
+                job_id,
+                attempt,
+                "another delivery took the job over; this result is discarded"
+            );
+            JobEnd::Superseded
+        }
+        Err(e) => {
+            tracing::error!(
+                job_id,
+                error = format!("{e:#}"),
+                "cannot record the job's end"
+            );
+            JobEnd::Unrecorded
+        }
+    };
     ctx.in_flight.end(job_id);
     ctx.metrics.record_stages(&stages.done);
     ctx.metrics.job_finished(status);
     ctx.metrics
         .job_seconds
         .observe(started.elapsed().as_secs_f64());
+    end
 }
 
 fn process(

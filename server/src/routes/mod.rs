@@ -52,6 +52,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(crate::error::json_error_bodies))
 }
 
+/// The routes of a `worker` process: health, metrics and the memory
+/// document (what the harness samples), no API.
+pub fn worker_router(state: Arc<AppState>) -> Router {
+    let app = Router::new()
+        .route("/healthz", get(observe::healthz))
+        .route("/metrics", get(observe::metrics))
+        .route("/debug/memory", get(observe::debug_memory))
+        .fallback(not_found)
+        .with_state(state);
+    Router::new()
+        .fallback_service(app)
+        .layer(axum::middleware::from_fn(crate::error::json_error_bodies))
+}
+
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))
 }

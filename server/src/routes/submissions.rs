@@ -51,10 +51,15 @@ pub async fn create_submission(
     // Stored before the answer: an acknowledged submission is never lost.
     let (submission_id, job_id) =
         blocking(move || db::insert_submission(&mut *pool.get()?, &text)).await?;
-    if state.queue.push(job_id).is_err() {
-        // Raced past the capacity check: the job is stored and stays
-        // pending; it will be taken up on the next start. Tell the client.
-        tracing::warn!(job_id, "queue full after storing; job stays pending");
+    let queue = state.queue.clone();
+    if let Err(e) = blocking(move || Ok(queue.push(job_id))).await? {
+        // Raced past the capacity check, or Redis is unreachable: the job
+        // is stored and stays pending; it is queued again on the next start.
+        tracing::warn!(
+            job_id,
+            error = format!("{e:#}"),
+            "not queued; job stays pending"
+        );
     }
     state.metrics.submissions.inc();
     Ok((
