@@ -36,8 +36,13 @@ use serde::{Deserialize, Serialize};
 pub const MIN_JOBS: usize = 5;
 /// Share of the cycle points treated as warm-up (rounded down, at least 1).
 pub const WARMUP_SHARE: f64 = 0.2;
-/// Smallest tolerance, bytes (8 MiB).
-pub const TOLERANCE_FLOOR_BYTES: u64 = 8 << 20;
+/// Smallest tolerance, bytes (16 MiB). A server's first jobs leave some
+/// memory for good (worker thread stacks and allocator arenas, a database
+/// page cache, a runtime's imports): measured 6 to 8 MiB for the reference
+/// server's `lean` profile (a debug build, 12 jobs); the floor keeps that
+/// warm-up from reading as retention, and is well under what one job of
+/// photos retains (38 MiB for three 1600x1200 photos at 7 bytes a pixel).
+pub const TOLERANCE_FLOOR_BYTES: u64 = 16 << 20;
 /// Tolerance as a share of the reference level.
 pub const TOLERANCE_SHARE: f64 = 0.10;
 /// The two-sided 95% normal quantile.
@@ -336,7 +341,7 @@ mod tests {
         // Each cycle sampled with the allocator's dirty pages still there
         // (~40 MiB), back near idle (15 MiB) after the settle.
         let pts = series(30, |i| 40.0 + 2.0 * wobble(i));
-        let a = assess(&pts, levels(15.0, 19.0)).unwrap();
+        let a = assess(&pts, levels(15.0, 27.0)).unwrap();
         assert_eq!(a.verdict, LeakVerdict::Returns);
         assert!(!a.per_job.significantly_positive(), "{:?}", a.per_job);
         assert_eq!((a.jobs_to_limit, a.hours_to_limit), (None, None));
@@ -360,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_significant_but_immaterial_drift_is_not_called_a_leak() {
-        // 10 kB a job over 20 fitted jobs: 200 kB, far under 8 MiB.
+        // 10 kB a job over 20 fitted jobs: 200 kB, far under 16 MiB.
         let pts = series(25, |i| 50.0 + 0.01 * i as f64);
         let a = assess(&pts, levels(48.0, 50.2)).unwrap();
         assert!(a.per_job.significantly_positive());
@@ -376,8 +381,8 @@ mod tests {
 
     #[test]
     fn the_tolerance_is_a_floor_or_a_share_of_the_reference() {
-        assert_eq!(tolerance_for(15 << 20), 8 << 20);
-        assert_eq!(tolerance_for(200 << 20), 20 << 20);
+        assert_eq!(tolerance_for(15 << 20), 16 << 20);
+        assert_eq!(tolerance_for(300 << 20), 30 << 20);
         assert_eq!(warmup_of(5), 1);
         assert_eq!(warmup_of(60), 12);
         let pts = series(5, |i| [9.0, 3.0, 5.0, 4.0, 7.0][i]);

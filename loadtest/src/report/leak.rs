@@ -182,15 +182,15 @@ pub fn trend(i: &TrendInputs<'_>) -> Option<TrendReport> {
             at_s: s.t_ms as f64 / 1000.0,
             bytes: s.rss,
         });
-        if let Some(a) = i
+        if let Some((t_ms, a)) = i
             .samples
             .iter()
             .filter(|s| s.t_ms >= at_ms && s.t_ms <= at_ms + ALLOCATOR_READING_WINDOW_MS)
-            .find_map(|s| s.jemalloc)
+            .find_map(|s| Some((s.t_ms, s.jemalloc?)))
         {
             allocated.push(TrendPoint {
                 job_id: j.job_id.clone(),
-                at_s: s.t_ms as f64 / 1000.0,
+                at_s: t_ms as f64 / 1000.0,
                 bytes: a.allocated,
             });
         }
@@ -292,6 +292,17 @@ pub fn slope_text(s: &Slope, unit: &str) -> String {
     }
 }
 
+/// A projected time: `3.2 h`, `14 min` or `40 s`.
+pub fn hours_text(h: f64) -> String {
+    if h >= 1.0 {
+        format!("{h:.1} h")
+    } else if h * 60.0 >= 1.0 {
+        format!("{:.0} min", h * 60.0)
+    } else {
+        format!("{:.0} s", h * 3600.0)
+    }
+}
+
 fn summary(rss: &SeriesTrend, jobs: u32, warmup: u32) -> String {
     let end = match rss.end_from {
         EndLevel::Settle => "after the settle step",
@@ -310,7 +321,7 @@ fn summary(rss: &SeriesTrend, jobs: u32, warmup: u32) -> String {
     if let Some(j) = rss.jobs_to_limit {
         s.push_str(&format!("; the limit in about {j:.0} more jobs"));
         if let Some(h) = rss.hours_to_limit {
-            s.push_str(&format!(" ({h:.1} h at this run's pace)"));
+            s.push_str(&format!(" ({} at this run's pace)", hours_text(h)));
         }
     }
     s

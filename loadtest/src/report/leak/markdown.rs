@@ -64,7 +64,7 @@ fn row(o: &mut String, name: &str, s: &SeriesTrend) {
     if let Some(j) = s.jobs_to_limit {
         verdict.push_str(&format!(": limit in ~{j:.0} jobs"));
         if let Some(h) = s.hours_to_limit {
-            verdict.push_str(&format!(" / {h:.1} h"));
+            verdict.push_str(&format!(" / {}", super::hours_text(h)));
         }
     }
     let _ = writeln!(
