@@ -157,6 +157,11 @@ pub struct ModelSettings {
     /// When the photo buffers a job's document held are given back once the
     /// job is done (`jobs::retention`).
     pub release: Release,
+    /// **For tests only**: MiB every completed job leaks on purpose
+    /// (allocated, touched, never freed; `jobs::test_leak`), so the
+    /// harness's leak verdict can be tested against a known slope. 0 (the
+    /// default, and every shipped profile) leaks nothing.
+    pub test_leak_per_job_mb: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -426,6 +431,12 @@ impl Settings {
         }
         if self.model.runtime_mb > 64 * 1024 {
             return bad("model.runtime_mb", "must be at most 65536 (64 GiB)");
+        }
+        if self.model.test_leak_per_job_mb > 1024 {
+            return bad(
+                "model.test_leak_per_job_mb",
+                "must be at most 1024 (MiB leaked per job, for tests only; 0 turns it off)",
+            );
         }
         if url::Url::parse(&self.cloudinary.base_url).is_err() {
             return bad(

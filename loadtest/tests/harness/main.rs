@@ -9,6 +9,7 @@ mod app;
 mod cli;
 mod cpu;
 mod helpers;
+mod leak;
 mod ownership;
 mod run;
 mod schema;

@@ -9,7 +9,9 @@
 //!
 //! `run` is one job, `stages` its per-stage memory, `photos` what each embed
 //! mode makes of a photo, `retention` what the document holds and when it is
-//! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports.
+//! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports,
+//! `test_leak` the leak on purpose of `model.test_leak_per_job_mb` (tests
+//! only).
 
 pub mod excel;
 pub mod pdf;
@@ -18,6 +20,7 @@ pub mod photos;
 pub mod retention;
 mod run;
 mod stages;
+pub mod test_leak;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
