@@ -211,6 +211,9 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     report.write_all(&dir, &samples)?;
     if cfg.output != Output::Silent {
         println!("{}", report.verdict.summary);
+        if let Some(t) = &report.trend {
+            println!("memory trend: {}", t.summary);
+        }
         println!("report: {}", dir.join(&report.files.report_md).display());
     }
     let failure = failure.map(|e| {
