@@ -1,5 +1,5 @@
 //! `oomlab gate --max-slope 1MiB/job` (or `20MiB/h`): the memory trend's
-//! RSS slope (Theil-Sen, after the warm-up; `report::leak`) held to a
+//! anonymous RSS slope (Theil-Sen, after the warm-up; `report::leak`) held to a
 //! limit. A run without a trend (fewer than 5 completed jobs of one server
 //! start) cannot be judged: that is the user's to fix, exit 2.
 
@@ -65,7 +65,7 @@ impl MaxSlope {
     }
 }
 
-/// The check of `run`'s RSS slope against `max`. A run without a trend is
+/// The check of `run`'s anonymous RSS slope against `max`. A run without a trend is
 /// an error naming the flag and the fix.
 pub fn check(run: &RunReport, max: &MaxSlope) -> Result<Check, ConfigError> {
     let Some(t) = &run.trend else {
@@ -91,10 +91,10 @@ pub fn check(run: &RunReport, max: &MaxSlope) -> Result<Check, ConfigError> {
     };
     let passed = slope.estimate <= max.bytes as f64;
     Ok(Check {
-        name: format!("RSS slope at most {}", max.label()),
+        name: format!("anonymous RSS slope at most {}", max.label()),
         passed,
         message: format!(
-            "RSS slope {} over {} jobs after {} warm-up ({}); allowed: up to {}",
+            "anonymous RSS slope {} over {} jobs after {} warm-up ({}); allowed: up to {}",
             slope_text(&slope, max.per.unit()),
             t.jobs - t.warmup_jobs,
             t.warmup_jobs,

@@ -7,8 +7,11 @@
 //! created-to-finished time; the poll that saw it done for a target that
 //! gives no timestamps). The same point of every cycle, so the points
 //! differ by what each cycle left behind, not by where in a job they fell.
-//! The RSS is read there, and jemalloc's `allocated` (the allocator's live
-//! bytes) where the target publishes it. [`crate::trend`] fits and judges
+//! The anonymous part of the RSS (`RssAnon`) is read there, and jemalloc's
+//! `allocated` (the allocator's live bytes) where the target publishes it.
+//! File-backed pages are left out of the trend: they are the program's code
+//! and mapped files, paged in as code paths first run (3.5 MB over a debug
+//! `lean` soak) and reclaimable, never a leak. [`crate::trend`] fits and judges
 //! the series; this module only picks the points and the levels.
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +45,10 @@ pub struct SettleReport {
     pub rss_before_bytes: u64,
     /// RSS at its end (the last sample in it), bytes.
     pub rss_after_bytes: u64,
+    /// Anonymous RSS (`RssAnon`) at its start, bytes.
+    pub rss_anon_before_bytes: u64,
+    /// Anonymous RSS at its end, bytes.
+    pub rss_anon_after_bytes: u64,
     /// jemalloc `allocated` at its start, bytes; `None` without readings.
     pub allocated_before_bytes: Option<u64>,
     /// jemalloc `allocated` at its end, bytes.
@@ -65,6 +72,8 @@ impl SettleReport {
             ended_at_s: end_ms as f64 / 1000.0,
             rss_before_bytes: before.rss,
             rss_after_bytes: after.rss,
+            rss_anon_before_bytes: before.rss_anon,
+            rss_anon_after_bytes: after.rss_anon,
             allocated_before_bytes: allocated_at(start_ms),
             allocated_after_bytes: allocated_at(end_ms),
         })
@@ -95,7 +104,8 @@ pub struct TrendPoint {
 /// One figure's series over the cycles, fitted and judged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesTrend {
-    /// What was read: `rss` or `jemalloc_allocated`.
+    /// What was read: `rss_anon` (the anonymous part of the resident set)
+    /// or `jemalloc_allocated`.
     pub source: String,
     /// Every cycle point, in the order the reports were ready (the first
     /// `warmup_jobs` of the trend are not fitted).
@@ -132,11 +142,13 @@ pub struct TrendReport {
     pub jobs: u32,
     /// Of them, the first ones left out of the fit as warm-up.
     pub warmup_jobs: u32,
-    /// The verdict, from the RSS (what a memory limit counts).
+    /// The verdict, from the anonymous RSS (what a memory limit counts,
+    /// less the program's reclaimable file-backed pages).
     pub verdict: LeakVerdict,
     /// The verdict in one line, with the slope and its interval.
     pub summary: String,
-    /// The RSS series (for a process tree, its PSS sum, as the limit).
+    /// The anonymous RSS series (`RssAnon`; for a process tree, as
+    /// sampled).
     pub rss: SeriesTrend,
     /// jemalloc's `allocated` series, where the target publishes it.
     pub allocated: Option<SeriesTrend>,
@@ -180,7 +192,7 @@ pub fn trend(i: &TrendInputs<'_>) -> Option<TrendReport> {
         rss.push(TrendPoint {
             job_id: j.job_id.clone(),
             at_s: s.t_ms as f64 / 1000.0,
-            bytes: s.rss,
+            bytes: s.rss_anon,
         });
         if let Some((t_ms, a)) = i
             .samples
@@ -196,9 +208,9 @@ pub fn trend(i: &TrendInputs<'_>) -> Option<TrendReport> {
         }
     }
     let before_load = i.samples.iter().rfind(|s| s.t_ms < i.load_start_ms);
-    let rss_reference = before_load.or(i.samples.first())?.rss;
-    let rss_end = i.settle.map(|s| s.rss_after_bytes);
-    let rss = series("rss", rss, rss_reference, rss_end, i.limit)?;
+    let rss_reference = before_load.or(i.samples.first())?.rss_anon;
+    let rss_end = i.settle.map(|s| s.rss_anon_after_bytes);
+    let rss = series("rss_anon", rss, rss_reference, rss_end, i.limit)?;
     let allocated = (allocated.len() == rss.points.len())
         .then(|| {
             let reference = i
@@ -309,7 +321,7 @@ fn summary(rss: &SeriesTrend, jobs: u32, warmup: u32) -> String {
         EndLevel::LastCycles => "over the last cycles (no settle step)",
     };
     let mut s = format!(
-        "{}: RSS {} over {} jobs after {} warm-up; {} {end} against {} before the load (tolerance {})",
+        "{}: anonymous RSS {} over {} jobs after {} warm-up; {} {end} against {} before the load (tolerance {})",
         rss.verdict.as_str(),
         slope_text(&rss.slope_per_job, "job"),
         jobs - warmup,

@@ -71,10 +71,15 @@ fn a_flat_soak_passes_the_slope_check() {
     let (code, out, err) = gate(&r, &["1MiB/job", "20MiB/h"]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
-        out.contains("pass RSS slope at most 1.0 MB/job: RSS slope +0.00 MB/job"),
+        out.contains(
+            "pass anonymous RSS slope at most 1.0 MB/job: anonymous RSS slope +0.00 MB/job"
+        ),
         "{out}"
     );
-    assert!(out.contains("pass RSS slope at most 20.0 MB/h"), "{out}");
+    assert!(
+        out.contains("pass anonymous RSS slope at most 20.0 MB/h"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -84,8 +89,9 @@ fn a_soak_that_grows_2_mib_a_job_fails_naming_the_slope_and_the_limit() {
     let (code, out, err) = gate(&r, &["1MiB/job"]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        out.contains("FAIL RSS slope at most 1.0 MB/job: RSS slope +2.00 MB/job")
-            && out.contains("(grows); allowed: up to 1.0 MB/job"),
+        out.contains(
+            "FAIL anonymous RSS slope at most 1.0 MB/job: anonymous RSS slope +2.00 MB/job"
+        ) && out.contains("(grows); allowed: up to 1.0 MB/job"),
         "{out}"
     );
     // One job a second: 7200 MiB an hour, far over 100 MiB/h.

@@ -34,7 +34,7 @@ pub fn markdown(r: &RunReport) -> String {
             o,
             "| figure | verdict | slope per job | slope per hour | before the load | end | first / last cycle |\n|---|---|---|---|---:|---:|---:|"
         );
-        row(&mut o, "RSS", &t.rss);
+        row(&mut o, "anonymous RSS", &t.rss);
         if let Some(a) = &t.allocated {
             row(&mut o, "jemalloc allocated", a);
         }
@@ -42,12 +42,14 @@ pub fn markdown(r: &RunReport) -> String {
     if let Some(s) = &r.settle {
         let _ = writeln!(
             o,
-            "\nSettle step ({:.1} s idle after the load, {:.1} to {:.1} s): RSS {} before, {} after; jemalloc allocated {} before, {} after.",
+            "\nSettle step ({:.1} s idle after the load, {:.1} to {:.1} s): RSS {} before, {} after (anonymous {} before, {} after); jemalloc allocated {} before, {} after.",
             s.ended_at_s - s.started_at_s,
             s.started_at_s,
             s.ended_at_s,
             mb(s.rss_before_bytes),
             mb(s.rss_after_bytes),
+            mb(s.rss_anon_before_bytes),
+            mb(s.rss_anon_after_bytes),
             crate::units::opt_mb(s.allocated_before_bytes),
             crate::units::opt_mb(s.allocated_after_bytes),
         );

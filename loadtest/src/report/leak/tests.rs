@@ -110,7 +110,7 @@ fn each_cycle_is_read_just_after_its_report_is_ready_not_inside_the_job() {
     assert_eq!(a.points.len(), 6);
     assert_eq!(a.points[0].bytes, 10 * MIB);
     assert!(
-        t.summary.starts_with("returns: RSS +0.00 MB/job"),
+        t.summary.starts_with("returns: anonymous RSS +0.00 MB/job"),
         "{}",
         t.summary
     );
@@ -135,14 +135,14 @@ fn the_settle_step_decides_between_returns_and_plateaus() {
     let (samples, jobs) = run(8, |t| if t < 1000 { 20 } else { 80 });
     let back = SettleReport::from_samples(&samples, 16_000, 17_000).unwrap();
     let mut gone = back.clone();
-    gone.rss_after_bytes = 22 * MIB;
+    gone.rss_anon_after_bytes = 22 * MIB;
     let t = trend(&inputs(&samples, &jobs, Some(&gone))).unwrap();
     assert_eq!(
         (t.verdict, t.rss.end_from),
         (LeakVerdict::Returns, EndLevel::Settle)
     );
     let t = trend(&inputs(&samples, &jobs, Some(&back))).unwrap();
-    assert_eq!(back.rss_after_bytes, 80 * MIB);
+    assert_eq!(back.rss_anon_after_bytes, 80 * MIB);
     assert_eq!(t.verdict, LeakVerdict::Plateaus, "{}", t.summary);
     assert!(t.summary.contains("after the settle step"), "{}", t.summary);
 }
