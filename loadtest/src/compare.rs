@@ -187,6 +187,23 @@ pub struct RunCell {
     pub reports_per_minute: Option<f64>,
     /// Wall-clock duration of the run, seconds.
     pub duration_s: f64,
+    /// The leak verdict and slope of a run with a memory trend (at least 5
+    /// completed jobs); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<CellTrend>,
+}
+
+/// A run's memory trend in the compare table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellTrend {
+    /// `returns`, `plateaus` or `grows` (from the RSS).
+    pub verdict: crate::trend::LeakVerdict,
+    /// RSS slope per job after the warm-up (Theil-Sen), bytes.
+    pub slope_per_job_bytes: f64,
+    /// RSS slope per hour, bytes.
+    pub slope_per_hour_bytes: Option<f64>,
+    /// The run's trend line.
+    pub summary: String,
 }
 
 /// Builds the table from finished runs. `profiles` and `scenarios` give the
@@ -295,6 +312,12 @@ fn cell(r: &FinishedRun) -> RunCell {
         time_to_ready_p95_s: rep.load.time_to_ready_p95_s,
         reports_per_minute: rep.load.reports_per_minute,
         duration_s: rep.duration_s,
+        trend: rep.trend.as_ref().map(|t| CellTrend {
+            verdict: t.verdict,
+            slope_per_job_bytes: t.rss.slope_per_job.estimate,
+            slope_per_hour_bytes: t.rss.slope_per_hour.map(|s| s.estimate),
+            summary: t.summary.clone(),
+        }),
     }
 }
 

@@ -3,9 +3,16 @@
 //! against a baseline run; writes JUnit XML and a Markdown summary (appended
 //! to `$GITHUB_STEP_SUMMARY` when set).
 //!
+//! With `--max-slope`, the memory trend's slope is a check too
+//! ([`slope::check`], pure as well).
+//!
 //! The decision is [`evaluate`], a pure function of the run report and the
 //! thresholds, so it is tested on synthetic reports; [`run`] only gathers the
 //! inputs and writes the outputs.
+
+mod slope;
+
+pub use slope::{MaxSlope, Per};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,6 +41,9 @@ pub struct GateConfig {
     pub junit: Option<PathBuf>,
     /// Markdown summary output; default `gate.md` in the run's folder.
     pub summary: Option<PathBuf>,
+    /// The most the RSS may grow per job or per hour (`--max-slope`), each
+    /// a check of its own.
+    pub max_slopes: Vec<MaxSlope>,
 }
 
 /// Where the gate's run comes from.
@@ -350,11 +360,19 @@ pub async fn run(cfg: &GateConfig) -> anyhow::Result<Exit> {
     if report.verdict.outcome == Outcome::Interrupted {
         anyhow::bail!("the run was interrupted: {}", report.verdict.summary);
     }
-    let g = evaluate(
+    // A slope that cannot be judged (too few jobs) is exit 2, before any
+    // file is written.
+    let slope_checks = cfg
+        .max_slopes
+        .iter()
+        .map(|m| slope::check(&report, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut g = evaluate(
         &report,
         cfg.baseline.as_ref().map(|(p, r)| (p.as_path(), r)),
         cfg.thresholds,
     );
+    g.checks.extend(slope_checks);
 
     let junit_path = cfg
         .junit

@@ -40,6 +40,16 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A duration as [`duration`], or zero (`0`, `0s`): a step that can be
+/// turned off.
+pub fn duration_or_zero(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if t.trim_end_matches(['m', 's', 'h']).parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    duration(s)
+}
+
 /// A share such as `10%`, `10 %`, `0.5%` or `10` (percent), as a fraction
 /// (0.10). At least 0 and below 100%.
 pub fn percent(s: &str) -> Result<f64, String> {
@@ -202,6 +212,10 @@ mod tests {
 
     #[test]
     fn durations_parse_with_units_and_bad_ones_say_how_to_write_them() {
+        assert_eq!(duration_or_zero("0s").unwrap(), Duration::ZERO);
+        assert_eq!(duration_or_zero("0").unwrap(), Duration::ZERO);
+        assert_eq!(duration_or_zero("3s").unwrap(), Duration::from_secs(3));
+        assert!(duration_or_zero("-1s").is_err());
         assert_eq!(duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(duration("30").unwrap(), Duration::from_secs(30));

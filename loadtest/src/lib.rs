@@ -14,6 +14,8 @@
 //! - [`input`]: flag values (sizes, durations, percentages, input files by
 //!   name), used as clap value parsers.
 //! - [`units`]: how figures are written (`mb`, `secs`).
+//! - [`trend`]: the memory trend over job cycles (Theil-Sen slope, its
+//!   confidence interval) and the leak verdict; pure.
 //! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
 //! - [`watchdog`], [`cgroup`]: the limit check and the OOM event; memory
 //!   and CPU cgroups below the harness's own.
@@ -64,6 +66,7 @@ pub mod scenario;
 pub mod silence;
 pub mod stress;
 pub mod target;
+pub mod trend;
 pub mod units;
 pub mod watchdog;
 

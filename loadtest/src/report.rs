@@ -7,11 +7,13 @@
 //! (since the run started) unless a field's name says otherwise.
 
 mod figures;
+pub mod leak;
 pub mod markdown;
 pub mod svg;
 mod times;
 
 pub use figures::{job_peak, peaks_from_samples, quantile, submission_losses};
+pub use leak::{SettleReport, TrendReport};
 pub use times::{JobTimes, spans as job_time_spans};
 
 use std::path::{Path, PathBuf};
@@ -79,6 +81,15 @@ pub struct RunReport {
     /// an attribution check out of tolerance); empty when nothing.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The idle step at the end of the run and the memory before and after
+    /// it; `None` when none ran (fewer than 5 completed jobs, `--settle 0s`,
+    /// or a run that did not end with its load done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<SettleReport>,
+    /// The memory trend over the job cycles and the leak verdict; `None`
+    /// with fewer than 5 completed jobs or after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<TrendReport>,
 }
 
 /// What ran, recorded as data rather than in file names.

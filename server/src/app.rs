@@ -99,6 +99,12 @@ impl Application {
             );
         }
         let allocator_options = memory::apply_allocator_options(&settings.allocator);
+        if settings.model.test_leak_per_job_mb > 0 {
+            tracing::warn!(
+                mib_per_job = settings.model.test_leak_per_job_mb,
+                "model.test_leak_per_job_mb is set: this server leaks memory on purpose (for tests only)"
+            );
+        }
         // The modelled interpreter's memory, held from start.
         let ballast = RuntimeBallast::new(settings.model.runtime_mb);
         let db_path = if settings.db.url.is_empty() {
@@ -142,6 +148,7 @@ impl Application {
             logo_png: Arc::new(excel::logo_png()),
             collector: collector.clone(),
             tmp_dir: tmp_dir.clone(),
+            test_leak: Default::default(),
         });
         // Acknowledged work is never lost: jobs that were pending, or
         // processing when the last process died, are queued again.

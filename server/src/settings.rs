@@ -166,6 +166,11 @@ pub struct ModelSettings {
     /// start of a PDF stage once at least this many finished jobs' leftovers
     /// are parked (1: at the next job's document build).
     pub gc_after_jobs: u32,
+    /// **For tests only**: MiB every completed job leaks on purpose
+    /// (allocated, touched, never freed; `jobs::test_leak`), so the
+    /// harness's leak verdict can be tested against a known slope. 0 (the
+    /// default, and every shipped profile) leaks nothing.
+    pub test_leak_per_job_mb: u64,
 }
 
 impl Default for ModelSettings {
@@ -174,6 +179,7 @@ impl Default for ModelSettings {
             runtime_mb: 0,
             release: Release::default(),
             gc_after_jobs: 1,
+            test_leak_per_job_mb: 0,
         }
     }
 }
@@ -456,6 +462,12 @@ impl Settings {
         }
         if self.model.runtime_mb > 64 * 1024 {
             return bad("model.runtime_mb", "must be at most 65536 (64 GiB)");
+        }
+        if self.model.test_leak_per_job_mb > 1024 {
+            return bad(
+                "model.test_leak_per_job_mb",
+                "must be at most 1024 (MiB leaked per job, for tests only; 0 turns it off)",
+            );
         }
         if url::Url::parse(&self.cloudinary.base_url).is_err() {
             return bad(

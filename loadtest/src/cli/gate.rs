@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::error::ConfigError;
 use crate::finished::read_run_json;
-use crate::gate::{GateConfig, GateSource, Thresholds};
+use crate::gate::{GateConfig, GateSource, MaxSlope, Thresholds};
 use crate::harness::RunConfig;
 use crate::input;
 use crate::scenario::Scenario;
@@ -22,6 +22,9 @@ Examples:
   # Also fail when the peak grew more than 20% against a committed baseline:
   oomlab gate --profile lean --scenario two-reports --budget 512MiB \\
       --baseline ci/baseline-run.json --max-regression 20%
+
+  # Fail when memory grows more than 1 MiB per job over a soak:
+  oomlab gate --profile lean --scenario soak --max-slope 1MiB/job
 
   # Judge a finished run without running again:
   oomlab gate --from reports/20261128-120000-lean-tiny/run.json --budget 512MiB
@@ -84,6 +87,13 @@ pub struct GateArgs {
     /// deviation 4.9%), so a smaller share fails on noise alone.
     #[arg(long, default_value = "20%", value_name = "PERCENT", value_parser = input::percent)]
     pub max_regression: f64,
+
+    /// The most the RSS may grow, per job (`1MiB/job`) or per hour
+    /// (`20MiB/h`): the slope of the memory trend (Theil-Sen over the job
+    /// cycles after a warm-up). Needs a run with at least 5 completed jobs
+    /// (e.g. --scenario soak); otherwise exit 2. May be given twice.
+    #[arg(long, value_name = "SIZE/job|SIZE/h", value_parser = MaxSlope::parse)]
+    pub max_slope: Vec<MaxSlope>,
 
     /// JUnit XML output. Default: gate-junit.xml in the run's folder.
     #[arg(long, value_name = "FILE")]
@@ -150,6 +160,7 @@ impl GateArgs {
             baseline,
             junit: self.junit.clone(),
             summary: self.summary.clone(),
+            max_slopes: self.max_slope.clone(),
         })
     }
 }

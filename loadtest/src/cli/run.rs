@@ -109,6 +109,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = input::duration)]
     pub stop_grace: Option<Duration>,
 
+    /// Idle time after the load, before the server is stopped, for runs with
+    /// at least 5 completed jobs (the memory trend): memory held until a
+    /// purge or a collection comes back in it, a leak does not. RSS before
+    /// and after it are reported. `0s` turns it off.
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = input::duration_or_zero)]
+    pub settle: Duration,
+
     /// Hold the server to this share of the CPU, in cores (e.g. 0.1, 0.5),
     /// with a CPU cgroup below the harness's own. When none can be made the
     /// run goes on unlimited and run.json says why. Default: not limited.
@@ -165,6 +172,7 @@ impl RunArgs {
             max_duration: self.max_duration,
             ready_timeout: self.ready_timeout.unwrap_or(ready_default),
             stop_grace: self.stop_grace.unwrap_or(grace_default),
+            settle: self.settle,
             cpus: self.cpus,
             seed: self.seed,
             output: if self.quiet {

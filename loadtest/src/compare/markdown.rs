@@ -165,6 +165,43 @@ pub fn render(rep: &CompareReport) -> String {
         );
     }
 
+    let trends: Vec<_> = rep
+        .runs
+        .iter()
+        .filter_map(|c| Some((c, c.trend.as_ref()?)))
+        .collect();
+    if !trends.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n## Memory trend (runs with at least 5 completed jobs)\n"
+        );
+        line(
+            &mut s,
+            &[
+                "profile",
+                "scenario",
+                "leak verdict",
+                "RSS slope per job",
+                "RSS slope per hour",
+            ]
+            .map(String::from),
+        );
+        line(&mut s, &["---"; 5].map(String::from));
+        for (c, t) in trends {
+            line(
+                &mut s,
+                &[
+                    c.profile.clone(),
+                    c.scenario.clone(),
+                    t.summary.clone(),
+                    format!("{:+.2} MB", t.slope_per_job_bytes / 1048576.0),
+                    t.slope_per_hour_bytes
+                        .map_or_else(|| "n/a".into(), |h| format!("{:+.1} MB", h / 1048576.0)),
+                ],
+            );
+        }
+    }
+
     let keys: Vec<&String> = {
         let mut k: Vec<&String> = rep
             .settings_that_differ

@@ -30,6 +30,8 @@ pub struct Inputs<'a> {
     pub exits: Vec<ServerExit>,
     pub notes: Vec<String>,
     pub shared: &'a Shared,
+    /// The settle step's start and end, milliseconds, if one ran.
+    pub settle_ms: Option<(u64, u64)>,
     pub command: Vec<String>,
     pub files: Files,
 }
@@ -105,6 +107,17 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         ));
     }
 
+    let settle = i
+        .settle_ms
+        .and_then(|(from, to)| report::SettleReport::from_samples(&st.samples, from, to));
+    let trend = report::leak::trend(&report::leak::TrendInputs {
+        samples: &st.samples,
+        jobs: &jobs,
+        load_start_ms: i.load_start_ms,
+        settle: settle.as_ref(),
+        limit: i.limits.limit,
+    });
+
     RunReport {
         schema_version: report::SCHEMA_VERSION,
         oomlab_version: env!("CARGO_PKG_VERSION").into(),
@@ -160,6 +173,8 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         },
         files: i.files,
         warnings,
+        settle,
+        trend,
     }
 }
 

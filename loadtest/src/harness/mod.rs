@@ -32,6 +32,10 @@ use supervise::{End, JobDetail, Signals, Supervisor};
 /// How long the load may take to return after it was told to stop.
 const LOAD_STOP_GRACE: Duration = Duration::from_secs(20);
 
+/// The settle step's default length: jemalloc's purging (`dirty_decay_ms`
+/// 1000 in `lean`) has run a few times by then.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
+
 /// Everything one run needs, typed and checked.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
@@ -56,6 +60,10 @@ pub struct RunConfig {
     pub ready_timeout: Duration,
     /// How long the target gets after SIGTERM at the end.
     pub stop_grace: Duration,
+    /// Idle time after the load, before the target is stopped, when the
+    /// run has a trend (at least `trend::MIN_JOBS` completed jobs): memory
+    /// held until a purge or a collection comes back in it (`--settle`).
+    pub settle: Duration,
     /// CPU share the target is held to, cores; `None`: not limited.
     pub cpus: Option<f64>,
     /// Seed of the fake Cloudinary's photos.
@@ -84,6 +92,7 @@ impl RunConfig {
             max_duration: Duration::from_secs(15 * 60),
             ready_timeout,
             stop_grace,
+            settle: DEFAULT_SETTLE,
             cpus: None,
             seed: 1,
             output: Output::Terminal,
@@ -176,6 +185,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
             HashMap::new(),
         )
     };
+    let settle_ms = settle(cfg, &shared, end, &outcome, &mut signals).await;
     target.stop(cfg.stop_grace).await?;
     let end_ms = shared.now_ms();
     shared.finish(end_ms);
@@ -197,6 +207,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         exits: std::mem::take(&mut target.exits),
         notes: std::mem::take(&mut target.notes),
         shared: &shared,
+        settle_ms,
         command: cmd.display(),
         files,
     });
@@ -204,6 +215,9 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     report.write_all(&dir, &samples)?;
     if cfg.output != Output::Silent {
         println!("{}", report.verdict.summary);
+        if let Some(t) = &report.trend {
+            println!("memory trend: {}", t.summary);
+        }
         println!("report: {}", dir.join(&report.files.report_md).display());
     }
     let failure = failure.map(|e| {
@@ -273,6 +287,28 @@ async fn start_fake(
         cloud_name: fake.cloud_name().to_string(),
     };
     Ok((Arc::new(fake), cloudinary))
+}
+
+/// The settle step: the target left idle for `cfg.settle` (still sampled)
+/// when the load is done with enough completed jobs for a trend; a signal
+/// cuts it short. Its start and end, milliseconds.
+async fn settle(
+    cfg: &RunConfig,
+    shared: &Shared,
+    end: supervise::End,
+    outcome: &LoadOutcome,
+    signals: &mut Signals,
+) -> Option<(u64, u64)> {
+    let enough = outcome.jobs_completed >= crate::trend::MIN_JOBS as u64;
+    if end != supervise::End::LoadDone || outcome.interrupted || !enough || cfg.settle.is_zero() {
+        return None;
+    }
+    let start = shared.now_ms();
+    tokio::select! {
+        _ = tokio::time::sleep(cfg.settle) => {},
+        _ = signals.recv() => {},
+    }
+    Some((start, shared.now_ms()))
 }
 
 type LoadTask = tokio::task::JoinHandle<anyhow::Result<LoadOutcome>>;

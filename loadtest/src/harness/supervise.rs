@@ -52,7 +52,7 @@ impl Signals {
     }
 
     /// Resolves on Ctrl-C or SIGTERM.
-    async fn recv(&mut self) {
+    pub async fn recv(&mut self) {
         tokio::select! {
             _ = self.int.recv() => {},
             _ = self.term.recv() => {},

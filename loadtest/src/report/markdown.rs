@@ -294,6 +294,7 @@ pub fn render(r: &RunReport) -> String {
             let _ = writeln!(o, "  - {e}");
         }
     }
+    o.push_str(&super::leak::markdown(r));
     let _ = writeln!(o, "\n## Server exits\n");
     for x in &r.server.exits {
         let _ = writeln!(

@@ -217,6 +217,8 @@ pub fn run_limited(
         },
         files: Files::standard(),
         warnings: vec![],
+        settle: None,
+        trend: None,
     };
     with_limit(r, limit_mb, enforce)
 }

@@ -6,3 +6,4 @@ mod compare;
 mod fixtures;
 mod gate;
 mod plan;
+mod slope;

@@ -10,6 +10,7 @@ mod cli;
 mod cpu;
 mod crash;
 mod helpers;
+mod leak;
 mod ownership;
 mod retry;
 mod run;

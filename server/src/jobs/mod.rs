@@ -11,7 +11,9 @@
 //! the Redis queue (`redis_queue`, worked by `redis_worker`) that lets the
 //! `web` and `worker` roles run as two processes. `run` is one job, `stages` its per-stage memory, `photos` what each embed
 //! mode makes of a photo, `retention` what the document holds and when it is
-//! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports.
+//! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports,
+//! `test_leak` the leak on purpose of `model.test_leak_per_job_mb` (tests
+//! only).
 
 mod backend;
 pub mod excel;
@@ -23,6 +25,7 @@ mod redis_worker;
 pub mod retention;
 mod run;
 mod stages;
+pub mod test_leak;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -40,6 +40,8 @@ pub struct JobContext {
     pub collector: Arc<Collector>,
     /// Where incremental PDFs are written before upload.
     pub tmp_dir: std::path::PathBuf,
+    /// What `model.test_leak_per_job_mb` leaked (tests only).
+    pub test_leak: super::test_leak::TestLeak,
 }
 
 impl JobContext {
@@ -149,6 +151,9 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
         // a collection (see `jobs::retention`); with `immediate` none are
         // left by now.
         ctx.collector.park(job_id, held);
+        // Tests only: leaked before the job is marked completed, so it is
+        // resident when the report is seen ready.
+        ctx.test_leak.leak(ctx.settings.model.test_leak_per_job_mb);
     });
     let (status, error) = match &result {
         Ok(()) => ("completed", None),

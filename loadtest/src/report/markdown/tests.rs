@@ -201,6 +201,8 @@ pub(crate) fn synthetic() -> RunReport {
         },
         files: Files::standard(),
         warnings: vec![],
+        settle: None,
+        trend: None,
     }
 }
 
