@@ -11,9 +11,11 @@
 //! # Layout
 //! - `run`: `oomlab run`'s flags, and the flags every run shares.
 //! - `compare`, `gate`, `plan`: the flags of the answer commands.
+//! - `photos`: `--photos DIR`, shared by all four.
 
 mod compare;
 mod gate;
+mod photos;
 mod plan;
 mod run;
 

@@ -10,6 +10,7 @@ mod cli;
 mod cpu;
 mod helpers;
 mod ownership;
+mod photos;
 mod run;
 mod schema;
 mod watchdog;
