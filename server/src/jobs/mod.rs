@@ -8,10 +8,12 @@
 //! worker thread too, on a current-thread runtime of its own ([`WorkerIo`]).
 //!
 //! `run` is one job, `stages` its per-stage memory, `photos` what each embed
-//! mode makes of a photo, `retention` what the document holds and when it is
+//! mode makes of a photo (`orientation`: EXIF orientation for `resize`),
+//! `retention` what the document holds and when it is
 //! given back (`model.release`), `pdf`/`pdf_stream`/`excel` the reports.
 
 pub mod excel;
+pub mod orientation;
 pub mod pdf;
 pub mod pdf_stream;
 pub mod photos;
