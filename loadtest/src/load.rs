@@ -50,7 +50,9 @@
 //!   child in its own process group with `PR_SET_PDEATHSIG`, or otherwise
 //!   make sure it dies with the harness.
 //! - `photo_source` is called on a runtime thread once per photo upload: it
-//!   must be cheap (the fake's preloaded photos are).
+//!   must be cheap (the fake's preloaded photos are; a file of `--photos`
+//!   is read from disk, a few milliseconds from the page cache, so that a
+//!   large directory is never held in the harness's memory).
 
 mod address;
 mod record;
@@ -83,15 +85,22 @@ pub struct CloudinaryTarget {
 impl CloudinaryTarget {
     /// The delivery URL of catalogue photo `public_id`.
     pub fn photo_url(&self, public_id: &str) -> String {
+        self.image_url(public_id, "jpg")
+    }
+
+    /// The delivery URL of image `public_id` with extension `ext` (the
+    /// fake serves a stored file byte for byte under its own extension).
+    pub fn image_url(&self, public_id: &str, ext: &str) -> String {
         format!(
-            "{}/{}/image/upload/{public_id}.jpg",
+            "{}/{}/image/upload/{public_id}.{ext}",
             self.base_url.trim_end_matches('/'),
             self.cloud_name
         )
     }
 }
 
-/// The bytes of catalogue photo `public_id` (a JPEG), for uploads.
+/// The bytes of photo `public_id` (a catalogue JPEG, or a file of the
+/// scenario's photo directory as it is), for uploads.
 pub type PhotoSourceFn = dyn Fn(&str) -> anyhow::Result<bytes::Bytes> + Send + Sync;
 
 /// What the load runs against.

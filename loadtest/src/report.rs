@@ -52,6 +52,10 @@ pub struct RunReport {
     pub shape: RunShape,
     /// The scenario that drove the load.
     pub scenario: InputFile,
+    /// Where the photos came from: the fake's synthetic catalogue or the
+    /// user's directory (`--photos`, `photo_dir`), with the files used.
+    #[serde(default)]
+    pub photos: crate::scenario::photos::PhotoOrigin,
     /// The memory limit and how it was enforced.
     pub limit: LimitReport,
     /// The outcome in one line, and the exit code.

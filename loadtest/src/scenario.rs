@@ -20,11 +20,15 @@
 //!   into a [`Scenario`].
 //!   `check/access` checks `[http.login]` and `[http.headers]`.
 //! - [`template`]: JSON templates with `{{name}}` placeholders.
+//! - [`photos`]: a directory of the user's own photos (`photo_dir`,
+//!   `--photos`).
 
 mod check;
+pub mod photos;
 pub mod template;
 
 use crate::error::ConfigError;
+use photos::{PhotoDir, PhotoFormat, PhotoOrigin, PhotoSourceKind, UsedPhoto};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -114,10 +118,15 @@ pub struct Submission {
     /// Photos per item.
     pub photos_per_item: usize,
     /// The photo kind in the fake Cloudinary's catalogue (`phone`,
-    /// `camera`, `small`, or `{w}x{h}-{kb}k`).
+    /// `camera`, `small`, or `{w}x{h}-{kb}k`); not used when `photo_dir`
+    /// is set.
     pub photo_kind: String,
+    /// The user's own photos (`photo_dir` or `--photos`), used instead of
+    /// the catalogue's.
+    pub photo_dir: Option<PhotoDir>,
     /// Different photos used; photo `k` of a submission is number
-    /// `k % distinct_photos + 1`.
+    /// `k % distinct_photos + 1` (with `photo_dir`: file
+    /// `(k % distinct_photos) % files`).
     pub distinct_photos: usize,
     /// The signature roles, one signature each.
     pub signatures: Vec<String>,
@@ -135,13 +144,56 @@ impl Submission {
         self.items * self.photos_per_item
     }
 
-    /// The catalogue id of photo `k` (0-based) of a submission.
+    /// The public id of photo `k` (0-based) of a submission: a catalogue
+    /// id, or the fake's id of a file of `photo_dir`.
     pub fn photo_id(&self, k: usize) -> String {
-        format!(
-            "oomlab/{}-{}",
-            self.photo_kind,
-            k % self.distinct_photos + 1
-        )
+        match &self.photo_dir {
+            Some(dir) => dir.file(k % self.distinct_photos).public_id.clone(),
+            None => format!(
+                "oomlab/{}-{}",
+                self.photo_kind,
+                k % self.distinct_photos + 1
+            ),
+        }
+    }
+
+    /// The encoding of photo `k` (catalogue photos are JPEGs).
+    pub fn photo_format(&self, k: usize) -> PhotoFormat {
+        match &self.photo_dir {
+            Some(dir) => dir.file(k % self.distinct_photos).format,
+            None => PhotoFormat::Jpeg,
+        }
+    }
+
+    /// Where the photos come from, as `run.json` records it.
+    pub fn photo_origin(&self) -> PhotoOrigin {
+        match &self.photo_dir {
+            Some(dir) => {
+                let used = self
+                    .distinct_photos
+                    .min(self.photos_per_submission())
+                    .min(dir.files.len());
+                PhotoOrigin {
+                    source: PhotoSourceKind::Directory,
+                    kind: None,
+                    dir: Some(dir.dir.clone()),
+                    files: dir.files[..used]
+                        .iter()
+                        .map(|f| UsedPhoto {
+                            name: f.name.clone(),
+                            format: f.format,
+                            bytes: f.bytes,
+                        })
+                        .collect(),
+                }
+            }
+            None => PhotoOrigin {
+                source: PhotoSourceKind::Catalogue,
+                kind: Some(self.photo_kind.clone()),
+                dir: None,
+                files: Vec::new(),
+            },
+        }
     }
 }
 
@@ -282,14 +334,24 @@ impl Scenario {
         check::Checker { path }.scenario(raw)
     }
 
-    /// The catalogue ids the fake Cloudinary must hold (preload) for this
-    /// scenario, in order.
+    /// The public ids the fake Cloudinary must hold for this scenario, in
+    /// order (each once).
     pub fn photo_ids(&self) -> Vec<String> {
-        let n = self
+        let mut n = self
             .submission
             .distinct_photos
             .min(self.submission.photos_per_submission());
+        if let Some(dir) = &self.submission.photo_dir {
+            n = n.min(dir.files.len());
+        }
         (0..n).map(|k| self.submission.photo_id(k)).collect()
+    }
+
+    /// This scenario with its photos drawn from `dir` (`--photos`), whatever
+    /// its file says.
+    pub fn with_photo_dir(mut self, dir: PhotoDir) -> Scenario {
+        self.submission.photo_dir = Some(dir);
+        self
     }
 }
 

@@ -38,6 +38,7 @@ pub struct FakeCloudinaryBuilder {
     seed: u64,
     upload_dir: Option<PathBuf>,
     photo_dir: Option<PathBuf>,
+    photo_files: Vec<(String, PathBuf)>,
     preload: Vec<String>,
     faults: FaultConfig,
     port: u16,
@@ -53,6 +54,7 @@ impl Default for FakeCloudinaryBuilder {
             seed: 1,
             upload_dir: None,
             photo_dir: None,
+            photo_files: Vec::new(),
             preload: Vec::new(),
             faults: FaultConfig::default(),
             port: 0,
@@ -87,6 +89,14 @@ impl FakeCloudinaryBuilder {
     /// public id = file stem.
     pub fn photo_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.photo_dir = Some(dir.into());
+        self
+    }
+
+    /// Serve the file at `path` as image `public_id`, byte for byte when
+    /// asked untransformed in its own format (`.jpg` for a JPEG, `.png` for
+    /// a PNG). The file is read on every request, never held.
+    pub fn photo_file(mut self, public_id: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        self.photo_files.push((public_id.into(), path.into()));
         self
     }
 
@@ -159,7 +169,8 @@ impl FakeCloudinaryBuilder {
                 "cannot prepare upload dir {} or photo dir",
                 upload_dir.display()
             )
-        })?;
+        })?
+        .with_photo_files(self.photo_files);
         let store = Arc::new(store);
         let preload_store = store.clone();
         let preload = self.preload;

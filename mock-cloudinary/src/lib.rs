@@ -30,6 +30,7 @@
 //! - [`catalogue`]: the public-id grammar of synthetic photos.
 //! - [`store`]: resolving public ids to bytes: uploads, the photo directory, catalogue photos, variants.
 //! - [`cache`]: the byte-bounded cache of values computed once.
+//! - [`encoding`]: how a catalogue photo is stored: progressive, subsampling, gray, CMYK, EXIF orientation.
 //! - [`synth`]: generating camera-like photos and searching JPEG quality for a target size.
 //! - [`transform`]: geometry of crop modes, decode, resize, encode.
 //! - [`uploads`]: multipart uploads streamed to disk; the upload fields the SDKs send.
@@ -45,6 +46,7 @@ pub mod cache;
 pub mod catalogue;
 pub mod cli;
 pub mod datauri;
+pub mod encoding;
 pub mod error;
 pub mod faults;
 pub mod front;

@@ -17,9 +17,10 @@ use bytes::Bytes;
 
 use crate::cache::OnceCache;
 use crate::catalogue::{CatalogueId, PhotoSpec, parse_catalogue_id};
+use crate::encoding::{encode_jpeg, rotate_ccw};
 use crate::error::DeliveryError;
 use crate::grammar::{Delivery, Format, ResourceType, Step};
-use crate::synth::{Scene, grain_for, quality_for};
+use crate::synth::{Scene, grain_for, quality_for_encoding};
 use crate::transform::{apply, decode, encode, sniff};
 
 /// JPEG quality of a transformed variant without `q_`.
@@ -127,6 +128,12 @@ impl Store {
         })
     }
 
+    /// Also serve each `(public_id, path)` file (later entries win).
+    pub fn with_photo_files(mut self, files: impl IntoIterator<Item = (String, PathBuf)>) -> Self {
+        self.photos.extend(files);
+        self
+    }
+
     /// The directory uploads are written to.
     pub fn upload_dir(&self) -> &Path {
         &self.upload_dir
@@ -232,14 +239,17 @@ impl Store {
         })
     }
 
-    /// The exact bytes served for `public_id` as an untransformed `.jpg`.
+    /// The exact bytes served for `public_id` untransformed: a catalogue
+    /// photo or an upload as a `.jpg`, a file of the photo directory in its
+    /// own format (a PNG stays a PNG).
     pub fn photo_bytes(&self, public_id: &str) -> Result<Bytes, DeliveryError> {
+        let own = self.photos.get(public_id).and_then(|p| sniff_file(p));
         let delivery = Delivery {
             resource: ResourceType::Image,
             steps: Vec::new(),
             version: None,
             public_id: public_id.to_string(),
-            extension: Some(Format::Jpeg),
+            extension: Some(own.unwrap_or(Format::Jpeg)),
         };
         match self.prepare(&delivery)? {
             Prepared::Memory { body, .. } => Ok(body),
@@ -303,12 +313,29 @@ pub fn catalogue_photo(id: CatalogueId, seed: u64) -> Result<Bytes, DeliveryErro
     let spec = id.spec;
     let seed = seed ^ u64::from(spec.width) << 32 ^ u64::from(spec.height);
     let bad = |e: image::ImageError| DeliveryError::BadAsset(e.to_string());
+    let encoding = spec.encoding;
+    // A photo tagged to be turned a quarter is drawn upright (a portrait:
+    // sky on top) and stored turned, as a phone stores it.
+    let stored = move |upright: crate::transform::Rgb| {
+        if encoding.swaps_sides() {
+            rotate_ccw(&upright)
+        } else {
+            upright
+        }
+    };
     let kind = SCENES.get_or_compute(
         &(spec, seed),
         || {
             let grain = grain_for(spec.width, spec.height, spec.target_bytes);
-            let scene = Scene::new(spec.width, spec.height, seed, grain);
-            let quality = quality_for(&scene.render(0), spec.target_bytes).map_err(bad)?;
+            let (w, h) = if encoding.swaps_sides() {
+                (spec.height, spec.width)
+            } else {
+                (spec.width, spec.height)
+            };
+            let scene = Scene::new(w, h, seed, grain);
+            let quality =
+                quality_for_encoding(&stored(scene.render(0)), spec.target_bytes, &encoding)
+                    .map_err(bad)?;
             Ok(Arc::new((scene, quality)))
         },
         |kind| kind.0.bytes(),
@@ -317,7 +344,7 @@ pub fn catalogue_photo(id: CatalogueId, seed: u64) -> Result<Bytes, DeliveryErro
         &(spec, seed, id.n),
         || {
             let (scene, quality) = &*kind;
-            encode(&scene.render(id.n), Format::Jpeg, *quality)
+            encode_jpeg(&stored(scene.render(id.n)), *quality, &encoding)
                 .map(Bytes::from)
                 .map_err(bad)
         },

@@ -16,6 +16,7 @@
 use fast_image_resize::{PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
+use crate::encoding::{Encoding, encode_jpeg};
 use crate::grammar::Format;
 use crate::transform::{Rgb, encode};
 
@@ -258,14 +259,24 @@ pub fn synthesize_jpeg(
 /// `target_bytes` where the quality range allows: searched on a sample,
 /// then corrected once on the full image.
 pub fn quality_for(rgb: &Rgb, target_bytes: u64) -> Result<u8, image::ImageError> {
-    let quality = search_quality(rgb, target_bytes)?;
+    quality_for_encoding(rgb, target_bytes, &Encoding::default())
+}
+
+/// [`quality_for`] for a photo stored as `encoding` (progressive scans,
+/// subsampling and colour model change the size at a given quality).
+pub fn quality_for_encoding(
+    rgb: &Rgb,
+    target_bytes: u64,
+    encoding: &Encoding,
+) -> Result<u8, image::ImageError> {
+    let quality = search_quality(rgb, target_bytes, encoding)?;
     let mut best = quality;
     // One correction on the full image if the sample's estimate missed.
-    let miss = encode(rgb, Format::Jpeg, quality)?.len() as f64 / target_bytes as f64;
+    let miss = encode_jpeg(rgb, quality, encoding)?.len() as f64 / target_bytes as f64;
     if !(1.0 - SIZE_TOLERANCE / 2.0..=1.0 + SIZE_TOLERANCE / 2.0).contains(&miss) {
         let step: i16 = if miss > 1.0 { -4 } else { 4 };
         let q = (i16::from(quality) + step).clamp(5, 98) as u8;
-        let retry = encode(rgb, Format::Jpeg, q)?;
+        let retry = encode_jpeg(rgb, q, encoding)?;
         if (retry.len() as f64 / target_bytes as f64 - 1.0).abs() < (miss - 1.0).abs() {
             best = q;
         }
@@ -276,7 +287,11 @@ pub fn quality_for(rgb: &Rgb, target_bytes: u64) -> Result<u8, image::ImageError
 /// Search quality on a sample of horizontal bands (an eighth of the image)
 /// so most encodes are cheap; JPEG size scales with area for content that
 /// is statistically alike across the frame.
-fn search_quality(rgb: &Rgb, target_bytes: u64) -> Result<u8, image::ImageError> {
+fn search_quality(
+    rgb: &Rgb,
+    target_bytes: u64,
+    encoding: &Encoding,
+) -> Result<u8, image::ImageError> {
     let sample = bands(rgb);
     let scale = f64::from(sample.height) / f64::from(rgb.height);
     let target = target_bytes as f64 * scale;
@@ -284,7 +299,7 @@ fn search_quality(rgb: &Rgb, target_bytes: u64) -> Result<u8, image::ImageError>
     let mut best = (f64::MAX, 85u8);
     while lo <= hi {
         let q = lo + (hi - lo) / 2;
-        let size = encode(&sample, Format::Jpeg, q)?.len() as f64;
+        let size = encode_jpeg(&sample, q, encoding)?.len() as f64;
         let miss = (size / target - 1.0).abs();
         if miss < best.0 {
             best = (miss, q);

@@ -64,6 +64,12 @@ pub struct CompareArgs {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["profiles", "targets", "scenarios"])]
     pub from: Vec<PathBuf>,
 
+    /// A directory of your own JPEG/PNG photos, used instead of the fake
+    /// Cloudinary's synthetic ones: files in name order, cycled when a
+    /// submission needs more, uploaded and served byte for byte.
+    #[arg(long, value_name = "DIR", conflicts_with = "from")]
+    pub photos: Option<PathBuf>,
+
     #[command(flatten)]
     pub matrix: MatrixArgs,
 }
@@ -72,6 +78,7 @@ impl CompareArgs {
     /// The comparison these flags ask for; every profile and scenario is
     /// loaded and checked before the first run, so a typo costs nothing.
     pub fn config(&self) -> Result<CompareConfig, ConfigError> {
+        let photos = super::photos::load(self.photos.as_deref())?;
         let inputs = if !self.from.is_empty() {
             CompareInputs::From(self.from.clone())
         } else {
@@ -103,7 +110,7 @@ impl CompareArgs {
                     .collect::<Result<_, _>>()?,
                 scenarios: scenarios
                     .iter()
-                    .map(|s| Scenario::load(s))
+                    .map(|s| Scenario::load(s).map(|sc| super::photos::apply(sc, &photos)))
                     .collect::<Result<_, _>>()?,
             }
         };

@@ -108,6 +108,12 @@ pub struct GateArgs {
     #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
     pub enforce: Enforce,
 
+    /// A directory of your own JPEG/PNG photos, used instead of the fake
+    /// Cloudinary's synthetic ones: files in name order, cycled when a
+    /// submission needs more, uploaded and served byte for byte.
+    #[arg(long, value_name = "DIR", conflicts_with = "from")]
+    pub photos: Option<PathBuf>,
+
     /// Folder for the run's reports.
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub out: PathBuf,
@@ -133,7 +139,8 @@ impl GateArgs {
                     (None, Some(p)) => Target::reference(p, None)?,
                     (None, None) => unreachable!("checked by the guard"),
                 };
-                let scenario = Scenario::load(scenario)?;
+                let photos = super::photos::load(self.photos.as_deref())?;
+                let scenario = super::photos::apply(Scenario::load(scenario)?, &photos);
                 GateSource::Run(Box::new(RunConfig {
                     limit: self.budget,
                     enforce: self.enforce,

@@ -11,10 +11,12 @@
 //! # Layout
 //! - `run`: `oomlab run`'s flags, and the flags every run shares.
 //! - `compare`, `gate`, `plan`, `calibrate`: the flags of the answer commands.
+//! - `photos`: `--photos DIR`, shared by all four.
 
 mod calibrate;
 mod compare;
 mod gate;
+mod photos;
 mod plan;
 mod run;
 

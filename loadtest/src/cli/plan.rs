@@ -76,6 +76,12 @@ pub struct PlanArgs {
     #[arg(long, value_name = "PATH")]
     pub from: Vec<PathBuf>,
 
+    /// A directory of your own JPEG/PNG photos, used instead of the fake
+    /// Cloudinary's synthetic ones: files in name order, cycled when a
+    /// submission needs more, uploaded and served byte for byte.
+    #[arg(long, value_name = "DIR", conflicts_with = "from")]
+    pub photos: Option<PathBuf>,
+
     #[command(flatten)]
     pub matrix: MatrixArgs,
 }
@@ -104,12 +110,13 @@ impl PlanArgs {
     /// profiles are read and checked before anything runs.
     pub fn config(&self) -> Result<PlanConfig, ConfigError> {
         let (plans_file, plans) = load_plans(&self.plans)?;
+        let photos = super::photos::load(self.photos.as_deref())?;
         let scenarios = self
             .scenarios
             .iter()
             .map(|(p, weight)| {
                 Ok(WeightedScenario {
-                    scenario: Scenario::load(p)?,
+                    scenario: super::photos::apply(Scenario::load(p)?, &photos),
                     weight: *weight,
                 })
             })

@@ -122,6 +122,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "F", value_parser = input::cpus)]
     pub cpus: Option<f64>,
 
+    /// A directory of your own JPEG/PNG photos, used instead of the fake
+    /// Cloudinary's synthetic ones: files in name order, cycled when a
+    /// submission needs more, uploaded and served byte for byte.
+    #[arg(long, value_name = "DIR")]
+    pub photos: Option<PathBuf>,
+
     /// Seed of the fake Cloudinary's photos.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub seed: u64,
@@ -158,7 +164,8 @@ impl RunArgs {
         let (ready_default, grace_default) = target
             .timeouts()
             .unwrap_or((Duration::from_secs(60), Duration::from_secs(5)));
-        let scenario = Scenario::load(&self.scenario)?;
+        let photos = super::photos::load(self.photos.as_deref())?;
+        let scenario = super::photos::apply(Scenario::load(&self.scenario)?, &photos);
         Ok(RunConfig {
             limit: self.limit,
             enforce: self.enforce,

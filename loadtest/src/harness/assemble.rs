@@ -140,6 +140,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
             name: i.cfg.scenario.name.clone(),
             path: i.cfg.scenario.path.clone(),
         },
+        photos: i.cfg.scenario.submission.photo_origin(),
         limit: LimitReport {
             bytes: i.limits.limit,
             enforce: i.limits.enforce,

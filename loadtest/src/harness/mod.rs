@@ -273,12 +273,23 @@ async fn start_fake(
     cfg: &RunConfig,
     dir: &Path,
 ) -> anyhow::Result<(Arc<mock_cloudinary::FakeCloudinary>, CloudinaryTarget)> {
-    let ids = cfg.scenario.photo_ids();
-    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let fake = mock_cloudinary::FakeCloudinary::builder()
+    let mut builder = mock_cloudinary::FakeCloudinary::builder()
         .seed(cfg.seed)
-        .preload(&id_refs)
-        .upload_dir(dir.join("cloudinary"))
+        .upload_dir(dir.join("cloudinary"));
+    match &cfg.scenario.submission.photo_dir {
+        // The user's files, served as they are (read per request, not held).
+        Some(photos) => {
+            for file in &photos.files {
+                builder = builder.photo_file(file.public_id.clone(), file.path.clone());
+            }
+        }
+        None => {
+            let ids = cfg.scenario.photo_ids();
+            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            builder = builder.preload(&id_refs);
+        }
+    }
+    let fake = builder
         .start()
         .await
         .context("starting the fake Cloudinary")?;

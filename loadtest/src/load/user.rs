@@ -255,9 +255,10 @@ async fn upload_one(
     let id = shared.scenario.submission.photo_id(k);
     let bytes = (shared.photo_source)(&id).map_err(|e| (None, format!("photo {id}: {e:#}")))?;
     let len = bytes.len() as u64;
+    let format = shared.scenario.submission.photo_format(k);
     let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(bytes), len)
-        .file_name(format!("{}.jpg", id.replace('/', "-")))
-        .mime_str("image/jpeg")
+        .file_name(format!("{}.{}", id.replace('/', "-"), format.extension()))
+        .mime_str(format.mime())
         .map_err(|e| (None, e.to_string()))?;
     let form = reqwest::multipart::Form::new().part(http.upload_field.clone(), part);
     let resp = session
@@ -348,7 +349,10 @@ async fn submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult 
     let http = &shared.scenario.http;
     if sub.photos == PhotoSource::Catalogue {
         it.photo_urls = (0..sub.photos_per_submission())
-            .map(|k| shared.cloudinary.photo_url(&sub.photo_id(k)))
+            .map(|k| {
+                let ext = sub.photo_format(k).extension();
+                shared.cloudinary.image_url(&sub.photo_id(k), ext)
+            })
             .collect();
     }
     let result = submit_iteration(user, &shared, &mut it, http).await;

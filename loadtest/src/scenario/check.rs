@@ -3,6 +3,7 @@
 //! line), then [`Checker`] refuses values that parse but cannot run.
 
 mod access;
+mod photo_dir;
 
 use super::*;
 use std::collections::BTreeMap;
@@ -40,7 +41,8 @@ pub(super) struct RawUsers {
 pub(super) struct RawSubmission {
     items: Option<u64>,
     photos_per_item: u64,
-    photo_kind: String,
+    photo_kind: Option<String>,
+    photo_dir: Option<PathBuf>,
     distinct_photos: Option<u64>,
     signatures: Option<Vec<String>>,
     photos: Option<PhotoSource>,
@@ -285,13 +287,28 @@ impl Checker<'_> {
                 "spread the photos over more items (submission.items)",
             ));
         }
-        check_photo_kind(&raw.photo_kind).map_err(|why| {
-            self.invalid(
-                "submission.photo_kind",
-                format!("`{}` {why}", raw.photo_kind),
-                "use \"phone\" (2160x3840, ~0.7 MB), \"camera\" (4000x3000, ~3 MB), \"small\" (1280x960, ~0.25 MB) or a custom \"{w}x{h}-{kb}k\" such as \"640x480-60k\"",
-            )
-        })?;
+        let photo_dir = raw.photo_dir.map(|dir| self.photo_dir(&dir)).transpose()?;
+        let photo_kind = match (raw.photo_kind, &photo_dir) {
+            (Some(kind), _) => kind,
+            // Only a name in reports: the directory's files are used.
+            (None, Some(_)) => "directory".to_string(),
+            (None, None) => {
+                return Err(self.invalid(
+                    "submission.photo_kind",
+                    "is missing",
+                    "name a catalogue kind, e.g. photo_kind = \"camera\", or your photos with photo_dir = \"DIR\"",
+                ));
+            }
+        };
+        if photo_dir.is_none() {
+            check_photo_kind(&photo_kind).map_err(|why| {
+                self.invalid(
+                    "submission.photo_kind",
+                    format!("`{photo_kind}` {why}"),
+                    "use \"phone\" (2160x3840, ~0.7 MB), \"camera\" (4000x3000, ~3 MB), \"small\" (1280x960, ~0.25 MB), \"progressive\", \"progressive422\", \"portrait\", \"gray\", \"cmyk\", \"mixed\" or a custom \"{w}x{h}-{kb}k\" such as \"640x480-60k\" (flags after it: -progressive, -422, -exif6, ...)",
+                )
+            })?;
+        }
         let per_submission = items * raw.photos_per_item;
         let distinct = raw.distinct_photos.unwrap_or(per_submission.max(1));
         if distinct == 0 || distinct > 1_000 {
@@ -322,7 +339,8 @@ impl Checker<'_> {
         Ok(Submission {
             items: items as usize,
             photos_per_item: raw.photos_per_item as usize,
-            photo_kind: raw.photo_kind,
+            photo_kind,
+            photo_dir,
             distinct_photos: distinct as usize,
             signatures,
             photos: raw.photos.unwrap_or(PhotoSource::Upload),
@@ -554,7 +572,7 @@ fn sample_vars() -> Vars {
 
 /// `Ok` when `kind` names a photo kind of the fake's catalogue.
 fn check_photo_kind(kind: &str) -> Result<(), &'static str> {
-    if matches!(kind, "phone" | "camera" | "small") {
+    if kind == "mixed" || mock_cloudinary::catalogue::parse_kind(kind).is_some() {
         return Ok(());
     }
     let bad = "is not a photo kind of the fake Cloudinary's catalogue";

@@ -41,6 +41,7 @@ fn every_shipped_scenario_parses() {
         "big-submission",
         "burst",
         "camera-photos",
+        "real-photos",
         "single-report",
         "soak",
         "tiny",

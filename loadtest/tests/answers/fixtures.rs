@@ -147,6 +147,7 @@ pub fn run_limited(
             name: scenario.into(),
             path: format!("scenarios/{scenario}.toml").into(),
         },
+        photos: Default::default(),
         limit: LimitReport {
             bytes: limit,
             enforce: Enforce::Watchdog,

@@ -12,6 +12,7 @@ mod crash;
 mod helpers;
 mod leak;
 mod ownership;
+mod photos;
 mod retry;
 mod run;
 mod schema;

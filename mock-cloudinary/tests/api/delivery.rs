@@ -247,3 +247,42 @@ async fn photo_dir_files_are_served_by_stem() {
         .unwrap();
     assert_eq!(dimensions(&small), (100, 75));
 }
+
+#[tokio::test]
+async fn photo_files_are_served_byte_for_byte_under_their_own_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = {
+        let fake = spawn_fake().await;
+        fake.photo_bytes(SMALL_ID).unwrap()
+    };
+    let png = {
+        let img =
+            image::RgbImage::from_fn(8, 6, |x, y| image::Rgb([x as u8 * 30, y as u8 * 40, 7]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    // Names a photo directory would not allow as public ids.
+    std::fs::write(dir.path().join("a photo.JPG"), &jpeg).unwrap();
+    std::fs::write(dir.path().join("plan.png"), &png).unwrap();
+    let fake = mock_cloudinary::FakeCloudinary::builder()
+        .photo_file("photos/1-a_photo", dir.path().join("a photo.JPG"))
+        .photo_file("photos/2-plan", dir.path().join("plan.png"))
+        .start()
+        .await
+        .unwrap();
+    let get = |url: String| async move {
+        let r = client().get(url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap()
+    };
+    assert_eq!(get(fake.photo_url("photos/1-a_photo")).await, jpeg);
+    let png_url = format!("{}/oomlab/image/upload/photos/2-plan.png", fake.base_url());
+    assert_eq!(get(png_url).await, png);
+    assert_eq!(fake.photo_bytes("photos/1-a_photo").unwrap(), jpeg);
+    assert_eq!(
+        fake.photo_bytes("photos/2-plan").unwrap(),
+        png,
+        "a PNG stays a PNG"
+    );
+}

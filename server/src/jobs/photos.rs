@@ -8,7 +8,9 @@
 //! - `passthrough` / `cdn_transform`: the bytes are embedded, never decoded.
 //! - `resize`: decoded at the smallest IDCT scale that still covers `max_px`
 //!   (jpeg-decoder's `scale`), resized with `fast_image_resize` (no float
-//!   buffers), re-encoded at `jpeg_quality`.
+//!   buffers), turned upright by its EXIF orientation (see
+//!   `jobs::orientation`; the other modes keep the stored pixels, as the
+//!   modelled app does), re-encoded at `jpeg_quality`.
 //!
 //! # Decoding stays on the calling thread
 //! Per-job memory figures come from jemalloc's per-thread counters, so a job's
@@ -31,6 +33,7 @@ use bytes::Bytes;
 use fast_image_resize as fr;
 use image::DynamicImage;
 
+use super::orientation::{exif_orientation, swaps_sides, to_upright};
 use crate::memory::thread_counters;
 use crate::settings::{EmbedMode, PhotoSettings};
 
@@ -198,10 +201,20 @@ fn resize(
     components: Components,
     settings: &PhotoSettings,
 ) -> anyhow::Result<PreparedPhoto> {
-    let (tw, th) = fit_within(width, height, settings.max_px);
-    if (tw, th) == (width, height) || components == Components::Cmyk {
-        // Small enough already (or CMYK, which the encoder cannot write):
-        // pass the bytes through.
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(&bytes[..]));
+    dec.read_info().context("not a readable JPEG")?;
+    let orientation = dec.exif_data().map_or(1, exif_orientation);
+    // The size on the page is the upright picture's; the decoder works in
+    // stored pixels.
+    let (uw, uh) = if swaps_sides(orientation) {
+        (height, width)
+    } else {
+        (width, height)
+    };
+    let (tw, th) = fit_within(uw, uh, settings.max_px);
+    if ((tw, th) == (uw, uh) && orientation == 1) || components == Components::Cmyk {
+        // Small enough and upright already (or CMYK, which the encoder
+        // cannot write): pass the bytes through.
         return Ok(PreparedPhoto {
             jpeg: bytes,
             width,
@@ -210,9 +223,13 @@ fn resize(
             pixels: None,
         });
     }
-    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(&bytes[..]));
-    let req_w = u16::try_from(tw).unwrap_or(u16::MAX);
-    let req_h = u16::try_from(th).unwrap_or(u16::MAX);
+    let (stored_w, stored_h) = if swaps_sides(orientation) {
+        (th, tw)
+    } else {
+        (tw, th)
+    };
+    let req_w = u16::try_from(stored_w).unwrap_or(u16::MAX);
+    let req_h = u16::try_from(stored_h).unwrap_or(u16::MAX);
     let (sw, sh) = dec.scale(req_w, req_h).context("not a readable JPEG")?;
     let pixels = on_this_thread(|| dec.decode()).context("the JPEG does not decode")?;
     drop(bytes);
@@ -223,7 +240,7 @@ fn resize(
     let (sw, sh) = (u32::from(sw), u32::from(sh));
     let src = fr::images::Image::from_vec_u8(sw, sh, pixels, pixel_type)
         .context("decoded pixels do not match the JPEG's size")?;
-    let mut dst = fr::images::Image::new(tw, th, pixel_type);
+    let mut dst = fr::images::Image::new(stored_w, stored_h, pixel_type);
     fr::Resizer::new()
         .resize(
             &src,
@@ -233,9 +250,14 @@ fn resize(
         )
         .context("resizing")?;
     drop(src);
+    let channels = if components == Components::Gray { 1 } else { 3 };
+    let upright = match orientation {
+        1 => dst.into_vec(),
+        o => to_upright(dst.buffer(), stored_w, stored_h, channels, o).0,
+    };
     let mut out = Vec::with_capacity((tw * th / 4) as usize);
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, settings.jpeg_quality)
-        .encode(dst.buffer(), tw, th, color)
+        .encode(&upright, tw, th, color)
         .context("encoding the resized JPEG")?;
     Ok(PreparedPhoto {
         jpeg: Bytes::from(out),
@@ -279,6 +301,54 @@ mod tests {
         assert_eq!((p.width, p.height), (200, 150));
         assert_eq!(jpeg_header(&p.jpeg).unwrap().0, 200);
         assert!(p.pixels.is_none());
+    }
+
+    /// A phone-style portrait: the upright picture (`w` x `h`, red on its
+    /// top half, blue below) stored turned counter-clockwise, tagged 6.
+    fn tagged_portrait(w: u32, h: u32) -> Bytes {
+        let upright = image::RgbImage::from_fn(w, h, |_, y| {
+            if y < h / 2 {
+                image::Rgb([230, 20, 20])
+            } else {
+                image::Rgb([20, 20, 230])
+            }
+        });
+        let stored = image::imageops::rotate270(&upright);
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode(stored.as_raw(), h, w, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        // An APP1 segment right after SOI: `Exif\0\0` and a little-endian
+        // TIFF with one entry, Orientation = 6.
+        let mut app1 =
+            b"Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0".to_vec();
+        let len = u16::try_from(app1.len() + 2).unwrap().to_be_bytes();
+        app1.splice(0..0, [0xFF, 0xE1, len[0], len[1]]);
+        jpeg.splice(2..2, app1);
+        Bytes::from(jpeg)
+    }
+
+    #[test]
+    fn resize_turns_a_tagged_portrait_upright_and_other_modes_keep_it_stored() {
+        let src = tagged_portrait(120, 160);
+        assert_eq!(jpeg_header(&src).unwrap().0, 160, "stored landscape");
+        let p = prepare(src.clone(), &settings(EmbedMode::Resize, 80), 1 << 30).unwrap();
+        assert_eq!((p.width, p.height), (60, 80));
+        let out = image::load_from_memory(&p.jpeg).unwrap().to_rgb8();
+        assert_eq!(out.dimensions(), (60, 80));
+        let top = out.get_pixel(30, 10);
+        let bottom = out.get_pixel(30, 70);
+        assert!(top[0] > 180 && top[2] < 80, "top is red: {top:?}");
+        assert!(
+            bottom[2] > 180 && bottom[0] < 80,
+            "bottom is blue: {bottom:?}"
+        );
+        // Small enough already: still re-encoded, because it must turn.
+        let p = prepare(src.clone(), &settings(EmbedMode::Resize, 1600), 1 << 30).unwrap();
+        assert_eq!((p.width, p.height), (120, 160));
+        // passthrough embeds the stored bytes, as reportlab does.
+        let p = prepare(src.clone(), &settings(EmbedMode::Passthrough, 80), 1 << 30).unwrap();
+        assert_eq!((p.width, p.height, p.jpeg), (160, 120, src));
     }
 
     #[test]

@@ -96,6 +96,7 @@ pub(crate) fn synthetic() -> RunReport {
             name: "two-reports".into(),
             path: "scenarios/two-reports.toml".into(),
         },
+        photos: Default::default(),
         // From JSON, so that the fields with a default need not be named.
         limit: serde_json::from_value::<LimitReport>(serde_json::json!({
             "bytes": 512 * MB,
