@@ -373,7 +373,11 @@ fn core_limit() -> Option<u64> {
 /// raised and leave no core. This adds no `unsafe` block of its own: it is
 /// one more system call in the closure that already places the child.
 #[allow(unsafe_code)]
-pub(crate) fn prepare_child(command: &mut Command, cgroup_procs: Vec<File>, core_limit: Option<u64>) {
+pub(crate) fn prepare_child(
+    command: &mut Command,
+    cgroup_procs: Vec<File>,
+    core_limit: Option<u64>,
+) {
     // SAFETY: the closure runs in the forked child before exec and calls only
     // functions that are single system calls (prctl, setrlimit, write) on
     // values and a file descriptor made before the fork; it allocates
