@@ -76,7 +76,7 @@ fn the_table_has_one_row_per_profile_with_its_verdict_and_peaks() {
     // The kill happened with 2 jobs in flight: it counts as a 2-job peak.
     assert_eq!(orig.two_jobs_peak_bytes, Some(531 * MB));
     assert_eq!(orig.one_job_peak_bytes, Some(420 * MB));
-    assert_eq!(orig.modelled_runtime_bytes, Some(150 * MB));
+    assert_eq!(orig.modelled_runtime_bytes, Some(63 * MB));
     let lean = &r.rows[2];
     assert_eq!(
         lean.verdict,

@@ -113,7 +113,7 @@ fn a_peak_under_the_budget_but_inside_the_headroom_fails() {
     );
     // quick-fix has one worker: one job in flight at the peak.
     assert!(err.contains("at the peak: job 1 in stage pdf"), "{err}");
-    assert!(err.contains("of which 150.0 MB modelled runtime"), "{err}");
+    assert!(err.contains("of which 63.0 MB modelled runtime"), "{err}");
 }
 
 #[test]
