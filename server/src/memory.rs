@@ -149,14 +149,12 @@ pub fn apply_allocator_options(opts: &AllocatorSettings) -> serde_json::Value {
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(opts.background_thread) {
         errors.push(format!("background_thread: {e}"));
     }
-    // MALLCTL_ARENAS_ALL is 4096: `arena.4096.x` applies to every arena.
-    let writes: [(&[u8], isize); 4] = [
+    // The defaults for arenas made from now on...
+    let defaults: [(&[u8], isize); 2] = [
         (b"arenas.dirty_decay_ms\0", opts.dirty_decay_ms as isize),
         (b"arenas.muzzy_decay_ms\0", opts.muzzy_decay_ms as isize),
-        (b"arena.4096.dirty_decay_ms\0", opts.dirty_decay_ms as isize),
-        (b"arena.4096.muzzy_decay_ms\0", opts.muzzy_decay_ms as isize),
     ];
-    for (name, value) in writes {
+    for (name, value) in defaults {
         // SAFETY: each name is a NUL-terminated jemalloc option whose type is
         // ssize_t, which is what `isize` is on every supported platform.
         #[allow(unsafe_code)]
@@ -166,6 +164,36 @@ pub fn apply_allocator_options(opts: &AllocatorSettings) -> serde_json::Value {
                 "{}: {e}",
                 String::from_utf8_lossy(&name[..name.len() - 1])
             ));
+        }
+    }
+    // ...and each arena that exists already, by its index. Not through
+    // `arena.4096.*` (MALLCTL_ARENAS_ALL): jemalloc 5.3's decay_ms control
+    // does not handle that index and reads past its table of arenas; the
+    // server then crashed with SIGSEGV in `pac_decay_ms_set` about once in
+    // 500 starts (issue 17: a core's backtrace from the start/stop stress
+    // test showed it).
+    let narenas = tikv_jemalloc_ctl::arenas::narenas::read().unwrap_or(0);
+    for i in 0..narenas {
+        let initialized = format!("arena.{i}.initialized\0");
+        // SAFETY: a NUL-terminated name of a bool option, for an index below
+        // `arenas.narenas`.
+        #[allow(unsafe_code)]
+        let live = unsafe { tikv_jemalloc_ctl::raw::read::<bool>(initialized.as_bytes()) };
+        if live != Ok(true) {
+            continue;
+        }
+        for (what, value) in [
+            ("dirty_decay_ms", opts.dirty_decay_ms),
+            ("muzzy_decay_ms", opts.muzzy_decay_ms),
+        ] {
+            let name = format!("arena.{i}.{what}\0");
+            // SAFETY: a NUL-terminated name of an ssize_t option of an
+            // initialized arena whose index is below `arenas.narenas`.
+            #[allow(unsafe_code)]
+            let r = unsafe { tikv_jemalloc_ctl::raw::write(name.as_bytes(), value as isize) };
+            if let Err(e) = r {
+                errors.push(format!("arena.{i}.{what}: {e}"));
+            }
         }
     }
     allocator_options(errors)
