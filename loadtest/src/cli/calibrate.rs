@@ -9,7 +9,6 @@ use super::run::MatrixArgs;
 use crate::calibrate::{CalibrateConfig, DEFAULT_SCENARIOS};
 use crate::error::ConfigError;
 use crate::input;
-use crate::scenario::Scenario;
 use crate::target::Target;
 
 const CALIBRATE_EXAMPLES: &str = "\
@@ -73,24 +72,10 @@ impl CalibrateArgs {
     /// The calibration these flags ask for; both targets and every scenario
     /// are loaded and checked before the first run.
     pub fn config(&self) -> Result<CalibrateConfig, ConfigError> {
-        let scenarios = if self.scenarios.is_empty() {
-            DEFAULT_SCENARIOS
-                .iter()
-                .map(|s| {
-                    input::scenario(s)
-                        .map_err(|e| ConfigError::flag("--scenario", e, "pass --scenario FILE"))
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        } else {
-            self.scenarios.clone()
-        };
         Ok(CalibrateConfig {
             app: Target::app(&self.target)?.with_env(&self.app_env, "--app-env")?,
             model: Target::reference(&self.profile, None)?,
-            scenarios: scenarios
-                .iter()
-                .map(|s| Scenario::load(s))
-                .collect::<Result<_, _>>()?,
+            scenarios: super::scenarios_or(&self.scenarios, DEFAULT_SCENARIOS)?,
             tolerance_pct: self.tolerance * 100.0,
             limit: self.limit,
             settle: self.settle,

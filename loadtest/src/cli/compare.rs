@@ -8,7 +8,6 @@ use super::run::MatrixArgs;
 use crate::compare::{CompareConfig, CompareInputs, DEFAULT_SCENARIOS};
 use crate::error::ConfigError;
 use crate::input;
-use crate::scenario::Scenario;
 use crate::target::Target;
 use crate::watchdog::Enforce;
 
@@ -90,17 +89,6 @@ impl CompareArgs {
             } else {
                 self.profiles.clone()
             };
-            let scenarios = if self.scenarios.is_empty() {
-                DEFAULT_SCENARIOS
-                    .iter()
-                    .map(|s| {
-                        input::scenario(s)
-                            .map_err(|e| ConfigError::flag("--scenario", e, "pass --scenario FILE"))
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-            } else {
-                self.scenarios.clone()
-            };
             CompareInputs::Run {
                 targets: self
                     .targets
@@ -108,10 +96,10 @@ impl CompareArgs {
                     .map(|t| Target::app(t))
                     .chain(profiles.iter().map(|p| Target::reference(p, None)))
                     .collect::<Result<_, _>>()?,
-                scenarios: scenarios
-                    .iter()
-                    .map(|s| Scenario::load(s).map(|sc| super::photos::apply(sc, &photos)))
-                    .collect::<Result<_, _>>()?,
+                scenarios: super::scenarios_or(&self.scenarios, DEFAULT_SCENARIOS)?
+                    .into_iter()
+                    .map(|sc| super::photos::apply(sc, &photos))
+                    .collect(),
             }
         };
         Ok(CompareConfig {

@@ -91,6 +91,30 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
+/// The scenarios `--scenario` names, or the command's defaults (names in
+/// `scenarios/`) when it names none; each loaded and checked.
+fn scenarios_or(
+    given: &[std::path::PathBuf],
+    defaults: &[&str],
+) -> Result<Vec<crate::scenario::Scenario>, crate::error::ConfigError> {
+    let paths = if given.is_empty() {
+        defaults
+            .iter()
+            .map(|s| {
+                crate::input::scenario(s).map_err(|e| {
+                    crate::error::ConfigError::flag("--scenario", e, "pass --scenario FILE")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        given.to_vec()
+    };
+    paths
+        .iter()
+        .map(|s| crate::scenario::Scenario::load(s))
+        .collect()
+}
+
 /// Logs to stderr: warnings only unless `RUST_LOG` says otherwise.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -5,21 +5,38 @@
 //! it is missing the test says so and passes without running, as the other
 //! optional-toolchain tests of the workspace do.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[test]
-fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
+/// The workspace root when the example app's venv is there; otherwise `None`
+/// after saying that `test` is skipped.
+fn workspace_with_venv(test: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if !root
+    if root
         .join("examples/flask-reportlab/.venv/bin/gunicorn")
         .is_file()
     {
-        eprintln!(
-            "the_example_flask_app_runs_as_a_target: skipped: no venv (run examples/flask-reportlab/setup.sh)"
-        );
-        return;
+        return Some(root);
     }
+    eprintln!("{test}: skipped: no venv (run examples/flask-reportlab/setup.sh)");
+    None
+}
+
+/// The one folder a command wrote under `out`.
+fn only_folder(out: &Path) -> PathBuf {
+    std::fs::read_dir(out)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path()
+}
+
+#[test]
+fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
+    let Some(root) = workspace_with_venv("the_example_flask_app_runs_as_a_target") else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
         .args([
@@ -41,12 +58,7 @@ fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
     );
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 of 1 report(s) completed"), "{stdout}");
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = only_folder(out.path());
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["shape"]["target"], "app");
@@ -72,16 +84,9 @@ fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
 
 #[test]
 fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagree() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if !root
-        .join("examples/flask-reportlab/.venv/bin/gunicorn")
-        .is_file()
-    {
-        eprintln!(
-            "calibrate_runs_the_app_and_the_model: skipped: no venv (run examples/flask-reportlab/setup.sh)"
-        );
+    let Some(root) = workspace_with_venv("calibrate_runs_the_app_and_the_model") else {
         return;
-    }
+    };
     let out = tempfile::tempdir().unwrap();
     // lean holds tens of MB where the Python app idles near 100: far apart.
     let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
@@ -110,12 +115,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
     );
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("**not calibrated**"), "{stdout}");
-    let dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    let dir = only_folder(out.path());
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();
