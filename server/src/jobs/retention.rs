@@ -31,7 +31,8 @@
 //!
 //! The threshold comes from the example app (`examples/flask-reportlab`, 1
 //! user filing four 10-phone-photo reports 3 s apart, `oomlab run --target
-//! flask-reportlab --enforce off --limit 8GiB`, 2026-11-30): the tree's RSS
+//! flask-reportlab --scenario four-in-sequence --enforce off --limit 8GiB`,
+//! 2026-11-30; the peaks read per job from samples.csv): the tree's RSS
 //! peaked at 703, 1301 and 1894 MB in jobs 1 to 3 (each job on top of all the
 //! earlier ones' leftovers), and job 4 peaked at 1909 MB, no higher than its
 //! start: the collection ran during job 4, before its photos were decoded.
