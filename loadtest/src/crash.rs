@@ -207,6 +207,9 @@ pub fn last_lines(path: &Path, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// How much earlier than the start a core file's time may be.
+const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `/proc/sys/kernel/core_pattern` and `core_uses_pid`.
 fn core_pattern() -> (String, bool) {
     let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern")
@@ -254,6 +257,11 @@ pub fn locate(pattern: &str, uses_pid: bool, at: &Started<'_>) -> CoreFile {
     let Ok(re) = regex::Regex::new(&name_regex(&name, at.pid)) else {
         return not_found(dir, pattern);
     };
+    // File times come from the kernel's coarse clock, which lags the clock
+    // `at.at` was read from by up to a tick (and some file systems keep
+    // whole or even seconds): a core written milliseconds after the start
+    // can carry an earlier time. Two seconds of slack take it.
+    let since = at.at.checked_sub(CLOCK_SLACK).unwrap_or(at.at);
     let newest = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -261,7 +269,7 @@ pub fn locate(pattern: &str, uses_pid: bool, at: &Started<'_>) -> CoreFile {
         .filter(|e| re.is_match(&e.file_name().to_string_lossy()))
         .filter_map(|e| {
             let m = e.metadata().ok()?.modified().ok()?;
-            (m >= at.at && e.file_type().ok()?.is_file()).then(|| (m, e.path()))
+            (m >= since && e.file_type().ok()?.is_file()).then(|| (m, e.path()))
         })
         .max();
     let Some((_, path)) = newest else {
@@ -381,6 +389,28 @@ mod tests {
                 path: d.path().join("dump.4242")
             }
         );
+    }
+
+    #[test]
+    fn a_core_stamped_a_tick_before_the_start_is_found_and_an_old_one_is_not() {
+        // The kernel stamps files from its coarse clock: a process that
+        // crashes milliseconds after `at` leaves a core up to a tick older.
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("log");
+        let mut at = started(d.path(), &log, None);
+        at.at = SystemTime::now();
+        let core = d.path().join("core");
+        let f = std::fs::File::create(&core).unwrap();
+        f.set_modified(at.at - std::time::Duration::from_millis(8))
+            .unwrap();
+        assert_eq!(locate("core", false, &at), CoreFile::Written { path: core });
+        // A core left from a run minutes ago is not this crash's.
+        f.set_modified(at.at - std::time::Duration::from_secs(120))
+            .unwrap();
+        assert!(matches!(
+            locate("core", false, &at),
+            CoreFile::NotFound { .. }
+        ));
     }
 
     #[test]
