@@ -36,15 +36,34 @@ pub struct Row {
     pub scenario: String,
     /// Photos submitted at once (photos per submission x users).
     pub photos_at_once: u64,
-    /// The app's figures.
+    /// The app's figures: its run with the median peak.
     pub app: Side,
-    /// The model's figures.
+    /// The model's figures: its run with the median peak.
     pub model: Side,
-    /// `(model peak - app peak) / app peak`, percent.
+    /// The peak of every run of the app (`--repeat`), in run order, bytes.
+    pub app_peaks_bytes: Vec<u64>,
+    /// The peak of every run of the model, in run order, bytes.
+    pub model_peaks_bytes: Vec<u64>,
+    /// `(model peak - app peak) / app peak` of the median runs, percent.
     pub peak_error_pct: f64,
-    /// Whether `|peak_error_pct|` is within the tolerance and both sides
-    /// completed every job.
+    /// Whether `|peak_error_pct|` is within the tolerance and every run of
+    /// both sides completed every job.
     pub within_tolerance: bool,
+    /// Whether the model's median peak lies between the lowest and the
+    /// highest peak of at least [`MIN_RUNS_FOR_SPREAD`] runs of the app, and
+    /// every run completed: the model is as close as the app is to itself.
+    pub within_app_spread: bool,
+}
+
+/// Runs of the app needed before its spread can stand for the tolerance.
+pub const MIN_RUNS_FOR_SPREAD: usize = 3;
+
+impl Row {
+    /// Whether the row passes: within the tolerance, or within the app's own
+    /// run-to-run spread.
+    pub fn passes(&self) -> bool {
+        self.within_tolerance || self.within_app_spread
+    }
 }
 
 /// One memory reading of a run: seconds since its start, bytes.
@@ -103,24 +122,49 @@ pub fn reading_at(readings: &[Reading], t_s: f64) -> Option<u64> {
         .map(|r| r.bytes)
 }
 
-/// A row from both sides; `tolerance_pct` bounds the peak's error.
+/// A row from every run of both sides (at least one each);
+/// `tolerance_pct` bounds the error of the median peaks.
 pub fn row(
     scenario: String,
     photos_at_once: u64,
-    app: Side,
-    model: Side,
+    apps: Vec<Side>,
+    models: Vec<Side>,
     tolerance_pct: f64,
 ) -> Row {
+    let complete = apps
+        .iter()
+        .chain(&models)
+        .all(|s| s.jobs_not_completed == 0);
+    let app_peaks: Vec<u64> = apps.iter().map(|s| s.peak_bytes).collect();
+    let model_peaks: Vec<u64> = models.iter().map(|s| s.peak_bytes).collect();
+    let app = median_run(apps);
+    let model = median_run(models);
     let error = error_pct(model.peak_bytes, app.peak_bytes);
-    let complete = app.jobs_not_completed == 0 && model.jobs_not_completed == 0;
+    let (lo, hi) = (
+        app_peaks.iter().copied().min().unwrap_or(0),
+        app_peaks.iter().copied().max().unwrap_or(0),
+    );
     Row {
         scenario,
         photos_at_once,
         within_tolerance: complete && error.abs() <= tolerance_pct,
+        within_app_spread: complete
+            && app_peaks.len() >= MIN_RUNS_FOR_SPREAD
+            && (lo..=hi).contains(&model.peak_bytes),
         peak_error_pct: error,
+        app_peaks_bytes: app_peaks,
+        model_peaks_bytes: model_peaks,
         app,
         model,
     }
+}
+
+/// The run with the median peak (the lower of the middle two for an even
+/// count). Panics on no runs: a row is made only when both sides ran.
+fn median_run(mut runs: Vec<Side>) -> Side {
+    assert!(!runs.is_empty(), "a row needs a run of each side");
+    runs.sort_by_key(|s| s.peak_bytes);
+    runs.swap_remove((runs.len() - 1) / 2)
 }
 
 /// `(model - app) / app`, percent (0 when the app's figure is 0).
@@ -225,22 +269,83 @@ mod tests {
 
     #[test]
     fn a_row_is_within_tolerance_only_when_both_sides_completed() {
-        let ok = row("s".into(), 10, side_of(100, 10), side_of(114, 10), 15.0);
-        assert!(ok.within_tolerance);
-        let far = row("s".into(), 10, side_of(100, 10), side_of(116, 10), 15.0);
-        assert!(!far.within_tolerance);
+        let one = |app, model| row("s".into(), 10, vec![app], vec![model], 15.0);
+        let ok = one(side_of(100, 10), side_of(114, 10));
+        assert!(ok.within_tolerance && ok.passes());
+        let far = one(side_of(100, 10), side_of(116, 10));
+        assert!(!far.within_tolerance && !far.passes());
         let mut failed = side_of(114, 10);
         failed.jobs_not_completed = 1;
-        let incomplete = row("s".into(), 10, side_of(100, 10), failed, 15.0);
+        let incomplete = one(side_of(100, 10), failed);
         assert!(!incomplete.within_tolerance);
+    }
+
+    #[test]
+    fn repeated_runs_compare_medians_and_the_app_spread_can_pass_a_row() {
+        let sides = |mbs: &[u64]| mbs.iter().map(|m| side_of(*m, 80)).collect::<Vec<_>>();
+        // The app at 734, 999, 1160 (measured on two jobs in sequence); the
+        // model at 1285, 1290, 1300: median 1290 against 999 (+29%), and
+        // above the app's highest: fails.
+        let r = row(
+            "seq".into(),
+            10,
+            sides(&[999, 1160, 734]),
+            sides(&[1300, 1285, 1290]),
+            15.0,
+        );
+        assert_eq!(r.app.peak_bytes, 999 << 20);
+        assert_eq!(r.model.peak_bytes, 1290 << 20);
+        assert_eq!(r.app_peaks_bytes, vec![999 << 20, 1160 << 20, 734 << 20]);
+        assert!(
+            (r.peak_error_pct - 29.13).abs() < 0.01,
+            "{}",
+            r.peak_error_pct
+        );
+        assert!(!r.within_tolerance && !r.within_app_spread && !r.passes());
+        // A model at 1150: +15.1% from the median, inside the app's spread.
+        let r = row(
+            "seq".into(),
+            10,
+            sides(&[999, 1160, 734]),
+            sides(&[1150]),
+            15.0,
+        );
+        assert!(!r.within_tolerance && r.within_app_spread && r.passes());
+        // Two runs of the app are not a spread.
+        let r = row("seq".into(), 10, sides(&[999, 1160]), sides(&[1150]), 15.0);
+        assert_eq!(r.app.peak_bytes, 999 << 20, "the lower middle");
+        assert!(!r.within_app_spread && !r.passes());
+        // A run that did not complete fails the row however close it is.
+        let mut apps = sides(&[999, 1160, 734]);
+        apps[1].jobs_not_completed = 1;
+        let r = row("seq".into(), 10, apps, sides(&[1000]), 15.0);
+        assert!(!r.passes());
     }
 
     #[test]
     fn the_runtime_that_closes_the_idle_gap_uses_the_median_gap() {
         let rows = vec![
-            row("a".into(), 1, side_of(200, 90), side_of(200, 160), 15.0),
-            row("b".into(), 1, side_of(200, 80), side_of(200, 160), 15.0),
-            row("c".into(), 1, side_of(200, 300), side_of(200, 160), 15.0),
+            row(
+                "a".into(),
+                1,
+                vec![side_of(200, 90)],
+                vec![side_of(200, 160)],
+                15.0,
+            ),
+            row(
+                "b".into(),
+                1,
+                vec![side_of(200, 80)],
+                vec![side_of(200, 160)],
+                15.0,
+            ),
+            row(
+                "c".into(),
+                1,
+                vec![side_of(200, 300)],
+                vec![side_of(200, 160)],
+                15.0,
+            ),
         ];
         // Gaps -70, -80, +140: the median is -70, so 150 - 70.
         assert_eq!(runtime_mb_for_idle(&rows, 150), Some(80));

@@ -59,6 +59,10 @@ pub struct CalibrateConfig {
     /// The pause after each submission, and when the memory left behind is
     /// read after the last job.
     pub settle: Duration,
+    /// Runs of each side per scenario (at least 1); rows compare the median
+    /// runs, and from [`fidelity::MIN_RUNS_FOR_SPREAD`] runs the app's
+    /// spread is reported and can pass a row.
+    pub repeat: usize,
     /// What every run shares.
     pub matrix: MatrixSettings,
 }
@@ -82,6 +86,9 @@ pub struct CalibrationReport {
     pub tolerance_pct: f64,
     /// The pause after each submission, seconds.
     pub settle_s: f64,
+    /// Runs of each side per scenario.
+    #[serde(default = "one")]
+    pub repeat: usize,
     /// Wall-clock time of all the runs, seconds.
     pub wall_time_s: f64,
     /// One row per scenario that both sides ran.
@@ -97,25 +104,38 @@ pub struct CalibrationReport {
     pub notes: Vec<String>,
 }
 
+fn one() -> usize {
+    1
+}
+
 /// Runs both sides on every scenario and writes the calibration.
 pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
     let dir = matrix::stamped_dir(&cfg.matrix.out, "calibrate")?;
     let runs = dir.join("runs");
     let start = Instant::now();
     let mut cells = Vec::new();
-    for scenario in &cfg.scenarios {
-        let scenario = with_pause(scenario.clone(), cfg.settle);
-        for target in [&cfg.app, &cfg.model] {
-            cells.push(Cell {
-                label: format!("{} on {}", target.name(), scenario.name),
-                run: cfg.matrix.cell(
-                    target.clone(),
-                    scenario.clone(),
-                    cfg.limit,
-                    Enforce::Off,
-                    &runs,
-                ),
-            });
+    let repeat = cfg.repeat.max(1);
+    // Round by round, so a slow drift of the machine touches every side.
+    for round in 1..=repeat {
+        for scenario in &cfg.scenarios {
+            let scenario = with_pause(scenario.clone(), cfg.settle);
+            for target in [&cfg.app, &cfg.model] {
+                let nth = if repeat > 1 {
+                    format!(" ({round} of {repeat})")
+                } else {
+                    String::new()
+                };
+                cells.push(Cell {
+                    label: format!("{} on {}{nth}", target.name(), scenario.name),
+                    run: cfg.matrix.cell(
+                        target.clone(),
+                        scenario.clone(),
+                        cfg.limit,
+                        Enforce::Off,
+                        &runs,
+                    ),
+                });
+            }
         }
     }
     let out = matrix::run(cells, cfg.matrix.quiet, |r| {
@@ -149,10 +169,11 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
         model_file: cfg.model.file.path.display().to_string(),
         tolerance_pct: cfg.tolerance_pct,
         settle_s: cfg.settle.as_secs_f64(),
+        repeat,
         wall_time_s: start.elapsed().as_secs_f64(),
         runtime_mb_for_idle: runtime_mb.and_then(|m| fidelity::runtime_mb_for_idle(&rows, m)),
         runtime_mb,
-        passed: rows.len() == cfg.scenarios.len() && rows.iter().all(|r| r.within_tolerance),
+        passed: rows.len() == cfg.scenarios.len() && rows.iter().all(fidelity::Row::passes),
         rows,
         notes,
     };
@@ -183,20 +204,24 @@ pub fn with_pause(mut s: Scenario, settle: Duration) -> Scenario {
     s
 }
 
-/// The row of `scenario`, when both sides have a run.
+/// The row of `scenario`, when both sides have at least one run.
 fn pair(
     cfg: &CalibrateConfig,
     scenario: &Scenario,
     runs: &[FinishedRun],
     dir: &Path,
 ) -> anyhow::Result<Option<Row>> {
-    let find = |t: &Target| {
+    let find = |t: &Target| -> Vec<&FinishedRun> {
         runs.iter()
-            .find(|r| r.report.profile.name == t.name() && r.report.scenario.name == scenario.name)
+            .filter(|r| {
+                r.report.profile.name == t.name() && r.report.scenario.name == scenario.name
+            })
+            .collect()
     };
-    let (Some(app), Some(model)) = (find(&cfg.app), find(&cfg.model)) else {
+    let (apps, models) = (find(&cfg.app), find(&cfg.model));
+    if apps.is_empty() || models.is_empty() {
         return Ok(None);
-    };
+    }
     let photos = (scenario.submission.photos_per_submission() * scenario.users.count) as u64;
     let side = |r: &FinishedRun| -> anyhow::Result<fidelity::Side> {
         let csv = r.dir.join(&r.report.files.samples_csv);
@@ -213,11 +238,13 @@ fn pair(
             cfg.settle.as_secs_f64(),
         ))
     };
+    let sides =
+        |rs: Vec<&FinishedRun>| rs.into_iter().map(side).collect::<anyhow::Result<Vec<_>>>();
     Ok(Some(fidelity::row(
         scenario.name.clone(),
         photos,
-        side(app)?,
-        side(model)?,
+        sides(apps)?,
+        sides(models)?,
         cfg.tolerance_pct,
     )))
 }

@@ -19,6 +19,10 @@ Examples:
   # One background worker on both sides:
   oomlab calibrate --target flask-reportlab --app-env REPORT_WORKERS=1 --profile quick-fix
 
+  # Three runs of each side, against the app's spread (sequences vary):
+  oomlab calibrate --target flask-reportlab --profile original \\
+      --scenario two-in-sequence --repeat 3
+
   # The one-line fix (photos handed to reportlab as files):
   oomlab calibrate --target flask-reportlab --app-env REPORT_WORKERS=1 \\
       --app-env REPORT_PHOTO_SOURCE=path --profile passthrough
@@ -59,6 +63,13 @@ pub struct CalibrateArgs {
     #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = input::duration)]
     pub settle: Duration,
 
+    /// Runs of each side per scenario (1 to 20). Rows compare the median
+    /// runs; with 3 or more, a model peak within the app's own spread (its
+    /// lowest to highest peak) passes too: the app's peaks vary from run to
+    /// run (its garbage collector), and no model can be closer than that.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub repeat: u16,
+
     /// The limit recorded in each run (never enforced: calibration measures
     /// without killing).
     #[arg(long, default_value = "4GiB", value_name = "SIZE", value_parser = input::size)]
@@ -79,6 +90,7 @@ impl CalibrateArgs {
             tolerance_pct: self.tolerance * 100.0,
             limit: self.limit,
             settle: self.settle,
+            repeat: usize::from(self.repeat),
             matrix: self.matrix.settings(),
         })
     }

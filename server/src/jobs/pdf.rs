@@ -13,12 +13,15 @@
 //! - [`memory`]: the printpdf canvas.
 //! - [`winansi`]: the characters the base-14 fonts can show.
 //! - [`dct`]: which JPEGs can be embedded unchanged (8-bit DCT only).
+//! - [`ascii85`]: image streams written as reportlab writes them by default
+//!   (`pdf.image_encoding = "ascii85"`).
 //!
 //! A grid row is laid out once all its photos are known, by its tallest
 //! photo, and no photo is taller than a page's usable height. Photos are
 //! added to the document as they come ([`Canvas::add_jpeg`]) and only drawn
 //! when their row is placed, so a pending row holds handles, not bytes.
 
+pub mod ascii85;
 pub mod dct;
 mod memory;
 pub mod winansi;

@@ -12,8 +12,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 
-use super::pdf::{Canvas, Font, PAGE_H, PAGE_W, winansi};
+use super::pdf::{Canvas, Font, PAGE_H, PAGE_W, ascii85, winansi};
 use super::photos::{Components, PreparedPhoto};
+use crate::settings::ImageEncoding;
 
 const CATALOG: usize = 1;
 const PAGES: usize = 2;
@@ -35,10 +36,11 @@ pub struct StreamCanvas {
     page_images: Vec<(String, usize)>,
     error: Option<io::Error>,
     info_title: Option<String>,
+    encoding: ImageEncoding,
 }
 
 impl StreamCanvas {
-    pub fn create(path: &Path, title: &str) -> io::Result<StreamCanvas> {
+    pub fn create(path: &Path, title: &str, encoding: ImageEncoding) -> io::Result<StreamCanvas> {
         let mut out = BufWriter::with_capacity(64 << 10, File::create(path)?);
         out.write_all(b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")?;
         let mut c = StreamCanvas {
@@ -50,6 +52,7 @@ impl StreamCanvas {
             page_images: Vec::new(),
             error: None,
             info_title: None,
+            encoding,
         };
         for (id, _, base) in FONTS {
             c.object(
@@ -250,13 +253,21 @@ impl Canvas for StreamCanvas {
         } else {
             ""
         };
+        let filter = match self.encoding {
+            ImageEncoding::Binary => "/DCTDecode",
+            ImageEncoding::Ascii85 => "[/ASCII85Decode /DCTDecode]",
+        };
         let dict = format!(
-            "/Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /{} /BitsPerComponent 8 /Filter /DCTDecode{decode}",
+            "/Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /{} /BitsPerComponent 8 /Filter {filter}{decode}",
             p.width,
             p.height,
             p.components.pdf_color_space()
         );
-        let r = self.stream(id, &dict, &p.jpeg);
+        let r = match self.encoding {
+            ImageEncoding::Binary => self.stream(id, &dict, &p.jpeg),
+            // Encoded one photo at a time: only its copy is held.
+            ImageEncoding::Ascii85 => self.stream(id, &dict, &ascii85::encode(&p.jpeg)),
+        };
         self.record(r);
         StreamImage {
             name: format!("Im{id}"),

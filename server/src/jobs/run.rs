@@ -364,7 +364,7 @@ pub fn build_pdf(
     let title = format!("Inspection report: {}", sub.site.name);
     match s.pdf.assembly {
         Assembly::InMemory => {
-            let canvas = MemoryCanvas::new(&title);
+            let canvas = MemoryCanvas::new(&title, s.pdf.image_encoding);
             let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
             // Saved while the buffers are still held, as reportlab's save
             // runs inside the build that holds its image readers.
@@ -372,7 +372,7 @@ pub fn build_pdf(
             Ok(BuiltPdf { output, held })
         }
         Assembly::Incremental => {
-            let canvas = StreamCanvas::create(file, &title)
+            let canvas = StreamCanvas::create(file, &title, s.pdf.image_encoding)
                 .with_context(|| format!("creating {}", file.display()))?;
             let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
             let bytes = canvas

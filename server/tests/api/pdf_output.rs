@@ -6,12 +6,13 @@
 
 use bytes::Bytes;
 use report_server::jobs::build_pdf;
-use report_server::settings::{Assembly, EmbedMode, FetchMode, Settings};
+use report_server::jobs::pdf::ascii85;
+use report_server::settings::{Assembly, EmbedMode, FetchMode, ImageEncoding, Settings};
 use report_server::submission::Submission;
 use serde_json::json;
 
 use crate::helpers::{settings_with, signature_uri};
-use crate::pdf_read::{Placement, image_placements, page_sizes, text};
+use crate::pdf_read::{Placement, image_placements, jpeg_streams, page_sizes, text};
 
 /// The layout's page margin, in points.
 const MARGIN: f32 = 40.0;
@@ -81,11 +82,15 @@ fn settings(assembly: Assembly) -> Settings {
 /// Build the PDF of `sub` with `photos[n]` as the n-th photo; returns the
 /// file and the job's warnings.
 fn build(sub: &Submission, assembly: Assembly, photos: &[Bytes]) -> (Vec<u8>, Vec<String>) {
+    build_with(sub, &settings(assembly), photos)
+}
+
+fn build_with(sub: &Submission, s: &Settings, photos: &[Bytes]) -> (Vec<u8>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let mut warnings = Vec::new();
     let out = build_pdf(
         sub,
-        &settings(assembly),
+        s,
         |n, _url, _warnings| Ok(photos.get(n).cloned()),
         &mut warnings,
         || {},
@@ -162,6 +167,54 @@ fn photo_rows_of_mixed_shapes_stay_within_the_margins() {
         assert!(
             strip.height() > pages[0].1 - 2.0 * MARGIN - 2.0,
             "{what}: {strip:?}"
+        );
+    }
+}
+
+#[test]
+fn ascii85_image_streams_hold_the_photos_bytes_and_a_quarter_more() {
+    // reportlab's default (`useA85`): what the Python profiles model.
+    let photos = vec![jpeg(160, 90), jpeg(90, 160), jpeg(64, 48)];
+    let sub = submission("Depot 4", "ok", &[3]);
+    for assembly in BOTH {
+        let mut s = settings(assembly);
+        let (binary, _) = build_with(&sub, &s, &photos);
+        s.pdf.image_encoding = ImageEncoding::Ascii85;
+        let (a85, warnings) = build_with(&sub, &s, &photos);
+        assert!(warnings.is_empty(), "{assembly:?}: {warnings:?}");
+        let streams = jpeg_streams(&a85);
+        assert_eq!(streams.len(), photos.len(), "{assembly:?}");
+        let mut decoded: Vec<Vec<u8>> = streams
+            .iter()
+            .map(|(filters, content)| {
+                assert_eq!(filters, &["ASCII85Decode", "DCTDecode"], "{assembly:?}");
+                ascii85::decode(content).expect("valid ASCII85")
+            })
+            .collect();
+        let mut expected: Vec<Vec<u8>> = photos.iter().map(|p| p.to_vec()).collect();
+        decoded.sort();
+        expected.sort();
+        assert_eq!(
+            decoded, expected,
+            "{assembly:?}: the JPEGs' bytes, unchanged"
+        );
+        // Every photo drawn, as with binary streams; the file grows by the
+        // encoding's quarter (give or take the /Filter arrays and lengths).
+        let drawn = |pdf: &[u8]| image_placements(pdf).iter().filter(|p| p.is_jpeg).count();
+        assert_eq!(drawn(&a85), photos.len(), "{assembly:?}");
+        let quarter: usize = photos
+            .iter()
+            .map(|p| ascii85::encoded_len(p.len()) - p.len())
+            .sum();
+        let growth = a85.len() as i64 - binary.len() as i64;
+        assert!(
+            (growth - quarter as i64).abs() < 200,
+            "{assembly:?}: grew {growth} bytes, the encoding adds {quarter}"
+        );
+        assert!(
+            jpeg_streams(&binary)
+                .iter()
+                .all(|(f, _)| f == &["DCTDecode"])
         );
     }
 }

@@ -128,15 +128,46 @@ fn page_xobjects(
                 .get(b"Subtype")
                 .and_then(|s| s.as_name())
                 .is_ok_and(|s| s == b"Image");
-            let is_jpeg = stream
-                .dict
-                .get(b"Filter")
-                .and_then(|s| s.as_name())
-                .is_ok_and(|s| s == b"DCTDecode");
+            let is_jpeg = filters(&stream.dict)
+                .last()
+                .is_some_and(|f| f == "DCTDecode");
             out.insert(name.clone(), (is_image, is_jpeg));
         }
     }
     out
+}
+
+/// A stream's filters in the order they apply: `/Filter /F` or
+/// `/Filter [/F1 /F2]`.
+fn filters(dict: &lopdf::Dictionary) -> Vec<String> {
+    let name = |o: &lopdf::Object| {
+        o.as_name()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .ok()
+    };
+    match dict.get(b"Filter") {
+        Ok(lopdf::Object::Array(a)) => a.iter().filter_map(name).collect(),
+        Ok(o) => name(o).into_iter().collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Every JPEG image stream in the file (whatever draws it): its filters
+/// and its stored (still encoded) bytes.
+pub fn jpeg_streams(pdf: &[u8]) -> Vec<(Vec<String>, Vec<u8>)> {
+    let doc = lopdf::Document::load_mem(pdf).expect("the PDF parses");
+    doc.objects
+        .values()
+        .filter_map(|o| o.as_stream().ok())
+        .filter(|s| {
+            s.dict
+                .get(b"Subtype")
+                .and_then(|t| t.as_name())
+                .is_ok_and(|t| t == b"Image")
+        })
+        .map(|s| (filters(&s.dict), s.content.clone()))
+        .filter(|(f, _)| f.last().is_some_and(|f| f == "DCTDecode"))
+        .collect()
 }
 
 /// Width and height of each page (its MediaBox), in points.

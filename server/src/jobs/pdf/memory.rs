@@ -16,14 +16,16 @@ use printpdf::{
     RawImageFormat, Rect, Rgb, TextItem, XObjectId, XObjectTransform,
 };
 
-use super::{Canvas, Font};
+use super::{Canvas, Font, ascii85};
 use crate::jobs::photos::{Components, PreparedPhoto};
+use crate::settings::ImageEncoding;
 
 /// printpdf: the whole document in memory until saved.
 pub struct MemoryCanvas {
     doc: PdfDocument,
     pages: Vec<PdfPage>,
     ops: Vec<Op>,
+    encoding: ImageEncoding,
 }
 
 /// A JPEG added to the document, to be drawn by [`Canvas::image`].
@@ -34,11 +36,12 @@ pub struct MemoryImage {
 }
 
 impl MemoryCanvas {
-    pub fn new(title: &str) -> MemoryCanvas {
+    pub fn new(title: &str, encoding: ImageEncoding) -> MemoryCanvas {
         MemoryCanvas {
             doc: PdfDocument::new(title),
             pages: Vec::new(),
             ops: Vec::new(),
+            encoding,
         }
     }
 
@@ -142,7 +145,17 @@ impl Canvas for MemoryCanvas {
             DictItem::Name(p.components.pdf_color_space().as_bytes().to_vec()),
         );
         dict.insert("BitsPerComponent".into(), DictItem::Int(8));
-        dict.insert("Filter".into(), DictItem::Name(b"DCTDecode".to_vec()));
+        let (filter, content) = match self.encoding {
+            ImageEncoding::Binary => (DictItem::Name(b"DCTDecode".to_vec()), p.jpeg.to_vec()),
+            ImageEncoding::Ascii85 => (
+                DictItem::Array(vec![
+                    DictItem::Name(b"ASCII85Decode".to_vec()),
+                    DictItem::Name(b"DCTDecode".to_vec()),
+                ]),
+                ascii85::encode(&p.jpeg),
+            ),
+        };
+        dict.insert("Filter".into(), filter);
         if p.components == Components::Cmyk {
             // Adobe CMYK JPEGs store inverted values.
             dict.insert(
@@ -153,7 +166,7 @@ impl Canvas for MemoryCanvas {
         let xobj = ExternalXObject {
             stream: ExternalStream {
                 dict,
-                content: p.jpeg.to_vec(),
+                content,
                 compress: false,
             },
             width: Some(Px(p.width as usize)),
