@@ -233,18 +233,20 @@ fn service_verdict(
     };
     if let Some(e) = events.iter().find(|e| e.killed) {
         let kills = events.iter().filter(|e| e.killed).count();
-        let more = if kills > 1 {
-            format!(" ({kills} kills)")
-        } else {
-            String::new()
-        };
-        return format!(
-            "{name} killed at {:.1} s ({} of its {} limit, {}){more}{restarted}",
-            e.at_s,
+        let what = format!(
+            "{} {}, limit {}",
             mb(e.bytes()),
-            mb(limit),
-            e.trigger.label()
+            e.trigger.label(),
+            mb(limit)
         );
+        return if kills > 1 {
+            format!(
+                "{name} killed {kills} times (first at {:.1} s: {what}){restarted}",
+                e.at_s
+            )
+        } else {
+            format!("{name} killed at {:.1} s ({what}){restarted}", e.at_s)
+        };
     }
     if let Some(e) = events.first() {
         return format!(
@@ -377,4 +379,120 @@ pub fn markdown(s: &SplitReport) -> String {
         j.acknowledged, j.completed, j.failed, j.unfinished, j.delivered_again
     );
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watchdog::Trigger;
+
+    const MIB: u64 = 1 << 20;
+
+    fn exit(generation: u32, at: f64, cause: ExitCause) -> ServerExit {
+        ServerExit {
+            generation,
+            started_at_s: at - 1.0,
+            ready_after_s: 0.2,
+            exited_at_s: at,
+            status: "signal: 9 (SIGKILL)".into(),
+            cause,
+            crash: None,
+        }
+    }
+
+    fn kill(at_s: f64, generation: u32, rss: u64) -> OomEvent {
+        OomEvent {
+            at_s,
+            generation,
+            trigger: Trigger::Rss,
+            killed: true,
+            rss_bytes: rss,
+            vmhwm_bytes: rss,
+            cgroup_peak_bytes: None,
+            jobs_in_flight: Vec::new(),
+            queue_depth: None,
+            debug_age_ms: None,
+        }
+    }
+
+    fn service(service: Service, exits: Vec<ServerExit>, events: Vec<OomEvent>) -> ServiceReport {
+        ServiceReport::new(ServiceInputs {
+            service,
+            limit: 512 * MIB,
+            samples: &[],
+            jemalloc_allocated: None,
+            exits,
+            oom_events: events,
+            command: vec![],
+            samples_csv: "samples.csv".into(),
+            log: "server.log".into(),
+        })
+    }
+
+    #[test]
+    fn the_summary_names_the_killed_worker_the_untouched_web_and_the_jobs() {
+        let worker = service(
+            Service::Worker,
+            vec![
+                exit(0, 3.1, ExitCause::Watchdog),
+                exit(1, 9.0, ExitCause::Stopped),
+            ],
+            vec![kill(3.1, 0, 530 * MIB)],
+        );
+        assert_eq!(worker.first_kill_s(), Some(3.1));
+        let web = service(Service::Web, vec![exit(0, 9.0, ExitCause::Stopped)], vec![]);
+        assert_eq!(web.first_kill_s(), None);
+        let api = ApiChecks {
+            checks: 30,
+            answered: 30,
+            checks_since_worker_kill: 20,
+            answered_since_worker_kill: 20,
+        };
+        let jobs = SplitJobs {
+            acknowledged: 2,
+            completed: 2,
+            delivered_again: 1,
+            ..SplitJobs::default()
+        };
+        let s = summary(&[web, worker], &api, &jobs, &RedisReport::default());
+        assert_eq!(
+            s,
+            "worker killed at 3.1 s (530.0 MB RSS, limit 512.0 MB), restarted once; \
+             web untouched: peak 0.0 MB of 512.0 MB, the API answered 20 of 20 checks after the \
+             worker's kill; 2 of 2 acknowledged jobs completed (1 delivered again)"
+        );
+    }
+
+    #[test]
+    fn jobs_are_counted_by_status_and_deliveries() {
+        let job = |id: &str, status: &str| JobReport {
+            job_id: id.into(),
+            status: status.into(),
+            submitted_at_s: 0.5,
+            finished_at_s: None,
+            time_to_ready_s: None,
+            time_to_ready_polled_s: None,
+            queue_wait_s: None,
+            processing_s: None,
+            server_times: None,
+            peak_rss_bytes: None,
+            stages: Vec::new(),
+        };
+        let jobs = [
+            job("1", "completed"),
+            job("2", "failed"),
+            job("3", "processing"),
+        ];
+        let counted = SplitJobs::count(&jobs, |id| (id == "2").then_some(3));
+        assert_eq!(
+            counted,
+            SplitJobs {
+                acknowledged: 3,
+                completed: 1,
+                failed: 1,
+                unfinished: 1,
+                delivered_again: 1,
+            }
+        );
+    }
 }

@@ -280,3 +280,57 @@ fn a_split_run_refuses_what_it_cannot_do_with_exit_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn plan_split_on_tiny_prices_web_worker_and_key_value_next_to_the_single_answer() {
+    if !redis_available(
+        "plan_split_on_tiny_prices_web_worker_and_key_value_next_to_the_single_answer",
+    ) {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .current_dir(repo(""))
+        .args([
+            "plan",
+            "--scenario",
+            "tiny",
+            "--profile",
+            "lean",
+            "--workers",
+            "1",
+        ])
+        .args(["--split", "--quiet", "--out"])
+        .arg(out.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("**Recommendation: Free"), "{stdout}");
+    assert!(
+        stdout.contains("## Split: web service + background worker + Key Value"),
+        "{stdout}"
+    );
+    // lean on tiny: the web and the worker each well under 512 MB, Redis
+    // under 25 MB: Free web, Starter worker (no free worker), Free Key Value.
+    assert!(
+        stdout.contains("web Free ($0) + worker Starter ($7) + Key Value Free ($0) = $7/month"),
+        "{stdout}"
+    );
+    let made = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(made.join("plan.json")).unwrap()).unwrap();
+    let split = &report["split"];
+    assert_eq!(split["configs"].as_array().unwrap().len(), 1, "{split}");
+    let m = &split["configs"][0]["measurements"][0];
+    assert!(m["worker_peak_bytes"].as_u64().unwrap() > 0, "{m}");
+    assert!(m["redis_peak_bytes"].as_u64().unwrap() > 0, "{m}");
+    assert_eq!(split["recommendation"]["usd_per_month"], 7.0);
+}
