@@ -17,6 +17,65 @@ pub fn size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// `--limit`: one size for the measured process (or for each service of a
+/// split run), or one per service, `web=512MiB,worker=150MiB` (a service
+/// left out gets the default, 512 MiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitArg {
+    /// One size, bytes.
+    One(u64),
+    /// One size per service of a split run, bytes.
+    PerService {
+        /// The web service's limit.
+        web: u64,
+        /// The worker's limit.
+        worker: u64,
+    },
+}
+
+/// The default `--limit`, bytes (Render's Free and Starter plans).
+pub const DEFAULT_LIMIT: u64 = 512 << 20;
+
+impl LimitArg {
+    /// The `(web, worker)` limits of a split run.
+    pub fn per_service(self) -> (u64, u64) {
+        match self {
+            LimitArg::One(b) => (b, b),
+            LimitArg::PerService { web, worker } => (web, worker),
+        }
+    }
+}
+
+/// Parses `--limit`: `512MiB`, or `web=512MiB,worker=150MiB`.
+pub fn limit(s: &str) -> Result<LimitArg, String> {
+    if !s.contains('=') {
+        return size(s).map(LimitArg::One);
+    }
+    let (mut web, mut worker) = (None, None);
+    for pair in s.split(',') {
+        let (key, value) = pair.split_once('=').ok_or_else(|| {
+            format!("`{pair}` is not SERVICE=SIZE; write e.g. web=512MiB,worker=150MiB")
+        })?;
+        let slot = match key.trim() {
+            "web" => &mut web,
+            "worker" => &mut worker,
+            other => {
+                return Err(format!(
+                    "unknown service `{other}`; the services are web and worker, e.g. web=512MiB,worker=150MiB"
+                ));
+            }
+        };
+        if slot.is_some() {
+            return Err(format!("`{}` is given twice", key.trim()));
+        }
+        *slot = Some(size(value.trim())?);
+    }
+    Ok(LimitArg::PerService {
+        web: web.unwrap_or(DEFAULT_LIMIT),
+        worker: worker.unwrap_or(DEFAULT_LIMIT),
+    })
+}
+
 /// A duration such as `90s`, `15m`, `1h`, `500ms` or `30` (seconds). Never 0.
 pub fn duration(s: &str) -> Result<Duration, String> {
     let err =
@@ -197,6 +256,25 @@ pub fn stem(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_is_one_size_or_one_per_service() {
+        assert_eq!(limit("512MiB"), Ok(LimitArg::One(512 << 20)));
+        assert_eq!(
+            limit("web=512MiB,worker=150MiB"),
+            Ok(LimitArg::PerService {
+                web: 512 << 20,
+                worker: 150 << 20
+            })
+        );
+        assert_eq!(
+            limit("worker=150MiB").map(LimitArg::per_service),
+            Ok((DEFAULT_LIMIT, 150 << 20))
+        );
+        assert!(limit("db=1GiB").unwrap_err().contains("web and worker"));
+        assert!(limit("web=1GiB,web=2GiB").unwrap_err().contains("twice"));
+        assert!(limit("web=0").is_err());
+    }
 
     #[test]
     fn key_values_split_at_the_first_equals_sign_and_name_a_variable() {

@@ -9,6 +9,7 @@
 mod figures;
 pub mod leak;
 pub mod markdown;
+pub mod split;
 pub mod svg;
 mod times;
 
@@ -94,6 +95,11 @@ pub struct RunReport {
     /// with fewer than 5 completed jobs or after a restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<TrendReport>,
+    /// A split run's services (web and worker, each with its limit), Redis
+    /// and the jobs across the worker's restarts (`oomlab run --split`); the
+    /// figures above are then the worker's. `None`: the single process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<split::SplitReport>,
 }
 
 /// What ran, recorded as data rather than in file names.
@@ -576,8 +582,15 @@ impl Files {
 }
 
 impl RunReport {
-    /// Writes `run.json`, `report.md` and `memory.svg` into `dir`.
-    pub fn write_all(&self, dir: &Path, samples: &[Sample]) -> anyhow::Result<()> {
+    /// Writes `run.json`, `report.md` and `memory.svg` into `dir`;
+    /// `web_samples` are a split run's web service's (its second series on
+    /// the chart), empty otherwise.
+    pub fn write_all(
+        &self,
+        dir: &Path,
+        samples: &[Sample],
+        web_samples: &[Sample],
+    ) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self)?;
         let p = dir.join(&self.files.run_json);
         std::fs::write(&p, json + "\n").with_context(|| format!("writing {}", p.display()))?;
@@ -585,7 +598,8 @@ impl RunReport {
         std::fs::write(&p, markdown::render(self))
             .with_context(|| format!("writing {}", p.display()))?;
         let p = dir.join(&self.files.memory_svg);
-        svg::draw(self, samples, &p).with_context(|| format!("drawing {}", p.display()))?;
+        svg::draw(self, samples, web_samples, &p)
+            .with_context(|| format!("drawing {}", p.display()))?;
         Ok(())
     }
 }

@@ -135,6 +135,22 @@ pub struct State {
 impl Shared {
     /// Shared state of a run, writing samples to `csv_path`.
     pub fn new(limit: u64, enforce: Enforce, csv_path: &Path) -> anyhow::Result<Arc<Shared>> {
+        Shared::starting_at(Instant::now(), limit, enforce, csv_path)
+    }
+
+    /// The shared state of a second measured process of the same run (the
+    /// web service of a split run): its own limit and samples, the same
+    /// t = 0, so both timelines share one axis.
+    pub fn sibling(&self, limit: u64, csv_path: &Path) -> anyhow::Result<Arc<Shared>> {
+        Shared::starting_at(self.t0, limit, self.enforce, csv_path)
+    }
+
+    fn starting_at(
+        t0: Instant,
+        limit: u64,
+        enforce: Enforce,
+        csv_path: &Path,
+    ) -> anyhow::Result<Arc<Shared>> {
         let mut csv = BufWriter::new(
             File::create(csv_path)
                 .map_err(|e| anyhow::anyhow!("creating {}: {e}", csv_path.display()))?,
@@ -142,7 +158,7 @@ impl Shared {
         writeln!(csv, "{}", Sample::CSV_HEADER)?;
         csv.flush()?;
         Ok(Arc::new(Shared {
-            t0: Instant::now(),
+            t0,
             limit,
             enforce,
             state: Mutex::new(State {

@@ -25,6 +25,9 @@ Examples:
   oomlab plan --scenario two-reports --profile lean --profile quick-fix \\
       --workers 1,2 --plans my-plans.toml
 
+  # Also web + worker + Key Value, priced as a triple, next to it:
+  oomlab plan --scenario two-reports --concurrency 2 --split
+
   # Re-judge finished runs (e.g. with another headroom) without running:
   oomlab plan --scenario two-reports --from reports/plan-20261128-120000 --headroom 20%
 
@@ -75,6 +78,14 @@ pub struct PlanArgs {
     /// Judge finished runs (a `plan-*` folder) instead of running.
     #[arg(long, value_name = "PATH")]
     pub from: Vec<PathBuf>,
+
+    /// Also measure the split configuration (web and worker on Redis, as
+    /// `oomlab run --split`, the same profiles and worker counts) and
+    /// recommend the cheapest (web plan, worker plan, Key Value plan)
+    /// triple that holds, next to the single-service answer. Prices come
+    /// from the plans file's `[[worker]]` and `[[key_value]]` tables.
+    #[arg(long)]
+    pub split: bool,
 
     /// A directory of your own JPEG/PNG photos, used instead of the fake
     /// Cloudinary's synthetic ones: files in name order, cycled when a
@@ -134,7 +145,20 @@ impl PlanArgs {
         for p in &profiles {
             crate::target::Target::reference(p, None)?;
         }
+        let split = if self.split {
+            if self.from.is_empty() && crate::redis_server::find_binary().is_none() {
+                return Err(ConfigError::Unsupported {
+                    what: "plan --split".into(),
+                    why: "no redis-server or valkey-server on PATH (the queue between web and worker)".into(),
+                    fix: "install it (Debian: apt-get install -y redis-server) or name it in OOMLAB_REDIS_SERVER".into(),
+                });
+            }
+            Some(crate::plan::split::split_plans(&self.plans, &plans_file)?)
+        } else {
+            None
+        };
         Ok(PlanConfig {
+            split,
             scenarios,
             concurrency: self.concurrency,
             headroom: self.headroom,

@@ -6,11 +6,11 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::error::ConfigError;
-use crate::harness::{Output, RunConfig};
+use crate::harness::{Output, RunConfig, Split};
 use crate::input;
 use crate::matrix::MatrixSettings;
 use crate::scenario::Scenario;
-use crate::target::Target;
+use crate::target::{Target, TargetKind};
 use crate::watchdog::Enforce;
 
 const RUN_EXAMPLES: &str = "\
@@ -27,6 +27,10 @@ Examples:
 
   # Measure without killing:
   oomlab run --profile lean --scenario camera-photos --enforce off
+
+  # Web and worker as two services on a Redis queue, each with its limit:
+  oomlab run --split --profile original --scenario two-reports \\
+      --limit web=512MiB,worker=512MiB --restart-on-oom
 
   # Your own app (a target file; its whole process tree is measured):
   oomlab run --target flask-reportlab --scenario single-report
@@ -55,9 +59,20 @@ pub struct RunArgs {
     pub scenario: PathBuf,
 
     /// Memory limit of the server, e.g. 512MiB, 512MB (= MiB, as the
-    /// platforms write it), 2GiB.
-    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::size)]
-    pub limit: u64,
+    /// platforms write it), 2GiB. With --split, one size for each service or
+    /// one per service: web=512MiB,worker=150MiB (a service left out gets
+    /// 512MiB).
+    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::limit)]
+    pub limit: input::LimitArg,
+
+    /// Run the reference server as two measured processes, as the platform
+    /// deploys it: the web service (the API; the load talks to it) and a
+    /// background worker (builds the reports), on a Redis queue the harness
+    /// starts (`queue.backend = "redis"`). Each service has its own limit
+    /// and restarts on its own with --restart-on-oom; Redis's memory
+    /// (`used_memory`) is sampled too.
+    #[arg(long)]
+    pub split: bool,
 
     /// How the limit is enforced: `watchdog` sends SIGKILL when the server's
     /// RSS or its kernel high-water mark (VmHWM) crosses it; `cgroup` puts the
@@ -166,8 +181,10 @@ impl RunArgs {
             .unwrap_or((Duration::from_secs(60), Duration::from_secs(5)));
         let photos = super::photos::load(self.photos.as_deref())?;
         let scenario = super::photos::apply(Scenario::load(&self.scenario)?, &photos);
+        let (limit, split) = self.limits(&target)?;
         Ok(RunConfig {
-            limit: self.limit,
+            limit,
+            split,
             enforce: self.enforce,
             cgroup_fallback: self.cgroup_fallback,
             max_restarts: if self.restart_on_oom {
@@ -189,6 +206,53 @@ impl RunArgs {
             },
             ..RunConfig::new(target, scenario)
         })
+    }
+}
+
+impl RunArgs {
+    /// The limit of the measured process (a split run's worker), and the
+    /// split run's settings; what a split run cannot do is exit 2 here.
+    fn limits(&self, target: &Target) -> Result<(u64, Option<Split>), ConfigError> {
+        if !self.split {
+            return match self.limit {
+                input::LimitArg::One(b) => Ok((b, None)),
+                input::LimitArg::PerService { .. } => Err(ConfigError::flag(
+                    "--limit",
+                    "a limit per service (web=...,worker=...) is for split runs",
+                    "add --split, or pass one size, e.g. --limit 512MiB",
+                )),
+            };
+        }
+        if target.kind == TargetKind::App {
+            return Err(ConfigError::flag(
+                "--split",
+                "splits the reference server into its web and worker roles; an app target has none",
+                "use --profile NAME with --split, or leave --split out",
+            ));
+        }
+        if self.enforce == Enforce::Cgroup {
+            return Err(ConfigError::flag(
+                "--enforce",
+                "a split run enforces each service's limit with the watchdog (one cgroup per service is not built)",
+                "use --enforce watchdog (the default) or --enforce off with --split",
+            ));
+        }
+        if self.cpus.is_some() {
+            return Err(ConfigError::flag(
+                "--cpus",
+                "a split run does not hold its services to a CPU share",
+                "leave out --cpus with --split",
+            ));
+        }
+        if crate::redis_server::find_binary().is_none() {
+            return Err(ConfigError::Unsupported {
+                what: "--split".into(),
+                why: "no redis-server or valkey-server on PATH (the queue between web and worker)".into(),
+                fix: "install it (Debian: apt-get install -y redis-server) or name it in OOMLAB_REDIS_SERVER".into(),
+            });
+        }
+        let (web, worker) = self.limit.per_service();
+        Ok((worker, Some(Split { web_limit: web })))
     }
 }
 

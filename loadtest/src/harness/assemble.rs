@@ -176,6 +176,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         warnings,
         settle,
         trend,
+        split: None,
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod assemble;
 mod prepare;
+mod split;
 mod supervise;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::scenario::Scenario;
 use crate::target::{Placement, Target};
 use crate::watchdog::Enforce;
 use prepare::Limits;
+pub use split::Split;
 use supervise::{End, JobDetail, Signals, Supervisor};
 
 /// How long the load may take to return after it was told to stop.
@@ -43,8 +45,11 @@ pub struct RunConfig {
     pub target: Target,
     /// The load.
     pub scenario: Scenario,
-    /// The memory limit, bytes.
+    /// The memory limit, bytes (of a split run: the worker's).
     pub limit: u64,
+    /// Web and worker as two measured processes on a Redis queue
+    /// (`--split`); `None`: the single process.
+    pub split: Option<Split>,
     /// How it is enforced.
     pub enforce: Enforce,
     /// With `Enforce::Cgroup`: fall back to the watchdog when no memory
@@ -85,6 +90,7 @@ impl RunConfig {
             target,
             scenario,
             limit: 512 << 20,
+            split: None,
             enforce: Enforce::Watchdog,
             cgroup_fallback: false,
             max_restarts: 0,
@@ -126,6 +132,9 @@ pub struct RunOutput {
 
 /// Runs `cfg` and writes its report.
 pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
+    if let Some(split) = &cfg.split {
+        return split::run(cfg, split).await;
+    }
     let mut signals = Signals::register()?;
     let limits = Limits::prepare(cfg)?;
     let started_at = chrono::Utc::now();
@@ -212,7 +221,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         files,
     });
     let samples = shared.state().samples.clone();
-    report.write_all(&dir, &samples)?;
+    report.write_all(&dir, &samples, &[])?;
     if cfg.output != Output::Silent {
         println!("{}", report.verdict.summary);
         if let Some(t) = &report.trend {

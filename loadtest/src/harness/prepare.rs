@@ -84,6 +84,20 @@ impl Limits {
         })
     }
 
+    /// The limits of a second measured process of the same run (the web
+    /// service of a split run): its own limit, the same enforcement, no
+    /// cgroup (split runs are held to the watchdog, see `cli`).
+    pub fn sibling(&self, limit: u64) -> Limits {
+        Limits {
+            limit,
+            enforce: self.enforce,
+            cgroup: None,
+            cpu: None,
+            cpu_unlimited: self.cpu_unlimited.clone(),
+            notes: Vec::new(),
+        }
+    }
+
     /// Open `cgroup.procs` files of the cgroups a start of the target joins.
     pub fn cgroup_procs(&self) -> anyhow::Result<Vec<File>> {
         let mut procs = Vec::new();

@@ -77,6 +77,9 @@ pub struct JobDetail {
     pub stages: Vec<memstats::StageMemory>,
     /// Its timestamps, when the target gives them.
     pub times: Option<JobTimes>,
+    /// Deliveries of the job to a worker (`attempts`), when the target
+    /// says: more than 1 after a worker died with it.
+    pub attempts: Option<u32>,
 }
 
 /// The target across its starts.
@@ -191,25 +194,14 @@ impl<'a> Supervisor<'a> {
         let deadline = tokio::time::sleep(max_duration);
         tokio::pin!(deadline);
         loop {
-            let Some(running) = self.running.as_mut() else {
+            if self.running.is_none() {
                 return Ok((End::Killed, None));
-            };
+            }
             tokio::select! {
                 r = &mut *load => return Ok((End::LoadDone, Some(r))),
-                status = running.server.wait() => {
-                    let status = status.context("waiting for the server")?;
-                    let cause = self.record_exit(status);
-                    if cause == ExitCause::Crashed {
-                        self.notes.push(format!(
-                            "the server exited on its own ({status}); see the crash section"
-                        ));
-                        return Ok((End::Crashed, None));
-                    }
-                    if !self.restart(max_restarts).await {
-                        // A restart that crashed before it was ready ends
-                        // the run as a crash, not as the kill before it.
-                        let crashed = self.exits.last().is_some_and(|x| x.cause == ExitCause::Crashed);
-                        return Ok((if crashed { End::Crashed } else { End::Killed }, None));
+                status = self.wait() => {
+                    if let Some(end) = self.after_exit(status, max_restarts).await? {
+                        return Ok((end, None));
                     }
                 }
                 _ = &mut deadline => {
@@ -219,6 +211,42 @@ impl<'a> Supervisor<'a> {
                 _ = signals.recv() => return Ok((End::Interrupted, None)),
             }
         }
+    }
+
+    /// Waits until the current start exits; never resolves when none runs.
+    pub(super) async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self.running.as_mut() {
+            Some(r) => r.server.wait().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Records an exit and restarts the target after a kill while fewer
+    /// than `max_restarts` restarts were made; how the run ends when it
+    /// does not go on (`None`: restarted).
+    pub(super) async fn after_exit(
+        &mut self,
+        status: std::io::Result<std::process::ExitStatus>,
+        max_restarts: u32,
+    ) -> anyhow::Result<Option<End>> {
+        let status = status.context("waiting for the server")?;
+        let cause = self.record_exit(status);
+        if cause == ExitCause::Crashed {
+            self.notes.push(format!(
+                "the server exited on its own ({status}); see the crash section"
+            ));
+            return Ok(Some(End::Crashed));
+        }
+        if !self.restart(max_restarts).await {
+            // A restart that crashed before it was ready ends the run as a
+            // crash, not as the kill before it.
+            let crashed = self
+                .exits
+                .last()
+                .is_some_and(|x| x.cause == ExitCause::Crashed);
+            return Ok(Some(if crashed { End::Crashed } else { End::Killed }));
+        }
+        Ok(None)
     }
 
     /// Records how the current start ended; it is gone afterwards.
@@ -336,7 +364,18 @@ impl<'a> Supervisor<'a> {
             let times: Option<JobTimes> = serde_json::from_value(v.clone())
                 .ok()
                 .filter(|t: &JobTimes| t.created_at.is_some());
-            out.insert(j.job_id.clone(), JobDetail { stages, times });
+            let attempts = v
+                .get("attempts")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|a| u32::try_from(a).ok());
+            out.insert(
+                j.job_id.clone(),
+                JobDetail {
+                    stages,
+                    times,
+                    attempts,
+                },
+            );
         }
         out
     }

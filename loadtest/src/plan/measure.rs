@@ -14,9 +14,10 @@ use anyhow::Context;
 use super::PlanConfig;
 use super::plans_file::HostingPlan;
 use crate::error::ConfigError;
+use crate::harness::Split;
 use crate::matrix::Cell;
 use crate::scenario::Scenario;
-use crate::target::Target;
+use crate::target::{Target, TargetKind};
 use crate::watchdog::Enforce;
 
 /// The cells to run, and how they were chosen.
@@ -114,6 +115,28 @@ pub fn cells(cfg: &PlanConfig, dir: &Path) -> anyhow::Result<Measuring> {
                             || " (CPU not limited)".to_string(),
                             |s| format!(" at {s} CPU")
                         )
+                    ),
+                    run,
+                });
+            }
+        }
+    }
+    if cfg.split.is_some() {
+        for t in targets.iter().filter(|t| t.kind != TargetKind::App) {
+            for s in &scenarios {
+                let mut run =
+                    cfg.matrix
+                        .cell(t.clone(), s.clone(), max_plan_ram, Enforce::Off, &runs);
+                run.split = Some(Split {
+                    web_limit: max_plan_ram,
+                });
+                cells.push(Cell {
+                    label: format!(
+                        "{}{} on {}, split web + worker (CPU not limited)",
+                        t.name(),
+                        t.workers
+                            .map_or_else(String::new, |w| format!(", {w} worker(s)")),
+                        s.name
                     ),
                     run,
                 });

@@ -22,11 +22,13 @@
 //! - `measure`: the derived inputs and the matrix cells.
 //! - [`rank`]: runs into configurations, ranking, the verdict per plan.
 //! - [`render`]: the Markdown of `plan.md`.
+//! - [`split`]: `--split`, the web + worker + Key Value triple.
 
 mod measure;
 pub mod plans_file;
 pub mod rank;
 pub mod render;
+pub mod split;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -71,6 +73,9 @@ pub struct PlanConfig {
     pub targets: Vec<PathBuf>,
     /// Worker counts to try; empty: 1 and 2 up to the concurrency.
     pub workers: Vec<usize>,
+    /// `--split`: also measure web + worker on Redis and price the triple
+    /// with these plans.
+    pub split: Option<split::SplitPlans>,
     /// Finished runs to judge instead of running.
     pub from: Vec<PathBuf>,
     /// What every run shares.
@@ -115,8 +120,32 @@ pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
         .iter()
         .map(|w| (w.scenario.name.clone(), w.weight))
         .collect();
+    // Split runs are priced as triples, apart from the single-service ones.
+    let (split_runs, finished): (Vec<FinishedRun>, Vec<FinishedRun>) =
+        finished.into_iter().partition(|r| r.report.split.is_some());
     let configs = configs_from_runs(&finished, &weights);
     let (verdicts, recommendation) = recommend(&configs, &cfg.plans, cfg.headroom, weights.len());
+    let split = cfg.split.as_ref().map(|plans| {
+        let configs = split::split_configs(&split_runs);
+        split::SplitAnswer {
+            recommendation: split::recommend_split(
+                &configs,
+                &cfg.plans,
+                plans,
+                cfg.headroom,
+                weights.len(),
+            ),
+            configs,
+            notes: vec![
+                "split: each profile x workers x scenario ran once as `oomlab run --split` (web and worker on \
+                 the harness's Redis) with no memory limit and the CPU not limited (a split run has no CPU \
+                 cgroup per service); the web service is priced on the web plans above, the worker on the \
+                 [[worker]] plans and Redis's used_memory peak on the [[key_value]] plans of the plans file; \
+                 a configuration counts only when every acknowledged job completed"
+                    .into(),
+            ],
+        }
+    });
     let report = PlanReport {
         schema_version: SCHEMA_VERSION,
         oomlab_version: env!("CARGO_PKG_VERSION").into(),
@@ -132,6 +161,7 @@ pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
         recommendation,
         wall_time_s: wall,
         notes,
+        split,
     };
     let md = markdown(&report);
     std::fs::write(dir.join("plan.md"), &md)
@@ -143,7 +173,7 @@ pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
     .with_context(|| format!("writing {}/plan.json", dir.display()))?;
     println!("{md}");
     if let Some(w) = wall {
-        println!("{} runs in {w:.0} s", finished.len());
+        println!("{} runs in {w:.0} s", finished.len() + split_runs.len());
     }
     println!("written: {}/{{plan.md,plan.json}}", dir.display());
     Ok(if report.recommendation.is_some() {
@@ -222,4 +252,7 @@ pub struct PlanReport {
     pub wall_time_s: Option<f64>,
     /// How the figures were made.
     pub notes: Vec<String>,
+    /// `--split`: the web + worker + Key Value answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<split::SplitAnswer>,
 }

@@ -20,6 +20,27 @@ pub struct PlansFile {
     pub source: Option<String>,
     /// The plans.
     pub plan: Vec<RawPlan>,
+    /// Background worker plans, for `plan --split`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worker: Vec<RawPlan>,
+    /// Key Value (Redis) plans, for `plan --split`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_value: Vec<RawKeyValue>,
+}
+
+/// A Key Value (Redis) plan as written in the file: sold by memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeyValue {
+    /// Its name.
+    pub name: String,
+    /// Its memory, e.g. `256MB` (read as MiB).
+    pub ram: String,
+    /// Its price, USD per month.
+    pub usd_per_month: f64,
+    /// Anything a buyer should know.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A plan as written in the file.
@@ -77,9 +98,19 @@ pub fn load_plans(path: &Path) -> Result<(PlansFile, Vec<HostingPlan>), ConfigEr
             "add [[plan]] tables with name, ram, cpu, usd_per_month",
         ));
     }
+    let plans = check_plans(path, "plan", &file.plan)?;
+    Ok((file, plans))
+}
+
+/// Checks the plans of one table (`plan`, `worker`); cheapest first.
+pub fn check_plans(
+    path: &Path,
+    table: &str,
+    raws: &[RawPlan],
+) -> Result<Vec<HostingPlan>, ConfigError> {
     let mut plans = Vec::new();
-    for (i, p) in file.plan.iter().enumerate() {
-        let key = |k: &str| format!("plan[{i}].{k} ({})", p.name);
+    for (i, p) in raws.iter().enumerate() {
+        let key = |k: &str| format!("{table}[{i}].{k} ({})", p.name);
         let ram = memstats::parse_bytes(&p.ram)
             .ok()
             .filter(|b| *b > 0)
@@ -122,5 +153,25 @@ pub fn load_plans(path: &Path) -> Result<(PlansFile, Vec<HostingPlan>), ConfigEr
             .then(b.ram_bytes.cmp(&a.ram_bytes))
             .then(b.cpu.total_cmp(&a.cpu))
     });
-    Ok((file, plans))
+    Ok(plans)
+}
+
+/// Checks the `[[key_value]]` plans; cheapest first, `cpu` 0 (not sold by
+/// CPU).
+pub fn check_key_value(path: &Path, raws: &[RawKeyValue]) -> Result<Vec<HostingPlan>, ConfigError> {
+    let as_plans: Vec<RawPlan> = raws
+        .iter()
+        .map(|k| RawPlan {
+            name: k.name.clone(),
+            ram: k.ram.clone(),
+            cpu: 1.0,
+            usd_per_month: k.usd_per_month,
+            note: k.note.clone(),
+        })
+        .collect();
+    let mut plans = check_plans(path, "key_value", &as_plans)?;
+    for p in &mut plans {
+        p.cpu = 0.0;
+    }
+    Ok(plans)
 }

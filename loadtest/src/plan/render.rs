@@ -97,6 +97,10 @@ pub fn markdown(r: &PlanReport) -> String {
             );
         }
     }
+    if let Some(a) = &r.split {
+        let single = r.recommendation.as_ref().map(|rec| rec.summary.as_str());
+        s.push_str(&super::split::markdown(a, single, r.headroom));
+    }
     let _ = writeln!(s, "\n## Notes\n");
     for n in &r.notes {
         let _ = writeln!(s, "- {n}");

@@ -295,6 +295,10 @@ pub fn render(r: &RunReport) -> String {
         }
     }
     o.push_str(&super::leak::markdown(r));
+    if let Some(split) = &r.split {
+        let _ = writeln!(o);
+        o.push_str(&super::split::markdown(split));
+    }
     let _ = writeln!(o, "\n## Server exits\n");
     for x in &r.server.exits {
         let _ = writeln!(

@@ -1,12 +1,15 @@
 //! `memory.svg`: the timeline (RSS, VmHWM, jemalloc allocated), the limit
 //! line, the modelled runtime as a band, job stages as bands and limit
-//! events, drawn with plotters.
+//! events, drawn with plotters. A split run's chart adds the web service's
+//! RSS and limit as a second pair of lines, and Redis's `used_memory` (the
+//! first pair is then the worker's).
 
 use std::path::Path;
 
 use plotters::prelude::*;
 
 use super::RunReport;
+use super::split::{Service, ServiceReport, SplitReport};
 use crate::sampler::Sample;
 
 const MB: f64 = (1u64 << 20) as f64;
@@ -42,16 +45,26 @@ fn downsample(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Draws the timeline into `path`.
-pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()> {
+/// Draws the timeline into `path`; `web` are a split run's web service's
+/// samples (empty otherwise).
+pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> anyhow::Result<()> {
     let limit = r.limit.bytes as f64 / MB;
+    let split = r.split.as_ref();
+    let web_report = split.and_then(|s| s.services.iter().find(|v| v.service == Service::Web));
+    let web_limit = web_report.map_or(0.0, |w| w.limit_bytes as f64 / MB);
+    let web_peak = web_report.map_or(0.0, |w| w.peak_rss_bytes.max(w.vmhwm_bytes) as f64 / MB);
+    let who = if split.is_some() { "worker " } else { "" };
     let t_end = samples
         .last()
         .map(|s| s.t_ms as f64 / 1000.0)
         .unwrap_or(0.0)
         .max(r.duration_s)
         .max(0.1);
-    let y_max = (r.peaks.sampled_rss_bytes.max(r.peaks.vmhwm_bytes) as f64 / MB).max(limit) * 1.15;
+    let y_max = (r.peaks.sampled_rss_bytes.max(r.peaks.vmhwm_bytes) as f64 / MB)
+        .max(limit)
+        .max(web_limit)
+        .max(web_peak)
+        * 1.15;
     let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut chart = ChartBuilder::on(&root)
@@ -151,7 +164,7 @@ pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()
             BLUE.stroke_width(2),
         ))
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label("RSS (sampled every 10 ms)")
+        .label(format!("{who}RSS (sampled every 10 ms)"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], BLUE));
     chart
         .draw_series(LineSeries::new(
@@ -159,7 +172,7 @@ pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()
             RGBColor(0, 150, 0).stroke_width(1),
         ))
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label("jemalloc allocated (every 100 ms)")
+        .label(format!("{who}jemalloc allocated (every 100 ms)"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RGBColor(0, 150, 0)));
     if samples.iter().any(|s| s.cgroup_usage.is_some()) {
         chart
@@ -177,8 +190,14 @@ pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()
             RED.stroke_width(2),
         ))
         .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label(format!("limit {} MB", memstats::format_mb(r.limit.bytes)))
+        .label(format!(
+            "{who}limit {} MB",
+            memstats::format_mb(r.limit.bytes)
+        ))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RED));
+    if let (Some(s), Some(w)) = (split, web_report) {
+        draw_split(&mut chart, s, w, web, t_end, y_max)?;
+    }
     for e in &r.oom_events {
         chart
             .draw_series(LineSeries::new(
@@ -195,5 +214,73 @@ pub fn draw(r: &RunReport, samples: &[Sample], path: &Path) -> anyhow::Result<()
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+type Axes =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
+
+/// The web service's RSS and limit, its kills, and Redis's memory.
+fn draw_split(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Axes>,
+    s: &SplitReport,
+    w: &ServiceReport,
+    web: &[Sample],
+    t_end: f64,
+    y_max: f64,
+) -> anyhow::Result<()> {
+    let orange = RGBColor(230, 120, 0);
+    let points = downsample(
+        web.iter()
+            .map(|x| (x.t_ms as f64 / 1000.0, x.rss as f64 / MB))
+            .collect(),
+    );
+    chart
+        .draw_series(LineSeries::new(points, orange.stroke_width(2)))
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label("web RSS (sampled every 10 ms)")
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], orange));
+    let web_limit = w.limit_bytes as f64 / MB;
+    let dark = RGBColor(170, 60, 0);
+    // Dashed, so it reads apart from the worker's limit when both are equal.
+    let dashes = (0..)
+        .map(|n| n as f64 * t_end / 60.0)
+        .take_while(|t| *t < t_end)
+        .map(|t| {
+            PathElement::new(
+                [(t, web_limit), ((t + t_end / 120.0).min(t_end), web_limit)],
+                dark.stroke_width(2),
+            )
+        });
+    chart
+        .draw_series(dashes)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .label(format!(
+            "web limit {} MB",
+            memstats::format_mb(w.limit_bytes)
+        ))
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], dark));
+    for e in &w.oom_events {
+        chart
+            .draw_series(LineSeries::new(
+                [(e.at_s, 0.0), (e.at_s, y_max)],
+                dark.stroke_width(1),
+            ))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    if !s.redis.samples.is_empty() {
+        let purple = RGBColor(140, 0, 160);
+        let points: Vec<(f64, f64)> = s
+            .redis
+            .samples
+            .iter()
+            .map(|r| (r.t_s, r.used_memory_bytes as f64 / MB))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(downsample(points), purple.stroke_width(1)))
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .label("Redis used_memory (every 250 ms)")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], purple));
+    }
     Ok(())
 }

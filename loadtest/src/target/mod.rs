@@ -182,7 +182,19 @@ impl Target {
 
     /// The command line of one start.
     pub fn command(&self, at: &Placement) -> anyhow::Result<ServerCommand> {
+        self.command_in_role(at, None)
+    }
+
+    /// The command line of one start of the reference server in `role`
+    /// (`web` or `worker` of the split configuration; `None`: the single
+    /// process). An app target has no roles.
+    pub fn command_in_role(
+        &self,
+        at: &Placement,
+        role: Option<&str>,
+    ) -> anyhow::Result<ServerCommand> {
         if let Program::App(app) = &self.program {
+            anyhow::ensure!(role.is_none(), "an app target has no {role:?} role");
             return app_command(app, at);
         }
         let (program, mut args): (PathBuf, Vec<OsString>) = match &self.program {
@@ -197,6 +209,8 @@ impl Target {
             Program::Binary(p) => (p.clone(), Vec::new()),
             Program::App(_) => unreachable!("handled above"),
         };
+        // The role is `report-server`'s positional argument, before the flags.
+        args.extend(role.map(OsString::from));
         args.extend([
             "--profile".into(),
             self.file.path.clone().into_os_string(),

@@ -220,6 +220,7 @@ pub fn run_limited(
         warnings: vec![],
         settle: None,
         trend: None,
+        split: None,
     };
     with_limit(r, limit_mb, enforce)
 }

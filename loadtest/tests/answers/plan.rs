@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use oomlab::plan::split::{SplitConfig, SplitMeasurement, recommend_split, split_plans};
 use oomlab::plan::{self, Config, HostingPlan, Measurement, PlanReport};
 
 use crate::fixtures::{self, MB, oomlab};
@@ -264,4 +265,79 @@ fn real_plan_on_tiny_runs_once_per_cpu_share_and_recommends_the_free_plan_for_le
         assert_eq!(free.best.as_deref(), Some("lean, 1 worker, 0.1 CPU"));
     }
     assert!(report.configs[0].peak_bytes() > 0);
+}
+
+fn split_config(profile: &str, web_mb: u64, worker_mb: u64, completed: bool) -> SplitConfig {
+    SplitConfig {
+        profile: profile.into(),
+        workers: Some(2),
+        measurements: vec![SplitMeasurement {
+            scenario: "two-reports".into(),
+            web_peak_bytes: web_mb * MB,
+            worker_peak_bytes: worker_mb * MB,
+            redis_peak_bytes: Some(2 * MB),
+            all_jobs_completed: completed,
+            summary: "worker untouched".into(),
+            dir: format!("runs/{profile}-split").into(),
+        }],
+    }
+}
+
+#[test]
+fn the_shipped_plans_price_background_workers_and_key_value_cheapest_first() {
+    let path = repo().join("plans/render.toml");
+    let (file, _) = plan::load_plans(&path).unwrap();
+    let split = split_plans(&path, &file).unwrap();
+    let workers: Vec<&str> = split.workers.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(workers[0], "Starter", "no free background worker");
+    assert_eq!(split.workers[0].ram_bytes, 512 * MB);
+    assert_eq!(split.key_value[0].name, "Free");
+    assert_eq!(split.key_value[0].ram_bytes, 25 * MB);
+    // A plans file without them says which table to add.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plans.toml");
+    std::fs::write(
+        &p,
+        "provider = \"X\"\ntaken = \"2026-11-28\"\n[[plan]]\nname = \"A\"\nram = \"512MB\"\ncpu = 1\nusd_per_month = 1\n",
+    )
+    .unwrap();
+    let (file, _) = plan::load_plans(&p).unwrap();
+    let e = split_plans(&p, &file).unwrap_err().to_string();
+    assert!(e.contains("plans.toml") && e.contains("[[worker]]"), "{e}");
+}
+
+#[test]
+fn the_cheapest_triple_that_holds_every_part_with_headroom_is_recommended() {
+    let path = repo().join("plans/render.toml");
+    let (file, web_plans) = plan::load_plans(&path).unwrap();
+    let split = split_plans(&path, &file).unwrap();
+    // A web service of 100 MB fits the Free web plan; a worker of 1200 MB
+    // needs Standard (2 GB); 2 MB of Redis fits the Free Key Value.
+    let configs = [
+        split_config("original", 100, 1200, true),
+        // Cheaper worker, but a job did not complete: never recommended.
+        split_config("quick-fix", 100, 400, false),
+        split_config("lean", 90, 470, true),
+    ];
+    let rec = recommend_split(&configs, &web_plans, &split, 0.10, 1).unwrap();
+    // lean: 470 MB is over 512 MB minus 10%, so Standard too; at one total
+    // the lower worker peak wins.
+    assert_eq!(rec.config, "lean, 2 workers");
+    assert_eq!(
+        (
+            rec.web.plan.as_str(),
+            rec.worker.plan.as_str(),
+            rec.key_value.plan.as_str()
+        ),
+        ("Free", "Standard", "Free")
+    );
+    assert_eq!(rec.usd_per_month, 25.0);
+    let smaller = [split_config("lean", 90, 400, true)];
+    let rec = recommend_split(&smaller, &web_plans, &split, 0.10, 1).unwrap();
+    assert_eq!(rec.worker.plan, "Starter");
+    assert_eq!(rec.usd_per_month, 7.0);
+    assert!(
+        recommend_split(&configs[1..2], &web_plans, &split, 0.10, 1).is_none(),
+        "an incomplete configuration never holds"
+    );
 }

@@ -4,6 +4,7 @@
 
 mod queue;
 mod redis;
+mod run;
 
 /// Whether Redis can be started here; prints why a test is skipped.
 pub fn redis_available(test: &str) -> bool {

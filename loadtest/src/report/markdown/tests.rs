@@ -204,6 +204,7 @@ pub(crate) fn synthetic() -> RunReport {
         warnings: vec![],
         settle: None,
         trend: None,
+        split: None,
     }
 }
 

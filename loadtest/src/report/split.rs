@@ -1,0 +1,498 @@
+//! The split run's part of the report (`oomlab run --split`): each service
+//! (web, worker) with its own limit, peaks, starts and verdict; the Redis
+//! queue's memory; the API's answers after the worker's kill; and what
+//! became of every job the web service acknowledged.
+//!
+//! In a split run the report's top-level memory figures (peaks, events,
+//! stage bands, jobs' stages, trend) are the worker's: that is where the
+//! reports are built. The web service's figures are here.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ExitCause, JobReport, ServerExit};
+use crate::sampler::Sample;
+use crate::units::mb;
+use crate::watchdog::OomEvent;
+
+/// One of the two services of a split run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// The HTTP API (`report-server web`): takes submissions, queues jobs.
+    Web,
+    /// The background worker (`report-server worker`): builds the reports.
+    Worker,
+}
+
+impl Service {
+    /// `web` or `worker`, as the server's role argument names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Web => "web",
+            Service::Worker => "worker",
+        }
+    }
+}
+
+/// The split run's part of `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitReport {
+    /// The services, web first.
+    pub services: Vec<ServiceReport>,
+    /// The queue between them.
+    pub redis: RedisReport,
+    /// `GET /healthz` of the web service, polled through the run.
+    pub api: ApiChecks,
+    /// What became of the jobs the web service acknowledged.
+    pub jobs: SplitJobs,
+    /// Each service's verdict and the jobs in one line.
+    pub summary: String,
+}
+
+/// One measured service of a split run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceReport {
+    /// Which service.
+    pub service: Service,
+    /// Its limit, bytes.
+    pub limit_bytes: u64,
+    /// Highest sampled RSS over its starts, bytes.
+    pub peak_rss_bytes: u64,
+    /// When it was sampled, seconds.
+    pub peak_rss_at_s: f64,
+    /// Highest kernel high-water mark (`VmHWM`), bytes.
+    pub vmhwm_bytes: u64,
+    /// Highest jemalloc `stats.allocated` from its `/debug/memory`, bytes.
+    pub jemalloc_allocated_bytes: Option<u64>,
+    /// Its starts (1 + restarts).
+    pub starts: u32,
+    /// How every start ended, in order.
+    pub exits: Vec<ServerExit>,
+    /// Its limit crossings.
+    pub oom_events: Vec<OomEvent>,
+    /// The command line of its first start.
+    pub command: Vec<String>,
+    /// Its samples, relative to the run's folder.
+    pub samples_csv: PathBuf,
+    /// Its stdout and stderr, relative to the run's folder.
+    pub log: PathBuf,
+    /// One line: killed (when, at what), or untouched with its peak.
+    pub verdict: String,
+}
+
+/// Redis's own memory (`INFO memory`, `used_memory`) through the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisReport {
+    /// The executable that ran (`redis-server` or `valkey-server`).
+    pub program: String,
+    /// Highest `used_memory`, bytes; `None` when never read.
+    pub peak_used_memory_bytes: Option<u64>,
+    /// When it was read, seconds.
+    pub peak_at_s: Option<f64>,
+    /// Every reading (every 250 ms).
+    pub samples: Vec<RedisSample>,
+    /// Readings that failed.
+    pub errors: u64,
+}
+
+/// One `used_memory` reading.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RedisSample {
+    /// Seconds since the run started.
+    pub t_s: f64,
+    /// `used_memory`, bytes.
+    pub used_memory_bytes: u64,
+}
+
+/// `GET /healthz` of the web service every 250 ms: does the API answer
+/// after the worker is killed, while it restarts and its jobs wait for
+/// their lease to run out?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiChecks {
+    /// Checks made.
+    pub checks: u64,
+    /// Checks answered 2xx.
+    pub answered: u64,
+    /// Checks made after the worker's first kill (or exit on its own).
+    pub checks_since_worker_kill: u64,
+    /// Of those, answered 2xx.
+    pub answered_since_worker_kill: u64,
+}
+
+/// The jobs the web service acknowledged (202) and what the worker made
+/// of them, as the load's polls and the job's record say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitJobs {
+    /// Submissions the web service acknowledged with a job id.
+    pub acknowledged: u64,
+    /// Of those, seen completed.
+    pub completed: u64,
+    /// Seen failed (or given up by the load).
+    pub failed: u64,
+    /// Neither (the run ended first).
+    pub unfinished: u64,
+    /// Jobs delivered to a worker more than once (`attempts` > 1: a worker
+    /// died with them and the queue delivered them again).
+    pub delivered_again: u64,
+}
+
+impl SplitJobs {
+    /// Counts `jobs` (the run's job list, with `attempts` from the server).
+    pub fn count(jobs: &[JobReport], attempts: impl Fn(&str) -> Option<u32>) -> SplitJobs {
+        let mut s = SplitJobs {
+            acknowledged: jobs.len() as u64,
+            ..SplitJobs::default()
+        };
+        for j in jobs {
+            match j.status.as_str() {
+                "completed" => s.completed += 1,
+                "failed" | "timed out" => s.failed += 1,
+                _ => s.unfinished += 1,
+            }
+            if attempts(&j.job_id).is_some_and(|a| a > 1) {
+                s.delivered_again += 1;
+            }
+        }
+        s
+    }
+}
+
+/// What [`ServiceReport::new`] needs of a service.
+pub struct ServiceInputs<'a> {
+    pub service: Service,
+    pub limit: u64,
+    pub samples: &'a [Sample],
+    pub jemalloc_allocated: Option<u64>,
+    pub exits: Vec<ServerExit>,
+    pub oom_events: Vec<OomEvent>,
+    pub command: Vec<String>,
+    pub samples_csv: PathBuf,
+    pub log: PathBuf,
+}
+
+impl ServiceReport {
+    /// A service's figures and its verdict line.
+    pub fn new(i: ServiceInputs<'_>) -> ServiceReport {
+        let peaks = super::peaks_from_samples(i.samples, i.limit);
+        let starts = i.exits.iter().map(|x| x.generation + 1).max().unwrap_or(1);
+        let verdict = service_verdict(i.service, i.limit, &peaks, &i.exits, &i.oom_events);
+        ServiceReport {
+            service: i.service,
+            limit_bytes: i.limit,
+            peak_rss_bytes: peaks.sampled_rss_bytes,
+            peak_rss_at_s: peaks.sampled_rss_at_s,
+            vmhwm_bytes: peaks.vmhwm_bytes,
+            jemalloc_allocated_bytes: i.jemalloc_allocated,
+            starts,
+            exits: i.exits,
+            oom_events: i.oom_events,
+            command: i.command,
+            samples_csv: i.samples_csv,
+            log: i.log,
+            verdict,
+        }
+    }
+
+    /// Whether it was killed at its limit (by any start).
+    pub fn killed(&self) -> bool {
+        self.oom_events.iter().any(|e| e.killed)
+    }
+
+    /// Whether it crossed its limit (killed or, with `--enforce off`, not).
+    pub fn crossed(&self) -> bool {
+        !self.oom_events.is_empty()
+    }
+
+    /// When it was first killed or exited on its own, seconds; `None`
+    /// when it ran until the harness stopped it.
+    pub fn first_kill_s(&self) -> Option<f64> {
+        self.exits
+            .iter()
+            .find(|x| x.cause != ExitCause::Stopped)
+            .map(|x| x.exited_at_s)
+    }
+}
+
+fn service_verdict(
+    service: Service,
+    limit: u64,
+    peaks: &super::Peaks,
+    exits: &[ServerExit],
+    events: &[OomEvent],
+) -> String {
+    let name = service.as_str();
+    let peak = peaks.sampled_rss_bytes.max(peaks.vmhwm_bytes);
+    let restarts = exits.iter().map(|x| x.generation).max().unwrap_or(0);
+    let restarted = match restarts {
+        0 => String::new(),
+        1 => ", restarted once".to_string(),
+        n => format!(", restarted {n} times"),
+    };
+    if let Some(e) = events.iter().find(|e| e.killed) {
+        let kills = events.iter().filter(|e| e.killed).count();
+        let what = format!(
+            "{} {}, limit {}",
+            mb(e.bytes()),
+            e.trigger.label(),
+            mb(limit)
+        );
+        return if kills > 1 {
+            format!(
+                "{name} killed {kills} times (first at {:.1} s: {what}){restarted}",
+                e.at_s
+            )
+        } else {
+            format!("{name} killed at {:.1} s ({what}){restarted}", e.at_s)
+        };
+    }
+    if let Some(e) = events.first() {
+        return format!(
+            "{name} crossed its {} limit at {:.1} s ({})",
+            mb(limit),
+            e.at_s,
+            mb(e.bytes())
+        );
+    }
+    if let Some(x) = exits.iter().find(|x| x.cause == ExitCause::Crashed) {
+        return format!(
+            "{name} exited on its own at {:.1} s ({}){restarted}",
+            x.exited_at_s, x.status
+        );
+    }
+    format!(
+        "{name} untouched: peak {} of {}{restarted}",
+        mb(peak),
+        mb(limit)
+    )
+}
+
+/// The split run's verdict line, e.g. "worker killed at 3.1 s (...),
+/// restarted once; web untouched: peak 40.1 MB of 512.0 MB, the API answered
+/// 12 of 12 checks after the worker's kill; 2 of 2 acknowledged jobs
+/// completed (1 delivered again)".
+pub fn summary(
+    services: &[ServiceReport],
+    api: &ApiChecks,
+    jobs: &SplitJobs,
+    redis: &RedisReport,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    // The worker first: it is where the memory goes.
+    for s in services.iter().rev() {
+        let mut line = s.verdict.clone();
+        if s.service == Service::Web {
+            if api.checks_since_worker_kill > 0 {
+                let _ = write!(
+                    line,
+                    ", the API answered {} of {} checks after the worker's kill",
+                    api.answered_since_worker_kill, api.checks_since_worker_kill
+                );
+            } else {
+                let _ = write!(
+                    line,
+                    ", the API answered {} of {} checks",
+                    api.answered, api.checks
+                );
+            }
+        }
+        parts.push(line);
+    }
+    let mut jobs_line = format!(
+        "{} of {} acknowledged jobs completed",
+        jobs.completed, jobs.acknowledged
+    );
+    if jobs.delivered_again > 0 {
+        let _ = write!(jobs_line, " ({} delivered again)", jobs.delivered_again);
+    }
+    if jobs.failed > 0 {
+        let _ = write!(jobs_line, ", {} failed", jobs.failed);
+    }
+    if jobs.unfinished > 0 {
+        let _ = write!(jobs_line, ", {} unfinished", jobs.unfinished);
+    }
+    parts.push(jobs_line);
+    if let Some(p) = redis.peak_used_memory_bytes {
+        parts.push(format!("Redis used_memory peak {}", mb(p)));
+    }
+    parts.join("; ")
+}
+
+/// The `report.md` section of a split run.
+pub fn markdown(s: &SplitReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "## Services (split run: web + worker on Redis)\n");
+    let _ = writeln!(
+        o,
+        "The figures above (peaks, events, stages, jobs) are the worker's; \
+         the load talked to the web service.\n"
+    );
+    let _ = writeln!(
+        o,
+        "| service | limit | peak RSS | at | VmHWM | jemalloc allocated | starts | verdict | samples |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    for v in &s.services {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {:.1} s | {} | {} | {} | {} | `{}` |",
+            v.service.as_str(),
+            mb(v.limit_bytes),
+            mb(v.peak_rss_bytes),
+            v.peak_rss_at_s,
+            mb(v.vmhwm_bytes),
+            crate::units::opt_mb(v.jemalloc_allocated_bytes),
+            v.starts,
+            v.verdict,
+            v.samples_csv.display()
+        );
+    }
+    let r = &s.redis;
+    let _ = writeln!(
+        o,
+        "\n**Redis** (`{}`): `used_memory` peak {}{}, {} readings every 250 ms{}.\n",
+        r.program,
+        crate::units::opt_mb(r.peak_used_memory_bytes),
+        r.peak_at_s
+            .map_or_else(String::new, |t| format!(" at {t:.1} s")),
+        r.samples.len(),
+        if r.errors > 0 {
+            format!(", {} failed", r.errors)
+        } else {
+            String::new()
+        }
+    );
+    let a = &s.api;
+    let _ = writeln!(
+        o,
+        "**API** (`GET /healthz` of the web service every 250 ms): answered {} of {}; \
+         after the worker's first kill: {} of {}.\n",
+        a.answered, a.checks, a.answered_since_worker_kill, a.checks_since_worker_kill
+    );
+    let j = &s.jobs;
+    let _ = writeln!(
+        o,
+        "**Jobs**: web acknowledged {}; the worker completed {}, failed {}, unfinished {}; \
+         delivered again after a worker died: {}.\n",
+        j.acknowledged, j.completed, j.failed, j.unfinished, j.delivered_again
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watchdog::Trigger;
+
+    const MIB: u64 = 1 << 20;
+
+    fn exit(generation: u32, at: f64, cause: ExitCause) -> ServerExit {
+        ServerExit {
+            generation,
+            started_at_s: at - 1.0,
+            ready_after_s: 0.2,
+            exited_at_s: at,
+            status: "signal: 9 (SIGKILL)".into(),
+            cause,
+            crash: None,
+        }
+    }
+
+    fn kill(at_s: f64, generation: u32, rss: u64) -> OomEvent {
+        OomEvent {
+            at_s,
+            generation,
+            trigger: Trigger::Rss,
+            killed: true,
+            rss_bytes: rss,
+            vmhwm_bytes: rss,
+            cgroup_peak_bytes: None,
+            jobs_in_flight: Vec::new(),
+            queue_depth: None,
+            debug_age_ms: None,
+        }
+    }
+
+    fn service(service: Service, exits: Vec<ServerExit>, events: Vec<OomEvent>) -> ServiceReport {
+        ServiceReport::new(ServiceInputs {
+            service,
+            limit: 512 * MIB,
+            samples: &[],
+            jemalloc_allocated: None,
+            exits,
+            oom_events: events,
+            command: vec![],
+            samples_csv: "samples.csv".into(),
+            log: "server.log".into(),
+        })
+    }
+
+    #[test]
+    fn the_summary_names_the_killed_worker_the_untouched_web_and_the_jobs() {
+        let worker = service(
+            Service::Worker,
+            vec![
+                exit(0, 3.1, ExitCause::Watchdog),
+                exit(1, 9.0, ExitCause::Stopped),
+            ],
+            vec![kill(3.1, 0, 530 * MIB)],
+        );
+        assert_eq!(worker.first_kill_s(), Some(3.1));
+        let web = service(Service::Web, vec![exit(0, 9.0, ExitCause::Stopped)], vec![]);
+        assert_eq!(web.first_kill_s(), None);
+        let api = ApiChecks {
+            checks: 30,
+            answered: 30,
+            checks_since_worker_kill: 20,
+            answered_since_worker_kill: 20,
+        };
+        let jobs = SplitJobs {
+            acknowledged: 2,
+            completed: 2,
+            delivered_again: 1,
+            ..SplitJobs::default()
+        };
+        let s = summary(&[web, worker], &api, &jobs, &RedisReport::default());
+        assert_eq!(
+            s,
+            "worker killed at 3.1 s (530.0 MB RSS, limit 512.0 MB), restarted once; \
+             web untouched: peak 0.0 MB of 512.0 MB, the API answered 20 of 20 checks after the \
+             worker's kill; 2 of 2 acknowledged jobs completed (1 delivered again)"
+        );
+    }
+
+    #[test]
+    fn jobs_are_counted_by_status_and_deliveries() {
+        let job = |id: &str, status: &str| JobReport {
+            job_id: id.into(),
+            status: status.into(),
+            submitted_at_s: 0.5,
+            finished_at_s: None,
+            time_to_ready_s: None,
+            time_to_ready_polled_s: None,
+            queue_wait_s: None,
+            processing_s: None,
+            server_times: None,
+            peak_rss_bytes: None,
+            stages: Vec::new(),
+        };
+        let jobs = [
+            job("1", "completed"),
+            job("2", "failed"),
+            job("3", "processing"),
+        ];
+        let counted = SplitJobs::count(&jobs, |id| (id == "2").then_some(3));
+        assert_eq!(
+            counted,
+            SplitJobs {
+                acknowledged: 3,
+                completed: 1,
+                failed: 1,
+                unfinished: 1,
+                delivered_again: 1,
+            }
+        );
+    }
+}
