@@ -72,8 +72,9 @@ fn bench_with_vips_shows_both_and_the_ratios_when_installed() {
     };
     let dir = tempfile::tempdir().unwrap();
     for n in 0..3 {
-        let id = mock_cloudinary::catalogue::parse_catalogue_id(&format!("oomlab/640x480-30k-{n}"))
-            .unwrap();
+        let id =
+            mock_cloudinary::catalogue::parse_catalogue_id(&format!("oomlab/1600x1200-80k-{n}"))
+                .unwrap();
         let jpeg = mock_cloudinary::store::catalogue_photo(id, 1).unwrap();
         std::fs::write(dir.path().join(format!("p{n}.jpg")), jpeg).unwrap();
     }

@@ -252,7 +252,7 @@ pub fn render(r: &BenchResult) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<26} {:>9.2} {:>9.2} {:>12.1} {:>16}",
+            "{:<26} {:>9.3} {:>9.3} {:>12.1} {:>16}",
             row.name,
             u.wall_s,
             u.cpu_s,
