@@ -42,8 +42,12 @@
 //!   compare, plan and gate).
 //! - [`compare`], [`gate`], [`plan`]: the answer commands; [`calibrate`]: the
 //!   model next to a real app, and its error.
+//! - [`bench`]: `oomlab bench`, the server's lean photo pipeline against
+//!   `vipsthumbnail` on the same photos (uses `scenario` only; each variant
+//!   runs in a process of its own, `oomlab bench-child`).
 //! - [`cli`]: the command line, parsed into the configs above.
 
+pub mod bench;
 pub mod calibrate;
 pub mod cgroup;
 pub mod child;

@@ -12,7 +12,9 @@
 //! - `run`: `oomlab run`'s flags, and the flags every run shares.
 //! - `compare`, `gate`, `plan`, `calibrate`: the flags of the answer commands.
 //! - `photos`: `--photos DIR`, shared by all four.
+//! - `bench`: `oomlab bench`'s flags and the hidden `bench-child`.
 
+mod bench;
 mod calibrate;
 mod compare;
 mod gate;
@@ -24,6 +26,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Exit;
 
+pub use bench::{BenchArgs, BenchChildArgs};
 pub use calibrate::CalibrateArgs;
 pub use compare::CompareArgs;
 pub use gate::GateArgs;
@@ -56,6 +59,12 @@ pub enum Command {
     /// Run a profile of the model next to your real app on the same
     /// scenarios, and say how far apart their memory is.
     Calibrate(CalibrateArgs),
+    /// Time the lean photo pipeline against vipsthumbnail on a directory of
+    /// photos: wall time, CPU time and peak RSS, side by side.
+    Bench(BenchArgs),
+    /// One measured variant of `bench`, in a process of its own.
+    #[command(hide = true)]
+    BenchChild(BenchChildArgs),
     /// Run the report server itself (the harness starts its own binary in this
     /// mode, so the measured process is the server alone).
     #[command(hide = true)]
@@ -70,12 +79,24 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         report_server::cli::run(args)?;
         return Ok(Exit::WithinLimit);
     }
+    if let Command::BenchChild(args) = &cli.command {
+        // Before any runtime or logger: the process measures itself.
+        println!("{}", args.run()?);
+        return Ok(Exit::WithinLimit);
+    }
     init_logging();
+    if let Command::Bench(args) = &cli.command {
+        let result = crate::bench::run(&args.config()?)?;
+        print!("{}", crate::bench::render(&result));
+        return Ok(Exit::WithinLimit);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::BenchChild(_) | Command::Bench(_) => {
+            unreachable!("handled above")
+        }
         Command::Run(args) => {
             let cfg = args.config()?;
             let out = runtime.block_on(crate::harness::run(&cfg))?;

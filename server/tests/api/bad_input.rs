@@ -101,6 +101,8 @@ async fn bad_uploads_are_refused_and_a_good_one_is_stored() {
     // Over the 1 MiB limit of the test settings.
     let resp = upload(vec![0xFF; (1 << 20) + 10], "photo").await.unwrap();
     assert_eq!(error_code(resp, 413).await, "payload_too_large");
+    // Spooled and refused at the cap: none of it reached Cloudinary.
+    assert_eq!(app.fake.upload_count(), 0);
     // Not an image.
     let resp = upload(b"%PDF-1.4 not a photo".to_vec(), "photo")
         .await
@@ -137,6 +139,29 @@ async fn bad_uploads_are_refused_and_a_good_one_is_stored() {
         jpeg,
         "Cloudinary serves the uploaded bytes"
     );
+    // A progressive phone portrait (EXIF 6, whose header sits after the
+    // APP1 segment) goes through the spool byte for byte; its stored size is
+    // what the header says.
+    let portrait = app
+        .fake
+        .photo_bytes("oomlab/64x48-4k-progressive-422-exif6-2")
+        .unwrap()
+        .to_vec();
+    let resp = upload(portrait.clone(), "photo").await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["bytes"].as_u64(), Some(portrait.len() as u64));
+    let served = app
+        .http
+        .get(body["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(served.to_vec(), portrait);
+    assert_eq!(app.fake.upload_count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
