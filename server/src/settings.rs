@@ -167,6 +167,21 @@ pub struct HttpSettings {
     pub max_upload_bytes: u64,
     /// Largest submission JSON accepted, in bytes.
     pub max_submission_bytes: u64,
+    /// Where a photo upload's body waits while it is checked and sent on.
+    pub upload_body: UploadBody,
+}
+
+/// Where `POST /api/photos` keeps a photo between the browser and Cloudinary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadBody {
+    /// The whole body in memory, then the upstream request's copy: up to
+    /// twice the photo per upload in flight, as the modelled app's SDK
+    /// builds its multipart request in memory.
+    Buffered,
+    /// Written to a temporary file as it arrives and streamed on from it:
+    /// a chunk's worth of memory per upload, whatever the photo's size.
+    Spooled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -313,6 +328,7 @@ impl Default for HttpSettings {
             max_in_flight: 4,
             max_upload_bytes: 10 << 20,
             max_submission_bytes: 4 << 20,
+            upload_body: UploadBody::Buffered,
         }
     }
 }

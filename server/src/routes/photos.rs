@@ -1,7 +1,12 @@
 //! `POST /api/photos`: a photo from the browser, forwarded to Cloudinary.
 //!
-//! # The body is spooled to disk, never held whole in memory
-//! The multipart field is written to a temporary file as its chunks arrive
+//! # Where the body waits (`http.upload_body`)
+//! `buffered` (the default, as the modelled app): the body is read whole
+//! into memory, checked there, and sent on from that buffer (the upstream
+//! request's multipart body is a second copy).
+//!
+//! `spooled` (`lean`): the body is spooled to disk, never held whole in
+//! memory. The multipart field is written to a temporary file as its chunks arrive
 //! (what a chunk holds is all the memory an upload takes: tens of KB,
 //! whatever the photo's size), checked there (the `http.max_upload_bytes`
 //! cap while it is written, then JPEG or PNG by its first bytes and the pixel
@@ -28,6 +33,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::settings::UploadBody;
 
 #[derive(Debug, Serialize)]
 pub struct UploadedPhoto {
@@ -83,6 +89,45 @@ async fn spool(field: &mut Field<'_>, limit: u64) -> Result<(tempfile::TempPath,
     Ok((path, len))
 }
 
+/// Read `field` whole into memory, refusing it as soon as it passes `limit`
+/// bytes.
+async fn buffer(field: &mut Field<'_>, limit: u64) -> Result<bytes::Bytes, ApiError> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_large(limit));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// What a photo in memory is: its MIME type, width and height, from its
+/// first bytes and its header.
+fn inspect_bytes(data: &[u8]) -> Result<(&'static str, u32, u32), ApiError> {
+    let (content_type, format) = match image::guess_format(data).ok() {
+        Some(image::ImageFormat::Jpeg) => ("image/jpeg", image::ImageFormat::Jpeg),
+        Some(image::ImageFormat::Png) => ("image/png", image::ImageFormat::Png),
+        _ => {
+            return Err(ApiError::UnsupportedMedia(
+                "the photo is not a JPEG or PNG image".into(),
+            ));
+        }
+    };
+    let (w, h) = image::ImageReader::with_format(std::io::Cursor::new(data), format)
+        .into_dimensions()
+        .map_err(|e| {
+            ApiError::UnsupportedMedia(format!("the photo's image header does not read: {e}"))
+        })?;
+    Ok((content_type, w, h))
+}
+
+/// Where an upload waits: in memory or in a temporary file.
+enum Body {
+    Memory(bytes::Bytes),
+    File(tempfile::TempPath),
+}
+
 /// What the spooled photo is: its MIME type, width and height, read from its
 /// first bytes and its image header only (never decoded, never read whole).
 fn inspect(path: &Path) -> Result<(&'static str, u32, u32), ApiError> {
@@ -135,11 +180,22 @@ pub async fn upload_photo(
             continue;
         }
         let file_name = field.file_name().unwrap_or("photo.jpg").to_string();
-        let (path, len) = spool(&mut field, limit).await?;
-        let (path, (content_type, width, height)) =
-            tokio::task::spawn_blocking(move || inspect(&path).map(|found| (path, found)))
-                .await
-                .map_err(|e| ApiError::Unexpected(e.into()))??;
+        let (body, len, (content_type, width, height)) = match state.settings.http.upload_body {
+            UploadBody::Spooled => {
+                let (path, len) = spool(&mut field, limit).await?;
+                let (path, found) =
+                    tokio::task::spawn_blocking(move || inspect(&path).map(|found| (path, found)))
+                        .await
+                        .map_err(|e| ApiError::Unexpected(e.into()))??;
+                (Body::File(path), len, found)
+            }
+            UploadBody::Buffered => {
+                let data = buffer(&mut field, limit).await?;
+                let found = inspect_bytes(&data)?;
+                let len = data.len() as u64;
+                (Body::Memory(data), len, found)
+            }
+        };
         if u64::from(width) * u64::from(height) > state.settings.limits.max_photo_pixels {
             return Err(ApiError::invalid(
                 "photo_too_many_pixels",
@@ -149,18 +205,24 @@ pub async fn upload_photo(
                 ),
             ));
         }
-        let answer = state
-            .cloudinary
-            .upload_file(
-                "image",
-                &file_name,
-                content_type,
-                &path,
-                &state.settings.photos,
-            )
-            .await
-            .map_err(|e| ApiError::Upstream(format!("{e:#}")))?;
-        drop(path);
+        let photos = &state.settings.photos;
+        let sent = match body {
+            Body::File(path) => {
+                let sent = state
+                    .cloudinary
+                    .upload_file("image", &file_name, content_type, &path, photos)
+                    .await;
+                drop(path);
+                sent
+            }
+            Body::Memory(data) => {
+                state
+                    .cloudinary
+                    .upload("image", &file_name, content_type, data, photos)
+                    .await
+            }
+        };
+        let answer = sent.map_err(|e| ApiError::Upstream(format!("{e:#}")))?;
         state.metrics.photo_uploads.inc();
         let url = answer
             .delivery_url()

@@ -1,7 +1,7 @@
 //! Each bad input gets its status and a JSON error, and the server keeps
 //! serving.
 
-use report_server::settings::{EmbedMode, FetchMode};
+use report_server::settings::{EmbedMode, FetchMode, UploadBody};
 use serde_json::json;
 
 use crate::helpers::{error_code, settings_with, spawn_app};
@@ -84,13 +84,19 @@ async fn bad_submissions_are_refused_with_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_uploads_are_refused_and_a_good_one_is_stored() {
-    let app = spawn_app(settings_with(
-        FetchMode::OneAtATime,
-        EmbedMode::Passthrough,
-        320,
-    ))
-    .await;
+async fn bad_uploads_are_refused_and_a_good_one_is_stored_buffered() {
+    bad_uploads_are_refused_and_a_good_one_is_stored(UploadBody::Buffered).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uploads_are_refused_and_a_good_one_is_stored_spooled() {
+    bad_uploads_are_refused_and_a_good_one_is_stored(UploadBody::Spooled).await;
+}
+
+async fn bad_uploads_are_refused_and_a_good_one_is_stored(body: UploadBody) {
+    let mut settings = settings_with(FetchMode::OneAtATime, EmbedMode::Passthrough, 320);
+    settings.http.upload_body = body;
+    let app = spawn_app(settings).await;
     let upload = |bytes: Vec<u8>, field: &'static str| {
         let form = reqwest::multipart::Form::new().part(
             field,
@@ -101,7 +107,7 @@ async fn bad_uploads_are_refused_and_a_good_one_is_stored() {
     // Over the 1 MiB limit of the test settings.
     let resp = upload(vec![0xFF; (1 << 20) + 10], "photo").await.unwrap();
     assert_eq!(error_code(resp, 413).await, "payload_too_large");
-    // Spooled and refused at the cap: none of it reached Cloudinary.
+    // Refused at the cap: none of it reached Cloudinary.
     assert_eq!(app.fake.upload_count(), 0);
     // Not an image.
     let resp = upload(b"%PDF-1.4 not a photo".to_vec(), "photo")
