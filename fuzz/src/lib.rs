@@ -1,12 +1,12 @@
 //! Mutation fuzzing of oomlab's parsers on stable Rust.
 //!
-//! cargo-fuzz needs a nightly toolchain, which this project does not assume.
-//! This is the stable equivalent: a seeded mutation fuzzer (bit flips, byte
-//! insertions and deletions, splices between corpus entries, dictionary
-//! tokens) over a seed corpus taken from the shipped files, feeding each
-//! target and catching panics. It has no coverage feedback, so it explores
-//! less deeply than libFuzzer; it does find panics, overflows and hangs on
-//! malformed input, which is what the parsers must never have.
+//! A seeded mutation fuzzer (bit flips, byte insertions and deletions,
+//! splices between corpus entries, dictionary tokens) over a seed corpus
+//! taken from the shipped files, feeding each target and catching panics:
+//! the CI smoke test, with no tool beyond cargo. It has no coverage
+//! feedback, so it explores less deeply than libFuzzer; the coverage-guided
+//! harness in `fuzz/coverage` (cargo-fuzz, its own workspace) runs the same
+//! [`Target::run_one`] from the same seeds ([`write_seeds`]).
 //!
 //! # Layout
 //! - [`Target`]: the four targets and what each checks.
@@ -227,6 +227,55 @@ impl Mutator {
         data.truncate(1 << 16);
         data
     }
+}
+
+impl Target {
+    /// Its name, as the coverage-guided harness's fuzz target is named.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Transformation => "transformation",
+            Target::Submission => "submission",
+            Target::Profile => "profile",
+            Target::Scenario => "scenario",
+        }
+    }
+}
+
+/// Writes every target's seeds to `dir/<target>/seed-N` and its dictionary
+/// to `dir/<target>.dict` (libFuzzer's format), for the coverage-guided
+/// harness in `fuzz/coverage`. Returns the number of seed files written.
+pub fn write_seeds(root: &Path, dir: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    for t in Target::ALL {
+        let sub = dir.join(t.name());
+        std::fs::create_dir_all(&sub)?;
+        for (i, seed) in t.corpus(root).iter().enumerate() {
+            std::fs::write(sub.join(format!("seed-{i}")), seed)?;
+            n += 1;
+        }
+        let dict: String = t
+            .dictionary()
+            .iter()
+            .map(|tok| format!("{}\n", dict_entry(tok)))
+            .collect();
+        std::fs::write(dir.join(format!("{}.dict", t.name())), dict)?;
+    }
+    Ok(n)
+}
+
+/// One libFuzzer dictionary line: the token quoted, with `\`, `"` and
+/// non-printable bytes escaped as `\xNN`.
+fn dict_entry(tok: &str) -> String {
+    let mut s = String::from("\"");
+    for b in tok.bytes() {
+        if b != b'\\' && b != b'"' && (0x20..=0x7e).contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    s.push('"');
+    s
 }
 
 /// What a fuzzing run found.

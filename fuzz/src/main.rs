@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use oomlab_fuzz::{Target, fuzz};
+use oomlab_fuzz::{Target, fuzz, write_seeds};
 
 /// Fuzz a parser with seeded mutations of the shipped files; exits 1 and
 /// writes the crashing input to `fuzz-crash-<target>.bin` on a panic.
@@ -25,10 +25,33 @@ struct Cli {
     /// The repository root (for the seed corpus: profiles/, scenarios/).
     #[arg(long, default_value = ".")]
     root: PathBuf,
+    /// Write every target's seeds and libFuzzer dictionary into this folder
+    /// (`DIR/<target>/`, `DIR/<target>.dict`) for the coverage-guided
+    /// harness in fuzz/coverage, and exit without fuzzing.
+    #[arg(long, value_name = "DIR")]
+    write_seeds: Option<PathBuf>,
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.write_seeds {
+        match write_seeds(&cli.root, dir) {
+            Ok(n) => {
+                println!(
+                    "{n} seed(s) and 4 dictionaries written to {}",
+                    dir.display()
+                );
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!(
+                    "cannot write the seeds to {}: {e} (--write-seeds takes a writable folder)",
+                    dir.display()
+                );
+                std::process::exit(2);
+            }
+        }
+    }
     let targets = cli.target.map(|t| vec![t]).unwrap_or(Target::ALL.to_vec());
     let mut failed = false;
     for t in targets {

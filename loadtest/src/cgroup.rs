@@ -1,17 +1,28 @@
 //! A memory cgroup created below the harness's own, for `--enforce cgroup`.
 //!
-//! The harness never moves a process out of the cgroup it started in, and
-//! never changes a cgroup it did not create: it makes a child cgroup of its
-//! own (cgroup v1's memory controller, or v2 when the memory controller is
-//! delegated to its subtree), sets the limit there, and the server child
-//! joins it between `fork` and `exec` (see [`MemoryCgroup::procs_file`]).
-//! The cgroup is removed when the handle is dropped.
+//! The harness never moves a process out of the cgroup it started in, never
+//! moves any process but itself and the server child, and never changes a
+//! cgroup it did not create except one: it makes a child cgroup of its own
+//! (cgroup v1's memory controller; on v2 see [`v2`]: when its own cgroup is
+//! delegated, it moves itself into a leaf child and enables `+memory` in its
+//! own cgroup's `cgroup.subtree_control`, the one exception, undone at the
+//! end), sets the limit there, and the server child joins it between `fork`
+//! and `exec` (see [`MemoryCgroup::procs_file`]). The cgroup is removed when
+//! the handle is dropped. Where v2 is not delegated, the server is started
+//! in a systemd user scope instead ([`scope`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+mod cpu;
+pub mod scope;
+pub mod v2;
+
+pub use cpu::{CPU_PERIOD_US, CpuCgroup, CpuLimitReport, cpu_limit, cpu_quota_us};
+pub use scope::SystemdScope;
 
 /// Which cgroup hierarchy holds the memory controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,11 +34,18 @@ pub enum CgroupVersion {
     V2,
 }
 
-/// A memory cgroup that this process created; removed on drop.
+/// A memory cgroup: one this process created (removed on drop), or a
+/// systemd scope's that it only reads.
 #[derive(Debug)]
 pub struct MemoryCgroup {
     path: PathBuf,
     version: CgroupVersion,
+    /// Whether this process created it (and removes it on drop).
+    owned: bool,
+    /// cgroup v2: the leaf this process moved itself into so that its own
+    /// cgroup could enable `+memory`; left (after the cgroup is removed) on
+    /// drop.
+    _leaf: Option<v2::HarnessLeaf>,
 }
 
 /// What the cgroup's files said, in bytes and counts.
@@ -44,45 +62,141 @@ pub struct CgroupReading {
     pub oom_kills: u64,
 }
 
-impl MemoryCgroup {
-    /// Creates `name` below the harness's own memory cgroup with `limit`
-    /// bytes (and no swap beyond it). The error says why it is not possible.
-    pub fn create(name: &str, limit: u64) -> Result<MemoryCgroup, String> {
-        let own = fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-        let (version, parent) = own_memory_cgroup_dir(&own, &mountinfo)?;
-        if version == CgroupVersion::V2 {
-            let control =
-                fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
-            if !control.split_whitespace().any(|c| c == "memory") {
-                return Err(format!(
-                    "cgroup v2: the memory controller is not enabled for the children of {} \
-                     (its cgroup.subtree_control is `{}`); it must be delegated to this user's \
-                     subtree, e.g. by running under `systemd-run --user --scope -p Delegate=yes`",
-                    parent.display(),
-                    control.trim()
-                ));
+/// How `--enforce cgroup` limits the server's memory.
+#[derive(Debug)]
+pub enum MemoryLimit {
+    /// A memory cgroup below the harness's own, which the server joins
+    /// between `fork` and `exec`.
+    Cgroup(MemoryCgroup),
+    /// cgroup v2 without delegation: each start of the server in a
+    /// transient systemd user scope with `MemoryMax`.
+    Scope(SystemdScope),
+}
+
+/// Why a memory cgroup could not be made below the harness's own.
+#[derive(Debug)]
+pub enum CreateError {
+    /// cgroup v2, and the own cgroup cannot give a child the memory
+    /// controller: a systemd scope may still do.
+    V2(v2::V2Refusal),
+    /// Anything else.
+    Other(String),
+}
+
+impl std::fmt::Display for CreateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CreateError::V2(r) => r.fmt(f),
+            CreateError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// For `--enforce cgroup`: a memory cgroup `name` of `limit` bytes below the
+/// harness's own (v1; v2 directly, or after moving the harness into a leaf
+/// of its own delegated cgroup), else on v2 a systemd user scope per start.
+/// The error says why neither is possible and names the fix.
+pub fn memory_limit(name: &str, limit: u64) -> Result<MemoryLimit, String> {
+    let (version, dir, mountinfo) = own_memory_cgroup()?;
+    match MemoryCgroup::create_in(&dir, version, name, limit, std::process::id()) {
+        Ok(cg) => Ok(MemoryLimit::Cgroup(cg)),
+        Err(CreateError::Other(why)) => Err(why),
+        Err(CreateError::V2(refusal)) => {
+            let probed = find_mount(&mountinfo, |fstype, _| fstype == "cgroup2")
+                .ok_or_else(|| "no cgroup2 mount".to_string())
+                .and_then(|(_, mount)| {
+                    let scope = SystemdScope::new(name, limit, mount);
+                    scope.probe().map(|()| scope)
+                });
+            match probed {
+                Ok(scope) => Ok(MemoryLimit::Scope(scope)),
+                Err(why) => Err(scope_refused(&refusal, &why)),
             }
         }
-        let path = parent.join(name);
+    }
+}
+
+/// This process's memory cgroup directory, and the mountinfo it was found
+/// with.
+fn own_memory_cgroup() -> Result<(CgroupVersion, PathBuf, String), String> {
+    let own = fs::read_to_string("/proc/self/cgroup")
+        .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+    let (version, dir) = own_memory_cgroup_dir(&own, &mountinfo)?;
+    Ok((version, dir, mountinfo))
+}
+
+/// The error when neither a delegated cgroup nor a systemd scope works.
+fn scope_refused(refusal: &v2::V2Refusal, why: &str) -> String {
+    format!(
+        "{refusal}. Starting the server in a systemd user scope with MemoryMax (`systemd-run \
+         --user --scope`) was tried too and did not work: {why}"
+    )
+}
+
+impl MemoryCgroup {
+    /// Creates `name` below the harness's own memory cgroup with `limit`
+    /// bytes (v1, or v2 directly or through the leaf move of [`v2`]; no
+    /// systemd scope). The error says why it is not possible.
+    pub fn create(name: &str, limit: u64) -> Result<MemoryCgroup, String> {
+        let (version, dir, _) = own_memory_cgroup()?;
+        MemoryCgroup::create_in(&dir, version, name, limit, std::process::id())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Creates `name` below `own`, the harness's own memory cgroup (on v2
+    /// after moving process `pid`, the harness, into a leaf of `own` when
+    /// `own` is delegated but does not yet enable `memory` for its
+    /// children), with `limit` bytes and no swap beyond it.
+    pub fn create_in(
+        own: &Path,
+        version: CgroupVersion,
+        name: &str,
+        limit: u64,
+        pid: u32,
+    ) -> Result<MemoryCgroup, CreateError> {
+        let leaf = match version {
+            CgroupVersion::V1 => None,
+            CgroupVersion::V2 => match v2::plan(own, pid).map_err(CreateError::V2)? {
+                v2::V2Plan::Ready => None,
+                v2::V2Plan::MoveSelf(m) => Some(m.apply().map_err(CreateError::Other)?),
+            },
+        };
+        let path = own.join(name);
         fs::create_dir(&path).map_err(|e| {
-            format!(
+            CreateError::Other(format!(
                 "cannot create the memory cgroup {}: {e} (the harness's own cgroup {} is not \
-                 writable by this user)",
+                 writable by this user; {})",
                 path.display(),
-                parent.display()
-            )
+                own.display(),
+                v2::FIX
+            ))
         })?;
-        let cg = MemoryCgroup { path, version };
+        let cg = MemoryCgroup {
+            path,
+            version,
+            owned: true,
+            _leaf: leaf,
+        };
         cg.set_limit(limit).map_err(|e| {
-            format!(
+            CreateError::Other(format!(
                 "cannot set the limit of the memory cgroup {}: {e}",
                 cg.path.display()
-            )
+            ))
         })?;
         Ok(cg)
+    }
+
+    /// The v2 cgroup at `path` that this process did not create (a systemd
+    /// scope's), read like its own and never removed.
+    pub fn observed(path: PathBuf) -> MemoryCgroup {
+        MemoryCgroup {
+            path,
+            version: CgroupVersion::V2,
+            owned: false,
+            _leaf: None,
+        }
     }
 
     fn set_limit(&self, limit: u64) -> io::Result<()> {
@@ -160,6 +274,9 @@ impl MemoryCgroup {
 
 impl Drop for MemoryCgroup {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         // The server has been killed and reaped by now; the kernel may take a
         // moment to let go of the cgroup, so retry briefly.
         for _ in 0..50 {
@@ -222,183 +339,6 @@ fn own_cgroup_dir(
     Err(format!(
         "this process is in no {controller} cgroup (see /proc/self/cgroup)"
     ))
-}
-
-/// The CFS period the harness sets, microseconds (the kernel's default).
-pub const CPU_PERIOD_US: u64 = 100_000;
-
-/// The CFS quota for `share` cores per [`CPU_PERIOD_US`], microseconds; the
-/// kernel refuses quotas under 1 ms.
-pub fn cpu_quota_us(share: f64) -> u64 {
-    ((share * CPU_PERIOD_US as f64).round() as u64).max(1_000)
-}
-
-/// A CPU cgroup that this process created below its own, holding the
-/// server to a share of the CPU (CFS bandwidth: `cpu.cfs_quota_us` per
-/// `cpu.cfs_period_us` on v1, `cpu.max` on v2); removed on drop. Like
-/// [`MemoryCgroup`], it moves no other process and changes no cgroup it did
-/// not create: the server joins it between `fork` and `exec`.
-#[derive(Debug)]
-pub struct CpuCgroup {
-    path: PathBuf,
-    version: CgroupVersion,
-    share: f64,
-    quota_us: u64,
-}
-
-/// How the server's CPU was limited, for `run.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CpuLimitReport {
-    /// The share asked for with `--cpus`, in cores; `None`: not asked.
-    pub cpus: Option<f64>,
-    /// Whether the server ran under a CPU quota.
-    pub limited: bool,
-    /// The CPU cgroup's directory, when limited.
-    pub cgroup: Option<PathBuf>,
-    /// `v1` or `v2`, when limited.
-    pub version: Option<CgroupVersion>,
-    /// CFS period, microseconds, when limited.
-    pub period_us: Option<u64>,
-    /// CFS quota per period, microseconds, when limited.
-    pub quota_us: Option<u64>,
-    /// Why the CPU was not limited although `--cpus` asked for it.
-    pub why_not: Option<String>,
-    /// Periods in which the server was throttled (`cpu.stat`
-    /// `nr_throttled`), read at the end of the run.
-    pub nr_throttled: Option<u64>,
-    /// Time the server was throttled, seconds (`cpu.stat` `throttled_time`
-    /// on v1, `throttled_usec` on v2).
-    pub throttled_s: Option<f64>,
-}
-
-impl CpuCgroup {
-    /// Creates `name` below the harness's own CPU cgroup, limited to `share`
-    /// cores. The error says why it is not possible.
-    pub fn create(name: &str, share: f64) -> Result<CpuCgroup, String> {
-        if !(share > 0.0 && share.is_finite()) {
-            return Err(format!("{share} is not a positive share of a core"));
-        }
-        let own = fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-        let (version, parent) = own_cgroup_dir(&own, &mountinfo, "cpu")?;
-        if version == CgroupVersion::V2 {
-            let control =
-                fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
-            if !control.split_whitespace().any(|c| c == "cpu") {
-                return Err(format!(
-                    "cgroup v2: the cpu controller is not enabled for the children of {} \
-                     (its cgroup.subtree_control is `{}`)",
-                    parent.display(),
-                    control.trim()
-                ));
-            }
-        }
-        let path = parent.join(name);
-        fs::create_dir(&path).map_err(|e| {
-            format!(
-                "cannot create the CPU cgroup {}: {e} (the harness's own cgroup {} is not \
-                 writable by this user)",
-                path.display(),
-                parent.display()
-            )
-        })?;
-        let cg = CpuCgroup {
-            path,
-            version,
-            share,
-            quota_us: cpu_quota_us(share),
-        };
-        let set = match version {
-            CgroupVersion::V1 => {
-                fs::write(cg.path.join("cpu.cfs_period_us"), CPU_PERIOD_US.to_string()).and_then(
-                    |()| fs::write(cg.path.join("cpu.cfs_quota_us"), cg.quota_us.to_string()),
-                )
-            }
-            CgroupVersion::V2 => fs::write(
-                cg.path.join("cpu.max"),
-                format!("{} {CPU_PERIOD_US}", cg.quota_us),
-            ),
-        };
-        set.map_err(|e| {
-            format!(
-                "cannot set the CPU quota of the cgroup {}: {e}",
-                cg.path.display()
-            )
-        })?;
-        Ok(cg)
-    }
-
-    /// The cgroup's directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// `cgroup.procs`, open for writing (see [`MemoryCgroup::procs_file`]).
-    pub fn procs_file(&self) -> io::Result<File> {
-        OpenOptions::new()
-            .write(true)
-            .open(self.path.join("cgroup.procs"))
-    }
-
-    /// The report: the quota, and the throttling `cpu.stat` shows now.
-    pub fn report(&self) -> CpuLimitReport {
-        let stat = fs::read_to_string(self.path.join("cpu.stat")).unwrap_or_default();
-        let key = |k: &str| -> Option<u64> {
-            stat.lines().find_map(|l| {
-                let mut it = l.split_whitespace();
-                (it.next()? == k).then(|| it.next()?.parse().ok())?
-            })
-        };
-        let throttled_s = match self.version {
-            CgroupVersion::V1 => key("throttled_time").map(|ns| ns as f64 / 1e9),
-            CgroupVersion::V2 => key("throttled_usec").map(|us| us as f64 / 1e6),
-        };
-        CpuLimitReport {
-            cpus: Some(self.share),
-            limited: true,
-            cgroup: Some(self.path.clone()),
-            version: Some(self.version),
-            period_us: Some(CPU_PERIOD_US),
-            quota_us: Some(self.quota_us),
-            why_not: None,
-            nr_throttled: key("nr_throttled"),
-            throttled_s,
-        }
-    }
-}
-
-impl Drop for CpuCgroup {
-    fn drop(&mut self) {
-        for _ in 0..50 {
-            match fs::remove_dir(&self.path) {
-                Ok(()) => return,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            }
-        }
-        tracing::warn!(path = %self.path.display(), "could not remove the CPU cgroup");
-    }
-}
-
-/// For `--cpus`: the CPU cgroup `name` holding `cpus` cores, or, when none
-/// was asked for or none can be made, the report that says so (and why).
-pub fn cpu_limit(cpus: Option<f64>, name: &str) -> (Option<CpuCgroup>, CpuLimitReport) {
-    let Some(share) = cpus else {
-        return (None, CpuLimitReport::default());
-    };
-    match CpuCgroup::create(name, share) {
-        Ok(cg) => (Some(cg), CpuLimitReport::default()),
-        Err(why) => (
-            None,
-            CpuLimitReport {
-                cpus: Some(share),
-                why_not: Some(why),
-                ..CpuLimitReport::default()
-            },
-        ),
-    }
 }
 
 /// `(root, mount point)` of the first mount whose type and super options
@@ -494,5 +434,109 @@ mod tests {
     fn a_cgroup_outside_the_mounted_root_is_refused_with_a_reason() {
         let e = join_below(Path::new("/sys/fs/cgroup"), "/a", "/b/c").unwrap_err();
         assert!(e.contains("outside"));
+    }
+
+    #[test]
+    fn the_v2_memory_cgroup_of_a_container_is_its_mount_root() {
+        let dir = tempfile::tempdir().unwrap();
+        // In a container with a cgroup namespace the own cgroup is `/` and
+        // the mount's root is `/` too; on a host, a systemd scope's path.
+        let mi = format!(
+            "35 24 0:30 / {} rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+            dir.path().display()
+        );
+        let (v, d) = own_memory_cgroup_dir("0::/\n", &mi).unwrap();
+        assert_eq!((v, d), (CgroupVersion::V2, dir.path().to_path_buf()));
+        std::fs::create_dir_all(dir.path().join("user.slice/run-u7.scope")).unwrap();
+        let (_, d) = own_memory_cgroup_dir("0::/user.slice/run-u7.scope\n", &mi).unwrap();
+        assert_eq!(d, dir.path().join("user.slice/run-u7.scope"));
+        // A v1 memory line wins over the unified one (hybrid hosts).
+        let e = own_memory_cgroup_dir("4:memory:/x\n0::/\n", &mi).unwrap_err();
+        assert!(e.contains("v1 memory"), "{e}");
+    }
+
+    #[test]
+    fn on_a_delegated_v2_cgroup_the_limit_cgroup_is_the_sibling_of_the_harness_leaf() {
+        let d = tempfile::tempdir().unwrap();
+        let own = d.path();
+        std::fs::write(own.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        std::fs::write(own.join("cgroup.subtree_control"), "").unwrap();
+        std::fs::write(own.join("cgroup.procs"), "4242\n").unwrap();
+        let cg =
+            MemoryCgroup::create_in(own, CgroupVersion::V2, "oomlab-1", 64 << 20, 4242).unwrap();
+        assert_eq!(cg.path(), own.join("oomlab-1"));
+        assert_eq!(
+            std::fs::read_to_string(own.join("oomlab-1/memory.max")).unwrap(),
+            (64u64 << 20).to_string()
+        );
+        assert_eq!(
+            std::fs::read_to_string(own.join("oomlab-harness-4242/cgroup.procs")).unwrap(),
+            "4242"
+        );
+        assert_eq!(
+            std::fs::read_to_string(own.join("cgroup.subtree_control")).unwrap(),
+            "+memory"
+        );
+        // A fake tree's folders keep their files; a real cgroup's rmdir
+        // does not mind them.
+        std::fs::remove_file(own.join("oomlab-1/memory.max")).unwrap();
+        std::fs::remove_file(own.join("oomlab-harness-4242/cgroup.procs")).unwrap();
+        drop(cg);
+        assert!(!own.join("oomlab-1").exists());
+        assert!(!own.join("oomlab-harness-4242").exists());
+        assert_eq!(
+            std::fs::read_to_string(own.join("cgroup.procs")).unwrap(),
+            "4242"
+        );
+        assert_eq!(
+            std::fs::read_to_string(own.join("cgroup.subtree_control")).unwrap(),
+            "-memory"
+        );
+    }
+
+    #[test]
+    fn an_undelegated_v2_cgroup_is_a_v2_refusal_and_v1_needs_no_plan() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("cgroup.controllers"), "cpu\n").unwrap();
+        let e = MemoryCgroup::create_in(d.path(), CgroupVersion::V2, "x", 1 << 20, 1).unwrap_err();
+        let CreateError::V2(refusal) = e else {
+            panic!("expected a v2 refusal: {e}");
+        };
+        let text = scope_refused(&refusal, "no answer in 10 s");
+        assert!(text.contains("not available"), "{text}");
+        assert!(text.contains("systemd-run --user --scope"), "{text}");
+        assert!(text.contains("no answer in 10 s"), "{text}");
+        assert!(text.contains("--enforce watchdog"), "{text}");
+        // v1 makes the child directly (no leaf, no subtree_control).
+        let cg = MemoryCgroup::create_in(d.path(), CgroupVersion::V1, "v1", 1 << 20, 1).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("v1/memory.limit_in_bytes")).unwrap(),
+            (1u64 << 20).to_string()
+        );
+        assert!(!d.path().join("v1/memory.memsw.limit_in_bytes").exists());
+        std::fs::remove_file(d.path().join("v1/memory.limit_in_bytes")).unwrap();
+        drop(cg);
+        assert!(!d.path().join("v1").exists());
+        assert!(!d.path().join("oomlab-harness-1").exists());
+    }
+
+    #[test]
+    fn an_observed_cgroup_is_never_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let scope = d.path().join("app.slice/oomlab-1-0.scope");
+        std::fs::create_dir_all(&scope).unwrap();
+        std::fs::write(scope.join("memory.current"), "1024\n").unwrap();
+        std::fs::write(
+            scope.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        let cg = MemoryCgroup::observed(scope.clone());
+        let r = cg.read().unwrap();
+        assert_eq!((r.usage_bytes, r.peak_bytes, r.oom_kills), (1024, None, 1));
+        std::fs::remove_file(scope.join("memory.current")).unwrap();
+        std::fs::remove_file(scope.join("memory.events")).unwrap();
+        drop(cg);
+        assert!(scope.is_dir());
     }
 }

@@ -497,7 +497,9 @@ fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, ki
     }
 }
 
-fn record_event(
+/// Records a limit event of `target` (the harness also records a kernel kill
+/// that only systemd saw).
+pub fn record_event(
     shared: &Shared,
     target: &Watched,
     t_ms: u64,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::{Output, RunConfig};
-use crate::cgroup::{CpuCgroup, CpuLimitReport, MemoryCgroup};
+use crate::cgroup::{CpuCgroup, CpuLimitReport, MemoryCgroup, MemoryLimit, SystemdScope};
 use crate::error::ConfigError;
 use crate::watchdog::Enforce;
 
@@ -19,6 +19,9 @@ pub struct Limits {
     pub enforce: Enforce,
     /// The memory cgroup of `--enforce cgroup`.
     pub cgroup: Option<Arc<MemoryCgroup>>,
+    /// With `--enforce cgroup` on an undelegated cgroup v2: the systemd
+    /// user scope each start of the target runs in instead.
+    pub scope: Option<SystemdScope>,
     /// The CPU cgroup of `--cpus`, when one could be made.
     pub cpu: Option<CpuCgroup>,
     /// What run.json says of the CPU when `cpu` is `None`.
@@ -46,9 +49,21 @@ impl Limits {
         let mut notes = Vec::new();
         let mut enforce = cfg.enforce;
         let mut cgroup = None;
+        let mut scope = None;
         if enforce == Enforce::Cgroup {
-            match MemoryCgroup::create(&name, cfg.limit) {
-                Ok(cg) => cgroup = Some(Arc::new(cg)),
+            match crate::cgroup::memory_limit(&name, cfg.limit) {
+                Ok(MemoryLimit::Cgroup(cg)) => cgroup = Some(Arc::new(cg)),
+                Ok(MemoryLimit::Scope(s)) => {
+                    let note = format!(
+                        "cgroup v2 without delegation: each start of the server ran in a systemd user scope ({}, {}, ...) with MemoryMax={} and MemorySwapMax=0",
+                        s.unit(0),
+                        s.unit(1),
+                        cfg.limit
+                    );
+                    say(&note);
+                    notes.push(note);
+                    scope = Some(s);
+                }
                 Err(why) if cfg.cgroup_fallback => {
                     let note = format!(
                         "--enforce cgroup is not possible here ({why}); the watchdog enforced the limit instead"
@@ -78,6 +93,7 @@ impl Limits {
             limit: cfg.limit,
             enforce,
             cgroup,
+            scope,
             cpu,
             cpu_unlimited,
             notes,

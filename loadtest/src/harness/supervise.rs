@@ -63,6 +63,9 @@ impl Signals {
 /// One start of the target, with its sampler and `/debug/memory` poller.
 struct Running {
     server: ServerProcess,
+    /// The memory cgroup the sampler reads (the systemd scope's, when the
+    /// start runs in one).
+    cgroup: Option<Arc<crate::cgroup::MemoryCgroup>>,
     sampler: Sampler,
     poller: CancellationToken,
     generation: u32,
@@ -258,12 +261,35 @@ impl<'a> Supervisor<'a> {
         let by_watchdog = running.sampler.killed();
         // Stopping the sampler lets it see the kernel's OOM counter move.
         std::mem::replace(&mut running.sampler, Sampler::idle()).stop();
-        let by_cgroup = self
+        let mut by_cgroup = self
             .shared
             .state()
             .oom_events
             .iter()
             .any(|e| e.generation == running.generation && e.trigger == Trigger::Cgroup);
+        // A systemd scope is gone once its process died, and its
+        // memory.events with it: systemd's record of the unit says.
+        if let Some(scope) = &self.limits.scope
+            && !by_watchdog
+            && !by_cgroup
+            && std::os::unix::process::ExitStatusExt::signal(&status) == Some(9)
+            && scope.oom_killed(running.generation) == Some(true)
+        {
+            by_cgroup = true;
+            sampler::record_event(
+                &self.shared,
+                &Watched {
+                    pid: running.server.pid(),
+                    generation: running.generation,
+                    cgroup: running.cgroup.clone(),
+                },
+                self.shared.now_ms(),
+                Trigger::Cgroup,
+                true,
+                &memstats::ProcMemory::default(),
+                None,
+            );
+        }
         let cause = if by_watchdog {
             ExitCause::Watchdog
         } else if by_cgroup {
@@ -415,13 +441,34 @@ async fn start_once(
 ) -> anyhow::Result<Running> {
     let t = Instant::now();
     let started_at_s = shared.now_ms() as f64 / 1000.0;
+    let scoped;
+    let cmd = match &limits.scope {
+        Some(scope) => {
+            let (program, args) = scope.wrap(&cmd.program, &cmd.args, generation);
+            scoped = ServerCommand {
+                program,
+                args,
+                ..cmd.clone()
+            };
+            &scoped
+        }
+        None => cmd,
+    };
     let server = ServerProcess::start_in(cmd, ready_timeout, limits.cgroup_procs()?).await?;
+    // In a systemd scope, the server's cgroup is the scope's: `systemd-run
+    // --scope` executed the server in the process oomlab spawned.
+    let cgroup = match &limits.scope {
+        Some(scope) => scope
+            .cgroup_of(server.pid())
+            .map(|p| Arc::new(crate::cgroup::MemoryCgroup::observed(p))),
+        None => limits.cgroup.clone(),
+    };
     let sampler = Sampler::start(
         shared.clone(),
         Watched {
             pid: server.pid(),
             generation,
-            cgroup: limits.cgroup.clone(),
+            cgroup: cgroup.clone(),
         },
     );
     let poller = CancellationToken::new();
@@ -437,6 +484,7 @@ async fn start_once(
     }
     Ok(Running {
         server,
+        cgroup,
         sampler,
         poller,
         generation,
