@@ -108,6 +108,7 @@ impl Limits {
             limit,
             enforce: self.enforce,
             cgroup: None,
+            scope: None,
             cpu: None,
             cpu_unlimited: self.cpu_unlimited.clone(),
             notes: Vec::new(),

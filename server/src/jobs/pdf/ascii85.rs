@@ -71,7 +71,7 @@ pub fn decode(text: &[u8]) -> Option<Vec<u8>> {
 /// The encoded length of `n` bytes when none of its groups is all zeros
 /// (the usual case for JPEG data): 5 characters per 4 bytes, plus `~>`.
 pub fn encoded_len(n: usize) -> usize {
-    n / 4 * 5 + if n % 4 == 0 { 0 } else { n % 4 + 1 } + 2
+    n / 4 * 5 + if n.is_multiple_of(4) { 0 } else { n % 4 + 1 } + 2
 }
 
 fn digits(mut word: u32) -> [u8; 5] {
