@@ -42,6 +42,22 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+const USAGE: &str = "\
+start_stop: start and stop the reference server many times, back to back, as `oomlab plan` does
+between its cells (issue 17's stress test). Exit 0 when every cycle was clean, 1 otherwise, 2 on a
+bad flag.
+
+  --cycles N            cycles to run (default 500)
+  --profile PATH        the server profile (default profiles/resize.toml)
+  --workers N           override the profile's worker count, as plan's -wN configurations do
+  --cpus SHARE          CPU cgroup share of every other cycle (default 0.5; 0: none)
+  --busy N              threads here that allocate and free during the forks (default 2)
+  --max-duration SECS   stop starting new cycles after this long (default 1800)
+  --oomlab PATH         the oomlab binary whose `serve` runs the server (default: beside this example)
+  --out DIR             where crashed cycles' folders are kept (default: a temporary folder)
+  -h, --help            this text
+";
+
 fn run() -> anyhow::Result<bool> {
     let mut cycles = 500u32;
     let mut profile = PathBuf::from("profiles/resize.toml");
@@ -55,6 +71,10 @@ fn run() -> anyhow::Result<bool> {
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(true);
+            }
             "--cycles" => cycles = value()?.parse().context("--cycles: a whole number")?,
             "--profile" => profile = value()?.into(),
             "--workers" => workers = Some(value()?.parse().context("--workers: a whole number")?),
@@ -76,7 +96,7 @@ fn run() -> anyhow::Result<bool> {
                     .context("--busy: a whole number of threads")?
             }
             other => bail!(
-                "unknown flag {other}: use --cycles, --profile, --workers, --cpus, --busy, --max-duration, --oomlab or --out"
+                "unknown flag {other}: use --cycles, --profile, --workers, --cpus, --busy, --max-duration, --oomlab or --out (--help explains them)"
             ),
         }
     }

@@ -13,9 +13,11 @@
 //! # Layout
 //! - [`fidelity`]: the figures of one run and one row (pure).
 //! - [`render`]: `calibration.md` and the table on the terminal.
+//! - [`reuse`]: the app's runs of an earlier calibration (`--app-runs`).
 
 pub mod fidelity;
 pub mod render;
+pub mod reuse;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,6 +65,9 @@ pub struct CalibrateConfig {
     /// runs, and from [`fidelity::MIN_RUNS_FOR_SPREAD`] runs the app's
     /// spread is reported and can pass a row.
     pub repeat: usize,
+    /// The app's runs of earlier calibrations, used instead of running the
+    /// app (`--app-runs`); empty when none were given.
+    pub reused: reuse::Reused,
     /// What every run shares.
     pub matrix: MatrixSettings,
 }
@@ -118,8 +123,14 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
     // Round by round, so a slow drift of the machine touches every side.
     for round in 1..=repeat {
         for scenario in &cfg.scenarios {
+            let run_app = cfg.reused.of(&scenario.name, repeat).is_none();
             let scenario = with_pause(scenario.clone(), cfg.settle);
-            for target in [&cfg.app, &cfg.model] {
+            let targets = if run_app {
+                vec![&cfg.app, &cfg.model]
+            } else {
+                vec![&cfg.model]
+            };
+            for target in targets {
                 let nth = if repeat > 1 {
                     format!(" ({round} of {repeat})")
                 } else {
@@ -148,9 +159,21 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
     .await?;
 
     let mut notes = out.notes.clone();
+    let mut runs = out.runs.clone();
+    for scenario in &cfg.scenarios {
+        if let Some((from, earlier)) = cfg.reused.of(&scenario.name, repeat) {
+            notes.push(format!(
+                "{}: the app's {} run(s) are reused from {}, not run again (--app-runs)",
+                scenario.name,
+                earlier.len(),
+                from.display()
+            ));
+            runs.extend(earlier.into_iter().cloned());
+        }
+    }
     let mut rows = Vec::new();
     for scenario in &cfg.scenarios {
-        match pair(cfg, scenario, &out.runs, &dir) {
+        match pair(cfg, scenario, &runs, &dir) {
             Ok(Some(row)) => rows.push(row),
             Ok(None) => notes.push(format!(
                 "{}: not both sides ran; the scenario is not in the table",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::run::MatrixArgs;
-use crate::calibrate::{CalibrateConfig, DEFAULT_SCENARIOS};
+use crate::calibrate::{CalibrateConfig, DEFAULT_SCENARIOS, reuse};
 use crate::error::ConfigError;
 use crate::input;
 use crate::target::Target;
@@ -26,6 +26,11 @@ Examples:
   # The one-line fix (photos handed to reportlab as files):
   oomlab calibrate --target flask-reportlab --app-env REPORT_WORKERS=1 \\
       --app-env REPORT_PHOTO_SOURCE=path --profile passthrough
+
+  # A changed model against the app's runs of an earlier calibration (only
+  # the model runs):
+  oomlab calibrate --target flask-reportlab --profile original \
+      --repeat 3 --app-runs reports/calibrate-20261130-161416
 
 Exit codes: 0 every peak within the tolerance, 1 a peak further off (or a
 scenario missing), 2 bad arguments or files, 3 the harness failed or was
@@ -70,6 +75,16 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=20))]
     pub repeat: u16,
 
+    /// Reuse the app's runs of an earlier calibration (its folder, e.g.
+    /// reports/calibrate-20261130-164229) instead of running the app again:
+    /// for trying model profiles against an app that has not changed. Its
+    /// runs of the scenarios asked for are used (up to --repeat each); a
+    /// scenario it has no run of is run as usual. Its app, --app-env and
+    /// --settle must match. Repeatable: for a scenario in several folders,
+    /// the last one's runs are used.
+    #[arg(long = "app-runs", value_name = "DIR")]
+    pub app_runs: Vec<PathBuf>,
+
     /// The limit recorded in each run (never enforced: calibration measures
     /// without killing).
     #[arg(long, default_value = "4GiB", value_name = "SIZE", value_parser = input::size)]
@@ -83,10 +98,14 @@ impl CalibrateArgs {
     /// The calibration these flags ask for; both targets and every scenario
     /// are loaded and checked before the first run.
     pub fn config(&self) -> Result<CalibrateConfig, ConfigError> {
+        let app = Target::app(&self.target)?.with_env(&self.app_env, "--app-env")?;
+        let scenarios = super::scenarios_or(&self.scenarios, DEFAULT_SCENARIOS)?;
+        let reused = reuse::app_runs(&self.app_runs, &app, &scenarios, self.settle)?;
         Ok(CalibrateConfig {
-            app: Target::app(&self.target)?.with_env(&self.app_env, "--app-env")?,
+            app,
             model: Target::reference(&self.profile, None)?,
-            scenarios: super::scenarios_or(&self.scenarios, DEFAULT_SCENARIOS)?,
+            scenarios,
+            reused,
             tolerance_pct: self.tolerance * 100.0,
             limit: self.limit,
             settle: self.settle,

@@ -135,4 +135,45 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
     }
     // The model's idle is below the app's: the file says what would close it.
     assert!(c["runtime_mb_for_idle"].as_u64().is_some(), "{c}");
+
+    // Again with the app's runs reused: only the model runs.
+    let again = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args([
+            "calibrate",
+            "--target",
+            "flask-reportlab",
+            "--app-env",
+            "REPORT_WORKERS=1",
+            "--profile",
+            "lean",
+            "--scenario",
+            "tiny",
+            "--settle",
+            "1s",
+            "--quiet",
+            "--app-runs",
+        ])
+        .arg(&dir)
+        .arg("--out")
+        .arg(again.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    let dir2 = only_folder(again.path());
+    let runs: Vec<_> = std::fs::read_dir(dir2.join("runs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1, "only the model ran: {runs:?}");
+    let c2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir2.join("calibration.json")).unwrap())
+            .unwrap();
+    assert_eq!(c2["rows"][0]["app"]["peak_bytes"].as_u64(), Some(app_peak));
+    assert!(
+        c2["notes"].to_string().contains("reused"),
+        "the reuse is said: {c2}"
+    );
 }

@@ -109,3 +109,50 @@ fn an_unknown_flag_exits_with_2() {
     let out = oomlab().args(["run", "--frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn calibrate_reusing(app_runs: &std::path::Path) -> std::process::Output {
+    oomlab()
+        .args([
+            "calibrate",
+            "--target",
+            "flask-reportlab",
+            "--profile",
+            "lean",
+            "--scenario",
+            "tiny",
+            "--quiet",
+            "--app-runs",
+        ])
+        .arg(app_runs)
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn calibrate_app_runs_refuses_a_folder_that_is_not_a_calibration_of_that_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = calibrate_reusing(dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--app-runs") && err.contains("calibration.json"),
+        "{err}"
+    );
+
+    // A calibration of another app (or another environment of it).
+    let json = serde_json::json!({
+        "schema_version": 1, "oomlab_version": "0", "created_at": "2026-11-30T00:00:00Z",
+        "app": "flask-reportlab[REPORT_WORKERS=1]", "model": "lean", "model_file": "lean.toml",
+        "tolerance_pct": 15.0, "settle_s": 3.0, "repeat": 1, "wall_time_s": 1.0, "rows": [],
+        "runtime_mb": null, "runtime_mb_for_idle": null, "passed": false, "notes": []
+    });
+    std::fs::write(dir.path().join("calibration.json"), json.to_string()).unwrap();
+    let out = calibrate_reusing(dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--app-runs") && err.contains("REPORT_WORKERS=1") && err.contains("--app-env"),
+        "{err}"
+    );
+}

@@ -26,7 +26,7 @@ pub mod dct;
 mod memory;
 pub mod winansi;
 
-pub use memory::{MemoryCanvas, MemoryImage};
+pub use memory::{MemoryCanvas, MemoryImage, SavedDocument};
 
 use super::photos::PreparedPhoto;
 use crate::submission::{Item, Submission};

@@ -302,8 +302,9 @@ fn process(
     )?;
     drop(upfront);
     // The document is saved: `immediate` frees what it held now, `cyclic_gc`
-    // keeps it to the job's end and parks it.
-    let held = match s.model.release {
+    // keeps it (decoded buffers, the document's streams, the file's buffer)
+    // to the job's end and parks it.
+    let mut held = match s.model.release {
         Release::Immediate => {
             drop(held);
             Held::default()
@@ -317,13 +318,19 @@ fn process(
     let pdf_len = pdf.len();
     let name = format!("job-{job_id}-report.pdf");
     let answer = match pdf {
-        PdfOutput::Memory(pdf) => io.rt.block_on(io.cloudinary.upload(
-            "raw",
-            &name,
-            ReportKind::Pdf.content_type(),
-            Bytes::from(pdf),
-            &s.photos,
-        )),
+        PdfOutput::Memory(pdf) => {
+            let pdf = Bytes::from(pdf);
+            if s.model.release == Release::CyclicGc {
+                held.keep_output(pdf.clone());
+            }
+            io.rt.block_on(io.cloudinary.upload(
+                "raw",
+                &name,
+                ReportKind::Pdf.content_type(),
+                pdf,
+                &s.photos,
+            ))
+        }
         PdfOutput::File { path, .. } => {
             let r = io.rt.block_on(io.cloudinary.upload_file(
                 "raw",
@@ -367,9 +374,15 @@ pub fn build_pdf(
             let canvas = MemoryCanvas::new(&title, s.pdf.image_encoding);
             let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
             // Saved while the buffers are still held, as reportlab's save
-            // runs inside the build that holds its image readers.
-            let output = PdfOutput::Memory(canvas.finish());
-            Ok(BuiltPdf { output, held })
+            // runs inside the build that holds its image readers; the
+            // document itself is handed back with them.
+            let (file, document) = canvas.finish_keeping_document();
+            let mut held = held;
+            held.keep_document(document);
+            Ok(BuiltPdf {
+                output: PdfOutput::Memory(file),
+                held,
+            })
         }
         Assembly::Incremental => {
             let canvas = StreamCanvas::create(file, &title, s.pdf.image_encoding)
@@ -392,7 +405,8 @@ pub fn build_pdf(
 /// A built PDF and the photo buffers its build held through the save.
 pub struct BuiltPdf {
     pub output: PdfOutput,
-    /// `original` mode's decoded buffers, still allocated; empty otherwise.
+    /// `original` mode's decoded buffers and, for an in-memory assembly,
+    /// the saved document (its image streams), still allocated.
     pub held: Held,
 }
 

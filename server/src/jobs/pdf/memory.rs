@@ -26,6 +26,25 @@ pub struct MemoryCanvas {
     pages: Vec<PdfPage>,
     ops: Vec<Op>,
     encoding: ImageEncoding,
+    /// Bytes of the image streams the document holds.
+    stream_bytes: u64,
+}
+
+/// A document after its save, still whole: its image streams (the encoded
+/// copies of the photos) stay allocated for as long as it is kept. The
+/// modelled app's document sits in reference cycles after the job, so it
+/// is kept until a collection under `model.release = "cyclic_gc"` (see
+/// `jobs::retention`).
+pub struct SavedDocument {
+    _doc: PdfDocument,
+    stream_bytes: u64,
+}
+
+impl SavedDocument {
+    /// Bytes of the image streams it holds.
+    pub fn stream_bytes(&self) -> u64 {
+        self.stream_bytes
+    }
 }
 
 /// A JPEG added to the document, to be drawn by [`Canvas::image`].
@@ -42,11 +61,19 @@ impl MemoryCanvas {
             pages: Vec::new(),
             ops: Vec::new(),
             encoding,
+            stream_bytes: 0,
         }
     }
 
-    /// Lay out the last page and serialise the whole document.
-    pub fn finish(mut self) -> Vec<u8> {
+    /// Lay out the last page and serialise the whole document; the
+    /// document is freed.
+    pub fn finish(self) -> Vec<u8> {
+        self.finish_keeping_document().0
+    }
+
+    /// Lay out the last page and serialise the whole document, which is
+    /// handed back whole with the file.
+    pub fn finish_keeping_document(mut self) -> (Vec<u8>, SavedDocument) {
         self.new_page();
         let pages = std::mem::take(&mut self.pages);
         self.doc.with_pages(pages);
@@ -58,7 +85,12 @@ impl MemoryCanvas {
             ..PdfSaveOptions::default()
         };
         let mut warnings = Vec::new();
-        self.doc.save(&opts, &mut warnings)
+        let file = self.doc.save(&opts, &mut warnings);
+        let saved = SavedDocument {
+            _doc: self.doc,
+            stream_bytes: self.stream_bytes,
+        };
+        (file, saved)
     }
 
     fn place(&mut self, id: XObjectId, x: f32, y: f32, scale_x: f32, scale_y: f32) {
@@ -156,6 +188,7 @@ impl Canvas for MemoryCanvas {
             ),
         };
         dict.insert("Filter".into(), filter);
+        self.stream_bytes += content.len() as u64;
         if p.components == Components::Cmyk {
             // Adobe CMYK JPEGs store inverted values.
             dict.insert(
