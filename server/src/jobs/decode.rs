@@ -21,8 +21,10 @@
 //!
 //! Errors: libjpeg reports a fatal error by unwinding out of the C code
 //! (mozjpeg's `unwinding` feature, no panic hook involved); it is caught here
-//! and becomes an error naming libjpeg's message. A truncated JPEG decodes
-//! with its missing rows grey, as libjpeg does.
+//! and becomes an error naming libjpeg's message (this needs `panic =
+//! "unwind"`, Rust's default, which the workspace keeps: with `abort` a
+//! corrupt photo would end the process). A truncated JPEG decodes with its
+//! missing rows grey, as libjpeg does.
 
 use std::io::Cursor;
 
