@@ -91,6 +91,8 @@ pub struct PhotoSettings {
     pub max_px: u32,
     /// JPEG quality (1..=100) for `resize` and `cdn_transform`.
     pub jpeg_quality: u8,
+    /// Which library decodes photos for `resize` (see `jobs::photos`).
+    pub decoder: JpegDecoder,
     /// Per-attempt download timeout in seconds.
     pub timeout_secs: f64,
     /// Download attempts per photo (first try included).
@@ -99,6 +101,20 @@ pub struct PhotoSettings {
     pub backoff_initial_ms: u64,
     /// Longest backoff between attempts, in milliseconds.
     pub backoff_max_ms: u64,
+}
+
+/// The JPEG decoder of the `resize` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JpegDecoder {
+    /// jpeg-decoder (pure Rust): every buffer on jemalloc, so the per-job
+    /// counters see it all; holds the full-scale component planes.
+    #[serde(rename = "jpeg-decoder")]
+    JpegDecoder,
+    /// libjpeg-turbo (as vendored by mozjpeg, SIMD): scaled IDCT straight to
+    /// scanlines. Its buffers come from glibc malloc, which the per-job
+    /// jemalloc counters do not see (RSS does).
+    #[serde(rename = "libjpeg-turbo")]
+    LibjpegTurbo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,6 +322,7 @@ impl Default for PhotoSettings {
             embed: EmbedMode::Original,
             max_px: 1600,
             jpeg_quality: 80,
+            decoder: JpegDecoder::JpegDecoder,
             timeout_secs: 10.0,
             attempts: 3,
             backoff_initial_ms: 2_000,

@@ -11,12 +11,14 @@
 //! the Redis queue (`redis_queue`, worked by `redis_worker`) that lets the
 //! `web` and `worker` roles run as two processes. `run` is one job, `stages`
 //! its per-stage memory, `photos` what each embed mode makes of a photo
-//! (`orientation`: EXIF orientation for `resize`), `retention` what the
+//! (`decode`: the scaled decode of `resize`, by `photos.decoder`;
+//! `orientation`: EXIF orientation for `resize`), `retention` what the
 //! document holds and when it is given back (`model.release`),
 //! `pdf`/`pdf_stream`/`excel` the reports, `test_leak` the leak on purpose
 //! of `model.test_leak_per_job_mb` (tests only).
 
 mod backend;
+pub mod decode;
 pub mod excel;
 pub mod orientation;
 pub mod pdf;

@@ -7,7 +7,8 @@
 //!   through the document's save (see `jobs::retention`).
 //! - `passthrough` / `cdn_transform`: the bytes are embedded, never decoded.
 //! - `resize`: decoded at the smallest IDCT scale that still covers `max_px`
-//!   (jpeg-decoder's `scale`), resized with `fast_image_resize` (no float
+//!   by `photos.decoder` (jpeg-decoder or libjpeg-turbo: `jobs::decode`),
+//!   resized with `fast_image_resize` (no float
 //!   buffers), turned upright by its EXIF orientation (see
 //!   `jobs::orientation`; the other modes keep the stored pixels, as the
 //!   modelled app does), re-encoded at `jpeg_quality`.
@@ -24,7 +25,9 @@
 //! JPEG with zune-jpeg, which has no threads. So the scaled decode runs with
 //! jpeg-decoder's `rayon` worker inside a rayon pool whose only thread is the
 //! calling thread ([`on_this_thread`]): the same IDCT scaling and buffers, no
-//! helper thread.
+//! helper thread. libjpeg-turbo (`photos.decoder = "libjpeg-turbo"`) has no
+//! threads, but its own buffers are glibc's, outside those counters
+//! (`jobs::decode`).
 
 use std::io::Cursor;
 
@@ -33,6 +36,7 @@ use bytes::Bytes;
 use fast_image_resize as fr;
 use image::DynamicImage;
 
+use super::decode::decode_scaled;
 use super::orientation::{exif_orientation, swaps_sides, to_upright};
 use crate::memory::thread_counters;
 use crate::settings::{EmbedMode, PhotoSettings};
@@ -201,9 +205,11 @@ fn resize(
     components: Components,
     settings: &PhotoSettings,
 ) -> anyhow::Result<PreparedPhoto> {
-    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(&bytes[..]));
-    dec.read_info().context("not a readable JPEG")?;
-    let orientation = dec.exif_data().map_or(1, exif_orientation);
+    let orientation = {
+        let mut dec = jpeg_decoder::Decoder::new(Cursor::new(&bytes[..]));
+        dec.read_info().context("not a readable JPEG")?;
+        dec.exif_data().map_or(1, exif_orientation)
+    };
     // The size on the page is the upright picture's; the decoder works in
     // stored pixels.
     let (uw, uh) = if swaps_sides(orientation) {
@@ -228,18 +234,21 @@ fn resize(
     } else {
         (tw, th)
     };
-    let req_w = u16::try_from(stored_w).unwrap_or(u16::MAX);
-    let req_h = u16::try_from(stored_h).unwrap_or(u16::MAX);
-    let (sw, sh) = dec.scale(req_w, req_h).context("not a readable JPEG")?;
-    let pixels = on_this_thread(|| dec.decode()).context("the JPEG does not decode")?;
+    let scaled = decode_scaled(
+        settings.decoder,
+        &bytes,
+        stored_w,
+        stored_h,
+        components == Components::Gray,
+    )?;
     drop(bytes);
     let (pixel_type, color) = match components {
         Components::Gray => (fr::PixelType::U8, image::ExtendedColorType::L8),
         _ => (fr::PixelType::U8x3, image::ExtendedColorType::Rgb8),
     };
-    let (sw, sh) = (u32::from(sw), u32::from(sh));
-    let src = fr::images::Image::from_vec_u8(sw, sh, pixels, pixel_type)
-        .context("decoded pixels do not match the JPEG's size")?;
+    let src =
+        fr::images::Image::from_vec_u8(scaled.width, scaled.height, scaled.pixels, pixel_type)
+            .context("decoded pixels do not match the JPEG's size")?;
     let mut dst = fr::images::Image::new(stored_w, stored_h, pixel_type);
     fr::Resizer::new()
         .resize(

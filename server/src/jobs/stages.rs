@@ -1,6 +1,12 @@
 //! Per-stage memory accounting of one job: duration, the process-wide
 //! high-water mark of `stats.allocated`, and from jemalloc's per-thread
 //! counters what the job's own thread allocated and still holds.
+//!
+//! What C code allocates with glibc `malloc` is not counted here (the
+//! jemalloc of this build prefixes its symbols, so it does not replace
+//! `malloc`): with `photos.decoder = "libjpeg-turbo"` the decoder's own
+//! buffers (a progressive photo's coefficients, row buffers) are in RSS
+//! only; the decoded image it writes into is a Rust buffer and is counted.
 
 use std::time::Instant;
 

@@ -1,0 +1,183 @@
+//! The scaled decode of the `resize` mode, by `photos.decoder`: the photo is
+//! decoded at the smallest IDCT scale (1/1, 1/2, 1/4 or 1/8) whose output
+//! still covers the size the page needs, into one buffer of 8-bit samples
+//! (1 per pixel for grayscale, 3 for colour), on the calling thread.
+//!
+//! - `jpeg-decoder`: jpeg-decoder 0.3 with its `rayon` worker in a one-thread
+//!   pool of the calling thread ([`super::photos::on_this_thread`]). It keeps
+//!   every component's plane through scaling and colour conversion: two
+//!   buffers of the scaled size plus, for a progressive JPEG, every
+//!   coefficient.
+//! - `libjpeg-turbo`: libjpeg-turbo's decoder as vendored by the `mozjpeg`
+//!   crate (built from C by `mozjpeg-sys`, with its SIMD when `nasm` is
+//!   installed; without `nasm` the build still works, with plain C IDCTs).
+//!   DCT scaling with scanline output: only the coefficient arrays
+//!   (progressive) or a few MCU rows (baseline) plus the scaled image are
+//!   held, and the coefficients are freed before the resize. The output
+//!   buffer is Rust's (jemalloc), but libjpeg's own buffers (coefficients,
+//!   row buffers) come from glibc `malloc`: tikv-jemallocator prefixes its
+//!   symbols, so jemalloc's per-thread counters, and with them a job's
+//!   "live bytes", do not see them. RSS does. libjpeg has no threads.
+//!
+//! Errors: libjpeg reports a fatal error by unwinding out of the C code
+//! (mozjpeg's `unwinding` feature, no panic hook involved); it is caught here
+//! and becomes an error naming libjpeg's message (this needs `panic =
+//! "unwind"`, Rust's default, which the workspace keeps: with `abort` a
+//! corrupt photo would end the process). A truncated JPEG decodes with its
+//! missing rows grey, as libjpeg does.
+
+use std::io::Cursor;
+
+use anyhow::Context;
+
+use super::photos::on_this_thread;
+use crate::settings::JpegDecoder;
+
+/// Decoded samples of a photo at a reduced scale.
+pub struct Scaled {
+    pub pixels: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The IDCT scale denominator (1, 2, 4 or 8) whose output of a
+/// `width` x `height` JPEG is the smallest that still covers `want_w` x
+/// `want_h` (libjpeg rounds the output size up, as jpeg-decoder does).
+pub fn scale_denominator(width: u32, height: u32, want_w: u32, want_h: u32) -> u32 {
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| width.div_ceil(d) >= want_w && height.div_ceil(d) >= want_h)
+        .unwrap_or(1)
+}
+
+/// Decode `jpeg` (8-bit, grayscale or colour, not CMYK) at the scale that
+/// covers `want_w` x `want_h` stored pixels; `gray` selects one sample per
+/// pixel, otherwise RGB.
+pub fn decode_scaled(
+    decoder: JpegDecoder,
+    jpeg: &[u8],
+    want_w: u32,
+    want_h: u32,
+    gray: bool,
+) -> anyhow::Result<Scaled> {
+    match decoder {
+        JpegDecoder::JpegDecoder => with_jpeg_decoder(jpeg, want_w, want_h),
+        JpegDecoder::LibjpegTurbo => with_libjpeg_turbo(jpeg, want_w, want_h, gray),
+    }
+}
+
+fn with_jpeg_decoder(jpeg: &[u8], want_w: u32, want_h: u32) -> anyhow::Result<Scaled> {
+    let mut dec = jpeg_decoder::Decoder::new(Cursor::new(jpeg));
+    dec.read_info().context("not a readable JPEG")?;
+    let req_w = u16::try_from(want_w).unwrap_or(u16::MAX);
+    let req_h = u16::try_from(want_h).unwrap_or(u16::MAX);
+    let (sw, sh) = dec.scale(req_w, req_h).context("not a readable JPEG")?;
+    let pixels = on_this_thread(|| dec.decode()).context("the JPEG does not decode")?;
+    Ok(Scaled {
+        pixels,
+        width: u32::from(sw),
+        height: u32::from(sh),
+    })
+}
+
+fn with_libjpeg_turbo(jpeg: &[u8], want_w: u32, want_h: u32, gray: bool) -> anyhow::Result<Scaled> {
+    let decode = || -> std::io::Result<Scaled> {
+        let mut dec = mozjpeg::Decompress::new_mem(jpeg)?;
+        let (w, h) = (dec.width() as u32, dec.height() as u32);
+        let denominator = scale_denominator(w, h, want_w, want_h);
+        dec.scale((8 / denominator) as u8);
+        let mut started = if gray { dec.grayscale()? } else { dec.rgb()? };
+        let (width, height) = (started.width() as u32, started.height() as u32);
+        let pixels = started.read_scanlines::<u8>()?;
+        started.finish()?;
+        Ok(Scaled {
+            pixels,
+            width,
+            height,
+        })
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
+        Ok(result) => result.context("the JPEG does not decode (libjpeg-turbo)"),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "libjpeg failed".to_string());
+            anyhow::bail!("the JPEG does not decode ({message})")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scale_is_the_smallest_that_covers_the_wanted_size() {
+        assert_eq!(scale_denominator(4000, 3000, 1200, 900), 2);
+        assert_eq!(scale_denominator(4096, 4096, 1200, 1200), 2);
+        assert_eq!(scale_denominator(6028, 3391, 1200, 675), 4);
+        assert_eq!(scale_denominator(9600, 7200, 1200, 900), 8);
+        assert_eq!(scale_denominator(1000, 800, 1200, 960), 1);
+        // Rounded up like libjpeg: 1201 / 2 -> 601 covers 601.
+        assert_eq!(scale_denominator(1201, 801, 601, 401), 2);
+    }
+
+    fn gradient_jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 90])
+        });
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn both_decoders_give_the_same_scaled_picture() {
+        let jpeg = gradient_jpeg(640, 480);
+        let a = decode_scaled(JpegDecoder::JpegDecoder, &jpeg, 150, 110, false).unwrap();
+        let b = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 150, 110, false).unwrap();
+        assert_eq!((a.width, a.height), (160, 120));
+        assert_eq!((b.width, b.height), (160, 120));
+        assert_eq!(b.pixels.len(), 160 * 120 * 3);
+        // Same picture: the red ramp runs left to right, green top to bottom.
+        for (x, y) in [(10, 10), (150, 10), (10, 110), (80, 60)] {
+            let i = (y * 160 + x) * 3;
+            for c in 0..3 {
+                let d = i32::from(a.pixels[i + c]) - i32::from(b.pixels[i + c]);
+                assert!(d.abs() <= 12, "({x},{y}) channel {c}: {d}");
+            }
+        }
+        assert!(b.pixels[(10 * 160 + 150) * 3] > 200, "right is red");
+        assert!(b.pixels[(110 * 160 + 10) * 3 + 1] > 200, "bottom is green");
+    }
+
+    #[test]
+    fn libjpeg_turbo_decodes_grayscale_to_one_sample_per_pixel() {
+        let img =
+            image::GrayImage::from_fn(64, 64, |x, _| image::Luma([if x < 32 { 20 } else { 230 }]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+            .encode(img.as_raw(), 64, 64, image::ExtendedColorType::L8)
+            .unwrap();
+        let s = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 32, 32, true).unwrap();
+        assert_eq!((s.width, s.height, s.pixels.len()), (32, 32, 32 * 32));
+        assert!(s.pixels[8 * 32 + 4] < 60 && s.pixels[8 * 32 + 28] > 200);
+    }
+
+    #[test]
+    fn a_broken_jpeg_is_an_error_naming_libjpeg_not_a_panic() {
+        let mut jpeg = gradient_jpeg(64, 64);
+        // Clobber the SOF marker: libjpeg stops with a fatal error.
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5] = 0;
+        jpeg[sof + 6] = 0;
+        let err = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 32, 32, false)
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("libjpeg"), "{err:#}");
+    }
+}
