@@ -6,7 +6,11 @@
 #
 # Usage (from anywhere): fuzz/coverage/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 240; TARGET: transformation submission profile scenario
-# Environment: FUZZ_TIMEOUT (seconds per input, default 5).
+# Environment: FUZZ_TIMEOUT (seconds per input, default 5); FUZZ_BUILD_FLAGS
+# (cargo-fuzz build flags, default none: release with debug assertions and
+# overflow checks; e.g. "-O --codegen-units 16" for a much faster first build
+# without them. They must match a `cargo fuzz build` made beforehand, or the
+# run rebuilds everything).
 # Exit: 0 nothing found, 1 a crash or a hang (see the log and artifact named),
 # 2 cargo-fuzz missing or a bad argument.
 set -euo pipefail
@@ -22,6 +26,7 @@ if [ ${#targets[@]} -eq 0 ]; then
     targets=(transformation submission profile scenario)
 fi
 timeout_s=${FUZZ_TIMEOUT:-5}
+read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS:-}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "run.sh: cargo-fuzz is not installed: cargo install cargo-fuzz --locked" >&2
     exit 2
@@ -40,7 +45,7 @@ for t in "${targets[@]}"; do
     esac
     log="$dir/logs/$t.log"
     echo "== $t: ${secs} s, ${timeout_s} s per input (log: $log)"
-    if cargo fuzz run --fuzz-dir "$dir" --sanitizer none "$t" -- \
+    if cargo fuzz run --fuzz-dir "$dir" --sanitizer none ${build_flags[@]+"${build_flags[@]}"} "$t" -- \
         -dict="$dir/corpus/$t.dict" -timeout="$timeout_s" -rss_limit_mb=2048 \
         -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1; then
         # The last status line: executions, coverage (cov: edges, ft:

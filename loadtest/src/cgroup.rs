@@ -1,15 +1,16 @@
 //! A memory cgroup created below the harness's own, for `--enforce cgroup`.
 //!
-//! The harness never moves a process out of the cgroup it started in, never
-//! moves any process but itself and the server child, and never changes a
-//! cgroup it did not create except one: it makes a child cgroup of its own
-//! (cgroup v1's memory controller; on v2 see [`v2`]: when its own cgroup is
-//! delegated, it moves itself into a leaf child and enables `+memory` in its
-//! own cgroup's `cgroup.subtree_control`, the one exception, undone at the
-//! end), sets the limit there, and the server child joins it between `fork`
-//! and `exec` (see [`MemoryCgroup::procs_file`]). The cgroup is removed when
-//! the handle is dropped. Where v2 is not delegated, the server is started
-//! in a systemd user scope instead ([`scope`]).
+//! By default the harness never moves a process out of the cgroup it started
+//! in, never moves any process but the server child, and never changes a
+//! cgroup it did not create: it makes a child cgroup of its own (cgroup v1's
+//! memory controller, or v2 when its own cgroup already enables `memory` for
+//! its children), sets the limit there, and the server child joins it
+//! between `fork` and `exec` (see [`MemoryCgroup::procs_file`]). The cgroup
+//! is removed when the handle is dropped. Otherwise on v2 the server is
+//! started in a systemd user scope ([`scope`]). Only when asked with
+//! `--cgroup-move-self` does it, on a delegated v2 cgroup, move itself into
+//! a leaf child and enable `+memory` in its own cgroup's
+//! `cgroup.subtree_control` (undone at the end; see [`v2`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -93,12 +94,13 @@ impl std::fmt::Display for CreateError {
 }
 
 /// For `--enforce cgroup`: a memory cgroup `name` of `limit` bytes below the
-/// harness's own (v1; v2 directly, or after moving the harness into a leaf
-/// of its own delegated cgroup), else on v2 a systemd user scope per start.
-/// The error says why neither is possible and names the fix.
-pub fn memory_limit(name: &str, limit: u64) -> Result<MemoryLimit, String> {
+/// harness's own (v1; v2 directly, or, when `move_self` allows it
+/// (`--cgroup-move-self`), after moving the harness into a leaf of its own
+/// delegated cgroup), else on v2 a systemd user scope per start. The error
+/// says why neither is possible and names the fix.
+pub fn memory_limit(name: &str, limit: u64, move_self: bool) -> Result<MemoryLimit, String> {
     let (version, dir, mountinfo) = own_memory_cgroup()?;
-    match MemoryCgroup::create_in(&dir, version, name, limit, std::process::id()) {
+    match MemoryCgroup::create_in(&dir, version, name, limit, std::process::id(), move_self) {
         Ok(cg) => Ok(MemoryLimit::Cgroup(cg)),
         Err(CreateError::Other(why)) => Err(why),
         Err(CreateError::V2(refusal)) => {
@@ -137,28 +139,30 @@ fn scope_refused(refusal: &v2::V2Refusal, why: &str) -> String {
 
 impl MemoryCgroup {
     /// Creates `name` below the harness's own memory cgroup with `limit`
-    /// bytes (v1, or v2 directly or through the leaf move of [`v2`]; no
+    /// bytes (v1, or v2 directly; never the leaf move of [`v2`] nor a
     /// systemd scope). The error says why it is not possible.
     pub fn create(name: &str, limit: u64) -> Result<MemoryCgroup, String> {
         let (version, dir, _) = own_memory_cgroup()?;
-        MemoryCgroup::create_in(&dir, version, name, limit, std::process::id())
+        MemoryCgroup::create_in(&dir, version, name, limit, std::process::id(), false)
             .map_err(|e| e.to_string())
     }
 
-    /// Creates `name` below `own`, the harness's own memory cgroup (on v2
-    /// after moving process `pid`, the harness, into a leaf of `own` when
-    /// `own` is delegated but does not yet enable `memory` for its
-    /// children), with `limit` bytes and no swap beyond it.
+    /// Creates `name` below `own`, the harness's own memory cgroup, with
+    /// `limit` bytes and no swap beyond it. On v2, when `own` does not yet
+    /// enable `memory` for its children, only if `move_self` allows it:
+    /// after moving process `pid`, the harness, into a leaf of `own`
+    /// (delegated, holding only the harness).
     pub fn create_in(
         own: &Path,
         version: CgroupVersion,
         name: &str,
         limit: u64,
         pid: u32,
+        move_self: bool,
     ) -> Result<MemoryCgroup, CreateError> {
         let leaf = match version {
             CgroupVersion::V1 => None,
-            CgroupVersion::V2 => match v2::plan(own, pid).map_err(CreateError::V2)? {
+            CgroupVersion::V2 => match v2::plan(own, pid, move_self).map_err(CreateError::V2)? {
                 v2::V2Plan::Ready => None,
                 v2::V2Plan::MoveSelf(m) => Some(m.apply().map_err(CreateError::Other)?),
             },
@@ -462,8 +466,8 @@ mod tests {
         std::fs::write(own.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
         std::fs::write(own.join("cgroup.subtree_control"), "").unwrap();
         std::fs::write(own.join("cgroup.procs"), "4242\n").unwrap();
-        let cg =
-            MemoryCgroup::create_in(own, CgroupVersion::V2, "oomlab-1", 64 << 20, 4242).unwrap();
+        let cg = MemoryCgroup::create_in(own, CgroupVersion::V2, "oomlab-1", 64 << 20, 4242, true)
+            .unwrap();
         assert_eq!(cg.path(), own.join("oomlab-1"));
         assert_eq!(
             std::fs::read_to_string(own.join("oomlab-1/memory.max")).unwrap(),
@@ -495,10 +499,48 @@ mod tests {
     }
 
     #[test]
+    fn without_move_self_a_delegated_v2_cgroup_is_left_as_it_was_and_a_scope_is_next() {
+        let d = tempfile::tempdir().unwrap();
+        let own = d.path();
+        std::fs::write(own.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        std::fs::write(own.join("cgroup.subtree_control"), "").unwrap();
+        std::fs::write(own.join("cgroup.procs"), "4242\n").unwrap();
+        let e = MemoryCgroup::create_in(own, CgroupVersion::V2, "oomlab-1", 64 << 20, 4242, false)
+            .unwrap_err();
+        // A v2 refusal: `memory_limit` goes on to the systemd scope.
+        let CreateError::V2(refusal) = e else {
+            panic!("expected a v2 refusal: {e}");
+        };
+        assert!(
+            matches!(refusal, v2::V2Refusal::MoveSelfNotAsked { pid: 4242, .. }),
+            "{refusal:?}"
+        );
+        let entries: Vec<_> = std::fs::read_dir(own)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(entries.len(), 3, "nothing created: {entries:?}");
+        assert_eq!(
+            std::fs::read_to_string(own.join("cgroup.subtree_control")).unwrap(),
+            ""
+        );
+        assert_eq!(
+            std::fs::read_to_string(own.join("cgroup.procs")).unwrap(),
+            "4242\n"
+        );
+        // When the scope does not work either, the error names the flag.
+        let text = scope_refused(&refusal, "Failed to connect to bus");
+        assert!(text.contains("--cgroup-move-self"), "{text}");
+        assert!(text.contains("systemd-run --user --scope"), "{text}");
+        assert!(text.contains("Failed to connect to bus"), "{text}");
+    }
+
+    #[test]
     fn an_undelegated_v2_cgroup_is_a_v2_refusal_and_v1_needs_no_plan() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("cgroup.controllers"), "cpu\n").unwrap();
-        let e = MemoryCgroup::create_in(d.path(), CgroupVersion::V2, "x", 1 << 20, 1).unwrap_err();
+        let e = MemoryCgroup::create_in(d.path(), CgroupVersion::V2, "x", 1 << 20, 1, true)
+            .unwrap_err();
         let CreateError::V2(refusal) = e else {
             panic!("expected a v2 refusal: {e}");
         };
@@ -508,7 +550,8 @@ mod tests {
         assert!(text.contains("no answer in 10 s"), "{text}");
         assert!(text.contains("--enforce watchdog"), "{text}");
         // v1 makes the child directly (no leaf, no subtree_control).
-        let cg = MemoryCgroup::create_in(d.path(), CgroupVersion::V1, "v1", 1 << 20, 1).unwrap();
+        let cg =
+            MemoryCgroup::create_in(d.path(), CgroupVersion::V1, "v1", 1 << 20, 1, false).unwrap();
         assert_eq!(
             std::fs::read_to_string(d.path().join("v1/memory.limit_in_bytes")).unwrap(),
             (1u64 << 20).to_string()

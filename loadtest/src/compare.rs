@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Exit;
 use crate::finished::{self, FinishedRun, peak_of};
+use crate::harness::RunConfig;
 use crate::matrix::{self, Cell, MatrixSettings};
 use crate::report::{MIN_REPORTS_FOR_RATE, Outcome, TimeSource, quantile};
 use crate::scenario::Scenario;
@@ -45,6 +46,8 @@ pub struct CompareConfig {
     pub limit: u64,
     /// How it is enforced.
     pub enforce: Enforce,
+    /// `--cgroup-move-self` (see `RunConfig::cgroup_move_self`).
+    pub cgroup_move_self: bool,
     /// What every run shares.
     pub matrix: MatrixSettings,
 }
@@ -479,9 +482,12 @@ pub async fn run(cfg: &CompareConfig) -> anyhow::Result<Exit> {
                 .flat_map(|t| scenarios.iter().map(move |s| (t, s)))
                 .map(|(t, s)| Cell {
                     label: format!("{} on {}", t.name(), s.name),
-                    run: cfg
-                        .matrix
-                        .cell(t.clone(), s.clone(), cfg.limit, cfg.enforce, &runs),
+                    run: RunConfig {
+                        cgroup_move_self: cfg.cgroup_move_self,
+                        ..cfg
+                            .matrix
+                            .cell(t.clone(), s.clone(), cfg.limit, cfg.enforce, &runs)
+                    },
                 })
                 .collect();
             let out = matrix::run(cells, cfg.matrix.quiet, |r| {

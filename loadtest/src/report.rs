@@ -139,7 +139,9 @@ pub struct LimitReport {
     pub cpu: crate::cgroup::CpuLimitReport,
 }
 
-/// The memory cgroup the server ran in.
+/// The memory cgroup the server ran in (in systemd scopes: the latest
+/// start's scope's; gone by the end of the run, so `reading` is usually
+/// `None` and the samples' `cgroup_usage` hold its figures).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CgroupReport {
     /// Its directory.

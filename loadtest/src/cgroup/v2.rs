@@ -5,8 +5,12 @@
 //! is in the cgroup's `cgroup.subtree_control`, and the kernel's
 //! no-internal-process rule refuses that while processes live in the
 //! cgroup itself, the harness among them. Container runtimes solve it by
-//! moving their own process into a leaf child first; so does oomlab, within
-//! the limits of the project's rules:
+//! moving their own process into a leaf child first. oomlab does so only
+//! when asked (`--cgroup-move-self`, [`MOVE_SELF_FLAG`]): by default it
+//! never moves itself out of the cgroup it started in and never changes a
+//! cgroup it did not create, and [`plan`] refuses with
+//! [`V2Refusal::MoveSelfNotAsked`] (the caller then tries a systemd scope).
+//! When asked, within the limits of the project's rules:
 //!
 //! - only when its own cgroup is delegated to it (`cgroup.procs` and
 //!   `cgroup.subtree_control` writable) and holds no process but the
@@ -31,11 +35,16 @@ pub fn leaf_name(pid: u32) -> String {
     format!("oomlab-harness-{pid}")
 }
 
+/// The flag that allows the leaf move.
+pub const MOVE_SELF_FLAG: &str = "--cgroup-move-self";
+
 /// The fix the error texts name.
-pub const FIX: &str = "run oomlab alone in a cgroup delegated to this user, e.g. \
-`systemd-run --user --scope -p Delegate=yes -- oomlab run ...` (or, as root, \
-`sudo systemd-run --scope -p Delegate=yes -- oomlab run ...`), or in a container \
-with a delegated cgroup (cgroup namespace, writable /sys/fs/cgroup); or use \
+pub const FIX: &str = "run oomlab alone in a cgroup delegated to this user and allow it to \
+move itself into a leaf child of that cgroup with --cgroup-move-self, e.g. \
+`systemd-run --user --scope -p Delegate=yes -- oomlab run --enforce cgroup \
+--cgroup-move-self ...` (or, as root, `sudo systemd-run --scope -p Delegate=yes -- oomlab \
+run --enforce cgroup --cgroup-move-self ...`), or in a container with a delegated cgroup \
+(cgroup namespace, writable /sys/fs/cgroup) with --cgroup-move-self; or use \
 `--enforce watchdog`";
 
 /// What the harness's own v2 cgroup allows for a memory limit.
@@ -44,9 +53,9 @@ pub enum V2Plan {
     /// `memory` is already enabled for its children: the limit cgroup is
     /// created directly below it.
     Ready,
-    /// Delegated and holding only the harness: move the harness into a leaf
-    /// child, enable `+memory`, then create the limit cgroup as the leaf's
-    /// sibling.
+    /// Delegated and holding only the harness, and the move allowed
+    /// (`--cgroup-move-self`): move the harness into a leaf child, enable
+    /// `+memory`, then create the limit cgroup as the leaf's sibling.
     MoveSelf(LeafMove),
 }
 
@@ -79,6 +88,18 @@ pub enum V2Refusal {
         /// Their pids (the first few).
         pids: Vec<u32>,
     },
+    /// The leaf move would work (delegated, only the harness in it), but
+    /// `--cgroup-move-self` was not given: by default oomlab neither moves
+    /// itself out of the cgroup it started in nor changes a cgroup it did
+    /// not create.
+    MoveSelfNotAsked {
+        /// The harness's own cgroup.
+        own: PathBuf,
+        /// Its `cgroup.subtree_control`.
+        subtree_control: String,
+        /// The harness's pid (the leaf it would make is named after it).
+        pid: u32,
+    },
 }
 
 impl fmt::Display for V2Refusal {
@@ -110,6 +131,23 @@ impl fmt::Display for V2Refusal {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            V2Refusal::MoveSelfNotAsked {
+                own,
+                subtree_control,
+                pid,
+            } => write!(
+                f,
+                "cgroup v2: oomlab's own cgroup {} does not enable the memory controller for \
+                 its children (its cgroup.subtree_control is `{}`). It is delegated and holds \
+                 only oomlab, so oomlab could move itself into a leaf child `{}` and write \
+                 +memory to that cgroup.subtree_control (undone at the end), but it does that \
+                 only with {MOVE_SELF_FLAG}: without it oomlab never moves itself out of the \
+                 cgroup it started in nor changes a cgroup it did not create. Add \
+                 {MOVE_SELF_FLAG} to allow it, or use `--enforce watchdog`",
+                own.display(),
+                subtree_control.trim(),
+                leaf_name(*pid)
+            ),
         }
     }
 }
@@ -129,10 +167,13 @@ pub fn parse_procs(procs: &str) -> Vec<u32> {
 }
 
 /// Decides, from the files of the harness's own v2 cgroup `own`, how a
-/// memory-limited child can be made for the process `pid`.
-pub fn plan(own: &Path, pid: u32) -> Result<V2Plan, V2Refusal> {
+/// memory-limited child can be made for the process `pid`; the leaf move
+/// only when `move_self` allows it (`--cgroup-move-self`), else a
+/// [`V2Refusal::MoveSelfNotAsked`] where it would have been the way.
+pub fn plan(own: &Path, pid: u32, move_self: bool) -> Result<V2Plan, V2Refusal> {
     let read = |f: &str| fs::read_to_string(own.join(f)).unwrap_or_default();
-    if lists(&read("cgroup.subtree_control"), "memory") {
+    let subtree_control = read("cgroup.subtree_control");
+    if lists(&subtree_control, "memory") {
         return Ok(V2Plan::Ready);
     }
     let controllers = read("cgroup.controllers");
@@ -162,6 +203,13 @@ pub fn plan(own: &Path, pid: u32) -> Result<V2Plan, V2Refusal> {
         return Err(V2Refusal::OtherProcesses {
             own: own.to_path_buf(),
             pids: others,
+        });
+    }
+    if !move_self {
+        return Err(V2Refusal::MoveSelfNotAsked {
+            own: own.to_path_buf(),
+            subtree_control,
+            pid,
         });
     }
     Ok(V2Plan::MoveSelf(LeafMove {
@@ -298,14 +346,51 @@ mod tests {
     fn memory_already_enabled_for_the_children_needs_no_move() {
         let d = tempfile::tempdir().unwrap();
         fake(d.path(), "cpu memory pids\n", "memory pids\n", "");
-        assert_eq!(plan(d.path(), 42), Ok(V2Plan::Ready));
+        // Nothing moves and nothing changes: no flag needed.
+        assert_eq!(plan(d.path(), 42, false), Ok(V2Plan::Ready));
+        assert_eq!(plan(d.path(), 42, true), Ok(V2Plan::Ready));
+    }
+
+    #[test]
+    fn without_the_flag_no_move_is_planned_and_the_refusal_names_the_flag() {
+        let d = tempfile::tempdir().unwrap();
+        fake(d.path(), "cpu memory pids\n", "\n", "42\n");
+        let e = plan(d.path(), 42, false).unwrap_err();
+        assert_eq!(
+            e,
+            V2Refusal::MoveSelfNotAsked {
+                own: d.path().to_path_buf(),
+                subtree_control: "\n".into(),
+                pid: 42,
+            }
+        );
+        let text = e.to_string();
+        assert!(text.contains("--cgroup-move-self"), "{text}");
+        assert!(text.contains("oomlab-harness-42"), "{text}");
+        assert!(text.contains("--enforce watchdog"), "{text}");
+        // Planning changed nothing.
+        assert!(!d.path().join("oomlab-harness-42").exists());
+        assert_eq!(
+            fs::read_to_string(d.path().join("cgroup.subtree_control")).unwrap(),
+            "\n"
+        );
+        assert_eq!(
+            fs::read_to_string(d.path().join("cgroup.procs")).unwrap(),
+            "42\n"
+        );
+        // The refusals that come first do not depend on the flag, and their
+        // fix names it (the delegated scope needs it too).
+        fake(d.path(), "memory\n", "", "7\n42\n");
+        let e = plan(d.path(), 42, false).unwrap_err();
+        assert!(matches!(e, V2Refusal::OtherProcesses { .. }), "{e:?}");
+        assert!(e.to_string().contains("--cgroup-move-self"), "{e}");
     }
 
     #[test]
     fn a_delegated_cgroup_holding_only_the_harness_is_entered_through_a_leaf() {
         let d = tempfile::tempdir().unwrap();
         fake(d.path(), "cpu memory pids\n", "\n", "42\n");
-        let Ok(V2Plan::MoveSelf(m)) = plan(d.path(), 42) else {
+        let Ok(V2Plan::MoveSelf(m)) = plan(d.path(), 42, true) else {
             panic!("expected a move");
         };
         assert_eq!(m.leaf, d.path().join("oomlab-harness-42"));
@@ -331,7 +416,7 @@ mod tests {
     fn the_move_writes_only_the_harness_pid_and_only_memory_to_subtree_control() {
         let d = tempfile::tempdir().unwrap();
         fake(d.path(), "memory\n", "", "42\n");
-        let Ok(V2Plan::MoveSelf(m)) = plan(d.path(), 42) else {
+        let Ok(V2Plan::MoveSelf(m)) = plan(d.path(), 42, true) else {
             panic!("expected a move");
         };
         let leaf = m.clone().apply().unwrap();
@@ -396,7 +481,7 @@ mod tests {
     fn refusals_say_why_and_name_the_fix() {
         let d = tempfile::tempdir().unwrap();
         fake(d.path(), "cpu pids\n", "", "42\n");
-        let e = plan(d.path(), 42).unwrap_err();
+        let e = plan(d.path(), 42, true).unwrap_err();
         assert!(matches!(e, V2Refusal::NoMemoryController { .. }));
         let text = e.to_string();
         assert!(text.contains("cpu pids"), "{text}");
@@ -407,7 +492,7 @@ mod tests {
         assert!(text.contains("--enforce watchdog"), "{text}");
 
         fake(d.path(), "memory\n", "", "7\n42\n8\n");
-        let e = plan(d.path(), 42).unwrap_err();
+        let e = plan(d.path(), 42, true).unwrap_err();
         assert_eq!(
             e,
             V2Refusal::OtherProcesses {
@@ -424,7 +509,7 @@ mod tests {
         // running the tests could still open).
         let d2 = tempfile::tempdir().unwrap();
         fs::write(d2.path().join("cgroup.controllers"), "memory\n").unwrap();
-        let e = plan(d2.path(), 42).unwrap_err();
+        let e = plan(d2.path(), 42, true).unwrap_err();
         assert!(
             matches!(
                 e,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::run::MatrixArgs;
+use super::run::{CgroupMoveSelf, MatrixArgs};
 use crate::compare::{CompareConfig, CompareInputs, DEFAULT_SCENARIOS};
 use crate::error::ConfigError;
 use crate::input;
@@ -58,6 +58,9 @@ pub struct CompareArgs {
     #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
     pub enforce: Enforce,
 
+    #[command(flatten)]
+    pub move_self: CgroupMoveSelf,
+
     /// Build the table from finished runs instead of running: run.json
     /// files, run folders, or a `compare-*` folder. Repeatable.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["profiles", "targets", "scenarios"])]
@@ -106,6 +109,7 @@ impl CompareArgs {
             inputs,
             limit: self.limit,
             enforce: self.enforce,
+            cgroup_move_self: self.move_self.get(self.enforce)?,
             matrix: self.matrix.settings(),
         })
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::run::CgroupMoveSelf;
 use crate::error::ConfigError;
 use crate::finished::read_run_json;
 use crate::gate::{GateConfig, GateSource, MaxSlope, Thresholds};
@@ -108,6 +109,9 @@ pub struct GateArgs {
     #[arg(long, value_enum, default_value_t = Enforce::Watchdog)]
     pub enforce: Enforce,
 
+    #[command(flatten)]
+    pub move_self: CgroupMoveSelf,
+
     /// A directory of your own JPEG/PNG photos, used instead of the fake
     /// Cloudinary's synthetic ones: files in name order, cycled when a
     /// submission needs more, uploaded and served byte for byte.
@@ -144,6 +148,7 @@ impl GateArgs {
                 GateSource::Run(Box::new(RunConfig {
                     limit: self.budget,
                     enforce: self.enforce,
+                    cgroup_move_self: self.move_self.get(self.enforce)?,
                     out: self.out.clone(),
                     max_duration: self.max_duration,
                     ..RunConfig::new(target, scenario)

@@ -175,4 +175,47 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("--headroom"), "{e}");
     }
+
+    #[test]
+    fn cgroup_move_self_is_off_by_default_and_only_with_enforce_cgroup() {
+        let run = |extra: &[&str]| {
+            let mut argv = vec![
+                "oomlab",
+                "run",
+                "--profile",
+                "../profiles/lean.toml",
+                "--scenario",
+                "../scenarios/tiny.toml",
+            ];
+            argv.extend_from_slice(extra);
+            let Command::Run(args) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("expected run");
+            };
+            args.config()
+        };
+        assert!(!run(&["--enforce", "cgroup"]).unwrap().cgroup_move_self);
+        assert!(
+            run(&["--enforce", "cgroup", "--cgroup-move-self"])
+                .unwrap()
+                .cgroup_move_self
+        );
+        let e = run(&["--cgroup-move-self"]).unwrap_err();
+        // A flag error: exit 2.
+        assert!(matches!(e, crate::error::ConfigError::Flag { .. }), "{e}");
+        assert!(e.to_string().contains("--cgroup-move-self"), "{e}");
+        assert!(e.to_string().contains("--enforce cgroup"), "{e}");
+        // gate and compare take it too.
+        for argv in [
+            &["oomlab", "gate", "--from", "r.json", "--cgroup-move-self"][..],
+            &[
+                "oomlab",
+                "compare",
+                "--enforce",
+                "cgroup",
+                "--cgroup-move-self",
+            ][..],
+        ] {
+            Cli::try_parse_from(argv).unwrap();
+        }
+    }
 }

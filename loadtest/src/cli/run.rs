@@ -86,6 +86,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub cgroup_fallback: bool,
 
+    #[command(flatten)]
+    pub move_self: CgroupMoveSelf,
+
     /// Restart the server after a kill, as the platform does, and go on with
     /// the scenario; the report counts submissions acknowledged but never
     /// completed.
@@ -187,6 +190,7 @@ impl RunArgs {
             split,
             enforce: self.enforce,
             cgroup_fallback: self.cgroup_fallback,
+            cgroup_move_self: self.move_self.get(self.enforce)?,
             max_restarts: if self.restart_on_oom {
                 self.max_restarts
             } else {
@@ -253,6 +257,37 @@ impl RunArgs {
         }
         let (web, worker) = self.limit.per_service();
         Ok((worker, Some(Split { web_limit: web })))
+    }
+}
+
+/// `--cgroup-move-self`, shared by `run`, `gate` and `compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CgroupMoveSelf {
+    /// With `--enforce cgroup` on cgroup v2 whose own cgroup is delegated
+    /// to oomlab but does not enable the memory controller for its
+    /// children: allow oomlab to move itself into a leaf child
+    /// `oomlab-harness-<pid>` of that cgroup and write `+memory` to its
+    /// `cgroup.subtree_control` (both undone at the end), as container
+    /// runtimes do. Without it oomlab never moves itself out of the cgroup
+    /// it started in nor changes a cgroup it did not create, and tries a
+    /// systemd user scope instead. Use it where oomlab runs alone in a
+    /// cgroup made for it, e.g. `systemd-run --scope -p Delegate=yes`.
+    #[arg(long)]
+    pub cgroup_move_self: bool,
+}
+
+impl CgroupMoveSelf {
+    /// The flag, checked against `--enforce`: it means nothing without
+    /// `--enforce cgroup`.
+    pub fn get(&self, enforce: Enforce) -> Result<bool, ConfigError> {
+        if self.cgroup_move_self && enforce != Enforce::Cgroup {
+            return Err(ConfigError::flag(
+                "--cgroup-move-self",
+                "only --enforce cgroup makes a memory cgroup",
+                "add --enforce cgroup, or leave out --cgroup-move-self",
+            ));
+        }
+        Ok(self.cgroup_move_self)
     }
 }
 

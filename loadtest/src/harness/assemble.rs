@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use super::RunConfig;
 use super::prepare::Limits;
 use super::supervise::{End, JobDetail};
+use crate::cgroup::{CgroupVersion, MemoryCgroup};
 use crate::load::LoadOutcome;
 use crate::report::{
     self, CgroupReport, Files, InputFile, JobReport, LimitReport, LoadReport, MIN_REPORTS_FOR_RATE,
@@ -29,6 +30,9 @@ pub struct Inputs<'a> {
     pub details: HashMap<String, JobDetail>,
     pub exits: Vec<ServerExit>,
     pub notes: Vec<String>,
+    /// In a systemd scope (`Limits::scope`): the latest start's scope
+    /// cgroup, reported as `limit.cgroup`.
+    pub scope_cgroup: Option<PathBuf>,
     pub shared: &'a Shared,
     /// The settle step's start and end, milliseconds, if one ran.
     pub settle_ms: Option<(u64, u64)>,
@@ -145,11 +149,26 @@ pub fn report(i: Inputs<'_>) -> RunReport {
             bytes: i.limits.limit,
             enforce: i.limits.enforce,
             restart_on_oom: i.cfg.max_restarts > 0,
-            cgroup: i.limits.cgroup.as_ref().map(|c| CgroupReport {
-                path: c.path().to_path_buf(),
-                version: c.version(),
-                reading: cgroup_reading,
-            }),
+            cgroup: i
+                .limits
+                .cgroup
+                .as_ref()
+                .map(|c| CgroupReport {
+                    path: c.path().to_path_buf(),
+                    version: c.version(),
+                    reading: cgroup_reading,
+                })
+                .or_else(|| {
+                    // A scope's cgroup is gone with its process: read only
+                    // if it is still there (the samples have its usage).
+                    let path = i.scope_cgroup.clone()?;
+                    let reading = MemoryCgroup::observed(path.clone()).read().ok();
+                    Some(CgroupReport {
+                        path,
+                        version: CgroupVersion::V2,
+                        reading,
+                    })
+                }),
             notes: i.notes.clone(),
             cpu: i.limits.cpu_report(),
         },

@@ -55,6 +55,10 @@ pub struct RunConfig {
     /// With `Enforce::Cgroup`: fall back to the watchdog when no memory
     /// cgroup can be made.
     pub cgroup_fallback: bool,
+    /// With `Enforce::Cgroup` on a delegated cgroup v2: allow the harness to
+    /// move itself into a leaf child of its own cgroup and enable `+memory`
+    /// there (`--cgroup-move-self`; see `cgroup::v2`).
+    pub cgroup_move_self: bool,
     /// Restarts after a kill at most (0: a kill ends the run).
     pub max_restarts: u32,
     /// The folder that receives the run's folder.
@@ -93,6 +97,7 @@ impl RunConfig {
             split: None,
             enforce: Enforce::Watchdog,
             cgroup_fallback: false,
+            cgroup_move_self: false,
             max_restarts: 0,
             out: PathBuf::from("reports"),
             max_duration: Duration::from_secs(15 * 60),
@@ -215,6 +220,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         details,
         exits: std::mem::take(&mut target.exits),
         notes: std::mem::take(&mut target.notes),
+        scope_cgroup: target.scope_cgroup.take(),
         shared: &shared,
         settle_ms,
         command: cmd.display(),

@@ -51,7 +51,7 @@ impl Limits {
         let mut cgroup = None;
         let mut scope = None;
         if enforce == Enforce::Cgroup {
-            match crate::cgroup::memory_limit(&name, cfg.limit) {
+            match crate::cgroup::memory_limit(&name, cfg.limit, cfg.cgroup_move_self) {
                 Ok(MemoryLimit::Cgroup(cg)) => cgroup = Some(Arc::new(cg)),
                 Ok(MemoryLimit::Scope(s)) => {
                     let note = format!(
@@ -83,7 +83,7 @@ impl Limits {
                 }
             }
         }
-        let (cpu, cpu_unlimited) = crate::cgroup::cpu_limit(cfg.cpus, &name);
+        let (cpu, cpu_unlimited) = crate::cgroup::cpu_limit(cfg.cpus, &name, cgroup.as_deref());
         if let Some(why) = &cpu_unlimited.why_not {
             let note = format!("CPU was not limited: {why}");
             say(&note);
@@ -124,7 +124,8 @@ impl Limits {
                     .with_context(|| format!("opening cgroup.procs of {}", cg.path().display()))?,
             );
         }
-        if let Some(cg) = &self.cpu {
+        // On v2 the CPU quota may sit in the memory cgroup, joined above.
+        if let Some(cg) = self.cpu.as_ref().filter(|c| c.owned()) {
             procs.push(
                 cg.procs_file()
                     .with_context(|| format!("opening cgroup.procs of {}", cg.path().display()))?,

@@ -176,6 +176,7 @@ pub(super) async fn run(cfg: &RunConfig, split: &Split) -> anyhow::Result<RunOut
         details,
         exits: std::mem::take(&mut worker.exits),
         notes,
+        scope_cgroup: None,
         shared: &shared,
         settle_ms,
         command: worker_cmd.display(),

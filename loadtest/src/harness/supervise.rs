@@ -97,6 +97,9 @@ pub struct Supervisor<'a> {
     pub exits: Vec<ServerExit>,
     /// What happened that the report must say.
     pub notes: Vec<String>,
+    /// In a systemd scope: the cgroup of the latest start's scope (gone
+    /// with it), for `run.json` `limit.cgroup`.
+    pub scope_cgroup: Option<std::path::PathBuf>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -120,6 +123,7 @@ impl<'a> Supervisor<'a> {
             url: watch::channel(String::new()).0,
             exits: Vec::new(),
             notes: limits.notes.clone(),
+            scope_cgroup: None,
         };
         this.start_generation(0).await?;
         Ok(this)
@@ -146,6 +150,11 @@ impl<'a> Supervisor<'a> {
         {
             Ok(r) => {
                 self.url.send_replace(r.server.base_url());
+                if self.limits.scope.is_some()
+                    && let Some(cg) = &r.cgroup
+                {
+                    self.scope_cgroup = Some(cg.path().to_path_buf());
+                }
                 self.running = Some(r);
                 Ok(true)
             }
