@@ -65,12 +65,6 @@ impl MemoryCanvas {
         }
     }
 
-    /// Lay out the last page and serialise the whole document; the
-    /// document is freed.
-    pub fn finish(self) -> Vec<u8> {
-        self.finish_keeping_document().0
-    }
-
     /// Lay out the last page and serialise the whole document, which is
     /// handed back whole with the file.
     pub fn finish_keeping_document(mut self) -> (Vec<u8>, SavedDocument) {
