@@ -1,4 +1,6 @@
-//! The `resize` mode with both `photos.decoder`s on small generated photos
+//! The `resize` mode with both `photos.decoder`s (each with the encoder it
+//! ships with: jpeg-decoder with `image`'s, libjpeg-turbo with
+//! libjpeg-turbo's, as `lean` has it) on small generated photos
 //! of the kinds real sets hold: progressive 4:2:0 and 4:2:2, a phone
 //! portrait tagged EXIF 6, grayscale, CMYK. Upright output is checked by
 //! pixel position: the upright picture is red on its top half and blue
@@ -8,7 +10,7 @@ use bytes::Bytes;
 use mock_cloudinary::encoding::{Chroma, Colour, Encoding, encode_jpeg, rotate_ccw};
 use mock_cloudinary::transform::Rgb;
 use report_server::jobs::photos::{Components, jpeg_header, prepare};
-use report_server::settings::{EmbedMode, JpegDecoder, PhotoSettings};
+use report_server::settings::{EmbedMode, JpegDecoder, PhotoEncoder, PhotoSettings};
 
 const DECODERS: [JpegDecoder; 2] = [JpegDecoder::JpegDecoder, JpegDecoder::LibjpegTurbo];
 
@@ -40,6 +42,10 @@ fn settings(decoder: JpegDecoder, max_px: u32) -> PhotoSettings {
         max_px,
         jpeg_quality: 90,
         decoder,
+        encoder: match decoder {
+            JpegDecoder::JpegDecoder => PhotoEncoder::Image,
+            JpegDecoder::LibjpegTurbo => PhotoEncoder::LibjpegTurbo,
+        },
         ..PhotoSettings::default()
     }
 }

@@ -11,7 +11,8 @@
 //! the Redis queue (`redis_queue`, worked by `redis_worker`) that lets the
 //! `web` and `worker` roles run as two processes. `run` is one job, `stages`
 //! its per-stage memory, `photos` what each embed mode makes of a photo
-//! (`decode`: the scaled decode of `resize`, by `photos.decoder`;
+//! (`decode`/`encode`: the scaled decode and the re-encode of `resize`, by
+//! `photos.decoder` and `photos.encoder`;
 //! `orientation`: EXIF orientation for `resize`), `retention` what the
 //! document holds and when it is given back (`model.release`),
 //! `pdf`/`pdf_stream`/`excel` the reports, `test_leak` the leak on purpose
@@ -19,6 +20,7 @@
 
 mod backend;
 pub mod decode;
+pub mod encode;
 pub mod excel;
 pub mod orientation;
 pub mod pdf;

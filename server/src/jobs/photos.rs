@@ -11,7 +11,8 @@
 //!   resized with `fast_image_resize` (no float
 //!   buffers), turned upright by its EXIF orientation (see
 //!   `jobs::orientation`; the other modes keep the stored pixels, as the
-//!   modelled app does), re-encoded at `jpeg_quality`.
+//!   modelled app does), re-encoded at `jpeg_quality` by `photos.encoder`
+//!   (`image` or libjpeg-turbo: `jobs::encode`).
 //!
 //! # Decoding stays on the calling thread
 //! Per-job memory figures come from jemalloc's per-thread counters, so a job's
@@ -37,6 +38,7 @@ use fast_image_resize as fr;
 use image::DynamicImage;
 
 use super::decode::decode_scaled;
+use super::encode::encode_jpeg;
 use super::orientation::{exif_orientation, swaps_sides, to_upright};
 use crate::memory::thread_counters;
 use crate::settings::{EmbedMode, PhotoSettings};
@@ -242,9 +244,11 @@ fn resize(
         components == Components::Gray,
     )?;
     drop(bytes);
-    let (pixel_type, color) = match components {
-        Components::Gray => (fr::PixelType::U8, image::ExtendedColorType::L8),
-        _ => (fr::PixelType::U8x3, image::ExtendedColorType::Rgb8),
+    let gray = components == Components::Gray;
+    let pixel_type = if gray {
+        fr::PixelType::U8
+    } else {
+        fr::PixelType::U8x3
     };
     let src =
         fr::images::Image::from_vec_u8(scaled.width, scaled.height, scaled.pixels, pixel_type)
@@ -259,15 +263,19 @@ fn resize(
         )
         .context("resizing")?;
     drop(src);
-    let channels = if components == Components::Gray { 1 } else { 3 };
+    let channels = if gray { 1 } else { 3 };
     let upright = match orientation {
         1 => dst.into_vec(),
         o => to_upright(dst.buffer(), stored_w, stored_h, channels, o).0,
     };
-    let mut out = Vec::with_capacity((tw * th / 4) as usize);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, settings.jpeg_quality)
-        .encode(&upright, tw, th, color)
-        .context("encoding the resized JPEG")?;
+    let out = encode_jpeg(
+        settings.encoder,
+        &upright,
+        tw,
+        th,
+        gray,
+        settings.jpeg_quality,
+    )?;
     Ok(PreparedPhoto {
         jpeg: Bytes::from(out),
         width: tw,

@@ -155,8 +155,27 @@ pub async fn download_report(
             })?;
             Ok((headers, body).into_response())
         }
+        DownloadMode::Joined => {
+            let body = read_joined(upstream).await.map_err(|e| {
+                ApiError::Upstream(format!("reading the report from Cloudinary: {e}"))
+            })?;
+            Ok((headers, body).into_response())
+        }
         DownloadMode::Streamed => {
             Ok((headers, Body::from_stream(upstream.bytes_stream())).into_response())
         }
     }
+}
+
+/// The body as `requests`' `response.content` reads it: every chunk copied
+/// into a buffer of its own as it arrives (`iter_content`), then all of them
+/// joined into one (`b"".join(...)`) before the list is let go.
+async fn read_joined(mut upstream: reqwest::Response) -> reqwest::Result<bytes::Bytes> {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    while let Some(chunk) = upstream.chunk().await? {
+        chunks.push(chunk.to_vec());
+    }
+    let joined = chunks.concat();
+    drop(chunks);
+    Ok(bytes::Bytes::from(joined))
 }

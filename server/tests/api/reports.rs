@@ -222,3 +222,59 @@ async fn observability_endpoints_answer() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_download_mode_answers_the_stored_report_byte_for_byte() {
+    use report_server::settings::DownloadMode;
+    for mode in [
+        DownloadMode::Buffered,
+        DownloadMode::Joined,
+        DownloadMode::Streamed,
+    ] {
+        let mut settings = settings_with(FetchMode::OneAtATime, EmbedMode::Passthrough, 320);
+        settings.reports.download = mode;
+        let app = spawn_app(settings).await;
+        let ack: Value = app
+            .submit(&app.submission(2, 3))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let job = app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
+        assert_eq!(job["status"], "completed", "{mode:?}: {job}");
+        for report in ["pdf", "excel"] {
+            let link = &job["results"][report];
+            let answered = app
+                .http
+                .get(app.url(link["url"].as_str().unwrap()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answered.status().as_u16(), 200, "{mode:?} {report}");
+            let answered = answered.bytes().await.unwrap();
+            let stored = app
+                .http
+                .get(link["cloudinary_url"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(
+                link["bytes"].as_u64(),
+                Some(stored.len() as u64),
+                "{mode:?} {report}"
+            );
+            assert!(
+                stored.len() > 1000,
+                "{mode:?} {report}: {} bytes",
+                stored.len()
+            );
+            assert!(
+                answered == stored,
+                "{mode:?} {report}: the answer differs from the stored file"
+            );
+        }
+    }
+}
