@@ -146,6 +146,15 @@ pub fn apply_allocator_options(opts: &AllocatorSettings) -> serde_json::Value {
         return serde_json::json!({ "applied": false, "reason": "jemalloc is not the global allocator" });
     }
     let mut errors = Vec::new();
+    // jemalloc serves blocks over `opt.oversize_threshold` (8 MiB) from an
+    // arena of their own that it makes on first use and, when the default
+    // decay is positive then, sets to purge at once: a freed block of that
+    // size goes back to the OS, as glibc unmaps a block over its mmap
+    // threshold on free. Make it now, before the profile's decay becomes the
+    // default, and leave it alone below, so that it keeps purging at once
+    // whatever the profile sets (`dirty_decay_ms = -1`, glibc's heap that
+    // keeps freed blocks, included).
+    let oversize_arena = make_oversize_arena();
     if let Err(e) = tikv_jemalloc_ctl::background_thread::write(opts.background_thread) {
         errors.push(format!("background_thread: {e}"));
     }
@@ -179,7 +188,7 @@ pub fn apply_allocator_options(opts: &AllocatorSettings) -> serde_json::Value {
         // `arenas.narenas`.
         #[allow(unsafe_code)]
         let live = unsafe { tikv_jemalloc_ctl::raw::read::<bool>(initialized.as_bytes()) };
-        if live != Ok(true) {
+        if live != Ok(true) || Some(i) == oversize_arena {
             continue;
         }
         for (what, value) in [
@@ -197,6 +206,27 @@ pub fn apply_allocator_options(opts: &AllocatorSettings) -> serde_json::Value {
         }
     }
     allocator_options(errors)
+}
+
+/// Create jemalloc's oversize arena (by one allocation over its threshold,
+/// given back at once; its pages are never touched) and return its index,
+/// `opt.narenas` (the first index after the automatic arenas), or `None`
+/// when there is none (`oversize_threshold:0`).
+fn make_oversize_arena() -> Option<u32> {
+    // SAFETY: NUL-terminated names of a size_t and an unsigned option.
+    #[allow(unsafe_code)]
+    let (threshold, narenas) = unsafe {
+        (
+            tikv_jemalloc_ctl::raw::read::<usize>(b"opt.oversize_threshold\0").ok()?,
+            tikv_jemalloc_ctl::raw::read::<u32>(b"opt.narenas\0").ok()?,
+        )
+    };
+    if threshold == 0 {
+        return None;
+    }
+    let block: Vec<u8> = Vec::with_capacity(threshold + 1);
+    drop(std::hint::black_box(block));
+    Some(narenas)
 }
 
 fn allocator_options(errors: Vec<String>) -> serde_json::Value {
