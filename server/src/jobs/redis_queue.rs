@@ -134,25 +134,35 @@ impl RedisQueue {
     /// Run `f` on the shared connection, reconnecting once if it fails.
     fn call<T>(&self, f: impl Fn(&mut Connection) -> redis::RedisResult<T>) -> anyhow::Result<T> {
         let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        for attempt in 0..2 {
+        // Three tries: a connection dropped by Redis, or a connect or call
+        // cut by a signal (EINTR: a child process of the caller exiting),
+        // is tried again; anything else is the answer.
+        const TRIES: usize = 3;
+        for attempt in 1..=TRIES {
             if slot.is_none() {
-                let c = self
+                match self
                     .client
-                    .get_connection_with_timeout(Duration::from_secs(2))?;
-                c.set_read_timeout(Some(Duration::from_secs(5)))?;
-                c.set_write_timeout(Some(Duration::from_secs(5)))?;
-                *slot = Some(c);
+                    .get_connection_with_timeout(Duration::from_secs(2))
+                {
+                    Ok(c) => {
+                        c.set_read_timeout(Some(Duration::from_secs(5)))?;
+                        c.set_write_timeout(Some(Duration::from_secs(5)))?;
+                        *slot = Some(c);
+                    }
+                    Err(e) if attempt < TRIES && e.is_io_error() => continue,
+                    Err(e) => return Err(e.into()),
+                }
             }
             let conn = slot.as_mut().expect("connected above");
             match f(conn) {
                 Ok(v) => return Ok(v),
-                Err(e) if attempt == 0 && (e.is_io_error() || e.is_connection_dropped()) => {
+                Err(e) if attempt < TRIES && (e.is_io_error() || e.is_connection_dropped()) => {
                     *slot = None;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        anyhow::bail!("Redis connection lost twice in a row")
+        anyhow::bail!("Redis connection lost {TRIES} times in a row")
     }
 
     /// Queue a new job (after its row is committed).
