@@ -25,7 +25,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::crash::{Crash, Started};
 
@@ -109,6 +109,8 @@ pub struct ServerProcess {
     cwd: PathBuf,
     started: SystemTime,
     core_limit: Option<u64>,
+    /// True once everything it wrote on stdout is in its log.
+    stdout_done: watch::Receiver<bool>,
 }
 
 /// The target ended before it was ready; the error of
@@ -194,7 +196,8 @@ impl ServerProcess {
         let pid = child.id().context("the server exited at once")?;
         let stdout = child.stdout.take().context("the server's stdout")?;
         let (ready_tx, ready_rx) = oneshot::channel();
-        tokio::spawn(forward_stdout(stdout, log, ready_tx));
+        let (done_tx, stdout_done) = watch::channel(false);
+        tokio::spawn(forward_stdout(stdout, log, ready_tx, done_tx));
         let ready_rx = wait_ready(cmd.readiness.clone(), ready_rx, cmd.log.clone());
 
         let mut this = ServerProcess {
@@ -210,12 +213,14 @@ impl ServerProcess {
             },
             started,
             core_limit,
+            stdout_done,
         };
         let outcome = tokio::select! {
             r = tokio::time::timeout(ready_timeout, ready_rx) => r,
             status = this.child.wait() => {
                 let status = status?;
                 this.exited = Some(status);
+                this.output_written().await;
                 return Err(ExitedBeforeReady { crash: this.crash(status, true), status }.into());
             }
         };
@@ -236,6 +241,7 @@ impl ServerProcess {
                 let status = tokio::time::timeout(Duration::from_secs(5), this.child.wait()).await;
                 if let Ok(Ok(status)) = status {
                     this.exited = Some(status);
+                    this.output_written().await;
                     return Err(ExitedBeforeReady {
                         crash: this.crash(status, true),
                         status,
@@ -264,9 +270,19 @@ impl ServerProcess {
         }
     }
 
+    /// Waits, at most 1 s, until everything it wrote on stdout is in its
+    /// log. A task copies stdout there and can lag behind the process's end
+    /// (a line printed just before a crash); read the log's last lines
+    /// after this. The wait ends early when its stdout closes.
+    pub async fn output_written(&self) {
+        let mut done = self.stdout_done.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(1), done.wait_for(|d| *d)).await;
+    }
+
     /// What is known of its end by `status` (its own, not the harness's
     /// kill): the signal, its last lines, its core file (moved into the
-    /// folder of its log when written into its working directory).
+    /// folder of its log when written into its working directory). Await
+    /// [`ServerProcess::output_written`] first.
     pub fn crash(&self, status: ExitStatus, before_ready: bool) -> Crash {
         Crash::examine(
             status,
@@ -448,11 +464,12 @@ async fn wait_ready(
 }
 
 /// Sends the first stdout line to `ready`, then appends every line to `log`
-/// so the pipe never fills.
+/// so the pipe never fills; says `done` when stdout is closed.
 async fn forward_stdout(
     stdout: tokio::process::ChildStdout,
     mut log: File,
     ready: oneshot::Sender<String>,
+    done: watch::Sender<bool>,
 ) {
     let mut lines = BufReader::new(stdout).lines();
     let mut ready = Some(ready);
@@ -462,6 +479,7 @@ async fn forward_stdout(
         }
         let _ = writeln!(log, "{line}");
     }
+    let _ = done.send(true);
 }
 
 /// The last `n` lines of `path`, for error messages.

@@ -283,6 +283,7 @@ async fn one(
             false
         }
         _ => {
+            server.output_written().await;
             report
                 .crashes
                 .push((n, dir.to_path_buf(), server.crash(status, false)));

@@ -242,6 +242,11 @@ impl<'a> Supervisor<'a> {
         max_restarts: u32,
     ) -> anyhow::Result<Option<End>> {
         let status = status.context("waiting for the server")?;
+        // Its last stdout lines into its log before the crash section
+        // reads them.
+        if let Some(r) = &self.running {
+            r.server.output_written().await;
+        }
         let cause = self.record_exit(status);
         if cause == ExitCause::Crashed {
             self.notes.push(format!(
