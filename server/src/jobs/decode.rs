@@ -98,15 +98,18 @@ fn with_libjpeg_turbo(jpeg: &[u8], want_w: u32, want_h: u32, gray: bool) -> anyh
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)) {
         Ok(result) => result.context("the JPEG does not decode (libjpeg-turbo)"),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "libjpeg failed".to_string());
-            anyhow::bail!("the JPEG does not decode ({message})")
-        }
+        Err(payload) => anyhow::bail!("the JPEG does not decode ({})", libjpeg_message(&*payload)),
     }
+}
+
+/// libjpeg's message out of the payload of its fatal error's unwind (the
+/// `mozjpeg` crate unwinds with the message as a `String`).
+pub(super) fn libjpeg_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "libjpeg failed".to_string())
 }
 
 #[cfg(test)]

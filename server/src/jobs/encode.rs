@@ -15,6 +15,7 @@
 
 use anyhow::Context;
 
+use super::decode::libjpeg_message;
 use crate::settings::PhotoEncoder;
 
 /// `pixels` (`width` x `height`, 1 sample per pixel when `gray`, else RGB)
@@ -82,14 +83,10 @@ fn with_libjpeg_turbo(
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(encode)) {
         Ok(result) => result.context("encoding the resized JPEG (libjpeg-turbo)"),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "libjpeg failed".to_string());
-            anyhow::bail!("encoding the resized JPEG (libjpeg-turbo: {message})")
-        }
+        Err(payload) => anyhow::bail!(
+            "encoding the resized JPEG (libjpeg-turbo: {})",
+            libjpeg_message(&*payload)
+        ),
     }
 }
 
