@@ -30,6 +30,8 @@ pub struct AppState {
     pub ballast: RuntimeBallast,
     /// Finished jobs' buffers awaiting the modelled cyclic collection.
     pub collector: Arc<Collector>,
+    /// `<data_dir>/tmp`: spooled uploads and incremental PDFs.
+    pub tmp_dir: PathBuf,
     pub started: Instant,
 }
 
@@ -183,6 +185,7 @@ impl Application {
             allocator_options,
             ballast,
             collector,
+            tmp_dir,
             started: Instant::now(),
         });
         Ok(Application {
@@ -227,9 +230,8 @@ impl Application {
             Role::Worker => worker_router(self.state.clone()),
             Role::All | Role::Web => router(self.state.clone()),
         };
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let http = self.state.settings.http.clone();
+        crate::serve::serve(self.listener, app, &http, shutdown).await?;
         self.state.queue.stop();
         let workers = self.workers;
         tokio::task::spawn_blocking(move || {
