@@ -107,6 +107,9 @@ pub fn storage_full(e: &anyhow::Error) -> Option<String> {
     })
 }
 
+/// Seconds a 503 asks the client to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 5;
+
 /// The JSON error body.
 pub fn error_body(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({ "error": { "code": code, "message": message } })
@@ -122,10 +125,16 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp = (status, Json(error_body(code, &message))).into_response();
+        let mut body = error_body(code, &message);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The wait in the header and in the JSON, for clients that read
+            // only the body.
+            body["error"]["retry_after_secs"] = RETRY_AFTER_SECS.into();
+        }
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         resp
     }
