@@ -258,6 +258,14 @@ pub fn unfinished_jobs(conn: &Connection) -> anyhow::Result<Vec<(i64, u32)>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Jobs stored as pending, oldest first (the periodic re-queue of the
+/// Redis backend).
+pub fn pending_jobs(conn: &Connection) -> anyhow::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = 'pending' ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Which stored report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {

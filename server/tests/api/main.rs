@@ -11,6 +11,7 @@ mod helpers;
 mod origin;
 mod pdf_output;
 mod pdf_read;
+mod redis_down;
 mod reports;
 mod restart;
 mod retention;
