@@ -38,7 +38,7 @@ use fast_image_resize as fr;
 use image::DynamicImage;
 
 use super::cost::mib;
-use super::decode::decode_scaled;
+use super::decode::{Samples, decode_scaled};
 use super::encode::encode_jpeg;
 use super::orientation::{exif_orientation, swaps_sides, to_upright};
 use crate::imagecheck::ImageScan;
@@ -244,9 +244,9 @@ fn resize(
         (width, height)
     };
     let (tw, th) = fit_within(uw, uh, settings.max_px);
-    if ((tw, th) == (uw, uh) && orientation == 1) || components == Components::Cmyk {
-        // Small enough and upright already (or CMYK, which the encoder
-        // cannot write): pass the bytes through.
+    if (tw, th) == (uw, uh) && orientation == 1 {
+        // Small enough and upright already: pass the bytes through (a CMYK
+        // one too: the PDF shows it as DeviceCMYK).
         return Ok(PreparedPhoto {
             jpeg: bytes,
             width,
@@ -260,13 +260,14 @@ fn resize(
     } else {
         (tw, th)
     };
-    let scaled = decode_scaled(
-        settings.decoder,
-        &bytes,
-        stored_w,
-        stored_h,
-        components == Components::Gray,
-    )?;
+    // CMYK and YCCK photos are decoded to RGB like any other, so they are
+    // resized, turned upright and re-encoded too.
+    let samples = match components {
+        Components::Gray => Samples::Gray,
+        Components::Rgb => Samples::Rgb,
+        Components::Cmyk => Samples::CmykToRgb,
+    };
+    let scaled = decode_scaled(settings.decoder, &bytes, stored_w, stored_h, samples)?;
     drop(bytes);
     let gray = components == Components::Gray;
     let pixel_type = if gray {
@@ -312,6 +313,9 @@ fn resize(
         pixels: None,
     })
 }
+
+#[cfg(test)]
+mod cmyk_tests;
 
 #[cfg(test)]
 mod tests {
