@@ -32,7 +32,9 @@ Examples:
 
 Exit codes: 0 passed, 1 over the budget, inside the headroom, regressed, or
 the run did not finish, 2 bad arguments or files (including a missing or
-malformed baseline), 3 the harness itself failed.";
+malformed baseline), 3 the harness itself failed, 4 the gated run's load
+failed (a step answered an error, fewer reports than asked, ...: its peak
+gates nothing).";
 
 /// Flags of `oomlab gate`.
 #[derive(Debug, Clone, Args)]

@@ -35,8 +35,19 @@ Examples:
   # Your own app (a target file; its whole process tree is measured):
   oomlab run --target flask-reportlab --scenario single-report
 
-Exit codes: 0 within the limit, 1 limit crossed or server killed or crashed,
-2 bad arguments or files, 3 the harness itself failed or was interrupted.";
+Outcomes (run.json verdict.outcome) and exit codes:
+  within_limit   0  the load did its work and memory stayed within the limit
+  timed_out      0  --max-duration passed first, within the limit, no check failed
+  killed         1  the server was killed for crossing the limit
+  crossed        1  the limit was crossed with --enforce off
+  crashed        1  the server exited on its own before the load was done
+  load_failed    4  the load did not do its work: a step answered an error or
+                    nothing, fewer submissions or reports than asked, a report
+                    missing or not a PDF/xlsx, a [thresholds] check or an app
+                    error line ([log] error_regex); the peak is not an answer
+  interrupted    3  Ctrl-C or SIGTERM
+Other exit codes: 2 bad arguments or files (the message names the flag or
+file, the key and the fix), 3 the harness itself failed.";
 
 /// Flags of `oomlab run`.
 #[derive(Debug, Clone, Args)]

@@ -22,7 +22,8 @@ fn run_help_explains_every_flag_with_examples() {
         "--server-bin",
         "--stop-grace",
         "Examples:",
-        "Exit codes",
+        "exit codes",
+        "load_failed    4",
     ] {
         assert!(help.contains(flag), "help lacks {flag}:\n{help}");
     }

@@ -18,3 +18,4 @@ mod run;
 mod schema;
 mod start_stop;
 mod watchdog;
+mod work;
