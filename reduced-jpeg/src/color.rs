@@ -53,7 +53,7 @@ fn upsample_row(p: &Plane, y: usize, fancy: bool, out: &mut [u8]) {
     let fancy_v = fancy && p.vx == 2;
     if fancy_v {
         let near = (y / 2).min(last);
-        let far = if y % 2 == 0 {
+        let far = if y.is_multiple_of(2) {
             near.saturating_sub(1)
         } else {
             (near + 1).min(last)
@@ -74,7 +74,7 @@ fn upsample_row(p: &Plane, y: usize, fancy: bool, out: &mut [u8]) {
                 *o = v as u8;
             }
         } else if p.hx == 1 {
-            let bias = if y % 2 == 0 { 1 } else { 2 };
+            let bias = if y.is_multiple_of(2) { 1 } else { 2 };
             for (x, o) in out.iter_mut().enumerate() {
                 *o = ((sum(x.min(p.stride - 1)) + bias) >> 2) as u8;
             }
@@ -127,7 +127,13 @@ fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
 /// RGB of a CMYK sample as libjpeg would output it (for Adobe files: 255 is
 /// no ink). The conversion is the naive one, without a colour profile.
 pub fn cmyk_to_rgb(cmyk: [u8; 4], inverted: bool) -> [u8; 3] {
-    let ink = |v: u8| if inverted { u32::from(v) } else { 255 - u32::from(v) };
+    let ink = |v: u8| {
+        if inverted {
+            u32::from(v)
+        } else {
+            255 - u32::from(v)
+        }
+    };
     let k = ink(cmyk[3]);
     [0, 1, 2].map(|i| ((ink(cmyk[i]) * k + 127) / 255) as u8)
 }

@@ -15,10 +15,12 @@ use crate::huffman::BitReader;
 use crate::idct::idct;
 use crate::plan::Geometry;
 use crate::scan::{self, ReducedBlock, ScanState, Slots, Stop};
-use crate::{ColorType, Decoded, Error, Header};
+use crate::{ColorType, Decoded, Error, Header, Keep};
 
-/// Reduced coefficients of one component (progressive only).
+/// Coefficients of one component (progressive only).
 struct Coefficients {
+    /// Coefficients stored per block side.
+    k: usize,
     coefs: Vec<i16>,
     /// One mask per block; empty when nothing is dropped (k = 8).
     history: Vec<u64>,
@@ -82,7 +84,7 @@ fn segment_effect(
         }
         0xC3 => return Err(Error::Unsupported("lossless JPEG")),
         0xC5..=0xC7 => return Err(Error::Unsupported("hierarchical JPEG")),
-        0xC9..=0xCB | 0xCD..=0xCF | 0xCC => {
+        0xC9..=0xCF => {
             return Err(Error::Unsupported("arithmetic coding"));
         }
         0xC4 => header::parse_dht(body, tables)?,
@@ -98,7 +100,12 @@ fn segment_effect(
 
 /// Decode `data` at `1 / scale_denom`, refusing to hold more than
 /// `max_bytes`.
-pub(crate) fn decode(data: &[u8], scale_denom: u8, max_bytes: u64) -> Result<Decoded, Error> {
+pub(crate) fn decode(
+    data: &[u8],
+    scale_denom: u8,
+    max_bytes: u64,
+    keep: Keep,
+) -> Result<Decoded, Error> {
     let mut tables = Tables::default();
     let mut frame = None;
     let mut image: Option<Image> = None;
@@ -117,7 +124,9 @@ pub(crate) fn decode(data: &[u8], scale_denom: u8, max_bytes: u64) -> Result<Dec
         }
         let step = header::segment(data, at + 1).and_then(|(body, next)| {
             if marker == 0xDA {
-                let img = image.as_mut().ok_or(Error::Malformed("a scan before the frame"))?;
+                let img = image
+                    .as_mut()
+                    .ok_or(Error::Malformed("a scan before the frame"))?;
                 let scan = header::parse_sos(body, &img.frame)?;
                 let (end, complete) = decode_scan(img, &scan, &tables, data, next);
                 partial |= !complete;
@@ -125,10 +134,10 @@ pub(crate) fn decode(data: &[u8], scale_denom: u8, max_bytes: u64) -> Result<Dec
                 return Ok(end);
             }
             segment_effect(marker, body, &mut tables, &mut frame)?;
-            if image.is_none() {
-                if let Some(f) = frame.take() {
-                    image = Some(allocate(f, scale_denom, max_bytes)?);
-                }
+            if image.is_none()
+                && let Some(f) = frame.take()
+            {
+                image = Some(allocate(f, scale_denom, max_bytes, keep)?);
             }
             Ok(next)
         });
@@ -150,14 +159,14 @@ pub(crate) fn decode(data: &[u8], scale_denom: u8, max_bytes: u64) -> Result<Dec
     }
     partial |= img.dc_seen.iter().any(|&seen| !seen);
     let model = color_model(&img.frame, &tables);
-    finish(img, model, tables.orientation.unwrap_or(1), partial)
+    finish(img, model, tables.orientation.unwrap_or(1), partial, keep)
 }
 
-fn allocate(frame: Frame, scale_denom: u8, max_bytes: u64) -> Result<Image, Error> {
+fn allocate(frame: Frame, scale_denom: u8, max_bytes: u64, keep: Keep) -> Result<Image, Error> {
     let geometry = Geometry::new(&frame, scale_denom)?;
     // Checked before anything proportional to the image is allocated.
     let channels = if frame.components.len() == 1 { 1 } else { 3 };
-    let needed = geometry.held_bytes(frame.progressive, channels);
+    let needed = geometry.held_bytes(frame.progressive, channels, keep);
     if needed > max_bytes {
         return Err(Error::TooLarge {
             needed,
@@ -169,10 +178,18 @@ fn allocate(frame: Frame, scale_denom: u8, max_bytes: u64) -> Result<Image, Erro
         let coefficients = geometry
             .comps
             .iter()
-            .map(|c| Coefficients {
-                coefs: vec![0; c.bw * c.bh * c.k * c.k],
-                history: if c.k < 8 { vec![0; c.bw * c.bh] } else { Vec::new() },
-                slots: scan::slots(c.k),
+            .map(|c| {
+                let k = keep.stored_side(c.k);
+                Coefficients {
+                    k,
+                    coefs: vec![0; c.bw * c.bh * k * k],
+                    history: if k < 8 {
+                        vec![0; c.bw * c.bh]
+                    } else {
+                        Vec::new()
+                    },
+                    slots: scan::slots(k),
+                }
             })
             .collect();
         (coefficients, Vec::new())
@@ -246,7 +263,7 @@ fn decode_scan(
             }
             let c = &mut coefficients[ci];
             let b = by * g.bw + bx;
-            let kk = g.k * g.k;
+            let kk = c.k * c.k;
             let mut block = ReducedBlock {
                 coefs: &mut c.coefs[b * kk..(b + 1) * kk],
                 history: c.history.get_mut(b).unwrap_or(&mut spare),
@@ -296,19 +313,34 @@ fn color_model(frame: &Frame, tables: &Tables) -> Model {
 }
 
 /// IDCT the reduced coefficients (progressive) and convert to pixels.
-fn finish(mut img: Image, model: Model, orientation: u8, partial: bool) -> Result<Decoded, Error> {
+fn finish(
+    mut img: Image,
+    model: Model,
+    orientation: u8,
+    partial: bool,
+    keep: Keep,
+) -> Result<Decoded, Error> {
     if img.frame.progressive {
         img.planes = new_planes(&img.geometry);
-        for (ci, c) in std::mem::take(&mut img.coefficients).into_iter().enumerate() {
+        for (ci, c) in std::mem::take(&mut img.coefficients)
+            .into_iter()
+            .enumerate()
+        {
             let g = img.geometry.comps[ci];
             let q = img.quant[ci].unwrap_or([0; 64]);
             let p = &mut img.planes[ci];
-            let kk = g.k * g.k;
+            let kk = c.k * c.k;
             let mut block = [0i16; 64];
             for (b, kept) in c.coefs.chunks_exact(kk).enumerate() {
                 // The kept square in natural order; the rest stays zero.
                 for (i, &v) in kept.iter().enumerate() {
-                    block[(i / g.k) * 8 + i % g.k] = v;
+                    let (row, col) = (i / c.k, i % c.k);
+                    let v = if keep == Keep::AllZeroingDropped && (row >= g.k || col >= g.k) {
+                        0
+                    } else {
+                        v
+                    };
+                    block[row * 8 + col] = v;
                 }
                 let (bx, by) = (b % g.bw, b / g.bw);
                 let at = by * g.k * p.stride + bx * g.k;

@@ -8,9 +8,9 @@ use crate::huffman::HuffmanTable;
 
 /// Natural (row-major) index of the coefficient at each zigzag position.
 pub(crate) const UNZIGZAG: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27,
-    20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58,
-    59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
+    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
+    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// One colour component of the frame.
@@ -36,10 +36,18 @@ pub struct Frame {
 
 impl Frame {
     pub fn h_max(&self) -> usize {
-        self.components.iter().map(|c| usize::from(c.h)).max().unwrap_or(1)
+        self.components
+            .iter()
+            .map(|c| usize::from(c.h))
+            .max()
+            .unwrap_or(1)
     }
     pub fn v_max(&self) -> usize {
-        self.components.iter().map(|c| usize::from(c.v)).max().unwrap_or(1)
+        self.components
+            .iter()
+            .map(|c| usize::from(c.v))
+            .max()
+            .unwrap_or(1)
     }
     /// MCUs across and down for interleaved scans.
     pub fn mcus(&self) -> (usize, usize) {

@@ -133,14 +133,10 @@ fn red4_1d(i: [i64; 8]) -> [i64; 4] {
     let tmp2 = i[2] * FIX_1_847759065 + i[6] * -FIX_0_765366865;
     let (tmp10, tmp12) = (tmp0 + tmp2, tmp0 - tmp2);
     let (z1, z2, z3, z4) = (i[7], i[5], i[3], i[1]);
-    let tmp0 = z1 * -FIX_0_211164243
-        + z2 * FIX_1_451774981
-        + z3 * -FIX_2_172734803
-        + z4 * FIX_1_061594337;
-    let tmp2 = z1 * -FIX_0_509795579
-        + z2 * -FIX_0_601344887
-        + z3 * FIX_0_899976223
-        + z4 * FIX_2_562915447;
+    let tmp0 =
+        z1 * -FIX_0_211164243 + z2 * FIX_1_451774981 + z3 * -FIX_2_172734803 + z4 * FIX_1_061594337;
+    let tmp2 =
+        z1 * -FIX_0_509795579 + z2 * -FIX_0_601344887 + z3 * FIX_0_899976223 + z4 * FIX_2_562915447;
     [tmp10 + tmp2, tmp12 + tmp0, tmp12 - tmp0, tmp10 - tmp2]
 }
 
@@ -243,7 +239,10 @@ mod tests {
         let mut out = [0u8; 64];
         idct(8, &coef, &[1; 64], &mut out, 8);
         for (o, e) in out.iter().zip(exact) {
-            assert!((f64::from(*o) - e.clamp(0.0, 255.0)).abs() <= 1.0, "{o} vs {e}");
+            assert!(
+                (f64::from(*o) - e.clamp(0.0, 255.0)).abs() <= 1.0,
+                "{o} vs {e}"
+            );
         }
     }
 
@@ -265,7 +264,10 @@ mod tests {
                         .sum::<f64>()
                         / (cell * cell) as f64;
                     let got = f64::from(out[y * k + x]);
-                    assert!((got - mean).abs() <= 1.0, "k={k} ({x},{y}): {got} vs {mean}");
+                    assert!(
+                        (got - mean).abs() <= 1.0,
+                        "k={k} ({x},{y}): {got} vs {mean}"
+                    );
                 }
             }
         }

@@ -158,13 +158,46 @@ impl Header {
         Ok((g.width as u32, g.height as u32))
     }
 
-    /// The most bytes a [`decode`] at `1 / scale_denom` holds at once
-    /// (coefficients, planes, output and a fixed allowance for tables),
-    /// from the header alone: for a memory cap before decoding.
-    pub fn held_bytes(&self, scale_denom: u8) -> Result<u64, Error> {
+    /// The most bytes a decode at `1 / scale_denom` storing `keep` holds
+    /// at once (coefficients, planes, output and a fixed allowance for
+    /// tables), from the header alone: for a memory cap before decoding.
+    pub fn held_bytes(&self, scale_denom: u8, keep: Keep) -> Result<u64, Error> {
         let g = plan::Geometry::new(&self.frame, scale_denom)?;
         let channels = if self.components == 1 { 1 } else { 3 };
-        Ok(g.held_bytes(self.progressive, channels))
+        Ok(g.held_bytes(self.progressive, channels, keep))
+    }
+}
+
+/// Which DCT coefficients a progressive decode stores until its last scan.
+/// Sequential JPEGs store none, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Keep {
+    /// The k x k lowest frequencies per block plus one history bit per
+    /// dropped coefficient: the point of this crate, and what [`decode`]
+    /// does. The output differs from libjpeg-turbo's scaled decode by the
+    /// dropped coefficients' share of its reduced IDCT (see the crate
+    /// docs).
+    #[default]
+    Reduced,
+    /// All 64 per block (the coefficient floor of every common decoder):
+    /// libjpeg-turbo's scaled output to the bit, at libjpeg-turbo's cost.
+    All,
+    /// All 64 stored, but those outside the k x k square zeroed before the
+    /// IDCT. Gives `Reduced`'s pixels at `All`'s cost: only the tests use
+    /// it, to show that the reduced storage loses nothing but what it
+    /// drops on purpose.
+    #[doc(hidden)]
+    AllZeroingDropped,
+}
+
+impl Keep {
+    /// Coefficients stored per block side for a component whose scaled
+    /// IDCT outputs `k` x `k` samples.
+    pub(crate) fn stored_side(self, k: usize) -> usize {
+        match self {
+            Keep::Reduced => k,
+            Keep::All | Keep::AllZeroingDropped => 8,
+        }
     }
 }
 
@@ -181,7 +214,18 @@ pub fn decode_with_limit(
     scale_denom: u8,
     max_held_bytes: u64,
 ) -> Result<Decoded, Error> {
-    decoder::decode(bytes, scale_denom, max_held_bytes)
+    decode_keeping(bytes, scale_denom, max_held_bytes, Keep::Reduced)
+}
+
+/// [`decode_with_limit`], choosing which coefficients a progressive decode
+/// stores ([`Keep`]).
+pub fn decode_keeping(
+    bytes: &[u8],
+    scale_denom: u8,
+    max_held_bytes: u64,
+    keep: Keep,
+) -> Result<Decoded, Error> {
+    decoder::decode(bytes, scale_denom, max_held_bytes, keep)
 }
 
 /// The largest scale denominator (8, 4, 2, else 1) whose output of a
@@ -225,6 +269,9 @@ mod tests {
     fn non_jpeg_input_is_refused() {
         assert_eq!(decode(b"\x89PNG", 4).unwrap_err(), Error::NotJpeg);
         assert_eq!(decode(b"", 4).unwrap_err(), Error::NotJpeg);
-        assert_eq!(decode(b"\xFF\xD8", 4).unwrap_err(), Error::Malformed("no frame header"));
+        assert_eq!(
+            decode(b"\xFF\xD8", 4).unwrap_err(),
+            Error::Malformed("no frame header")
+        );
     }
 }

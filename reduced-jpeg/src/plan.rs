@@ -2,8 +2,8 @@
 //! size, how many coefficients each component keeps, the planes and their
 //! upsampling, and from those the bytes the decode holds.
 
-use crate::Error;
 use crate::header::Frame;
+use crate::{Error, Keep};
 
 /// One component's share of the decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +54,7 @@ impl Geometry {
                 // instead of upsampling where the ratio is a power of two
                 // (4:2:0 chroma at 1/4 is decoded at 4x4 per block).
                 let mut kc = k;
-                while kc < 8 && (hmax * k) % (ch * kc * 2) == 0 && (vmax * k) % (cv * kc * 2) == 0
-                {
+                while kc < 8 && (hmax * k) % (ch * kc * 2) == 0 && (vmax * k) % (cv * kc * 2) == 0 {
                     kc *= 2;
                 }
                 let (h_in, v_in) = (ch * kc / k, cv * kc / k);
@@ -83,8 +82,9 @@ impl Geometry {
 
     /// Bytes of one component's reduced coefficients: k x k i16 per block,
     /// plus a 64-bit history mask per block when coefficients are dropped.
-    pub(crate) fn coefficient_bytes(c: &CompGeom) -> u64 {
-        let per_block = 2 * c.k * c.k + if c.k < 8 { 8 } else { 0 };
+    pub(crate) fn coefficient_bytes(c: &CompGeom, keep: Keep) -> u64 {
+        let k = keep.stored_side(c.k);
+        let per_block = 2 * k * k + if k < 8 { 8 } else { 0 };
         (c.bw * c.bh * per_block) as u64
     }
 
@@ -98,13 +98,18 @@ impl Geometry {
     /// (the coefficients are freed before the output is allocated), then
     /// the planes, the output and a row per component; for a sequential
     /// one, planes filled block by block, then the same conversion.
-    pub(crate) fn held_bytes(&self, progressive: bool, channels: usize) -> u64 {
+    pub(crate) fn held_bytes(&self, progressive: bool, channels: usize, keep: Keep) -> u64 {
         let planes: u64 = self.comps.iter().map(Self::plane_bytes).sum();
         let output = (self.width * self.height * channels) as u64;
         let rows = (self.comps.len() * self.width) as u64;
         let converting = planes + output + rows;
         let filling = if progressive {
-            planes + self.comps.iter().map(Self::coefficient_bytes).sum::<u64>()
+            planes
+                + self
+                    .comps
+                    .iter()
+                    .map(|c| Self::coefficient_bytes(c, keep))
+                    .sum::<u64>()
         } else {
             planes
         };
@@ -154,8 +159,11 @@ mod tests {
         let floor = 3 * 345_600 * 128;
         let coefs = 3 * 345_600 * (8 + 8);
         let planes = 3 * 1440 * 960;
-        assert_eq!(g.held_bytes(true, 3), FIXED_BYTES + coefs + planes);
-        assert!(g.held_bytes(true, 3) * 5 < floor);
+        assert_eq!(
+            g.held_bytes(true, 3, Keep::Reduced),
+            FIXED_BYTES + coefs + planes
+        );
+        assert!(g.held_bytes(true, 3, Keep::Reduced) * 5 < floor);
     }
 
     #[test]

@@ -61,14 +61,14 @@ impl ReducedBlock<'_> {
     /// Refine a coefficient that has history by one correction bit `bit`
     /// (G.1.2.3): only a kept coefficient's magnitude changes.
     fn refine(&mut self, zz: usize, p1: i16) {
-        if let Some(c) = self.coefs.get_mut(usize::from(self.slots[zz])) {
-            if *c & p1 == 0 {
-                *c = if *c >= 0 {
-                    c.wrapping_add(p1)
-                } else {
-                    c.wrapping_sub(p1)
-                };
-            }
+        if let Some(c) = self.coefs.get_mut(usize::from(self.slots[zz]))
+            && *c & p1 == 0
+        {
+            *c = if *c >= 0 {
+                c.wrapping_add(p1)
+            } else {
+                c.wrapping_sub(p1)
+            };
         }
     }
 }
@@ -100,8 +100,16 @@ impl<'t> ScanState<'t> {
     pub(crate) fn new(scan: &'t Scan, tables: &'t Tables) -> ScanState<'t> {
         ScanState {
             scan,
-            dc: scan.components.iter().map(|s| tables.dc[s.dc_table].as_ref()).collect(),
-            ac: scan.components.iter().map(|s| tables.ac[s.ac_table].as_ref()).collect(),
+            dc: scan
+                .components
+                .iter()
+                .map(|s| tables.dc[s.dc_table].as_ref())
+                .collect(),
+            ac: scan
+                .components
+                .iter()
+                .map(|s| tables.ac[s.ac_table].as_ref())
+                .collect(),
             pred: [0; 4],
             eobrun: 0,
         }
@@ -114,7 +122,10 @@ impl<'t> ScanState<'t> {
         i: usize,
         block: &mut [i16; 64],
     ) -> Result<(), Stop> {
-        let (dc, ac) = (self.dc[i].ok_or(Stop::Corrupt)?, self.ac[i].ok_or(Stop::Corrupt)?);
+        let (dc, ac) = (
+            self.dc[i].ok_or(Stop::Corrupt)?,
+            self.ac[i].ok_or(Stop::Corrupt)?,
+        );
         *block = [0; 64];
         let s = r.decode(dc)?;
         if s > 15 {
@@ -340,7 +351,11 @@ mod tests {
     fn kept_slots_are_the_low_frequency_square() {
         let s = slots(2);
         let kept: Vec<usize> = (0..64).filter(|&z| s[z] != DROPPED).collect();
-        assert_eq!(kept, vec![0, 1, 2, 4], "zigzag 0,1,2,4 are (0,0),(0,1),(1,0),(1,1)");
+        assert_eq!(
+            kept,
+            vec![0, 1, 2, 4],
+            "zigzag 0,1,2,4 are (0,0),(0,1),(1,0),(1,1)"
+        );
         assert_eq!(slots(4).iter().filter(|&&v| v != DROPPED).count(), 16);
         assert_eq!(slots(8).iter().filter(|&&v| v != DROPPED).count(), 64);
         assert_eq!(slots(1).iter().filter(|&&v| v != DROPPED).count(), 1);

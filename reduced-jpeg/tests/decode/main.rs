@@ -1,0 +1,6 @@
+//! Integration tests of reduced-jpeg, one binary (the peak-memory test has
+//! its own file: it installs a counting global allocator).
+
+mod compare;
+mod corpus;
+mod support;
