@@ -3,4 +3,5 @@
 
 mod compare;
 mod corpus;
+mod robustness;
 mod support;
