@@ -158,6 +158,20 @@ impl Header {
         Ok((g.width as u32, g.height as u32))
     }
 
+    /// Bytes of every DCT coefficient of the image (64 x 2 bytes per block
+    /// of each component, padded to whole MCUs): what a common progressive
+    /// decoder holds until its last scan, whatever the output scale.
+    pub fn coefficient_floor(&self) -> u64 {
+        plan::Geometry::new(&self.frame, 1)
+            .map(|g| {
+                g.comps
+                    .iter()
+                    .map(|c| plan::Geometry::coefficient_bytes(c, Keep::All))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
     /// The most bytes a decode at `1 / scale_denom` storing `keep` holds
     /// at once (coefficients, planes, output and a fixed allowance for
     /// tables), from the header alone: for a memory cap before decoding.

@@ -42,6 +42,7 @@ fn a_reduced_decode_holds_what_the_header_predicts_and_a_fraction_of_the_floor()
         let jpeg = encode_mozjpeg(&rgb, w, h, o);
         let header = Header::read(&jpeg).unwrap();
         let floor = coefficient_floor(w, h, (usize::from(chroma.0), usize::from(chroma.1)));
+        assert_eq!(header.coefficient_floor(), floor as u64);
         for (denom, keep) in [(4u8, Keep::Reduced), (2, Keep::Reduced), (4, Keep::All)] {
             let (d, peak) =
                 peak_during(|| decode_keeping(&jpeg, denom, DEFAULT_MAX_HELD_BYTES, keep).unwrap());
