@@ -1,0 +1,7 @@
+//! Integration tests of reduced-jpeg, one binary (the peak-memory test has
+//! its own file: it installs a counting global allocator).
+
+mod compare;
+mod corpus;
+mod robustness;
+mod support;
