@@ -98,6 +98,23 @@ fn the_table_has_one_row_per_profile_with_its_verdict_and_peaks() {
 }
 
 #[test]
+fn a_profile_whose_load_failed_is_incomplete_never_held() {
+    let mut runs = matrix();
+    let lean = runs.last_mut().unwrap();
+    lean.report = fixtures::load_failed(lean.report.clone());
+    let r = compare::build(&runs, 512 * MB, Some(300.0), vec![]);
+    let lean = &r.rows[2];
+    assert!(
+        matches!(&lean.verdict, RowVerdict::Incomplete { why }
+        if why.contains("the load failed: upload photo answered 404")),
+        "{:?}",
+        lean.verdict
+    );
+    let md = compare::markdown::render(&pinned(r));
+    assert!(md.contains("the load failed"), "{md}");
+}
+
+#[test]
 fn the_markdown_is_pinned() {
     let r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));
     insta::assert_snapshot!(compare::markdown::render(&r));
