@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A byte size given on the command line, e.g. `512MiB` (MB is read as MiB,
-/// as the hosting platforms write it). Never 0.
+/// as the hosting platforms write it). Never 0, never without a unit: clap
+/// prefixes the message with the flag, `invalid value '512' for '--limit
+/// <SIZE>': `512` has no unit: write 512MiB ...` (exit 2).
 pub fn size(s: &str) -> Result<u64, String> {
     match memstats::parse_bytes(s) {
         Ok(0) => Err("the size is 0; write e.g. 512MiB".into()),
         Ok(b) => Ok(b),
-        Err(e) => Err(format!("{e}; write e.g. 512MiB")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -317,7 +319,8 @@ mod tests {
     fn sizes_refuse_zero_and_nonsense() {
         assert_eq!(size("512MiB").unwrap(), 512 << 20);
         assert_eq!(size("512MB").unwrap(), 512 << 20);
-        assert!(size("0").is_err());
+        assert!(size("0MiB").unwrap_err().contains("is 0"));
+        assert!(size("512").unwrap_err().contains("write 512MiB"));
         assert!(size("lots").unwrap_err().contains("512MiB"));
     }
 

@@ -44,7 +44,7 @@ pub fn line(shared: &Shared) -> String {
         })
         .unwrap_or_default();
     format!(
-        "{:>6.1} s  RSS {} / {} MB ({pct:>3.0}%)  VmHWM {}{jobs}{}",
+        "{:>6.1} s  RSS {} / {} MiB ({pct:>3.0}%)  VmHWM {}{jobs}{}",
         shared.now_ms() as f64 / 1000.0,
         format_mb(s.rss),
         format_mb(shared.limit),

@@ -84,7 +84,7 @@ pub struct GateArgs {
 
     /// With --baseline: the most the peak may grow against the baseline's.
     /// The default is above run-to-run noise: 10 runs of lean on two-reports
-    /// peaked at 49.3 to 58.7 MB (a 19% spread between two runs, standard
+    /// peaked at 49.3 to 58.7 MiB (a 19% spread between two runs, standard
     /// deviation 4.9%), so a smaller share fails on noise alone.
     #[arg(long, default_value = "20%", value_name = "PERCENT", value_parser = input::percent)]
     pub max_regression: f64,

@@ -141,7 +141,7 @@ fn bars(
     s
 }
 
-/// Peak memory per profile (groups) and scenario (bars), MB, with the limit.
+/// Peak memory per profile (groups) and scenario (bars), MiB, with the limit.
 pub fn memory_chart(rep: &CompareReport) -> String {
     let labels: Vec<String> = rep.rows.iter().map(|r| r.profile.clone()).collect();
     let series: Vec<(String, Vec<Option<f64>>)> = rep
@@ -162,13 +162,13 @@ pub fn memory_chart(rep: &CompareReport) -> String {
         .collect();
     let limit = rep.limit_bytes as f64 / 1048576.0;
     bars(
-        "Peak memory (RSS / VmHWM / at kill), MB",
-        "MB",
+        "Peak memory (RSS / VmHWM / at kill), MiB",
+        "MiB",
         &labels,
         &series,
         Some((
             limit,
-            format!("limit {} MB", memstats::format_mb(rep.limit_bytes)),
+            format!("limit {} MiB", memstats::format_mb(rep.limit_bytes)),
         )),
     )
 }
@@ -203,7 +203,7 @@ pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
     s.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left}th{background:#f4f4f4}</style></head><body>\n");
     let _ = writeln!(
         s,
-        "<h1>oomlab compare</h1><p>Scenarios: {}. Limit: {} MB. Built {}.</p>",
+        "<h1>oomlab compare</h1><p>Scenarios: {}. Limit: {} MiB. Built {}.</p>",
         esc(&rep.scenarios.join(", ")),
         memstats::format_mb(rep.limit_bytes),
         esc(&rep.created_at)

@@ -123,8 +123,8 @@ fn the_html_page_holds_the_table_and_inline_svg_charts() {
     assert!(html.starts_with("<!doctype html>"));
     assert_eq!(html.matches("<svg").count(), 2);
     assert!(
-        html.contains("limit 512.0 MB")
-            && html.contains("killed on two-reports at 14.2 s (531.0 MB)"),
+        html.contains("limit 512.0 MiB")
+            && html.contains("killed on two-reports at 14.2 s (531.0 MiB)"),
         "{html}"
     );
 }
