@@ -298,9 +298,10 @@ pub struct MatrixArgs {
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Stop any one run after this long, e.g. 5m.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = input::duration)]
-    pub max_run_duration: Duration,
+    /// Stop any one run of the matrix after this long, e.g. 5m or 1h30m.
+    /// `--max-run-duration` is its old name, kept for one release.
+    #[arg(long, alias = "max-run-duration", default_value = "5m", value_name = "DURATION", value_parser = input::duration)]
+    pub max_duration: Duration,
 
     /// No progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
@@ -312,7 +313,7 @@ impl MatrixArgs {
     pub fn settings(&self) -> MatrixSettings {
         MatrixSettings {
             out: self.out.clone(),
-            max_run_duration: self.max_run_duration,
+            max_run_duration: self.max_duration,
             quiet: self.quiet,
         }
     }

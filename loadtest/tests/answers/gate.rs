@@ -12,7 +12,7 @@ fn gate(from: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
         "gate",
         "--from",
         from.to_str().unwrap(),
-        "--budget",
+        "--limit",
         "512MiB",
         "--headroom",
         "10%",
@@ -55,6 +55,11 @@ fn a_peak_well_under_the_budget_passes_and_writes_junit_and_markdown() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("passed"), "{out}");
+    // The old name of --limit still works, with a warning.
+    assert!(
+        err.contains("warning: `--budget` is now `--limit`"),
+        "{err}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<testsuite") && xml.contains("peak under budget minus headroom"),
@@ -233,7 +238,7 @@ fn real_gate_of_lean_on_tiny_passes() {
             "lean",
             "--scenario",
             "tiny",
-            "--budget",
+            "--limit",
             "512MiB",
             "--headroom",
             "10%",
