@@ -41,6 +41,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Also show the load generator's (goose's) own output: its log lines
+    /// and its `N users launched.` on stdout. Off by default: they break the
+    /// live line and say nothing the report does not.
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 /// The subcommands.
@@ -123,7 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         println!("{}", args.run()?);
         return Ok(Exit::WithinLimit);
     }
-    init_logging();
+    init_logging(cli.verbose);
+    crate::silence::show_goose_output(cli.verbose);
     if let Command::Bench(args) = &cli.command {
         let result = crate::bench::run(&args.config()?)?;
         print!("{}", crate::bench::render(&result));
@@ -175,12 +182,21 @@ fn scenarios_or(
         .collect()
 }
 
-/// Logs to stderr: warnings only unless `RUST_LOG` says otherwise.
-fn init_logging() {
+/// The log filter when `RUST_LOG` is not set: warnings, but none of goose's
+/// (its WARN lines, such as a request cut by a kill, are what the report
+/// explains) unless `--verbose`.
+fn default_log_filter(verbose: bool) -> &'static str {
+    if verbose { "info" } else { "warn,goose=off" }
+}
+
+/// Logs to stderr, with colour only on a terminal.
+fn init_logging(verbose: bool) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter(verbose)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -262,6 +278,26 @@ mod tests {
             let e = e.to_string();
             assert!(e.contains(flag) && e.contains(fix), "{e}");
         }
+    }
+
+    #[test]
+    fn goose_logs_only_with_verbose_which_every_subcommand_takes() {
+        use tracing_subscriber::EnvFilter;
+        let quiet = EnvFilter::new(default_log_filter(false)).to_string();
+        assert!(
+            quiet.contains("goose=off") && quiet.contains("warn"),
+            "{quiet}"
+        );
+        let loud = EnvFilter::new(default_log_filter(true)).to_string();
+        assert!(!loud.contains("goose=off"), "{loud}");
+        for sub in ["run", "compare", "gate", "plan", "calibrate", "bench"] {
+            let e = Cli::try_parse_from(["oomlab", sub, "--verbose", "--help"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{sub}: {e}");
+            assert!(e.to_string().contains("--verbose"), "{sub}");
+        }
+        let cli = Cli::try_parse_from(["oomlab", "compare", "--verbose"]).unwrap();
+        assert!(cli.verbose);
+        assert!(!Cli::try_parse_from(["oomlab", "compare"]).unwrap().verbose);
     }
 
     #[test]
