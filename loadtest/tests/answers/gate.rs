@@ -279,3 +279,36 @@ fn the_default_regression_share_passes_run_to_run_noise_and_fails_beyond_it() {
         assert_eq!(code, want, "{mb} MiB: {out}\n{err}");
     }
 }
+
+#[test]
+fn the_committed_ci_baseline_is_a_run_the_gate_reads_and_passes() {
+    // .github/workflows/memory-gate.yml gates against ci/baseline-run.json:
+    // a change to run.json's format that the file no longer parses under,
+    // or a baseline over the workflow's own limit, fails here first.
+    let baseline = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/baseline-run.json");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = oomlab(
+        &[
+            "gate",
+            "--from",
+            baseline.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--limit",
+            "128MiB",
+            "--headroom",
+            "10%",
+            "--junit",
+            dir.path().join("junit.xml").to_str().unwrap(),
+            "--summary",
+            dir.path().join("gate.md").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("oomlab gate: passed"), "{out}");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    assert_eq!(run["profile"]["name"], "lean", "{run}");
+    assert_eq!(run["scenario"]["name"], "two-reports", "{run}");
+}
