@@ -32,6 +32,28 @@ fn opt_ms(s: Option<f64>) -> String {
     s.map(|s| format!("{s:.3}")).unwrap_or_else(|| "n/a".into())
 }
 
+/// Seconds with their unit for prose, `1.234 s`, or `n/a` (never `n/a s`).
+fn opt_secs(s: Option<f64>, decimals: usize) -> String {
+    s.map(|s| format!("{s:.decimals$} s"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// The headroom line: what is left below the limit, or how far over it the
+/// peak went (never a negative headroom).
+fn headroom_line(headroom_bytes: i64) -> String {
+    if headroom_bytes >= 0 {
+        format!(
+            "Headroom: {} below the limit.",
+            crate::units::mb(headroom_bytes as u64)
+        )
+    } else {
+        format!(
+            "Over the limit by {}: the peak is above it.",
+            crate::units::mb(headroom_bytes.unsigned_abs())
+        )
+    }
+}
+
 /// Renders the report. Units: MiB = 1,048,576 bytes, s = seconds.
 pub fn render(r: &RunReport) -> String {
     let mut o = String::new();
@@ -134,11 +156,7 @@ pub fn render(r: &RunReport) -> String {
         "| idle RSS | {} | RSS at the first sample after the server was ready |",
         opt_mb(p.idle_rss_bytes)
     );
-    let _ = writeln!(
-        o,
-        "\nHeadroom: {:.1} MiB below the limit (negative: over it).",
-        p.headroom_bytes as f64 / (1u64 << 20) as f64
-    );
+    let _ = writeln!(o, "\n{}", headroom_line(p.headroom_bytes));
     if let Some(proc_) = &p.process_at_peak {
         let _ = writeln!(
             o,
@@ -258,9 +276,9 @@ pub fn render(r: &RunReport) -> String {
     );
     let _ = writeln!(
         o,
-        "- time from submission to report ready: p50 {} s, p95 {} s ({}); queued p50 {} s, processing p50 {} s",
-        opt_ms(l.time_to_ready_p50_s),
-        opt_ms(l.time_to_ready_p95_s),
+        "- time from submission to report ready: p50 {}, p95 {} ({}); queued p50 {}, processing p50 {}",
+        opt_secs(l.time_to_ready_p50_s, 3),
+        opt_secs(l.time_to_ready_p95_s, 3),
         match l.time_source {
             super::TimeSource::Server =>
                 "the server's job timestamps, millisecond resolution".to_string(),
@@ -268,14 +286,14 @@ pub fn render(r: &RunReport) -> String {
                 "as the status polls saw it: the server gave no timestamps, so the resolution is the {resolution_s} s poll interval"
             ),
         },
-        opt_ms(l.queue_wait_p50_s),
-        opt_ms(l.processing_p50_s),
+        opt_secs(l.queue_wait_p50_s, 3),
+        opt_secs(l.processing_p50_s, 3),
     );
     let _ = writeln!(
         o,
-        "- as a browser polling the status sees it: p50 {} s, p95 {} s",
-        opt_s(l.time_to_ready_polled_p50_s),
-        opt_s(l.time_to_ready_polled_p95_s),
+        "- as a browser polling the status sees it: p50 {}, p95 {}",
+        opt_secs(l.time_to_ready_polled_p50_s, 1),
+        opt_secs(l.time_to_ready_polled_p95_s, 1),
     );
     let _ = writeln!(
         o,
