@@ -120,6 +120,9 @@ pub enum Exit {
     BadInput = 2,
     /// The harness itself failed.
     HarnessFailed = 3,
+    /// The load did not do its work (an HTTP error, fewer submissions or
+    /// reports than asked, a threshold missed): no memory answer.
+    LoadFailed = 4,
 }
 
 impl Exit {

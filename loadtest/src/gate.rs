@@ -180,7 +180,7 @@ pub fn evaluate(
 
     let finished = matches!(
         run.verdict.outcome,
-        Outcome::WithinLimit | Outcome::Killed | Outcome::Crossed
+        Outcome::WithinLimit | Outcome::Killed | Outcome::Crossed | Outcome::LoadFailed
     );
     checks.push(Check {
         name: "the run finished".into(),
@@ -191,6 +191,24 @@ pub fn evaluate(
             format!(
                 "the run did not finish, so its peak is not known: {}",
                 run.verdict.summary
+            )
+        },
+    });
+
+    // A peak from a load that did not do its work gates nothing.
+    let load_done = run.verdict.outcome != Outcome::LoadFailed;
+    checks.push(Check {
+        name: "the load did its work".into(),
+        passed: load_done,
+        message: if load_done {
+            run.load.work.counts()
+        } else {
+            format!(
+                "{}: its peak is not an answer",
+                run.load.work.failures.first().map_or_else(
+                    || run.verdict.summary.clone(),
+                    |f| format!("the load failed: {}", f.line())
+                )
             )
         },
     });
@@ -422,7 +440,16 @@ pub async fn run(cfg: &GateConfig) -> anyhow::Result<Exit> {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
-        Ok(Exit::LimitCrossed)
+        // The load failing is its own answer (exit 4), as for `oomlab run`.
+        let load_failed = g
+            .checks
+            .iter()
+            .any(|c| !c.passed && c.name == "the load did its work");
+        Ok(if load_failed {
+            Exit::LoadFailed
+        } else {
+            Exit::LimitCrossed
+        })
     }
 }
 

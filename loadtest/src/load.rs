@@ -58,6 +58,7 @@ mod address;
 mod record;
 mod session;
 mod signature;
+pub mod tally;
 mod user;
 
 use crate::scenario::{RunLength, Scenario, UserStart};
@@ -190,6 +191,31 @@ pub struct LoadOutcome {
     /// from the harness while the load runs).
     #[serde(default)]
     pub interrupted: bool,
+    /// Users that started.
+    #[serde(default)]
+    pub users_started: u64,
+    /// Submissions the load got as far as (an upload that failed counts:
+    /// its submission was asked for and never sent).
+    #[serde(default)]
+    pub submissions_attempted: u64,
+    /// Photos the app took.
+    #[serde(default)]
+    pub photos_uploaded: u64,
+    /// Reports that should have been downloaded.
+    #[serde(default)]
+    pub reports_expected: u64,
+    /// Downloads whose first bytes were not the report's file type.
+    #[serde(default)]
+    pub reports_wrong_type: u64,
+    /// Every step's requests and answers.
+    #[serde(default)]
+    pub steps: Vec<tally::StepTally>,
+    /// Photos the app showed degraded in completed reports (the first 200).
+    #[serde(default)]
+    pub degraded_photos: Vec<tally::DegradedPhoto>,
+    /// All of them.
+    #[serde(default)]
+    pub degraded_photos_total: u64,
 }
 
 /// The server's base URL, fixed or following restarts.
@@ -246,6 +272,12 @@ impl Shared {
 
     fn ms_since_start(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// Counts one request of `step` now (see [`Record::answer`]).
+    fn answer(&self, step: tally::Step, answer: tally::Answer, message: &str) {
+        let at_s = self.started.elapsed().as_secs_f64();
+        self.record().answer(step, answer, message, at_s);
     }
 
     /// The server's current base URL, remembered as one of its addresses.
@@ -366,6 +398,14 @@ pub async fn run_load(
         reports_downloaded: record.reports_downloaded,
         report_bytes_downloaded: record.report_bytes,
         interrupted: shared.interrupted.load(std::sync::atomic::Ordering::SeqCst),
+        users_started: record.users_started,
+        submissions_attempted: record.submissions_attempted,
+        photos_uploaded: record.photos_uploaded,
+        reports_expected: record.reports_expected,
+        reports_wrong_type: record.reports_wrong_type,
+        steps: record.step_tallies(),
+        degraded_photos: record.degraded.clone(),
+        degraded_photos_total: record.degraded_total,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod split;
 pub mod svg;
 mod times;
+pub mod work;
 
 pub use attribution::{ATTRIBUTION_TOLERANCE_PCT, PeakAttribution};
 pub use figures::{job_peak, peaks_from_samples, quantile, submission_losses};
@@ -168,6 +169,11 @@ pub enum Outcome {
     Interrupted,
     /// `--max-duration` passed before the load finished, within the limit.
     TimedOut,
+    /// The load did not do its work (a step answered an error, fewer
+    /// submissions or reports than asked, a download missing or of the
+    /// wrong type, a threshold missed), though memory stayed within the
+    /// limit: its memory figures are not an answer.
+    LoadFailed,
 }
 
 impl Outcome {
@@ -177,6 +183,7 @@ impl Outcome {
             Outcome::WithinLimit | Outcome::TimedOut => crate::Exit::WithinLimit,
             Outcome::Killed | Outcome::Crossed | Outcome::Crashed => crate::Exit::LimitCrossed,
             Outcome::Interrupted => crate::Exit::HarnessFailed,
+            Outcome::LoadFailed => crate::Exit::LoadFailed,
         }
     }
 
@@ -195,6 +202,7 @@ impl Outcome {
             Outcome::Crashed => "crashed",
             Outcome::Interrupted => "interrupted",
             Outcome::TimedOut => "timed out",
+            Outcome::LoadFailed => "load failed",
         }
     }
 }
@@ -208,7 +216,7 @@ pub struct Verdict {
     /// 2 jobs in flight".
     pub summary: String,
     /// The process exit code: 0 within the limit, 1 crossed, killed or
-    /// crashed, 3 interrupted.
+    /// crashed, 3 interrupted, 4 the load failed.
     pub exit_code: u8,
 }
 
@@ -378,6 +386,10 @@ pub struct LoadReport {
     /// when the server was killed.
     #[serde(default)]
     pub losses: Option<SubmissionLosses>,
+    /// What the scenario asked for against what happened, step by step,
+    /// and the checks that failed.
+    #[serde(default)]
+    pub work: work::WorkReport,
 }
 
 /// Acknowledged submissions lost to kills.

@@ -22,10 +22,13 @@
 //! - [`template`]: JSON templates with `{{name}}` placeholders.
 //! - [`photos`]: a directory of the user's own photos (`photo_dir`,
 //!   `--photos`).
+//! - [`thresholds`]: `[thresholds]`, what the load must achieve to count
+//!   as done.
 
 mod check;
 pub mod photos;
 pub mod template;
+pub mod thresholds;
 
 use crate::error::ConfigError;
 use photos::{PhotoDir, PhotoFormat, PhotoOrigin, PhotoSourceKind, UsedPhoto};
@@ -57,6 +60,8 @@ pub struct Scenario {
     pub submission: Submission,
     /// The app's HTTP shape.
     pub http: HttpShape,
+    /// What the load must achieve to count as done (`[thresholds]`).
+    pub thresholds: thresholds::Thresholds,
 }
 
 /// How many users, how they start, how long they run.
@@ -245,6 +250,11 @@ pub struct HttpShape {
     /// JSON pointers to report links (absolute URLs) in the completed status
     /// answer; each link is downloaded, next to `download_paths`.
     pub report_url_pointers: Vec<String>,
+    /// JSON pointer to the photos the app shows degraded (a list) in the
+    /// completed status answer; each entry is counted, with its `reason`
+    /// when it has one. `None` (an empty string in the file): the app does
+    /// not say.
+    pub degraded_photos_pointer: Option<String>,
 }
 
 /// A user's login request. Its answer's `Set-Cookie` headers are kept per

@@ -30,6 +30,8 @@ pub struct AppState {
     pub ballast: RuntimeBallast,
     /// Finished jobs' buffers awaiting the modelled cyclic collection.
     pub collector: Arc<Collector>,
+    /// `<data_dir>/tmp`: spooled uploads and incremental PDFs.
+    pub tmp_dir: PathBuf,
     pub started: Instant,
 }
 
@@ -65,6 +67,41 @@ pub struct Application {
     state: Arc<AppState>,
     workers: Vec<std::thread::JoinHandle<()>>,
     recovered: usize,
+}
+
+/// Every `queue.requeue_interval_secs`, queue again the jobs stored as
+/// pending that Redis holds neither waiting nor in processing
+/// (`Queue::push_recovered`, a no-op for a job Redis has): a submission
+/// acknowledged while Redis was down, or every waiting job of a Redis that
+/// restarted empty, runs once Redis answers again, not at the web's next
+/// start. A job queued twice by a race with a worker is completed once
+/// (`db::finish_claimed`). Errors are logged and the next pass tries again.
+async fn requeue_pending_until_stopped(state: Arc<AppState>) {
+    let every = std::time::Duration::from_secs_f64(state.settings.queue.requeue_interval_secs);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate; start recovered them
+    loop {
+        ticks.tick().await;
+        let (pool, queue) = (state.pool.clone(), state.queue.clone());
+        let pass = tokio::task::spawn_blocking(move || {
+            let mut queued = 0usize;
+            for id in db::pending_jobs(&*pool.get()?)? {
+                if queue.is_stopping() {
+                    break;
+                }
+                queued += usize::from(queue.requeue(id)?);
+            }
+            anyhow::Ok(queued)
+        })
+        .await;
+        match pass {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::warn!(jobs = n, "pending jobs missing from Redis queued again"),
+            Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "cannot re-queue pending jobs"),
+            Err(e) => tracing::error!(error = %e, "the re-queue pass failed"),
+        }
+    }
 }
 
 /// Where the server keeps its files.
@@ -183,6 +220,7 @@ impl Application {
             allocator_options,
             ballast,
             collector,
+            tmp_dir,
             started: Instant::now(),
         });
         Ok(Application {
@@ -227,9 +265,14 @@ impl Application {
             Role::Worker => worker_router(self.state.clone()),
             Role::All | Role::Web => router(self.state.clone()),
         };
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let requeue = (self.role != Role::Worker && self.state.queue.needs_requeue())
+            .then(|| tokio::spawn(requeue_pending_until_stopped(self.state.clone())));
+        let http = self.state.settings.http.clone();
+        let served = crate::serve::serve(self.listener, app, &http, shutdown).await;
+        if let Some(task) = requeue {
+            task.abort();
+        }
+        served?;
         self.state.queue.stop();
         let workers = self.workers;
         tokio::task::spawn_blocking(move || {

@@ -45,23 +45,33 @@ impl CloudinaryUrls {
         )
     }
 
-    /// A photo URL is allowed when it has the configured scheme, host and
-    /// port, and names an image of the configured cloud. Anything else is
-    /// refused: the job would fetch it (server-side request forgery).
-    pub fn check_photo_url(&self, raw: &str) -> Result<Url, String> {
+    /// `raw` when it is on the configured origin (scheme, host and port)
+    /// without credentials; otherwise why not. Every URL the server fetches
+    /// passes here first (photos, derivatives, report downloads): an
+    /// upload answer or a stored URL pointing elsewhere must not make the
+    /// server fetch it (server-side request forgery).
+    pub fn check_origin(&self, raw: &str) -> Result<Url, String> {
         let url = Url::parse(raw).map_err(|e| format!("`{raw}` is not a URL ({e})"))?;
         if url.scheme() != self.base.scheme()
             || url.host_str() != self.base.host_str()
             || url.port_or_known_default() != self.base.port_or_known_default()
         {
             return Err(format!(
-                "`{raw}` is not on the configured Cloudinary ({}); photos are only fetched from there",
+                "`{raw}` is not on the configured Cloudinary ({}); only that origin is fetched",
                 self.root()
             ));
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(format!("`{raw}` carries credentials"));
         }
+        Ok(url)
+    }
+
+    /// A photo URL is allowed when it has the configured scheme, host and
+    /// port, and names an image of the configured cloud. Anything else is
+    /// refused: the job would fetch it (server-side request forgery).
+    pub fn check_photo_url(&self, raw: &str) -> Result<Url, String> {
+        let url = self.check_origin(raw)?;
         let prefix = format!("/{}/image/upload/", self.cloud_name);
         let path = url.path();
         if !path.starts_with(&prefix) || path.contains("/../") || path.contains("/./") {
@@ -110,6 +120,16 @@ pub enum FetchError {
     Retryable(String),
     #[error("{0}")]
     Permanent(String),
+}
+
+/// Why a report download could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// The URL is not on the configured Cloudinary: nothing was fetched.
+    #[error("{0}")]
+    OffOrigin(String),
+    #[error("{0}")]
+    Upstream(String),
 }
 
 /// HTTP client for Cloudinary.
@@ -254,6 +274,11 @@ impl CloudinaryClient {
         max_bytes: u64,
         deadline: Option<tokio::time::Instant>,
     ) -> Result<Bytes, FetchError> {
+        // Photo URLs were checked when submitted; checked again here, where
+        // every download and every retry of one starts.
+        self.urls
+            .check_origin(url.as_str())
+            .map_err(FetchError::Permanent)?;
         let mut last = String::new();
         for attempt in 1..=policy.attempts {
             let timeout = Duration::from_secs_f64(policy.timeout_secs);
@@ -341,11 +366,71 @@ impl CloudinaryClient {
         Ok(buf.freeze())
     }
 
-    /// Start a streamed download of a stored report.
-    pub async fn get(&self, url: &str) -> anyhow::Result<reqwest::Response> {
-        let resp = self.http.get(url).send().await?;
+    /// Whether the file at `url` ends with a JPEG end-of-image marker, read
+    /// from its last bytes only (`Range: bytes=-1024`; a server that
+    /// ignores ranges is read through to its end, keeping only the tail, so
+    /// memory stays constant either way). Why: with `cdn_transform` the
+    /// server only sees Cloudinary's derivative, which is a whole JPEG even
+    /// when its original was cut short (the part that was missing comes out
+    /// grey); the original's tail tells. Bytes after the marker (camera
+    /// padding) are allowed. A PNG original ends with its `IEND` chunk
+    /// instead, which counts as whole here (whether a PNG is usable at all
+    /// is judged from the derivative).
+    pub async fn ends_with_eoi(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<bool, String> {
+        const TAIL: usize = 1024;
+        let probe = async {
+            let resp = self
+                .http
+                .get(url.clone())
+                .header(reqwest::header::RANGE, format!("bytes=-{TAIL}"))
+                .send()
+                .await
+                .map_err(|e| format!("request failed: {e}"))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(format!("Cloudinary answered {status}"));
+            }
+            let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL);
+            let mut read = 0u64;
+            let mut stream = resp.bytes_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| format!("body cut short: {e}"))?;
+                read += chunk.len() as u64;
+                if read > max_bytes {
+                    return Err(format!("over the {max_bytes}-byte cap"));
+                }
+                tail.extend_from_slice(&chunk);
+                if tail.len() > TAIL {
+                    tail.drain(..tail.len() - TAIL);
+                }
+            }
+            Ok(tail.windows(2).any(|w| w == [0xFF, 0xD9]) || tail.windows(4).any(|w| w == b"IEND"))
+        };
+        tokio::time::timeout(timeout, probe)
+            .await
+            .unwrap_or_else(|_| Err(format!("timed out after {:.1} s", timeout.as_secs_f64())))
+    }
+
+    /// Start a streamed download of a stored report. A URL off the
+    /// configured origin is refused before any connection is made.
+    pub async fn get(&self, url: &str) -> Result<reqwest::Response, GetError> {
+        let checked = self.urls.check_origin(url).map_err(GetError::OffOrigin)?;
+        let resp = self
+            .http
+            .get(checked)
+            .send()
+            .await
+            .map_err(|e| GetError::Upstream(format!("fetching {url} from Cloudinary: {e}")))?;
         if !resp.status().is_success() {
-            anyhow::bail!("Cloudinary answered {} for {url}", resp.status());
+            return Err(GetError::Upstream(format!(
+                "Cloudinary answered {} for {url}",
+                resp.status()
+            )));
         }
         Ok(resp)
     }
@@ -380,6 +465,24 @@ mod tests {
             "not a url",
         ] {
             assert!(u.check_photo_url(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn only_the_configured_origin_passes_the_origin_check() {
+        let u = urls();
+        assert!(
+            u.check_origin("http://127.0.0.1:4000/raw/upload/r.pdf")
+                .is_ok()
+        );
+        for bad in [
+            "http://127.0.0.1:4001/raw/upload/r.pdf",
+            "https://127.0.0.1:4000/raw/upload/r.pdf",
+            "http://localhost:4000/raw/upload/r.pdf",
+            "http://u:p@127.0.0.1:4000/raw/upload/r.pdf",
+            "/raw/upload/r.pdf",
+        ] {
+            assert!(u.check_origin(bad).is_err(), "{bad} must be refused");
         }
     }
 

@@ -3,14 +3,22 @@
 //! the app.
 
 mod pool;
+mod submit;
 
 pub use pool::{Pool, PoolOptions, PoolOrder, PoolStatus, PooledConn};
+pub use submit::{IDEMPOTENCY_SECS, Stored, store_submission};
 
 use anyhow::Context;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+use crate::jobs::{DegradedPhoto, Notes};
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_degraded_photos.sql"),
+    include_str!("../migrations/0003_idempotency_keys.sql"),
+];
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -34,6 +42,8 @@ pub struct JobRow {
     pub stage: Option<String>,
     pub error: Option<String>,
     pub warnings: Vec<String>,
+    /// Photos shown as a placeholder or partly (`jobs::degraded`).
+    pub degraded_photos: Vec<DegradedPhoto>,
     pub attempts: u32,
     pub stages: serde_json::Value,
     pub pdf_url: Option<String>,
@@ -53,6 +63,13 @@ fn now() -> String {
 /// `(submission_id, job_id)`. The answer is sent only after this commits.
 pub fn insert_submission(conn: &mut Connection, body: &str) -> anyhow::Result<(i64, i64)> {
     let tx = conn.transaction()?;
+    let ids = insert_in(&tx, body)?;
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// The two inserts of a submission, inside the caller's transaction.
+fn insert_in(tx: &rusqlite::Transaction<'_>, body: &str) -> anyhow::Result<(i64, i64)> {
     let ts = now();
     tx.execute(
         "INSERT INTO submissions (body, created_at) VALUES (?1, ?2)",
@@ -64,7 +81,6 @@ pub fn insert_submission(conn: &mut Connection, body: &str) -> anyhow::Result<(i
         params![submission_id, ts],
     )?;
     let job_id = tx.last_insert_rowid();
-    tx.commit()?;
     Ok((submission_id, job_id))
 }
 
@@ -135,7 +151,11 @@ pub fn finish_job(
     warnings: &[String],
     stages: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    record_end(conn, job_id, None, status, error, warnings, stages)?;
+    let notes = Notes {
+        warnings: warnings.to_vec(),
+        degraded: Vec::new(),
+    };
+    record_end(conn, job_id, None, status, error, &notes, stages)?;
     Ok(())
 }
 
@@ -143,17 +163,16 @@ pub fn finish_job(
 /// job is still that start's: a compare-and-set on `(status, attempts)`.
 /// `false` when another start took the job over (a re-delivery after this
 /// worker's lease ran out) or it is finished: a job is completed once.
-#[allow(clippy::too_many_arguments)]
 pub fn finish_claimed(
     conn: &Connection,
     job_id: i64,
     attempt: u32,
     status: &str,
     error: Option<&str>,
-    warnings: &[String],
+    notes: &Notes,
     stages: &serde_json::Value,
 ) -> anyhow::Result<bool> {
-    Ok(record_end(conn, job_id, Some(attempt), status, error, warnings, stages)? == 1)
+    Ok(record_end(conn, job_id, Some(attempt), status, error, notes, stages)? == 1)
 }
 
 fn record_end(
@@ -162,12 +181,13 @@ fn record_end(
     attempt: Option<u32>,
     status: &str,
     error: Option<&str>,
-    warnings: &[String],
+    notes: &Notes,
     stages: &serde_json::Value,
 ) -> anyhow::Result<usize> {
     let progress = if status == "completed" { 100 } else { -1 };
     let n = conn.execute(
         "UPDATE jobs SET status = ?2, error = ?3, warnings = ?4, stages = ?5, finished_at = ?6,
+           degraded_photos = ?9,
            progress = CASE WHEN ?7 >= 0 THEN ?7 ELSE progress END,
            stage = CASE WHEN ?2 = 'completed' THEN 'complete' ELSE stage END
          WHERE id = ?1 AND (?8 IS NULL OR (status = 'processing' AND attempts = ?8))",
@@ -175,11 +195,12 @@ fn record_end(
             job_id,
             status,
             error,
-            serde_json::to_string(warnings)?,
+            serde_json::to_string(&notes.warnings)?,
             stages.to_string(),
             now(),
             progress,
-            attempt.map(i64::from)
+            attempt.map(i64::from),
+            serde_json::to_string(&notes.degraded)?,
         ],
     )?;
     Ok(n)
@@ -188,12 +209,14 @@ fn record_end(
 pub fn get_job(conn: &Connection, job_id: i64) -> anyhow::Result<Option<JobRow>> {
     conn.query_row(
         "SELECT id, submission_id, status, progress, stage, error, warnings, attempts, stages,
-                pdf_url, pdf_bytes, xlsx_url, xlsx_bytes, created_at, started_at, finished_at
+                pdf_url, pdf_bytes, xlsx_url, xlsx_bytes, created_at, started_at, finished_at,
+                degraded_photos
          FROM jobs WHERE id = ?1",
         params![job_id],
         |r| {
             let warnings: Option<String> = r.get(6)?;
             let stages: Option<String> = r.get(8)?;
+            let degraded: Option<String> = r.get(16)?;
             Ok(JobRow {
                 id: r.get(0)?,
                 submission_id: r.get(1)?,
@@ -203,6 +226,9 @@ pub fn get_job(conn: &Connection, job_id: i64) -> anyhow::Result<Option<JobRow>>
                 error: r.get(5)?,
                 warnings: warnings
                     .and_then(|w| serde_json::from_str(&w).ok())
+                    .unwrap_or_default(),
+                degraded_photos: degraded
+                    .and_then(|d| serde_json::from_str(&d).ok())
                     .unwrap_or_default(),
                 attempts: r.get::<_, i64>(7)? as u32,
                 stages: stages
@@ -229,6 +255,14 @@ pub fn unfinished_jobs(conn: &Connection) -> anyhow::Result<Vec<(i64, u32)>> {
         "SELECT id, attempts FROM jobs WHERE status IN ('pending', 'processing') ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Jobs stored as pending, oldest first (the periodic re-queue of the
+/// Redis backend).
+pub fn pending_jobs(conn: &Connection) -> anyhow::Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT id FROM jobs WHERE status = 'pending' ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -310,10 +344,11 @@ mod tests {
         let second = claim_job(&c, jid).unwrap().unwrap();
         assert_eq!((first, second), (1, 2));
         let j = serde_json::json!([]);
-        assert!(!finish_claimed(&c, jid, first, "completed", None, &[], &j).unwrap());
-        assert!(finish_claimed(&c, jid, second, "completed", None, &[], &j).unwrap());
+        let n = Notes::default();
+        assert!(!finish_claimed(&c, jid, first, "completed", None, &n, &j).unwrap());
+        assert!(finish_claimed(&c, jid, second, "completed", None, &n, &j).unwrap());
         assert!(
-            !finish_claimed(&c, jid, second, "completed", None, &[], &j).unwrap(),
+            !finish_claimed(&c, jid, second, "completed", None, &n, &j).unwrap(),
             "completed twice"
         );
         assert_eq!(claim_job(&c, jid).unwrap(), None);

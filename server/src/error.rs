@@ -34,13 +34,36 @@ pub enum ApiError {
     UnsupportedMedia(String),
     #[error("{0}")]
     Busy(String),
+    /// `limits.max_queued_jobs` jobs are waiting already.
+    #[error("{0}")]
+    QueueFull(String),
+    /// The disk (or SQLite's database) is full: nothing could be stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("{0}")]
     Upstream(String),
+    /// A URL off the configured Cloudinary origin was not fetched.
+    #[error("{0}")]
+    OffOrigin(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
 impl ApiError {
+    /// An unexpected failure, unless it is a full disk: SQLite's "database
+    /// or disk is full" (`SQLITE_FULL`) or `ENOSPC` anywhere in the cause
+    /// chain is 507 `insufficient_storage` with the reason, since the
+    /// operator must act and the client should know its data was not kept.
+    pub fn from_unexpected(e: anyhow::Error) -> ApiError {
+        match storage_full(&e) {
+            Some(why) => {
+                tracing::error!(error = format!("{e:#}"), "storage full");
+                ApiError::InsufficientStorage(format!("{why}; nothing was stored, retry later"))
+            }
+            None => ApiError::Unexpected(e),
+        }
+    }
+
     pub fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::Invalid {
             code,
@@ -59,11 +82,33 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            ApiError::QueueFull(_) => (StatusCode::SERVICE_UNAVAILABLE, "queue_full"),
+            ApiError::InsufficientStorage(_) => {
+                (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage")
+            }
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
+            ApiError::OffOrigin(_) => (StatusCode::BAD_GATEWAY, "upstream_off_origin"),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
+
+/// Why `e` is a full disk, if it is.
+pub fn storage_full(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|cause| {
+        if let Some(rusqlite::Error::SqliteFailure(f, _)) = cause.downcast_ref::<rusqlite::Error>()
+            && f.code == rusqlite::ErrorCode::DiskFull
+        {
+            return Some("the database is full (SQLite: database or disk is full)".to_string());
+        }
+        let io = cause.downcast_ref::<std::io::Error>()?;
+        (io.raw_os_error() == Some(28) || io.kind() == std::io::ErrorKind::StorageFull)
+            .then(|| format!("the disk is full ({io})"))
+    })
+}
+
+/// Seconds a 503 asks the client to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// The JSON error body.
 pub fn error_body(code: &str, message: &str) -> serde_json::Value {
@@ -80,10 +125,16 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut resp = (status, Json(error_body(code, &message))).into_response();
+        let mut body = error_body(code, &message);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The wait in the header and in the JSON, for clients that read
+            // only the body.
+            body["error"]["retry_after_secs"] = RETRY_AFTER_SECS.into();
+        }
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         resp
     }
@@ -123,6 +174,9 @@ pub fn code_for_status(status: StatusCode) -> &'static str {
         StatusCode::LENGTH_REQUIRED => "length_required",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::URI_TOO_LONG => "uri_too_long",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::INSUFFICIENT_STORAGE => "insufficient_storage",
+        StatusCode::HTTP_VERSION_NOT_SUPPORTED => "http_version_not_supported",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
         StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
@@ -188,4 +242,44 @@ pub async fn json_error_bodies(req: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_real_enospc_is_insufficient_storage() {
+        // /dev/full answers every write with ENOSPC.
+        use std::io::Write;
+        let err = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .and_then(|mut f| f.write_all(b"photo").and_then(|()| f.flush()))
+            .unwrap_err();
+        let e = anyhow::Error::new(err).context("spooling the upload");
+        let api = ApiError::from_unexpected(e);
+        assert_eq!(
+            api.status_and_code(),
+            (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage")
+        );
+        assert!(api.to_string().contains("disk is full"), "{api}");
+    }
+
+    #[test]
+    fn a_real_sqlite_full_database_is_insufficient_storage() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (b BLOB); PRAGMA max_page_count = 8;")
+            .unwrap();
+        let err = (0..100)
+            .find_map(|_| {
+                conn.execute("INSERT INTO t VALUES (zeroblob(2000))", [])
+                    .err()
+            })
+            .expect("8 pages fill up");
+        let api = ApiError::from_unexpected(anyhow::Error::new(err).context("storing"));
+        assert_eq!(api.status_and_code().0, StatusCode::INSUFFICIENT_STORAGE);
+        let other = ApiError::from_unexpected(anyhow::anyhow!("something else"));
+        assert_eq!(other.status_and_code().0, StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

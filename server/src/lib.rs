@@ -9,10 +9,15 @@
 //!   overrides; unknown keys are errors.
 //! - [`app`]: `Application::build` (bind, database, workers, recovery) and
 //!   `run_until_stopped`.
-//! - [`routes`]: the HTTP API, one `router(state)`.
+//! - [`routes`]: the HTTP API, one `router(state)`; slow request bodies
+//!   cut with 408 (`routes::timeouts`).
+//! - [`serve`]: the HTTP/1.1 loop (hyper): header read timeout, the first
+//!   request head screened so protocol refusals are JSON, graceful stop.
 //! - [`submission`]: the submission type and its validation.
 //! - [`jobs`]: the queue, worker threads and the job's stages; `jobs::pdf`,
 //!   `jobs::excel`, `jobs::photos` build the reports.
+//! - [`imagecheck`]: JPEG/PNG structure checked whole (through EOI/IEND)
+//!   as bytes arrive; a cut photo is found there, not by decoders.
 //! - [`cloudinary`]: allowed URLs, uploads and downloads with retries
 //!   (backoff, or the wait a 429's `Retry-After` asks for).
 //! - [`db`]: SQLite behind a SQLAlchemy-style pool (`db::pool`, FIFO as
@@ -29,10 +34,12 @@ pub mod cli;
 pub mod cloudinary;
 pub mod db;
 pub mod error;
+pub mod imagecheck;
 pub mod jobs;
 pub mod memory;
 pub mod metrics;
 pub mod routes;
+pub mod serve;
 pub mod settings;
 pub mod submission;
 

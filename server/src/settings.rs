@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod env;
+mod http;
+mod limits;
 mod queue;
 
 pub use env::{apply_env_overrides, deserialize_with_overrides};
+pub use http::{HttpSettings, UploadBody};
+pub use limits::LimitSettings;
 pub use queue::{QueueBackend, QueueSettings};
 
 /// Every memory-relevant choice of the modelled app, as one struct.
@@ -195,33 +199,6 @@ impl Default for PdfSettings {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct HttpSettings {
-    /// Requests processed at once (the modelled app had 4 request threads);
-    /// further requests wait.
-    pub max_in_flight: usize,
-    /// Largest photo upload accepted, in bytes (default 10 MiB).
-    pub max_upload_bytes: u64,
-    /// Largest submission JSON accepted, in bytes.
-    pub max_submission_bytes: u64,
-    /// Where a photo upload's body waits while it is checked and sent on.
-    pub upload_body: UploadBody,
-}
-
-/// Where `POST /api/photos` keeps a photo between the browser and Cloudinary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UploadBody {
-    /// The whole body in memory, then the upstream request's copy: up to
-    /// twice the photo per upload in flight, as the modelled app's SDK
-    /// builds its multipart request in memory.
-    Buffered,
-    /// Written to a temporary file as it arrives and streamed on from it:
-    /// a chunk's worth of memory per upload, whatever the photo's size.
-    Spooled,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct ModelSettings {
     /// MB allocated and touched at start to stand in for the modelled
     /// interpreter (0 to measure Rust as it is; the profiles of the Python
@@ -285,23 +262,6 @@ pub struct CloudinarySettings {
     pub cloud_name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LimitSettings {
-    /// Items per submission.
-    pub max_items: usize,
-    /// Photos per item (the modelled app allows 100).
-    pub max_photos_per_item: usize,
-    /// Largest photo accepted from Cloudinary, in bytes; reading stops there.
-    pub max_photo_bytes: u64,
-    /// Largest decoded size accepted, in pixels (decompression-bomb guard).
-    pub max_photo_pixels: u64,
-    /// Longest text field, in characters.
-    pub max_text_chars: usize,
-    /// Seconds a job may run before it is failed.
-    pub job_deadline_secs: u64,
-}
-
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -360,17 +320,6 @@ impl Default for ReportSettings {
     }
 }
 
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            max_in_flight: 4,
-            max_upload_bytes: 10 << 20,
-            max_submission_bytes: 4 << 20,
-            upload_body: UploadBody::Buffered,
-        }
-    }
-}
-
 impl Default for AllocatorSettings {
     fn default() -> Self {
         // jemalloc's own defaults.
@@ -387,19 +336,6 @@ impl Default for CloudinarySettings {
         CloudinarySettings {
             base_url: "https://res.cloudinary.com".into(),
             cloud_name: "demo".into(),
-        }
-    }
-}
-
-impl Default for LimitSettings {
-    fn default() -> Self {
-        LimitSettings {
-            max_items: 200,
-            max_photos_per_item: 100,
-            max_photo_bytes: 30 << 20,
-            max_photo_pixels: 60_000_000,
-            max_text_chars: 10_000,
-            job_deadline_secs: 900,
         }
     }
 }
@@ -530,6 +466,29 @@ impl Settings {
         }
         if self.http.max_in_flight == 0 {
             return bad("http.max_in_flight", "must be at least 1");
+        }
+        for (key, secs) in [
+            (
+                "http.header_read_timeout_secs",
+                self.http.header_read_timeout_secs,
+            ),
+            (
+                "http.body_read_timeout_secs",
+                self.http.body_read_timeout_secs,
+            ),
+        ] {
+            if !(secs > 0.0 && secs <= 86_400.0) {
+                return bad(key, "must be a positive number of seconds (at most 86400)");
+            }
+        }
+        if self.limits.max_decode_bytes < (1 << 20) {
+            return bad(
+                "limits.max_decode_bytes",
+                "must be at least 1048576 (1 MiB)",
+            );
+        }
+        if self.limits.max_queued_jobs == 0 {
+            return bad("limits.max_queued_jobs", "must be at least 1");
         }
         if self.model.runtime_mb > 64 * 1024 {
             return bad("model.runtime_mb", "must be at most 65536 (64 GiB)");

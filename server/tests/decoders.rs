@@ -122,7 +122,7 @@ fn a_progressive_phone_portrait_tagged_6_comes_out_upright_with_both_decoders() 
 }
 
 #[test]
-fn grayscale_stays_gray_and_cmyk_passes_through_with_both_decoders() {
+fn grayscale_stays_gray_and_cmyk_becomes_rgb_with_both_decoders() {
     let gray = Encoding {
         progressive: true,
         colour: Colour::Gray,
@@ -148,12 +148,16 @@ fn grayscale_stays_gray_and_cmyk_passes_through_with_both_decoders() {
             out.get_pixel(10, 25)[0] > out.get_pixel(80, 40)[0] + 60,
             "{decoder:?}"
         );
+        // CMYK is decoded to RGB and resized like any other photo (its
+        // colours are checked in `jobs::photos::cmyk_tests`).
         let p = prepare(cmyk.clone(), &settings(decoder, 100), 1 << 30).unwrap();
         assert_eq!(
-            (p.components, &p.jpeg),
-            (Components::Cmyk, &cmyk),
+            (p.width, p.height, p.components),
+            (100, 50, Components::Rgb),
             "{decoder:?}"
         );
+        let out = image::load_from_memory(&p.jpeg).unwrap();
+        assert_eq!(out.color(), image::ColorType::Rgb8, "{decoder:?}");
     }
 }
 

@@ -30,19 +30,19 @@ fn submission(n: usize) -> Submission {
 fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings, file: &std::path::Path) -> u64 {
     let before = dhat::HeapStats::get();
     let sub = submission(n);
-    let mut warnings = Vec::new();
+    let mut notes = report_server::jobs::Notes::default();
     // Each photo arrives as a fresh copy, as a download would.
     let out = build_pdf(
         &sub,
         settings,
         |_, _, _| Ok(Some(Bytes::from(photo.to_vec()))),
-        &mut warnings,
+        &mut notes,
         || {},
         file,
     )
     .unwrap()
     .output;
-    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(notes.is_empty(), "{notes:?}");
     assert!(!out.is_empty());
     drop(out);
     let after = dhat::HeapStats::get();

@@ -33,14 +33,14 @@ fn submission(n: usize) -> Submission {
 fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings) -> u64 {
     let before = dhat::HeapStats::get();
     let sub = submission(n);
-    let mut warnings = Vec::new();
+    let mut notes = report_server::jobs::Notes::default();
     let file =
         std::env::temp_dir().join(format!("oomlab-heap-original-{}.pdf", std::process::id()));
     let pdf = build_pdf(
         &sub,
         settings,
         |_, _, _| Ok(Some(photo.clone())),
-        &mut warnings,
+        &mut notes,
         || {},
         &file,
     )
@@ -48,7 +48,7 @@ fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings) -> u64 {
     .output
     .into_bytes()
     .unwrap();
-    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(notes.is_empty(), "{notes:?}");
     assert!(pdf.len() as u64 > n as u64 * photo.len() as u64);
     drop(pdf);
     let after = dhat::HeapStats::get();

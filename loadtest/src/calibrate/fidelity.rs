@@ -27,6 +27,11 @@ pub struct Side {
     pub jobs_completed: u64,
     /// Jobs that failed or never completed.
     pub jobs_not_completed: u64,
+    /// Why the run's figures are no answer (its load failed, it crashed,
+    /// was interrupted or stopped at its maximum duration): its verdict;
+    /// `None`: the run did its work.
+    #[serde(default)]
+    pub failed: Option<String>,
 }
 
 /// One scenario's row.
@@ -53,6 +58,11 @@ pub struct Row {
     /// highest peak of at least [`MIN_RUNS_FOR_SPREAD`] runs of the app, and
     /// every run completed: the model is as close as the app is to itself.
     pub within_app_spread: bool,
+    /// "app run failed: ..." or "model run failed: ..." when a run of either
+    /// side did not do its work: the row has no error figure then
+    /// (`peak_error_pct` is 0 and means nothing), and does not pass.
+    #[serde(default)]
+    pub failed: Option<String>,
 }
 
 /// Runs of the app needed before its spread can stand for the tolerance.
@@ -95,7 +105,14 @@ pub fn side(
         .fold(None, |m: Option<f64>, f| Some(m.map_or(f, |m| m.max(f))));
     let left_after = last_finish.and_then(|f| reading_at(readings, f + settle_s));
     let completed = report.load.jobs_completed;
+    use crate::report::Outcome;
+    let failed = matches!(
+        report.verdict.outcome,
+        Outcome::LoadFailed | Outcome::Crashed | Outcome::Interrupted | Outcome::TimedOut
+    )
+    .then(|| report.verdict.summary.clone());
     Side {
+        failed,
         run,
         peak_bytes: peak,
         idle_bytes: idle,
@@ -135,11 +152,24 @@ pub fn row(
         .iter()
         .chain(&models)
         .all(|s| s.jobs_not_completed == 0);
+    let failed = apps
+        .iter()
+        .find_map(|s| s.failed.as_ref().map(|f| format!("app run failed: {f}")))
+        .or_else(|| {
+            models
+                .iter()
+                .find_map(|s| s.failed.as_ref().map(|f| format!("model run failed: {f}")))
+        });
+    let complete = complete && failed.is_none();
     let app_peaks: Vec<u64> = apps.iter().map(|s| s.peak_bytes).collect();
     let model_peaks: Vec<u64> = models.iter().map(|s| s.peak_bytes).collect();
     let app = median_run(apps);
     let model = median_run(models);
-    let error = error_pct(model.peak_bytes, app.peak_bytes);
+    let error = if failed.is_some() {
+        0.0
+    } else {
+        error_pct(model.peak_bytes, app.peak_bytes)
+    };
     let (lo, hi) = (
         app_peaks.iter().copied().min().unwrap_or(0),
         app_peaks.iter().copied().max().unwrap_or(0),
@@ -156,6 +186,7 @@ pub fn row(
         model_peaks_bytes: model_peaks,
         app,
         model,
+        failed,
     }
 }
 
@@ -179,8 +210,10 @@ pub fn error_pct(model: u64, app: u64) -> f64 {
 /// the current value plus the median idle gap over the rows, in whole MiB;
 /// `None` without idle figures on both sides.
 pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64> {
+    // A failed run's idle is no figure to fit a setting to.
     let mut gaps: Vec<f64> = rows
         .iter()
+        .filter(|r| r.failed.is_none())
         .filter_map(|r| Some(r.app.idle_bytes? as f64 - r.model.idle_bytes? as f64))
         .collect();
     if gaps.is_empty() {
@@ -241,6 +274,7 @@ mod tests {
             left_after_bytes: None,
             jobs_completed: 1,
             jobs_not_completed: 0,
+            failed: None,
         }
     }
 

@@ -42,6 +42,23 @@ pub fn markdown(r: &CalibrationReport) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &r.rows {
+        if row.failed.is_some() {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | n/a (a run failed, below) | {} | {} | {} | {} | {} | {} |",
+                row.scenario,
+                row.photos_at_once,
+                peaks(row.app.peak_bytes, &row.app_peaks_bytes),
+                peaks(row.model.peak_bytes, &row.model_peaks_bytes),
+                opt_mb(row.app.idle_bytes),
+                opt_mb(row.model.idle_bytes),
+                opt_mb(row.app.per_photo_bytes),
+                opt_mb(row.model.per_photo_bytes),
+                opt_mb(row.app.left_after_bytes),
+                opt_mb(row.model.left_after_bytes),
+            );
+            continue;
+        }
         let flag = if row.within_tolerance {
             ""
         } else if row.within_app_spread {
@@ -67,6 +84,14 @@ pub fn markdown(r: &CalibrationReport) -> String {
         );
     }
     for row in &r.rows {
+        if let Some(f) = &row.failed {
+            let _ = writeln!(
+                s,
+                "\n{}: {f}. No error figure: the figures of a run that did not do its work are no answer.",
+                row.scenario
+            );
+            continue;
+        }
         for (who, side) in [("app", &row.app), ("model", &row.model)] {
             incomplete(&mut s, &row.scenario, who, side);
         }
@@ -74,6 +99,7 @@ pub fn markdown(r: &CalibrationReport) -> String {
     let worst = r
         .rows
         .iter()
+        .filter(|row| row.failed.is_none())
         .map(|row| row.peak_error_pct.abs())
         .fold(0.0, f64::max);
     let _ = writeln!(
@@ -150,6 +176,7 @@ mod tests {
             left_after_bytes: None,
             jobs_completed: 1,
             jobs_not_completed: 0,
+            failed: None,
         }
     }
 
@@ -190,6 +217,24 @@ mod tests {
         let md = markdown(&report(400));
         assert!(md.contains("-33.3% **over**"), "{md}");
         assert!(md.contains("**not calibrated**"), "{md}");
+    }
+
+    #[test]
+    fn a_row_whose_run_failed_has_no_error_figure_and_no_runtime_suggestion() {
+        let mut failed = side(100);
+        failed.failed =
+            Some("the load failed: `upload photo` failed 3 of 3 time(s): status 404".into());
+        let mut r = report_of(vec![failed], vec![side(630)], 1);
+        r.runtime_mb_for_idle =
+            super::super::fidelity::runtime_mb_for_idle(&r.rows, r.runtime_mb.unwrap());
+        let md = markdown(&r);
+        assert!(!md.contains('%') || !md.contains("-83"), "{md}");
+        assert!(!md.contains("**over**"), "{md}");
+        assert!(md.contains("n/a (a run failed, below)"), "{md}");
+        assert!(md.contains("app run failed: the load failed"), "{md}");
+        assert!(md.contains("**not calibrated**: 0 of 1"), "{md}");
+        assert!(!md.contains("runtime_mb ="), "{md}");
+        assert!(r.runtime_mb_for_idle.is_none());
     }
 
     #[test]

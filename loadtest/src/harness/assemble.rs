@@ -38,6 +38,8 @@ pub struct Inputs<'a> {
     pub settle_ms: Option<(u64, u64)>,
     pub command: Vec<String>,
     pub files: Files,
+    /// The run's folder (the files above are relative to it).
+    pub run_dir: PathBuf,
 }
 
 /// The report of the run.
@@ -351,6 +353,15 @@ fn load(i: &Inputs<'_>, jobs: &[JobReport], events: &[crate::watchdog::OomEvent]
         goose_html: rel(&o.goose_html),
         goose_json: rel(&o.goose_json),
         losses: report::submission_losses(jobs, events, i.cfg.max_restarts > 0),
+        work: report::work::WorkReport::check(
+            &i.cfg.scenario,
+            o,
+            &ready,
+            report::work::scan_app_errors(
+                &i.run_dir.join(&i.files.server_log),
+                i.cfg.target.error_patterns(),
+            ),
+        ),
     }
 }
 
@@ -403,16 +414,33 @@ fn verdict(
                 Outcome::Interrupted,
                 format!("interrupted at {:.1} s: {held}", i.end_ms as f64 / 1000.0),
             ),
-            End::TimedOut => (
-                Outcome::TimedOut,
-                format!(
-                    "stopped at --max-duration ({:.1} s), within the limit: {held}",
-                    i.end_ms as f64 / 1000.0
+            End::TimedOut => match load.work.failures.first() {
+                Some(f) => (
+                    Outcome::LoadFailed,
+                    format!(
+                        "the load failed: stopped at --max-duration ({:.1} s) with {}; {held} (of a load that did not do its work)",
+                        i.end_ms as f64 / 1000.0,
+                        f.line()
+                    ),
                 ),
-            ),
-            End::LoadDone | End::Killed => {
-                (Outcome::WithinLimit, format!("within the limit: {held}"))
-            }
+                None => (
+                    Outcome::TimedOut,
+                    format!(
+                        "stopped at --max-duration ({:.1} s), within the limit: {held}",
+                        i.end_ms as f64 / 1000.0
+                    ),
+                ),
+            },
+            End::LoadDone | End::Killed => match load.work.failures.first() {
+                Some(f) => (
+                    Outcome::LoadFailed,
+                    format!(
+                        "the load failed: {}; {held} (of a load that did not do its work)",
+                        f.line()
+                    ),
+                ),
+                None => (Outcome::WithinLimit, format!("within the limit: {held}")),
+            },
         }
     };
     if i.cfg.max_restarts > 0 && i.exits.len() > 1 {
@@ -424,11 +452,11 @@ fn verdict(
             load.losses.as_ref().map_or(0, |l| l.lost_by_in_memory_queue)
         ));
     }
-    if matches!(outcome, Outcome::WithinLimit | Outcome::Killed) {
-        summary.push_str(&format!(
-            "; {} of {} report(s) completed",
-            load.jobs_completed, load.submissions_acknowledged
-        ));
+    if matches!(
+        outcome,
+        Outcome::WithinLimit | Outcome::Killed | Outcome::Crossed | Outcome::LoadFailed
+    ) {
+        summary.push_str(&format!("; {}", load.work.counts()));
     }
     Verdict {
         outcome,

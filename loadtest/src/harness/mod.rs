@@ -225,6 +225,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         settle_ms,
         command: cmd.display(),
         files,
+        run_dir: dir.clone(),
     });
     let samples = shared.state().samples.clone();
     report.write_all(&dir, &samples, &[])?;

@@ -181,6 +181,7 @@ pub(super) async fn run(cfg: &RunConfig, split: &Split) -> anyhow::Result<RunOut
         settle_ms,
         command: worker_cmd.display(),
         files,
+        run_dir: dir.clone(),
     });
     let web_report = {
         let st = web_shared.state();
@@ -272,7 +273,10 @@ fn combine_verdict(report: &mut RunReport, split: SplitReport) {
     let mut outcome = report.verdict.outcome;
     if let Some(w) = web
         && !outcome.over_limit()
-        && matches!(outcome, Outcome::WithinLimit | Outcome::TimedOut)
+        && matches!(
+            outcome,
+            Outcome::WithinLimit | Outcome::TimedOut | Outcome::LoadFailed
+        )
     {
         if w.killed() {
             outcome = Outcome::Killed;
@@ -281,7 +285,7 @@ fn combine_verdict(report: &mut RunReport, split: SplitReport) {
         }
     }
     report.verdict.summary = match outcome {
-        Outcome::Crashed | Outcome::Interrupted | Outcome::TimedOut => {
+        Outcome::Crashed | Outcome::Interrupted | Outcome::TimedOut | Outcome::LoadFailed => {
             format!("{} ({})", report.verdict.summary, split.summary)
         }
         _ => split.summary.clone(),

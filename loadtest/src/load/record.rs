@@ -1,6 +1,7 @@
 //! What the load observed, shared by every goose user.
 
 use super::JobOutcome;
+use super::tally::{Answer, DegradedPhoto, Step, StepFailure, StepTally};
 use std::collections::BTreeMap;
 
 /// Distinct error messages kept; further ones are counted together, so a
@@ -8,6 +9,8 @@ use std::collections::BTreeMap;
 const MAX_DISTINCT_ERRORS: usize = 50;
 /// Longest error message kept, in characters.
 const MAX_ERROR_LEN: usize = 300;
+/// Degraded photos kept with their reasons; further ones are only counted.
+const MAX_DEGRADED_KEPT: usize = 200;
 
 /// Counters and job records. Held in a std mutex: every critical section is
 /// a few field updates and never spans an `.await`.
@@ -20,6 +23,23 @@ pub(crate) struct Record {
     pub users_logged_in: u64,
     pub reports_downloaded: u64,
     pub report_bytes: u64,
+    /// Users that ran their first transaction.
+    pub users_started: u64,
+    /// Iterations that got as far as sending their submission (or would
+    /// have, had an upload not failed).
+    pub submissions_attempted: u64,
+    /// Photos the app took.
+    pub photos_uploaded: u64,
+    /// Report downloads whose first bytes were not the file they should be.
+    pub reports_wrong_type: u64,
+    /// Reports that should have been downloaded (completed jobs x links and
+    /// paths), when the scenario downloads them.
+    pub reports_expected: u64,
+    /// Photos the app showed degraded, up to `MAX_DEGRADED_KEPT`.
+    pub degraded: Vec<DegradedPhoto>,
+    /// All of them, kept or not.
+    pub degraded_total: u64,
+    steps: BTreeMap<Step, StepTally>,
     errors: BTreeMap<String, u64>,
     other_errors: u64,
 }
@@ -43,6 +63,38 @@ impl Record {
             self.errors.insert(key, 1);
         } else {
             self.other_errors += 1;
+        }
+    }
+
+    /// Counts one request of `step`; `message` says why it failed (the
+    /// first failure of each step is kept with it).
+    pub fn answer(&mut self, step: Step, answer: Answer, message: &str, at_s: f64) {
+        let failure = (!matches!(answer, Answer::Used(_))).then(|| StepFailure {
+            status: match answer {
+                Answer::Used(s) | Answer::Refused(s) => Some(s),
+                Answer::NoAnswer => None,
+            },
+            message: message.chars().take(MAX_ERROR_LEN).collect(),
+            at_s,
+        });
+        self.steps
+            .entry(step)
+            .or_insert_with(|| StepTally::new(step))
+            .count(answer, failure);
+    }
+
+    /// Every step that made a request, in scenario order.
+    pub fn step_tallies(&self) -> Vec<StepTally> {
+        self.steps.values().cloned().collect()
+    }
+
+    /// Records the photos a completed job's report shows degraded.
+    pub fn degraded(&mut self, photos: Vec<DegradedPhoto>) {
+        for p in photos {
+            self.degraded_total += 1;
+            if self.degraded.len() < MAX_DEGRADED_KEPT {
+                self.degraded.push(p);
+            }
         }
     }
 

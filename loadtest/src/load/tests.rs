@@ -140,7 +140,20 @@ async fn download(
         return Err(StatusCode::NOT_FOUND);
     }
     s.counts.downloads.fetch_add(1, Ordering::SeqCst);
-    Ok(vec![b'%'; 100_000])
+    Ok(report_body(&file, 100_000))
+}
+
+/// A report file of `len` bytes that starts like the real thing (`%PDF`
+/// or a zip's `PK`), as the load checks.
+pub(super) fn report_body(name: &str, len: usize) -> Vec<u8> {
+    let magic: &[u8] = if name.ends_with(".pdf") {
+        b"%PDF-1.7\n"
+    } else {
+        b"PK\x03\x04"
+    };
+    let mut body = vec![b'%'; len];
+    body[..magic.len()].copy_from_slice(magic);
+    body
 }
 
 /// A fake report server; its base URL. With `dead_after_move`, its status

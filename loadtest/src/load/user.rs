@@ -11,6 +11,7 @@ use poll::wait_for_report;
 
 use super::address::Destination;
 use super::session::UserSession;
+use super::tally::{Answer, Step, excerpt};
 use super::{JobOutcome, Shared};
 use crate::scenario::template::{self, Vars};
 use crate::scenario::{PhotoSource, RunLength};
@@ -139,10 +140,13 @@ fn iteration(user: &GooseUser, shared: &Shared) -> Iteration {
     let session = match user.get_session_data::<Iteration>() {
         Some(it) if it.number == number => return it.clone(),
         Some(it) => Arc::clone(&it.session),
-        None => Arc::new(UserSession::new(
-            &shared.scenario.http,
-            user.weighted_users_index + 1,
-        )),
+        None => {
+            shared.record().users_started += 1;
+            Arc::new(UserSession::new(
+                &shared.scenario.http,
+                user.weighted_users_index + 1,
+            ))
+        }
     };
     Iteration {
         number,
@@ -191,6 +195,7 @@ async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> Transaction
         user.set_session_data(it);
         return Ok(());
     }
+    shared.record().submissions_attempted += 1;
     let sub = &shared.scenario.submission;
     let client = user.client.clone();
     let uploads = (0..sub.photos_per_submission()).map(|k| {
@@ -211,9 +216,14 @@ async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> Transaction
     let mut first_error = None;
     for (elapsed, r) in results {
         let (status, error) = match &r {
-            Ok(_) => (Some(200), None),
+            Ok((status, _)) => (Some(*status), None),
             Err((status, e)) => (*status, Some(e.as_str())),
         };
+        match &r {
+            Ok((status, _)) => shared.answer(Step::UploadPhoto, Answer::Used(*status), ""),
+            Err((Some(status), e)) => shared.answer(Step::UploadPhoto, Answer::Refused(*status), e),
+            Err((None, e)) => shared.answer(Step::UploadPhoto, Answer::NoAnswer, e),
+        }
         user.record_custom_request_duration(
             "POST",
             "upload photo",
@@ -224,7 +234,10 @@ async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> Transaction
         )
         .await?;
         match r {
-            Ok(url) => it.photo_urls.push(url),
+            Ok((_, url)) => {
+                shared.record().photos_uploaded += 1;
+                it.photo_urls.push(url);
+            }
             Err((_, e)) => {
                 shared.record().error("upload photo", &e);
                 first_error.get_or_insert(e);
@@ -244,13 +257,14 @@ async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> Transaction
     result
 }
 
-/// Uploads photo `k`; its stored URL, or the status (if any) and error.
+/// Uploads photo `k`; the answer's status and the stored URL, or the status
+/// (if any) and error.
 async fn upload_one(
     client: &reqwest::Client,
     shared: &Shared,
     session: &UserSession,
     k: usize,
-) -> Result<String, (Option<u16>, String)> {
+) -> Result<(u16, String), (Option<u16>, String)> {
     let http = &shared.scenario.http;
     let id = shared.scenario.submission.photo_id(k);
     let bytes = (shared.photo_source)(&id).map_err(|e| (None, format!("photo {id}: {e:#}")))?;
@@ -270,7 +284,11 @@ async fn upload_one(
     session.keep_cookies(resp.headers());
     let status = resp.status();
     if !status.is_success() {
-        return Err((Some(status.as_u16()), format!("status {status}")));
+        let body = resp.text().await.unwrap_or_default();
+        return Err((
+            Some(status.as_u16()),
+            format!("status {status}: {}", excerpt(&body)),
+        ));
     }
     let answer: Value = resp.json().await.map_err(|e| {
         (
@@ -278,7 +296,7 @@ async fn upload_one(
             format!("answer is not JSON: {}", describe(e)),
         )
     })?;
-    text_at(&answer, &http.upload_url_pointer).ok_or_else(|| {
+    let url = text_at(&answer, &http.upload_url_pointer).ok_or_else(|| {
         (
             Some(status.as_u16()),
             format!(
@@ -286,7 +304,8 @@ async fn upload_one(
                 http.upload_url_pointer
             ),
         )
-    })
+    })?;
+    Ok((status.as_u16(), url))
 }
 
 // ------------------------------------------------------------------ submit
@@ -348,6 +367,7 @@ async fn submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult 
     let sub = &shared.scenario.submission;
     let http = &shared.scenario.http;
     if sub.photos == PhotoSource::Catalogue {
+        shared.record().submissions_attempted += 1;
         it.photo_urls = (0..sub.photos_per_submission())
             .map(|k| {
                 let ext = sub.photo_format(k).extension();
@@ -388,57 +408,61 @@ async fn submit_iteration(
         .build();
     let submitted = Instant::now();
     let goose = user.request(request).await?;
-    let resp = goose
-        .response
-        .map_err(|e| failed(shared, it, "submit", &describe(e)))?;
+    let resp = match goose.response {
+        Ok(r) => r,
+        Err(e) => {
+            let e = describe(e);
+            shared.answer(Step::Submit, Answer::NoAnswer, &e);
+            return Err(failed(shared, it, "submit", &e));
+        }
+    };
     it.session.keep_cookies(resp.headers());
     let status = resp.status();
+    // Every way a 2xx answer can still be unusable is a refusal of the step.
+    let refused = |it: &mut Iteration, message: String| {
+        shared.answer(Step::Submit, Answer::Refused(status.as_u16()), &message);
+        failed(shared, it, "submit", &message)
+    };
     if !status.is_success() {
         let text = resp.text().await.unwrap_or_default();
-        let text: String = text.chars().take(200).collect();
-        return Err(failed(
-            shared,
-            it,
-            "submit",
-            &format!("status {status}: {text}"),
-        ));
+        return Err(refused(it, format!("status {status}: {}", excerpt(&text))));
     }
-    let answer: Value = resp.json().await.map_err(|e| {
-        failed(
-            shared,
+    let answer: Value = match resp.json().await {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(refused(it, format!("answer is not JSON: {}", describe(e))));
+        }
+    };
+    let Some(job_id) = text_at(&answer, &http.job_id_pointer) else {
+        return Err(refused(
             it,
-            "submit",
-            &format!("answer is not JSON: {}", describe(e)),
-        )
-    })?;
-    let job_id = text_at(&answer, &http.job_id_pointer).ok_or_else(|| {
-        failed(
-            shared,
-            it,
-            "submit",
-            &format!("no job id at `{}` in the answer", http.job_id_pointer),
-        )
-    })?;
+            format!("no job id at `{}` in the answer", http.job_id_pointer),
+        ));
+    };
     let status_path = match (&http.status_path, &http.status_url_pointer) {
         (Some(path), _) => {
-            template::render_text(path, &Vars::new().with("job_id", job_id.as_str()))
-                .map_err(|e| failed(shared, it, "submit", &e.to_string()))?
+            match template::render_text(path, &Vars::new().with("job_id", job_id.as_str())) {
+                Ok(p) => p,
+                Err(e) => return Err(refused(it, e.to_string())),
+            }
         }
-        (None, Some(pointer)) => text_at(&answer, pointer).ok_or_else(|| {
-            failed(
-                shared,
-                it,
-                "submit",
-                &format!("no status URL at `{pointer}` in the answer"),
-            )
-        })?,
+        (None, Some(pointer)) => match text_at(&answer, pointer) {
+            Some(p) => p,
+            None => {
+                return Err(refused(
+                    it,
+                    format!("no status URL at `{pointer}` in the answer"),
+                ));
+            }
+        },
         (None, None) => unreachable!("a scenario always has a status path or pointer"),
     };
     // A status URL the load will not poll fails the submission now rather
     // than every poll until the job's deadline.
     if let Err(e) = shared.destination(&status_path) {
-        return Err(failed(shared, it, "submit", &format!("status URL: {e}")));
+        return Err(refused(it, format!("status URL: {e}")));
     }
+    shared.answer(Step::Submit, Answer::Used(status.as_u16()), "");
     let index = {
         let mut record = shared.record();
         record.submissions_acknowledged += 1;
@@ -479,6 +503,8 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
     let mut result = Ok(());
     let ready = it.job.as_ref().filter(|j| j.ready && !it.broken).cloned();
     if let (Some(job), true) = (ready, shared.scenario.submission.download_reports) {
+        shared.record().reports_expected +=
+            (shared.scenario.http.download_paths.len() + job.links.len()) as u64;
         for (n, path) in shared.scenario.http.download_paths.iter().enumerate() {
             let name = download_name(path, n);
             let path = template::render_text(path, &Vars::new().with("job_id", job.id.as_str()))
@@ -489,11 +515,21 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
                 .build();
             let goose = user.request(request).await?;
             let error = match goose.response {
-                Err(e) => Some(describe(e)),
-                Ok(r) if !r.status().is_success() => Some(format!("status {}", r.status())),
+                Err(e) => {
+                    let e = describe(e);
+                    shared.answer(Step::DownloadReport, Answer::NoAnswer, &e);
+                    Some(e)
+                }
+                Ok(r) if !r.status().is_success() => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    let e = format!("status {status}: {}", excerpt(&body));
+                    shared.answer(Step::DownloadReport, Answer::Refused(status.as_u16()), &e);
+                    Some(e)
+                }
                 Ok(r) => {
                     it.session.keep_cookies(r.headers());
-                    download::count_to_end(&shared, r).await.err()
+                    download::count_to_end(&shared, r, &path).await.err()
                 }
             };
             if let Some(e) = error {
@@ -504,12 +540,11 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
             let name = download::link_name(pointer, n);
             let started = Instant::now();
             let (status, r) = match link {
-                None => (
-                    None,
-                    Err(format!(
-                        "no report link at `{pointer}` in the completed status answer"
-                    )),
-                ),
+                None => {
+                    let e = format!("no report link at `{pointer}` in the completed status answer");
+                    shared.answer(Step::DownloadReport, Answer::NoAnswer, &e);
+                    (None, Err(e))
+                }
                 Some(link) => download::fetch_link(&shared, &it.session, link).await,
             };
             let error = r.as_ref().err().map(String::as_str);

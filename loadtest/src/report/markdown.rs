@@ -63,6 +63,7 @@ pub fn render(r: &RunReport) -> String {
         r.profile.name, r.scenario.name
     );
     let _ = writeln!(o, "**Verdict:** {}\n", r.verdict.summary);
+    work::headline(&mut o, &r.load.work);
     for w in &r.warnings {
         let _ = writeln!(o, "**Warning:** {w}\n");
     }
@@ -320,6 +321,7 @@ pub fn render(r: &RunReport) -> String {
         let _ = writeln!(o);
         o.push_str(&super::split::markdown(split));
     }
+    work::section(&mut o, &r.load.work);
     let _ = writeln!(o, "\n## Server exits\n");
     for x in &r.server.exits {
         let _ = writeln!(
@@ -509,6 +511,7 @@ fn losses(o: &mut String, x: &super::SubmissionLosses, restarted: bool) {
 }
 
 mod crash;
+mod work;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 mod access;
 mod photo_dir;
+mod thresholds;
 
 use super::*;
 use std::collections::BTreeMap;
@@ -19,6 +20,8 @@ pub(super) struct RawScenario {
     submission: RawSubmission,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    thresholds: thresholds::RawThresholds,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +75,7 @@ pub(super) struct RawHttp {
     login: Option<RawLogin>,
     headers: Option<BTreeMap<String, String>>,
     report_url_pointers: Option<Vec<String>>,
+    degraded_photos_pointer: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +122,7 @@ impl Checker<'_> {
         let users = self.users(raw.users)?;
         let submission = self.submission(raw.submission)?;
         let http = self.http(raw.http)?;
+        let thresholds = self.thresholds(raw.thresholds)?;
         Ok(Scenario {
             name,
             description: raw.description.unwrap_or_default(),
@@ -125,6 +130,7 @@ impl Checker<'_> {
             users,
             submission,
             http,
+            thresholds,
         })
     }
 
@@ -558,6 +564,12 @@ impl Checker<'_> {
             login: raw.login.map(|l| self.login(l)).transpose()?,
             headers: self.headers(raw.headers.unwrap_or_default())?,
             report_url_pointers,
+            degraded_photos_pointer: match raw.degraded_photos_pointer {
+                Some(p) if p.is_empty() => None,
+                p => {
+                    Some(self.pointer_key("http.degraded_photos_pointer", p, "/degraded_photos")?)
+                }
+            },
         })
     }
 }

@@ -19,6 +19,13 @@
 //! [stop]
 //! signal = "SIGTERM"                   # SIGTERM, SIGINT, SIGQUIT or SIGHUP
 //! grace_s = 15
+//!
+//! [log]
+//! # Lines of the app's output that mean its work failed, though every
+//! # HTTP answer was fine (a cloud upload that fell back to a local file):
+//! # counted, quoted in report.md, and the run fails unless the scenario's
+//! # `[thresholds] app_errors` allows them.
+//! error_regex = ["Traceback \\(most recent call last\\)", "upload failed"]
 //! ```
 //!
 //! Placeholders in the command and the environment: `{host}`, `{port}` (a
@@ -57,6 +64,15 @@ struct RawTarget {
     readiness: RawReadiness,
     #[serde(default)]
     stop: RawStop,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    #[serde(default)]
+    error_regex: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +122,8 @@ pub struct AppTarget {
     pub stop_signal: Signal,
     /// How long it gets after that signal.
     pub stop_grace: Duration,
+    /// Lines of its output that mean its work failed (`[log] error_regex`).
+    pub error_patterns: Vec<regex::Regex>,
 }
 
 /// How an app is seen to be ready.
@@ -215,6 +233,20 @@ impl AppTarget {
             }
         };
         Ok(AppTarget {
+            error_patterns: raw
+                .log
+                .error_regex
+                .iter()
+                .map(|r| {
+                    regex::Regex::new(r).map_err(|e| {
+                        bad(
+                            "log.error_regex",
+                            format!("`{r}` is not a regular expression: {e}"),
+                            "e.g. error_regex = [\"Traceback\", \"upload failed\"]",
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             name: raw.name.unwrap_or_else(|| crate::input::stem(path)),
             description: raw.description.unwrap_or_default(),
             working_dir: working_dir.canonicalize().unwrap_or(working_dir),

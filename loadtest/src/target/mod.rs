@@ -171,6 +171,16 @@ impl Target {
         &self.file.name
     }
 
+    /// Lines of the target's output that mean its work failed (an app's
+    /// `[log] error_regex`); none for the reference server, whose failures
+    /// are in its job status answers.
+    pub fn error_patterns(&self) -> &[regex::Regex] {
+        match &self.program {
+            Program::App(a) => &a.error_patterns,
+            _ => &[],
+        }
+    }
+
     /// How long a start may take to be ready, and how long it gets to stop,
     /// when the target file says.
     pub fn timeouts(&self) -> Option<(Duration, Duration)> {

@@ -206,6 +206,27 @@ pub fn run_limited(
             goose_html: None,
             goose_json: None,
             losses: None,
+            work: oomlab::report::work::WorkReport {
+                users_asked: jobs as u64,
+                users_started: jobs as u64,
+                users_logged_in: None,
+                submissions_asked: Some(jobs as u64),
+                submissions_attempted: jobs as u64,
+                submissions_acknowledged: jobs as u64,
+                photo_uploads_asked: None,
+                photos_uploaded: 0,
+                reports_completed: jobs as u64,
+                jobs_failed: 0,
+                downloads_expected: jobs as u64,
+                downloads_checked: jobs as u64,
+                downloads_wrong_type: 0,
+                steps: vec![],
+                http_errors: 0,
+                degraded_photos: vec![],
+                degraded_photos_total: 0,
+                app_errors: Default::default(),
+                failures: vec![],
+            },
         },
         jobs: job_reports,
         stage_spans: vec![],
@@ -357,6 +378,43 @@ pub fn killed(mut r: RunReport, kill_mb: u64, at_s: f64) -> RunReport {
             t.finished_at = None;
         }
     }
+    check_invariants(&r);
+    r
+}
+
+/// The same run, whose photo uploads all answered 404: nothing submitted,
+/// nothing completed, the outcome "load failed" (exit 4).
+pub fn load_failed(mut r: RunReport) -> RunReport {
+    use oomlab::report::work::{WorkCheck, WorkFailure};
+    let asked = r.load.submissions_acknowledged;
+    let failure = WorkFailure {
+        check: WorkCheck::HttpErrors,
+        message: format!("upload photo answered 404 Not Found {asked} time(s): `not found`"),
+        hint: Some("check `http.upload_path`".into()),
+    };
+    r.verdict = Verdict {
+        outcome: Outcome::LoadFailed,
+        summary: format!(
+            "the load failed: {}; peak {} (of a load that did not do its work)",
+            failure.line(),
+            r.peaks.vmhwm_bytes
+        ),
+        exit_code: Outcome::LoadFailed.exit() as u8,
+    };
+    r.load.submissions_acknowledged = 0;
+    r.load.jobs_completed = 0;
+    r.load.reports_per_minute = None;
+    r.load.time_to_ready_p50_s = None;
+    r.load.time_to_ready_p95_s = None;
+    r.load.time_to_ready_polled_p50_s = None;
+    r.load.time_to_ready_polled_p95_s = None;
+    r.jobs.clear();
+    r.load.work.submissions_acknowledged = 0;
+    r.load.work.reports_completed = 0;
+    r.load.work.downloads_expected = 0;
+    r.load.work.downloads_checked = 0;
+    r.load.work.http_errors = asked;
+    r.load.work.failures = vec![failure];
     check_invariants(&r);
     r
 }

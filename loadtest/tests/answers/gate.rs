@@ -80,6 +80,25 @@ fn a_peak_well_under_the_budget_passes_and_writes_junit_and_markdown() {
 }
 
 #[test]
+fn a_load_that_failed_fails_the_gate_with_exit_4_however_low_its_peak() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = fixtures::load_failed(fixtures::run("lean", "tiny", 60, 1, 4.0));
+    let run = fixtures::write(dir.path(), "lean-tiny", &r);
+    let (code, out, err) = gate(&run, &[], dir.path());
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(
+        err.contains("the load failed: upload photo answered 404")
+            && err.contains("its peak is not an answer"),
+        "{err}"
+    );
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(
+        xml.contains("<failure") && xml.contains("the load did its work"),
+        "{xml}"
+    );
+}
+
+#[test]
 fn a_peak_over_the_budget_fails_naming_the_figure_budget_and_stage() {
     let dir = tempfile::tempdir().unwrap();
     let r = fixtures::killed(

@@ -199,6 +199,50 @@ fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
 }
 
 #[test]
+fn plan_never_recommends_from_a_load_that_failed_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("plan-old/runs");
+    for (p, w, peak, failed) in [("lean", 1, 48, true), ("quick-fix", 1, 430, false)] {
+        let profile =
+            fixtures::profile_with_workers(&dir.path().join(format!("inputs/w{w}")), p, w);
+        let r = fixtures::run_limited(
+            &profile,
+            "two-reports",
+            peak,
+            2,
+            10.0,
+            32 * 1024,
+            oomlab::watchdog::Enforce::Off,
+        );
+        let r = if failed { fixtures::load_failed(r) } else { r };
+        fixtures::write(&runs, &format!("{p}-w{w}"), &r);
+    }
+    let out = dir.path().join("out");
+    let (code, stdout, err) = oomlab(
+        &[
+            "plan",
+            "--scenario",
+            "two-reports",
+            "--from",
+            dir.path().join("plan-old").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    // lean's 48 MB would be the cheapest, but its load did no work.
+    assert!(
+        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MiB RAM) with quick-fix"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("incomplete: the load failed: upload photo answered 404"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_missing_plans_file_exits_2_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, err) = oomlab(

@@ -110,12 +110,21 @@ fn an_unknown_flag_exits_with_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `oomlab calibrate --app-runs DIR` against a target file of its own whose
+/// command (`sh`) exists on every machine: the reuse checks run before any
+/// app is started, so this needs no venv.
 fn calibrate_reusing(app_runs: &std::path::Path) -> std::process::Output {
+    let targets = tempfile::tempdir().unwrap();
+    let target = targets.path().join("stub-app.toml");
+    std::fs::write(
+        &target,
+        "[run]\ncommand = [\"sh\", \"-c\", \"sleep 60\"]\n[readiness]\npath = \"/\"\n",
+    )
+    .unwrap();
     oomlab()
+        .args(["calibrate", "--target"])
+        .arg(&target)
         .args([
-            "calibrate",
-            "--target",
-            "flask-reportlab",
             "--profile",
             "lean",
             "--scenario",
@@ -143,7 +152,7 @@ fn calibrate_app_runs_refuses_a_folder_that_is_not_a_calibration_of_that_app() {
     // A calibration of another app (or another environment of it).
     let json = serde_json::json!({
         "schema_version": 1, "oomlab_version": "0", "created_at": "2026-11-30T00:00:00Z",
-        "app": "flask-reportlab[REPORT_WORKERS=1]", "model": "lean", "model_file": "lean.toml",
+        "app": "stub-app[REPORT_WORKERS=1]", "model": "lean", "model_file": "lean.toml",
         "tolerance_pct": 15.0, "settle_s": 3.0, "repeat": 1, "wall_time_s": 1.0, "rows": [],
         "runtime_mb": null, "runtime_mb_for_idle": null, "passed": false, "notes": []
     });

@@ -22,6 +22,7 @@ fn queue_settings(redis: &RedisServer, lease_secs: u64) -> QueueSettings {
         url: redis.url(),
         lease_secs,
         key_prefix: "test:jobs".into(),
+        ..QueueSettings::default()
     }
 }
 

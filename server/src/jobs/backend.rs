@@ -68,6 +68,41 @@ impl Queue {
         }
     }
 
+    /// The backend's name and, when it cannot be used, why (`/healthz`).
+    /// Blocks on Redis: call it off the async workers.
+    pub fn health(&self) -> (&'static str, Result<(), String>) {
+        match self {
+            Queue::InProcess(_) => ("sqlite", Ok(())),
+            Queue::Redis { redis, .. } => (
+                "redis",
+                redis
+                    .ping()
+                    .map_err(|e| format!("Redis is unreachable: {e:#}")),
+            ),
+        }
+    }
+
+    /// Whether a job stored as pending can be missing from the queue while
+    /// the process runs, so that the web must queue pending jobs again
+    /// periodically: with Redis, after a push that failed while it was
+    /// down, or after Redis restarted without its data. The in-process
+    /// queue is filled from the database at start and then by every
+    /// submission of its own process; re-pushing its pending jobs would
+    /// deliver them twice.
+    pub fn needs_requeue(&self) -> bool {
+        matches!(self, Queue::Redis { .. })
+    }
+
+    /// Queue a pending job again unless the queue has it (Redis: waiting or
+    /// in processing); whether it was queued. The in-process queue is never
+    /// re-fed this way ([`Queue::needs_requeue`]).
+    pub fn requeue(&self, job_id: i64) -> anyhow::Result<bool> {
+        match self {
+            Queue::InProcess(_) => Ok(false),
+            Queue::Redis { redis, .. } => redis.recover(job_id),
+        }
+    }
+
     /// Jobs waiting (0 when Redis cannot be asked).
     pub fn len(&self) -> usize {
         match self {

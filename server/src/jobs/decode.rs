@@ -1,7 +1,9 @@
 //! The scaled decode of the `resize` mode, by `photos.decoder`: the photo is
 //! decoded at the smallest IDCT scale (1/1, 1/2, 1/4 or 1/8) whose output
 //! still covers the size the page needs, into one buffer of 8-bit samples
-//! (1 per pixel for grayscale, 3 for colour), on the calling thread.
+//! (1 per pixel for grayscale, 3 for colour; a CMYK or YCCK photo is
+//! decoded to CMYK and converted to RGB in the same buffer), on the calling
+//! thread.
 //!
 //! - `jpeg-decoder`: jpeg-decoder 0.3 with its `rayon` worker in a one-thread
 //!   pool of the calling thread ([`super::photos::on_this_thread`]). It keeps
@@ -50,29 +52,70 @@ pub fn scale_denominator(width: u32, height: u32, want_w: u32, want_h: u32) -> u
         .unwrap_or(1)
 }
 
-/// Decode `jpeg` (8-bit, grayscale or colour, not CMYK) at the scale that
-/// covers `want_w` x `want_h` stored pixels; `gray` selects one sample per
-/// pixel, otherwise RGB.
+/// What the decoded samples are made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Samples {
+    /// One sample per pixel.
+    Gray,
+    /// Three per pixel, from a YCbCr (or RGB) JPEG.
+    Rgb,
+    /// A CMYK or YCCK JPEG, decoded to four samples and converted to three
+    /// (RGB) in the same buffer.
+    CmykToRgb,
+}
+
+/// Decode `jpeg` (8-bit) at the scale that covers `want_w` x `want_h`
+/// stored pixels into `samples` (grayscale: one per pixel; otherwise RGB).
 pub fn decode_scaled(
     decoder: JpegDecoder,
     jpeg: &[u8],
     want_w: u32,
     want_h: u32,
-    gray: bool,
+    samples: Samples,
 ) -> anyhow::Result<Scaled> {
     match decoder {
-        JpegDecoder::JpegDecoder => with_jpeg_decoder(jpeg, want_w, want_h),
-        JpegDecoder::LibjpegTurbo => with_libjpeg_turbo(jpeg, want_w, want_h, gray),
+        JpegDecoder::JpegDecoder => with_jpeg_decoder(jpeg, want_w, want_h, samples),
+        JpegDecoder::LibjpegTurbo => with_libjpeg_turbo(jpeg, want_w, want_h, samples),
     }
 }
 
-fn with_jpeg_decoder(jpeg: &[u8], want_w: u32, want_h: u32) -> anyhow::Result<Scaled> {
+/// CMYK samples (4 per pixel) to RGB (3 per pixel) in place, the buffer
+/// then cut to its new length. `ink_is_high`: jpeg-decoder hands out ink
+/// amounts (it inverts what Adobe applications store), libjpeg the stored
+/// values (255 = no ink). The naive conversion R = (1 - C)(1 - K), as
+/// browsers and Pillow do without a colour profile.
+fn cmyk_to_rgb(pixels: &mut Vec<u8>, ink_is_high: bool) {
+    let n = pixels.len() / 4;
+    for i in 0..n {
+        let p = &pixels[i * 4..i * 4 + 4];
+        let clear = |v: u8| u32::from(if ink_is_high { 255 - v } else { v });
+        let k = clear(p[3]);
+        let rgb = [p[0], p[1], p[2]].map(|c| ((clear(c) * k + 127) / 255) as u8);
+        // Writing at 3i never overtakes the reads at 4i and beyond.
+        pixels[i * 3..i * 3 + 3].copy_from_slice(&rgb);
+    }
+    pixels.truncate(n * 3);
+    pixels.shrink_to_fit();
+}
+
+fn with_jpeg_decoder(
+    jpeg: &[u8],
+    want_w: u32,
+    want_h: u32,
+    samples: Samples,
+) -> anyhow::Result<Scaled> {
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(jpeg));
     dec.read_info().context("not a readable JPEG")?;
     let req_w = u16::try_from(want_w).unwrap_or(u16::MAX);
     let req_h = u16::try_from(want_h).unwrap_or(u16::MAX);
     let (sw, sh) = dec.scale(req_w, req_h).context("not a readable JPEG")?;
-    let pixels = on_this_thread(|| dec.decode()).context("the JPEG does not decode")?;
+    let mut pixels = on_this_thread(|| dec.decode()).context("the JPEG does not decode")?;
+    if samples == Samples::CmykToRgb {
+        if dec.info().map(|i| i.pixel_format) != Some(jpeg_decoder::PixelFormat::CMYK32) {
+            anyhow::bail!("the JPEG's components changed between its header and its decode");
+        }
+        cmyk_to_rgb(&mut pixels, true);
+    }
     Ok(Scaled {
         pixels,
         width: u32::from(sw),
@@ -80,16 +123,29 @@ fn with_jpeg_decoder(jpeg: &[u8], want_w: u32, want_h: u32) -> anyhow::Result<Sc
     })
 }
 
-fn with_libjpeg_turbo(jpeg: &[u8], want_w: u32, want_h: u32, gray: bool) -> anyhow::Result<Scaled> {
+fn with_libjpeg_turbo(
+    jpeg: &[u8],
+    want_w: u32,
+    want_h: u32,
+    samples: Samples,
+) -> anyhow::Result<Scaled> {
     let decode = || -> std::io::Result<Scaled> {
         let mut dec = mozjpeg::Decompress::new_mem(jpeg)?;
         let (w, h) = (dec.width() as u32, dec.height() as u32);
         let denominator = scale_denominator(w, h, want_w, want_h);
         dec.scale((8 / denominator) as u8);
-        let mut started = if gray { dec.grayscale()? } else { dec.rgb()? };
+        let mut started = match samples {
+            Samples::Gray => dec.grayscale()?,
+            Samples::Rgb => dec.rgb()?,
+            // libjpeg converts YCCK to CMYK, not CMYK to RGB.
+            Samples::CmykToRgb => dec.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)?,
+        };
         let (width, height) = (started.width() as u32, started.height() as u32);
-        let pixels = started.read_scanlines::<u8>()?;
+        let mut pixels = started.read_scanlines::<u8>()?;
         started.finish()?;
+        if samples == Samples::CmykToRgb {
+            cmyk_to_rgb(&mut pixels, false);
+        }
         Ok(Scaled {
             pixels,
             width,
@@ -141,8 +197,8 @@ mod tests {
     #[test]
     fn both_decoders_give_the_same_scaled_picture() {
         let jpeg = gradient_jpeg(640, 480);
-        let a = decode_scaled(JpegDecoder::JpegDecoder, &jpeg, 150, 110, false).unwrap();
-        let b = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 150, 110, false).unwrap();
+        let a = decode_scaled(JpegDecoder::JpegDecoder, &jpeg, 150, 110, Samples::Rgb).unwrap();
+        let b = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 150, 110, Samples::Rgb).unwrap();
         assert_eq!((a.width, a.height), (160, 120));
         assert_eq!((b.width, b.height), (160, 120));
         assert_eq!(b.pixels.len(), 160 * 120 * 3);
@@ -166,7 +222,7 @@ mod tests {
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
             .encode(img.as_raw(), 64, 64, image::ExtendedColorType::L8)
             .unwrap();
-        let s = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 32, 32, true).unwrap();
+        let s = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 32, 32, Samples::Gray).unwrap();
         assert_eq!((s.width, s.height, s.pixels.len()), (32, 32, 32 * 32));
         assert!(s.pixels[8 * 32 + 4] < 60 && s.pixels[8 * 32 + 28] > 200);
     }
@@ -178,7 +234,7 @@ mod tests {
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         jpeg[sof + 5] = 0;
         jpeg[sof + 6] = 0;
-        let err = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 32, 32, false)
+        let err = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 32, 32, Samples::Rgb)
             .err()
             .unwrap();
         assert!(format!("{err:#}").contains("libjpeg"), "{err:#}");

@@ -9,8 +9,10 @@
 //!
 //! `backend` is the queue by `queue.backend`: the in-process [`JobQueue`] or
 //! the Redis queue (`redis_queue`, worked by `redis_worker`) that lets the
-//! `web` and `worker` roles run as two processes. `run` is one job, `stages`
-//! its per-stage memory, `photos` what each embed mode makes of a photo
+//! `web` and `worker` roles run as two processes. `run` is one job, `layout`
+//! its PDF stage (photos checked, prepared and placed), `degraded` the
+//! photos it could not show as they are, `cost` what decoding a photo would
+//! hold (`limits.max_decode_bytes`), `stages` its per-stage memory, `photos` what each embed mode makes of a photo
 //! (`decode`/`encode`: the scaled decode and the re-encode of `resize`, by
 //! `photos.decoder` and `photos.encoder`;
 //! `orientation`: EXIF orientation for `resize`), `retention` what the
@@ -19,9 +21,12 @@
 //! of `model.test_leak_per_job_mb` (tests only).
 
 mod backend;
+pub mod cost;
 pub mod decode;
+pub mod degraded;
 pub mod encode;
 pub mod excel;
+mod layout;
 pub mod orientation;
 pub mod pdf;
 pub mod pdf_stream;
@@ -41,10 +46,10 @@ use std::time::Instant;
 use memstats::JobInFlight;
 
 pub use backend::Queue;
+pub use degraded::{DegradedPhoto, Notes, ShownAs};
+pub use layout::{BuiltPdf, PdfOutput, build_pdf};
 pub use retention::{Collected, Collector, Held};
-pub use run::{
-    BuiltPdf, JobContext, JobEnd, MAX_JOB_ATTEMPTS, PdfOutput, WorkerIo, build_pdf, run_job,
-};
+pub use run::{JobContext, JobEnd, MAX_JOB_ATTEMPTS, WorkerIo, run_job};
 
 /// The job queue: unbounded by default, as the modelled app's.
 pub struct JobQueue {

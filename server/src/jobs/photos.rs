@@ -37,9 +37,11 @@ use bytes::Bytes;
 use fast_image_resize as fr;
 use image::DynamicImage;
 
-use super::decode::decode_scaled;
+use super::cost::mib;
+use super::decode::{Samples, decode_scaled};
 use super::encode::encode_jpeg;
 use super::orientation::{exif_orientation, swaps_sides, to_upright};
+use crate::imagecheck::ImageScan;
 use crate::memory::thread_counters;
 use crate::settings::{EmbedMode, PhotoSettings};
 
@@ -130,18 +132,40 @@ pub fn jpeg_header(bytes: &[u8]) -> anyhow::Result<(u32, u32, Components)> {
     Ok((u32::from(info.width), u32::from(info.height), components))
 }
 
-/// Prepare `bytes` for embedding. `max_pixels` guards against decompression
-/// bombs: the header is read first and an image over the cap is refused
-/// before anything is decoded.
+/// [`prepare_with`] without a cap on what decoding may hold (tests that
+/// measure the decoders themselves).
 pub fn prepare(
     bytes: Bytes,
     settings: &PhotoSettings,
     max_pixels: u64,
 ) -> anyhow::Result<PreparedPhoto> {
+    prepare_with(bytes, settings, max_pixels, u64::MAX)
+}
+
+/// Prepare `bytes` for embedding. Decompression bombs are refused from the
+/// header before anything is decoded: an image over `max_pixels`, or one
+/// whose decode in this embed mode would hold more than `max_decode_bytes`
+/// (a progressive JPEG's coefficients, `jobs::cost`).
+pub fn prepare_with(
+    bytes: Bytes,
+    settings: &PhotoSettings,
+    max_pixels: u64,
+    max_decode_bytes: u64,
+) -> anyhow::Result<PreparedPhoto> {
     let (width, height, components) = jpeg_header(&bytes)?;
     if u64::from(width) * u64::from(height) > max_pixels {
         anyhow::bail!(
             "is {width}x{height} pixels, over the {max_pixels}-pixel cap (limits.max_photo_pixels)"
+        );
+    }
+    if let Some(cost) = ImageScan::frame_of(&bytes)
+        .and_then(|frame| super::cost::job_decode_bytes(&frame, settings))
+        .filter(|&cost| cost > max_decode_bytes)
+    {
+        anyhow::bail!(
+            "is too costly to decode: {width}x{height} would hold {} while decoding, over the {} cap (limits.max_decode_bytes)",
+            mib(cost),
+            mib(max_decode_bytes)
         );
     }
     match settings.embed {
@@ -220,9 +244,9 @@ fn resize(
         (width, height)
     };
     let (tw, th) = fit_within(uw, uh, settings.max_px);
-    if ((tw, th) == (uw, uh) && orientation == 1) || components == Components::Cmyk {
-        // Small enough and upright already (or CMYK, which the encoder
-        // cannot write): pass the bytes through.
+    if (tw, th) == (uw, uh) && orientation == 1 {
+        // Small enough and upright already: pass the bytes through (a CMYK
+        // one too: the PDF shows it as DeviceCMYK).
         return Ok(PreparedPhoto {
             jpeg: bytes,
             width,
@@ -236,13 +260,14 @@ fn resize(
     } else {
         (tw, th)
     };
-    let scaled = decode_scaled(
-        settings.decoder,
-        &bytes,
-        stored_w,
-        stored_h,
-        components == Components::Gray,
-    )?;
+    // CMYK and YCCK photos are decoded to RGB like any other, so they are
+    // resized, turned upright and re-encoded too.
+    let samples = match components {
+        Components::Gray => Samples::Gray,
+        Components::Rgb => Samples::Rgb,
+        Components::Cmyk => Samples::CmykToRgb,
+    };
+    let scaled = decode_scaled(settings.decoder, &bytes, stored_w, stored_h, samples)?;
     drop(bytes);
     let gray = components == Components::Gray;
     let pixel_type = if gray {
@@ -288,6 +313,9 @@ fn resize(
         pixels: None,
     })
 }
+
+#[cfg(test)]
+mod cmyk_tests;
 
 #[cfg(test)]
 mod tests {

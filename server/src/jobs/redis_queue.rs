@@ -165,14 +165,19 @@ impl RedisQueue {
         anyhow::bail!("Redis connection lost {TRIES} times in a row")
     }
 
-    /// Queue a new job (after its row is committed).
+    /// Whether Redis answers (`PING`); the error says why not.
+    pub fn ping(&self) -> anyhow::Result<()> {
+        self.call(|c| redis::cmd("PING").query::<String>(c))?;
+        Ok(())
+    }
+
+    /// Queue a new job (after its row is committed). Like [`Self::recover`],
+    /// a job already waiting or being processed is left where it is: the
+    /// web's periodic re-queue of pending jobs may have queued it between
+    /// the commit and this push, and a second entry would let a second
+    /// worker start it while the first runs it.
     pub fn push(&self, job_id: i64) -> anyhow::Result<()> {
-        self.call(|c| {
-            redis::cmd("RPUSH")
-                .arg(&self.queue)
-                .arg(job_id)
-                .query::<i64>(c)
-        })?;
+        self.recover(job_id)?;
         Ok(())
     }
 

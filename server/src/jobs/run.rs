@@ -8,18 +8,17 @@ use bytes::Bytes;
 
 use super::InFlight;
 use super::backend::Queue;
+use super::degraded::{Notes, ShownAs};
 use super::excel::build_workbook;
-use super::pdf::{MemoryCanvas, PdfBuilder};
-use super::pdf_stream::StreamCanvas;
-use super::photos::prepare;
+use super::layout::{BuiltPdf, PdfOutput, build_pdf};
 use super::retention::{Collector, Held};
 use super::stages::Stages;
 use crate::cloudinary::{CloudinaryClient, FetchError};
 use crate::db::{self, Pool, ReportKind};
 use crate::memory::HighWaterMonitor;
 use crate::metrics::Metrics;
-use crate::settings::{Assembly, EmbedMode, FetchMode, Release, Settings};
-use crate::submission::{Submission, decode_signature};
+use crate::settings::{EmbedMode, FetchMode, Release, Settings};
+use crate::submission::Submission;
 
 /// Attempts after which a job that keeps being interrupted (the server was
 /// killed while processing it) is failed instead of retried forever.
@@ -142,9 +141,11 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
     ctx.in_flight.begin(job_id);
     ctx.metrics.job_started();
     let mut stages = Stages::new();
-    let mut warnings = Vec::new();
+    let mut notes = Notes::default();
     let started = Instant::now();
-    let result = process(ctx, io, job_id, &mut stages, &mut warnings, started);
+    let result = process(ctx, io, job_id, &mut stages, &mut notes, started);
+    // In index order whatever noted them first (a fetch or the layout).
+    notes.degraded.sort_by_key(|d| d.index);
     stages.end();
     let result = result.map(|held| {
         // `cyclic_gc`: the document's buffers outlive the job, parked until
@@ -169,7 +170,7 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
             attempt,
             status,
             error.as_deref(),
-            &warnings,
+            &notes,
             &stages.json(),
         )
     });
@@ -206,7 +207,7 @@ fn process(
     io: &WorkerIo,
     job_id: i64,
     stages: &mut Stages,
-    warnings: &mut Vec<String>,
+    notes: &mut Notes,
     started: Instant,
 ) -> anyhow::Result<Held> {
     let s = &ctx.settings;
@@ -269,7 +270,7 @@ fn process(
         stages.begin("photos", &ctx.monitor);
         for (i, u) in photo_urls.iter().enumerate() {
             check_deadline()?;
-            upfront.push(fetch_photo(ctx, io, u, i, deadline, warnings));
+            upfront.push(fetch_photo(ctx, io, u, i, deadline, notes));
             ctx.in_flight.update(job_id, "photos", 45, stages.live());
         }
     }
@@ -289,14 +290,14 @@ fn process(
     let BuiltPdf { output: pdf, held } = build_pdf(
         &sub,
         s,
-        |n, url, warnings| {
+        |n, url, notes| {
             check_deadline()?;
             Ok(match s.photos.fetch {
                 FetchMode::AllUpfront => upfront_iter.next().flatten(),
-                FetchMode::OneAtATime => fetch_photo(ctx, io, url, n, deadline, warnings),
+                FetchMode::OneAtATime => fetch_photo(ctx, io, url, n, deadline, notes),
             })
         },
-        warnings,
+        notes,
         || ctx.in_flight.update(job_id, "pdf", 45, stages.live()),
         &ctx.tmp_dir.join(format!("job-{job_id}-report.pdf")),
     )?;
@@ -354,154 +355,6 @@ fn process(
     Ok(held)
 }
 
-/// The PDF stage: every photo from `next_photo` (in submission order) is
-/// prepared per the embed mode and placed in the grid; `original` mode keeps
-/// each photo's decoded buffers through the save and hands them to the
-/// caller ([`BuiltPdf::held`]), which releases them per `model.release`.
-/// `on_photo` runs after each photo (progress reporting). Public so
-/// heap-profiling tests can drive exactly the code a job runs.
-pub fn build_pdf(
-    sub: &Submission,
-    s: &Settings,
-    next_photo: impl FnMut(usize, &str, &mut Vec<String>) -> anyhow::Result<Option<Bytes>>,
-    warnings: &mut Vec<String>,
-    on_photo: impl FnMut(),
-    file: &std::path::Path,
-) -> anyhow::Result<BuiltPdf> {
-    let title = format!("Inspection report: {}", sub.site.name);
-    match s.pdf.assembly {
-        Assembly::InMemory => {
-            let canvas = MemoryCanvas::new(&title, s.pdf.image_encoding);
-            let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
-            // Saved while the buffers are still held, as reportlab's save
-            // runs inside the build that holds its image readers; the
-            // document itself is handed back with them.
-            let (file, document) = canvas.finish_keeping_document();
-            let mut held = held;
-            held.keep_document(document);
-            Ok(BuiltPdf {
-                output: PdfOutput::Memory(file),
-                held,
-            })
-        }
-        Assembly::Incremental => {
-            let canvas = StreamCanvas::create(file, &title, s.pdf.image_encoding)
-                .with_context(|| format!("creating {}", file.display()))?;
-            let (canvas, held) = lay_out(canvas, sub, s, next_photo, warnings, on_photo)?;
-            let bytes = canvas
-                .finish()
-                .with_context(|| format!("writing {}", file.display()))?;
-            Ok(BuiltPdf {
-                output: PdfOutput::File {
-                    path: file.to_path_buf(),
-                    bytes,
-                },
-                held,
-            })
-        }
-    }
-}
-
-/// A built PDF and the photo buffers its build held through the save.
-pub struct BuiltPdf {
-    pub output: PdfOutput,
-    /// `original` mode's decoded buffers and, for an in-memory assembly,
-    /// the saved document (its image streams), still allocated.
-    pub held: Held,
-}
-
-impl BuiltPdf {
-    /// The whole file in memory (tests); the held buffers are freed.
-    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
-        self.output.into_bytes()
-    }
-
-    pub fn len(&self) -> u64 {
-        self.output.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.output.is_empty()
-    }
-}
-
-/// A built PDF: in memory, or in a file (incremental assembly).
-pub enum PdfOutput {
-    Memory(Vec<u8>),
-    File {
-        path: std::path::PathBuf,
-        bytes: u64,
-    },
-}
-
-impl PdfOutput {
-    pub fn len(&self) -> u64 {
-        match self {
-            PdfOutput::Memory(b) => b.len() as u64,
-            PdfOutput::File { bytes, .. } => *bytes,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The whole file in memory (tests).
-    pub fn into_bytes(self) -> std::io::Result<Vec<u8>> {
-        match self {
-            PdfOutput::Memory(b) => Ok(b),
-            PdfOutput::File { path, .. } => {
-                let b = std::fs::read(&path)?;
-                let _ = std::fs::remove_file(&path);
-                Ok(b)
-            }
-        }
-    }
-}
-
-fn lay_out<C: super::pdf::Canvas>(
-    canvas: C,
-    sub: &Submission,
-    s: &Settings,
-    mut next_photo: impl FnMut(usize, &str, &mut Vec<String>) -> anyhow::Result<Option<Bytes>>,
-    warnings: &mut Vec<String>,
-    mut on_photo: impl FnMut(),
-) -> anyhow::Result<(C, Held)> {
-    let total = sub.photos().count();
-    let mut builder = PdfBuilder::new(canvas, sub, total);
-    // Decoded buffers (the `original` mode), alive through the save: the
-    // modelled app's PDF library keeps them.
-    let mut held = Held::default();
-    let mut n = 0usize;
-    for (item_idx, item) in sub.items.iter().enumerate() {
-        builder.begin_item(item_idx, item);
-        for url in &item.photo_urls {
-            let bytes = next_photo(n, url, warnings)?;
-            let prepared =
-                bytes.and_then(|b| match prepare(b, &s.photos, s.limits.max_photo_pixels) {
-                    Ok(p) => Some(p),
-                    Err(e) => {
-                        warnings.push(format!(
-                            "photo {} ({url}) {e:#}; shown as \"image not available\"",
-                            n + 1
-                        ));
-                        None
-                    }
-                });
-            builder.add_photo(prepared.as_ref());
-            // Keep the pixels; the bytes now live in the document.
-            if let Some(pixels) = prepared.and_then(|p| p.pixels) {
-                held.push(pixels);
-            }
-            n += 1;
-            on_photo();
-        }
-    }
-    let sigs = decode_signatures(sub, warnings);
-    builder.signatures(&sigs);
-    Ok((builder.into_canvas(), held))
-}
-
 /// Fetch one photo; a photo that cannot be had becomes a warning and a
 /// placeholder, as in the modelled app. Waits between attempts (a 429's
 /// `Retry-After` included) never run past the job's `deadline`.
@@ -511,19 +364,21 @@ fn fetch_photo(
     raw: &str,
     index: usize,
     deadline: Instant,
-    warnings: &mut Vec<String>,
+    notes: &mut Notes,
 ) -> Option<Bytes> {
     let s = &ctx.settings;
     let url = match ctx.cloudinary.urls.check_photo_url(raw) {
         Ok(u) => u,
         Err(why) => {
-            warnings.push(format!(
+            notes.warnings.push(format!(
                 "photo {} {why}; shown as \"image not available\"",
                 index + 1
             ));
+            notes.degrade(index, raw, ShownAs::Placeholder, &why);
             return None;
         }
     };
+    let original = url.clone();
     let url = if s.photos.embed == EmbedMode::CdnTransform {
         ctx.cloudinary
             .urls
@@ -539,44 +394,60 @@ fn fetch_photo(
     )) {
         Ok(b) => {
             ctx.metrics.photo_bytes.inc_by(b.len() as u64);
+            if s.photos.embed == EmbedMode::CdnTransform {
+                note_cut_original(ctx, io, &original, raw, index, notes);
+            }
             Some(b)
         }
         Err(FetchError::Retryable(e) | FetchError::Permanent(e)) => {
             ctx.metrics.photo_failures.inc();
-            warnings.push(format!(
+            notes.warnings.push(format!(
                 "photo {} ({raw}) could not be downloaded: {e}; shown as \"image not available\"",
                 index + 1
             ));
+            notes.degrade(
+                index,
+                raw,
+                ShownAs::Placeholder,
+                &format!("could not be downloaded: {e}"),
+            );
             None
         }
     }
 }
 
-fn decode_signatures(
-    sub: &Submission,
-    warnings: &mut Vec<String>,
-) -> Vec<(String, String, image::RgbImage)> {
-    sub.signatures
-        .iter()
-        .filter_map(|s| {
-            let png = decode_signature(&s.image).ok()?;
-            match image::load_from_memory_with_format(&png, image::ImageFormat::Png) {
-                Ok(img) => Some((s.role.clone(), s.name.clone(), flatten_on_white(img))),
-                Err(e) => {
-                    warnings.push(format!("signature of {} does not decode: {e}", s.role));
-                    None
-                }
-            }
-        })
-        .collect()
-}
-
-fn flatten_on_white(img: image::DynamicImage) -> image::RgbImage {
-    let rgba = img.to_rgba8();
-    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
-        let p = rgba.get_pixel(x, y).0;
-        let a = u16::from(p[3]);
-        let mix = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
-        image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
-    })
+/// `cdn_transform`: Cloudinary's derivative of an original cut short is a
+/// whole JPEG with the missing part grey, so the original's end is checked
+/// (its last bytes only, [`CloudinaryClient::ends_with_eoi`]) and a cut one
+/// noted as shown partly. A check that fails notes nothing: the derivative
+/// came, and a doubt is not a finding.
+fn note_cut_original(
+    ctx: &JobContext,
+    io: &WorkerIo,
+    original: &url::Url,
+    raw: &str,
+    index: usize,
+    notes: &mut Notes,
+) {
+    let s = &ctx.settings;
+    let timeout = Duration::from_secs_f64(s.photos.timeout_secs);
+    match io.rt.block_on(
+        io.cloudinary
+            .ends_with_eoi(original, s.limits.max_photo_bytes, timeout),
+    ) {
+        Ok(true) => {}
+        Ok(false) => {
+            let reason = "truncated: decoded partly (the original has no end-of-image marker)";
+            notes.warnings.push(format!(
+                "photo {} ({raw}) is {reason}; Cloudinary's derivative shows it partly, the missing part grey",
+                index + 1
+            ));
+            notes.degrade(index, raw, ShownAs::Partial, reason);
+        }
+        Err(e) => tracing::warn!(
+            photo = index + 1,
+            error = e.as_str(),
+            "cannot check the end of the original"
+        ),
+    }
 }

@@ -12,8 +12,10 @@ use serde::Serialize;
 
 use super::blocking;
 use crate::app::AppState;
+use crate::cloudinary::GetError;
 use crate::db::{self, JobRow, ReportKind};
 use crate::error::ApiError;
+use crate::jobs::DegradedPhoto;
 use crate::settings::DownloadMode;
 
 fn parse_job_id(raw: &str) -> Result<i64, ApiError> {
@@ -62,6 +64,9 @@ pub struct JobStatus {
     stage: Option<String>,
     error: Option<String>,
     warnings: Vec<String>,
+    /// Photos shown as a placeholder or partly; always present, `[]` when
+    /// none (`jobs::DegradedPhoto` is the contract's type).
+    degraded_photos: Vec<DegradedPhoto>,
     attempts: u32,
     #[serde(flatten)]
     times: JobTimes,
@@ -87,6 +92,7 @@ impl JobStatus {
             stage: job.stage,
             error: job.error,
             warnings: job.warnings,
+            degraded_photos: job.degraded_photos,
             attempts: job.attempts,
             times: JobTimes {
                 created_at: Some(job.created_at),
@@ -134,11 +140,20 @@ pub async fn download_report(
             job.status
         ))
     })?;
-    let upstream = state
-        .cloudinary
-        .get(&url)
-        .await
-        .map_err(|e| ApiError::Upstream(format!("{e:#}")))?;
+    let upstream = state.cloudinary.get(&url).await.map_err(|e| match e {
+        GetError::OffOrigin(why) => {
+            tracing::warn!(
+                job_id = id,
+                url = url.as_str(),
+                "report URL off the Cloudinary origin; not fetched"
+            );
+            ApiError::OffOrigin(format!(
+                "the stored {} is not fetched: {why}",
+                kind.file_name()
+            ))
+        }
+        GetError::Upstream(why) => ApiError::Upstream(why),
+    })?;
     state.metrics.report_downloads.inc();
     let headers = [
         (header::CONTENT_TYPE, kind.content_type().to_string()),

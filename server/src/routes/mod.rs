@@ -4,6 +4,7 @@ mod jobs;
 mod observe;
 mod photos;
 mod submissions;
+pub mod timeouts;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let state_http = state.settings.http.clone();
     let upload_limit = state.settings.http.max_upload_bytes as usize + (64 << 10);
     let api = Router::new()
         .route(
@@ -47,9 +49,19 @@ pub fn router(state: Arc<AppState>) -> Router {
     // each route inside axum's method routing, where a 405 has no `Allow`
     // header yet; wrapping the whole router as the fallback of an empty
     // one puts the middleware outside it, where the answer is final.
+    // Outermost: the body clock starts as the request arrives, before it
+    // waits for a `max_in_flight` slot (see `timeouts`).
+    let timing = timeouts::BodyTiming {
+        grace: std::time::Duration::from_secs_f64(state_http.body_read_timeout_secs),
+        min_bytes_per_sec: state_http.body_min_bytes_per_sec,
+    };
     Router::new()
         .fallback_service(app)
         .layer(axum::middleware::from_fn(crate::error::json_error_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            timing,
+            timeouts::limit_body_time,
+        ))
 }
 
 /// The routes of a `worker` process: health, metrics and the memory
@@ -77,5 +89,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Unexpected(e.into()))?
-        .map_err(ApiError::Unexpected)
+        .map_err(ApiError::from_unexpected)
 }

@@ -4,15 +4,46 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use memstats::DebugMemory;
 
 use crate::app::AppState;
+use crate::error::{RETRY_AFTER_SECS, error_body};
 use crate::memory;
 
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `GET /healthz`: 200 when the process serves and its queue backend
+/// answers; 503 with the reason (and `Retry-After`) when Redis does not,
+/// so a load balancer or the harness sees a web that cannot queue work.
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let queue = state.queue.clone();
+    let (backend, health) = tokio::task::spawn_blocking(move || queue.health())
+        .await
+        .unwrap_or(("unknown", Err("the health check did not run".into())));
+    match health {
+        Ok(()) => Json(serde_json::json!({
+            "status": "ok",
+            "queue": { "backend": backend, "state": "ok" },
+        }))
+        .into_response(),
+        Err(reason) => {
+            tracing::warn!(
+                backend,
+                reason = reason.as_str(),
+                "health: queue unavailable"
+            );
+            let mut body = error_body("queue_unavailable", &reason);
+            body["error"]["retry_after_secs"] = RETRY_AFTER_SECS.into();
+            body["status"] = "unavailable".into();
+            body["queue"] = serde_json::json!({ "backend": backend, "state": "unreachable" });
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, RETRY_AFTER_SECS.to_string())],
+                Json(body),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// One reading of every memory figure of the server.

@@ -26,6 +26,13 @@ pub struct QueueSettings {
     pub lease_secs: u64,
     /// Prefix of the Redis keys (`PREFIX:queue`, `PREFIX:processing`).
     pub key_prefix: String,
+    /// Seconds between two passes of the web process (roles `all` and
+    /// `web`, backend `redis`) that queue again every job stored as
+    /// pending that is neither waiting nor being processed in Redis: a
+    /// submission acknowledged while Redis was down, or a Redis restarted
+    /// without its data, is taken up within this time of Redis answering,
+    /// without a restart of the web. Default 5.
+    pub requeue_interval_secs: f64,
 }
 
 impl Default for QueueSettings {
@@ -35,6 +42,7 @@ impl Default for QueueSettings {
             url: String::new(),
             lease_secs: 30,
             key_prefix: "oomlab:jobs".into(),
+            requeue_interval_secs: 5.0,
         }
     }
 }
@@ -50,6 +58,12 @@ impl QueueSettings {
         }
         if self.lease_secs == 0 || self.lease_secs > 3600 {
             return Some(("queue.lease_secs", "must be between 1 and 3600 seconds"));
+        }
+        if !(self.requeue_interval_secs >= 0.05 && self.requeue_interval_secs <= 3600.0) {
+            return Some((
+                "queue.requeue_interval_secs",
+                "must be between 0.05 and 3600 seconds",
+            ));
         }
         if self.key_prefix.is_empty() {
             return Some(("queue.key_prefix", "must not be empty"));

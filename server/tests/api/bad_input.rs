@@ -104,8 +104,17 @@ async fn bad_uploads_are_refused_and_a_good_one_is_stored(body: UploadBody) {
         );
         app.http.post(app.url("/api/photos")).multipart(form).send()
     };
-    // Over the 1 MiB limit of the test settings.
-    let resp = upload(vec![0xFF; (1 << 20) + 10], "photo").await.unwrap();
+    let jpeg = app
+        .fake
+        .photo_bytes("oomlab/640x480-60k-1")
+        .unwrap()
+        .to_vec();
+    // Over the 1 MiB limit of the test settings: a JPEG's start and more
+    // image data than the cap (so the structure check, which runs as the
+    // bytes arrive, passes it and the size cap is what refuses it).
+    let mut big = jpeg[..jpeg.len() - 2].to_vec();
+    big.resize((1 << 20) + 10, 0);
+    let resp = upload(big, "photo").await.unwrap();
     assert_eq!(error_code(resp, 413).await, "payload_too_large");
     // Refused at the cap: none of it reached Cloudinary.
     assert_eq!(app.fake.upload_count(), 0);
@@ -118,11 +127,6 @@ async fn bad_uploads_are_refused_and_a_good_one_is_stored(body: UploadBody) {
     let resp = upload(b"x".to_vec(), "file").await.unwrap();
     assert_eq!(error_code(resp, 400).await, "bad_request");
     // A real photo goes to Cloudinary and comes back with its figures.
-    let jpeg = app
-        .fake
-        .photo_bytes("oomlab/640x480-60k-1")
-        .unwrap()
-        .to_vec();
     let resp = upload(jpeg.clone(), "photo").await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();

@@ -184,3 +184,33 @@ pub async fn error_code(resp: reqwest::Response, status: u16) -> String {
     );
     body["error"]["code"].as_str().unwrap().to_string()
 }
+
+/// A shipped profile (`profiles/<name>.toml`) made quick for tests: no
+/// modelled runtime, short retries.
+pub fn profile(name: &str) -> Settings {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../profiles")
+        .join(format!("{name}.toml"));
+    let mut s = Settings::load(Some(&path)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    s.model.runtime_mb = 0;
+    s.photos.attempts = 2;
+    s.photos.backoff_initial_ms = 10;
+    s.photos.backoff_max_ms = 20;
+    s.photos.timeout_secs = 5.0;
+    s.db.pool_size = s.db.pool_size.min(2);
+    s.db.max_overflow = s.db.max_overflow.min(2);
+    s
+}
+
+/// A `w` x `h` JPEG with detail everywhere (so every MCU row has data).
+pub fn detailed_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let n = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, (n >> 13) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode(img.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    out
+}

@@ -2,13 +2,19 @@
 //! in this process, on ports from 127.0.0.1:0.
 
 mod bad_input;
+mod codes;
+mod decode_cost;
+mod degraded;
 mod errors;
 mod faults;
 mod helpers;
+mod origin;
 mod pdf_output;
 mod pdf_read;
+mod redis_down;
 mod reports;
 mod restart;
 mod retention;
 mod retry_after;
+mod slow_clients;
 mod times;

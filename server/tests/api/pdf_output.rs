@@ -87,17 +87,17 @@ fn build(sub: &Submission, assembly: Assembly, photos: &[Bytes]) -> (Vec<u8>, Ve
 
 fn build_with(sub: &Submission, s: &Settings, photos: &[Bytes]) -> (Vec<u8>, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut warnings = Vec::new();
+    let mut notes = report_server::jobs::Notes::default();
     let out = build_pdf(
         sub,
         s,
-        |n, _url, _warnings| Ok(photos.get(n).cloned()),
-        &mut warnings,
+        |n, _url, _notes| Ok(photos.get(n).cloned()),
+        &mut notes,
         || {},
         &dir.path().join("report.pdf"),
     )
     .expect("the PDF builds");
-    (out.into_bytes().unwrap(), warnings)
+    (out.into_bytes().unwrap(), notes.warnings)
 }
 
 const BOTH: [Assembly; 2] = [Assembly::InMemory, Assembly::Incremental];

@@ -154,7 +154,7 @@ async fn file(
     };
     files.served.fetch_add(1, Ordering::SeqCst);
     files.bytes.fetch_add(len as u64, Ordering::SeqCst);
-    vec![b'r'; len]
+    super::report_body(&name, len)
 }
 
 async fn serve(router: Router) -> String {

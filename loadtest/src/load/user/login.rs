@@ -9,7 +9,7 @@
 //! failed one often shows the form again with `200`, so the status checked
 //! is the login answer's own.
 
-use super::{Iteration, Shared, UserSession, describe, failed, iteration};
+use super::{Answer, Iteration, Shared, Step, UserSession, describe, excerpt, failed, iteration};
 use crate::scenario::template::{self, Vars};
 use crate::scenario::{Login, LoginBody};
 use goose::prelude::*;
@@ -27,6 +27,11 @@ pub(super) async fn log_in(user: &mut GooseUser, shared: Arc<Shared>) -> Transac
         Ok(status) => (Some(*status), None),
         Err((status, e)) => (*status, Some(e.as_str())),
     };
+    match &r {
+        Ok(status) => shared.answer(Step::LogIn, Answer::Used(*status), ""),
+        Err((Some(status), e)) => shared.answer(Step::LogIn, Answer::Refused(*status), e),
+        Err((None, e)) => shared.answer(Step::LogIn, Answer::NoAnswer, e),
+    }
     user.record_custom_request_duration(
         &login.method,
         "log in",
@@ -111,9 +116,15 @@ async fn send(
         } else {
             String::new()
         };
+        let body = answer.text().await.unwrap_or_default();
+        let body = if body.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", excerpt(&body))
+        };
         return Err((
             Some(status.as_u16()),
-            format!("status {status}, expected {wanted}{hint}"),
+            format!("status {status}, expected {wanted}{hint}{body}"),
         ));
     }
     session.keep_cookies(answer.headers());

@@ -10,8 +10,14 @@ enum End {
 }
 
 enum Poll {
-    /// The status, the error message and the report links of an answer.
-    Status(String, Option<String>, Vec<(String, Option<String>)>),
+    /// The status, the error message, the report links and the degraded
+    /// photos of an answer.
+    Status(
+        String,
+        Option<String>,
+        Vec<(String, Option<String>)>,
+        Option<Value>,
+    ),
     Error(String),
 }
 
@@ -25,7 +31,10 @@ async fn poll_once(
     let (builder, to_app) = match shared.destination(status_url) {
         Ok(Destination::Server(url)) => (session.apply(user.client.get(url)), true),
         Ok(Destination::Elsewhere(url)) => (user.client.get(url), false),
-        Err(e) => return Ok(Poll::Error(e)),
+        Err(e) => {
+            shared.answer(Step::PollStatus, Answer::NoAnswer, &e);
+            return Ok(Poll::Error(e));
+        }
     };
     let request = GooseRequest::builder()
         .name("poll status")
@@ -34,34 +43,52 @@ async fn poll_once(
     let goose = user.request(request).await?;
     let resp = match goose.response {
         Ok(r) => r,
-        Err(e) => return Ok(Poll::Error(describe(e))),
+        Err(e) => {
+            let e = describe(e);
+            shared.answer(Step::PollStatus, Answer::NoAnswer, &e);
+            return Ok(Poll::Error(e));
+        }
     };
     if to_app {
         session.keep_cookies(resp.headers());
     }
     let status = resp.status();
+    let refused = |e: String| {
+        shared.answer(Step::PollStatus, Answer::Refused(status.as_u16()), &e);
+        Ok(Poll::Error(e))
+    };
     if !status.is_success() {
-        return Ok(Poll::Error(format!("status {status}")));
+        let body = resp.text().await.unwrap_or_default();
+        return refused(format!("status {status}: {}", excerpt(&body)));
     }
     let answer: Value = match resp.json().await {
         Ok(v) => v,
-        Err(e) => return Ok(Poll::Error(format!("answer is not JSON: {}", describe(e)))),
+        Err(e) => return refused(format!("answer is not JSON: {}", describe(e))),
     };
+    let degraded = http
+        .degraded_photos_pointer
+        .as_deref()
+        .and_then(|p| answer.pointer(p))
+        .cloned();
     match text_at(&answer, &http.status_pointer) {
-        Some(s) => Ok(Poll::Status(
-            s,
-            http.error_pointer
-                .as_deref()
-                .and_then(|p| text_at(&answer, p)),
-            http.report_url_pointers
-                .iter()
-                .map(|p| (p.clone(), text_at(&answer, p)))
-                .collect(),
-        )),
-        None => Ok(Poll::Error(format!(
+        Some(s) => {
+            shared.answer(Step::PollStatus, Answer::Used(status.as_u16()), "");
+            Ok(Poll::Status(
+                s,
+                http.error_pointer
+                    .as_deref()
+                    .and_then(|p| text_at(&answer, p)),
+                http.report_url_pointers
+                    .iter()
+                    .map(|p| (p.clone(), text_at(&answer, p)))
+                    .collect(),
+                degraded,
+            ))
+        }
+        None => refused(format!(
             "no status at `{}` in the answer",
             http.status_pointer
-        ))),
+        )),
     }
 }
 
@@ -85,14 +112,18 @@ pub(super) async fn wait_for_report(
         let poll = poll_once(user, &shared, &it.session, &job.status).await?;
         let now = Instant::now();
         match poll {
-            Poll::Status(s, _, links) if http.done_values.contains(&s) => {
+            Poll::Status(s, _, links, degraded) if http.done_values.contains(&s) => {
                 finish(&shared, &job, now, &s, true);
+                if let Some(list) = degraded {
+                    let photos = super::super::tally::DegradedPhoto::read_all(&job.id, &list);
+                    shared.record().degraded(photos);
+                }
                 job.ready = true;
                 job.links = links;
                 end = End::Ready;
                 break;
             }
-            Poll::Status(s, error, _) if http.failed_values.contains(&s) => {
+            Poll::Status(s, error, _, _) if http.failed_values.contains(&s) => {
                 finish(&shared, &job, now, &s, false);
                 let error = error.unwrap_or_else(|| "(no error given)".to_string());
                 // Without the job id, so that repeats collapse into one
@@ -100,7 +131,7 @@ pub(super) async fn wait_for_report(
                 end = End::Failed(format!("job {s}: {error}"));
                 break;
             }
-            Poll::Status(s, _, _) => shared.record().jobs[job.index].status = s,
+            Poll::Status(s, _, _, _) => shared.record().jobs[job.index].status = s,
             Poll::Error(e) => shared.record().error("poll status", &e),
         }
         if now >= deadline {
