@@ -30,9 +30,13 @@ Examples:
   # Judge a finished run without running again:
   oomlab gate --from reports/20261128-120000-lean-tiny/run.json --limit 512MiB
 
-Exit codes: 0 passed, 1 over the budget, inside the headroom, regressed, or
+Exit codes: 0 passed, 1 over the limit, inside the headroom, regressed, or
 the run did not finish, 2 bad arguments or files (including a missing or
-malformed baseline), 3 the harness itself failed.";
+malformed baseline), 3 the harness itself failed, 4 the load did not do its
+work (a step failed, or fewer reports or downloads than the scenario asked).
+
+Sizes and durations need a unit: --limit 512MiB, --max-duration 10m or 1h30m.
+--budget is the old name of --limit, kept for one release.";
 
 /// Flags of `oomlab gate`.
 #[derive(Debug, Clone, Args)]

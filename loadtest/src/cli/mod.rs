@@ -252,6 +252,12 @@ mod tests {
             help.contains("--limit <SIZE>") && !help.contains("--budget <"),
             "{help}"
         );
+        // Its examples use the new names, and the exit codes include 4.
+        assert!(
+            help.contains("oomlab gate --profile lean --scenario tiny --limit 512MiB"),
+            "{help}"
+        );
+        assert!(help.contains("4 the load did not do its"), "{help}");
     }
 
     #[test]

@@ -36,7 +36,12 @@ Examples:
   oomlab run --target flask-reportlab --scenario single-report
 
 Exit codes: 0 within the limit, 1 limit crossed or server killed or crashed,
-2 bad arguments or files, 3 the harness itself failed or was interrupted.";
+2 bad arguments or files, 3 the harness itself failed or was interrupted,
+4 the load did not do its work (a step failed, or fewer reports or downloads
+than the scenario asked).
+
+Sizes and durations need a unit: --limit 512MiB (512MB is the same), and
+--max-duration 90s, 15m or 1h30m.";
 
 /// Flags of `oomlab run`.
 #[derive(Debug, Clone, Args)]
