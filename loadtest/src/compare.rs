@@ -277,7 +277,7 @@ pub fn build(
     });
     notes.push(
         "memory is the server process's resident set (RSS, sampled every 10 ms from /proc) and the kernel's \
-         high-water mark (VmHWM); 1 MB = 1 MiB = 1048576 bytes"
+         high-water mark (VmHWM); 1 MiB = 1048576 bytes"
             .into(),
     );
     notes.push(

@@ -359,7 +359,7 @@ pub fn markdown(g: &GateResult) -> String {
             c.message
         ));
     }
-    s.push_str("\nMemory is the server process's resident set (RSS, sampled every 10 ms) and the kernel's high-water mark (VmHWM); 1 MB = 1 MiB.\n");
+    s.push_str("\nMemory is the server process's resident set (RSS, sampled every 10 ms) and the kernel's high-water mark (VmHWM); 1 MiB = 1048576 bytes.\n");
     s
 }
 

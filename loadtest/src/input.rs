@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A byte size given on the command line, e.g. `512MiB` (MB is read as MiB,
-/// as the hosting platforms write it). Never 0.
+/// as the hosting platforms write it). Never 0, never without a unit: clap
+/// prefixes the message with the flag, `invalid value '512' for '--limit
+/// <SIZE>': `512` has no unit: write 512MiB ...` (exit 2).
 pub fn size(s: &str) -> Result<u64, String> {
     match memstats::parse_bytes(s) {
         Ok(0) => Err("the size is 0; write e.g. 512MiB".into()),
         Ok(b) => Ok(b),
-        Err(e) => Err(format!("{e}; write e.g. 512MiB")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -76,37 +78,64 @@ pub fn limit(s: &str) -> Result<LimitArg, String> {
     })
 }
 
-/// A duration such as `90s`, `15m`, `1h`, `500ms` or `30` (seconds). Never 0.
+/// A duration as people write it: `90s`, `15m`, `1h30m`, `2h 15m`, `500ms`
+/// (humantime's forms), or a decimal with one unit, `1.5s`, `0.5h`. Never 0,
+/// never without a unit: a bare `30` is refused like a bare size, with the
+/// unit to add.
 pub fn duration(s: &str) -> Result<Duration, String> {
-    let err =
-        || format!("`{s}` is not a duration; write a number with a unit: 500ms, 90s, 15m or 1h");
     let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
+    if t.parse::<f64>().is_ok() {
+        return Err(format!("`{t}` has no unit: write {t}s (or {t}m, {t}h)"));
+    }
+    let d = humantime::parse_duration(t)
+        .ok()
+        .or_else(|| decimal_duration(t))
+        .ok_or_else(|| {
+            format!("`{s}` is not a duration; write a number with a unit: 500ms, 90s, 15m or 1h30m")
+        })?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is no time at all; write e.g. 90s or 15m"));
+    }
+    if d.as_secs() > 1_000_000_000 {
+        return Err(format!(
+            "`{s}` is longer than any run; write e.g. 90s or 15m"
+        ));
+    }
+    Ok(d)
+}
+
+/// `1.5s`, `0.5h`, `2.5 min`: one decimal number and one unit, which
+/// humantime does not read.
+fn decimal_duration(t: &str) -> Option<Duration> {
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
     let (num, unit) = t.split_at(split);
-    let v: f64 = num.parse().map_err(|_| err())?;
+    let v: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
         "ms" => v / 1000.0,
-        "" | "s" => v,
-        "m" | "min" => v * 60.0,
-        "h" => v * 3600.0,
-        _ => return Err(err()),
+        "s" | "sec" | "secs" => v,
+        "m" | "min" | "mins" => v * 60.0,
+        "h" | "hr" | "hrs" => v * 3600.0,
+        _ => return None,
     };
-    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        return Err(err());
-    }
-    Ok(Duration::from_secs_f64(secs))
+    (0.0..=1e9)
+        .contains(&secs)
+        .then(|| Duration::from_secs_f64(secs))
 }
 
 /// A duration as [`duration`], or zero (`0`, `0s`): a step that can be
 /// turned off.
 pub fn duration_or_zero(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if t.trim_end_matches(['m', 's', 'h']).parse::<f64>() == Ok(0.0) {
+    if t == "0" {
         return Ok(Duration::ZERO);
     }
-    duration(s)
+    match humantime::parse_duration(t)
+        .ok()
+        .or_else(|| decimal_duration(t))
+    {
+        Some(d) if d.is_zero() => Ok(Duration::ZERO),
+        _ => duration(s),
+    }
 }
 
 /// A share such as `10%`, `10 %`, `0.5%` or `10` (percent), as a fraction
@@ -296,11 +325,22 @@ mod tests {
         assert!(duration_or_zero("-1s").is_err());
         assert_eq!(duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(duration("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(duration("2h 15m").unwrap(), Duration::from_secs(8100));
         assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
-        assert!(duration("soon").unwrap_err().contains("15m"));
-        assert!(duration("0s").is_err());
+        assert_eq!(duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(duration("0.5h").unwrap(), Duration::from_secs(1800));
+        assert!(duration("soon").unwrap_err().contains("1h30m"));
+        assert!(duration("0s").unwrap_err().contains("no time"));
         assert!(duration("-1s").is_err());
+        assert!(duration("1e12s").is_err());
+    }
+
+    #[test]
+    fn a_duration_without_a_unit_is_refused_with_the_unit_to_add() {
+        let e = duration("30").unwrap_err();
+        assert!(e.contains("`30` has no unit: write 30s"), "{e}");
+        assert!(duration_or_zero("30").unwrap_err().contains("write 30s"));
     }
 
     #[test]
@@ -317,7 +357,8 @@ mod tests {
     fn sizes_refuse_zero_and_nonsense() {
         assert_eq!(size("512MiB").unwrap(), 512 << 20);
         assert_eq!(size("512MB").unwrap(), 512 << 20);
-        assert!(size("0").is_err());
+        assert!(size("0MiB").unwrap_err().contains("is 0"));
+        assert!(size("512").unwrap_err().contains("write 512MiB"));
         assert!(size("lots").unwrap_err().contains("512MiB"));
     }
 

@@ -365,7 +365,10 @@ pub async fn run_load(
     // read as a Ctrl-C to the bridge below.
     goose::reset_killswitch();
     let bridge = tokio::spawn(bridge_stop_to_goose(Arc::clone(&shared)));
+    // goose prints `N users launched.` on stdout whatever its settings.
+    let silenced = crate::silence::unless_goose_output_shown();
     let result = attack.execute().await;
+    drop(silenced);
     bridge.abort();
     // Wait for the bridge to be gone: a last pass of it could otherwise
     // trigger the killswitch after this load, and the next load would read

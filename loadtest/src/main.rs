@@ -1,8 +1,7 @@
 //! The `oomlab` binary: parses arguments and calls [`oomlab::cli::run`].
 
-use clap::Parser;
 use oomlab::Exit;
-use oomlab::cli::{Cli, run};
+use oomlab::cli::{parse, run};
 
 // jemalloc in the binary, never in the library: the harness re-executes this
 // binary in `serve` mode to run the report server, so the server is measured
@@ -12,7 +11,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     // clap exits with 2 on bad arguments, as oomlab's own bad-input errors do.
-    let cli = Cli::parse();
+    let cli = parse();
     match run(cli) {
         Ok(exit) => exit.into(),
         Err(e) => {

@@ -212,7 +212,7 @@ impl Outcome {
 pub struct Verdict {
     /// How the run ended.
     pub outcome: Outcome,
-    /// One line, e.g. "killed at 14.2 s: 531.0 MB (RSS), job 2 in stage pdf,
+    /// One line, e.g. "killed at 14.2 s: 531.0 MiB (RSS), job 2 in stage pdf,
     /// 2 jobs in flight".
     pub summary: String,
     /// The process exit code: 0 within the limit, 1 crossed, killed or
@@ -249,7 +249,7 @@ pub struct Peaks {
     /// Highest sampled RSS for each number of jobs in flight, bytes.
     pub by_jobs_in_flight: Vec<PeakByJobs>,
     /// For a tree of processes: the one that held the most at the sampled
-    /// peak, e.g. `pid 4242 (gunicorn): 463.3 MB (PSS)`.
+    /// peak, e.g. `pid 4242 (gunicorn): 463.3 MiB (PSS)`.
     #[serde(default)]
     pub process_at_peak: Option<String>,
     /// For a tree of processes: the plain sum of their `VmRSS` at the

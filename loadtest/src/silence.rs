@@ -7,9 +7,26 @@
 //! plan are made in this process, so with [`crate::harness::Output::Silent`]
 //! the harness points file descriptor 1 at `/dev/null` for the run and puts
 //! it back afterwards. Nothing else writes to stdout while a matrix runs.
+//!
+//! A single run silences stdout only while goose runs, unless `--verbose`
+//! ([`show_goose_output`]): the run's own lines come after it.
 
 use std::io::Write as _;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether goose's own stdout is shown (`--verbose`); set once at start.
+static GOOSE_OUTPUT: AtomicBool = AtomicBool::new(false);
+
+/// Shows goose's stdout from now on (`--verbose`), or keeps it silenced.
+pub fn show_goose_output(show: bool) {
+    GOOSE_OUTPUT.store(show, Ordering::Relaxed);
+}
+
+/// For the load: stdout silenced while goose runs, unless `--verbose`.
+pub fn unless_goose_output_shown() -> Option<StdoutSilenced> {
+    (!GOOSE_OUTPUT.load(Ordering::Relaxed)).then(StdoutSilenced::new)
+}
 
 /// While alive, stdout goes to `/dev/null`; dropping it restores stdout.
 #[derive(Debug)]

@@ -1,26 +1,29 @@
 //! How figures are written in every report: one `mb()`, one `secs()`.
 //!
-//! A leaf module. Memory is written in MiB as `123.4 MB` (1 MB = 1 MiB =
-//! 1048576 bytes, as the hosting platforms write their limits); times in
-//! seconds with a resolution that fits the figure.
+//! A leaf module. Memory is written in MiB as `123.4 MiB` (1 MiB = 1048576
+//! bytes; the label is [`memstats::MIB`], the one place it is spelled);
+//! times in seconds with a resolution that fits the figure. The names keep
+//! their `mb` for history: the figures were always MiB, only labelled `MB`.
 
-/// `bytes` as `123.4 MB` (MiB).
+pub use memstats::MIB;
+
+/// `bytes` as `123.4 MiB`.
 pub fn mb(bytes: u64) -> String {
-    format!("{} MB", memstats::format_mb(bytes))
+    format!("{} {MIB}", memstats::format_mb(bytes))
 }
 
-/// An optional size as `123.4 MB`, or `n/a`.
+/// An optional size as `123.4 MiB`, or `n/a`.
 pub fn opt_mb(bytes: Option<u64>) -> String {
     bytes.map_or_else(|| "n/a".into(), mb)
 }
 
-/// A signed byte count as `12.3 MB` / `-4.0 MB`.
+/// A signed byte count as `12.3 MiB` / `-4.0 MiB`.
 pub fn signed_mb(bytes: i64) -> String {
     let s = memstats::format_mb(bytes.unsigned_abs());
     if bytes < 0 {
-        format!("-{s} MB")
+        format!("-{s} {MIB}")
     } else {
-        format!("{s} MB")
+        format!("{s} {MIB}")
     }
 }
 
@@ -46,8 +49,8 @@ mod tests {
 
     #[test]
     fn sizes_are_mib_with_one_decimal() {
-        assert_eq!(mb(512 << 20), "512.0 MB");
-        assert_eq!(signed_mb(-(3 << 20)), "-3.0 MB");
+        assert_eq!(mb(512 << 20), "512.0 MiB");
+        assert_eq!(signed_mb(-(3 << 20)), "-3.0 MiB");
         assert_eq!(opt_mb(None), "n/a");
     }
 

@@ -106,11 +106,11 @@ impl OomEvent {
         }
     }
 
-    /// One line: "killed at 14.2 s: 531.0 MB (VmHWM), job 2 in stage pdf,
+    /// One line: "killed at 14.2 s: 531.0 MiB (VmHWM), job 2 in stage pdf,
     /// 2 jobs in flight".
     /// With `modelled_runtime` (bytes the target holds as a declared
     /// stand-in for a modelled runtime, included in the figure) the source
-    /// says how much of the figure that is: `(RSS, of which 150.0 MB
+    /// says how much of the figure that is: `(RSS, of which 150.0 MiB
     /// modelled runtime)`.
     pub fn summary(&self, modelled_runtime: Option<u64>) -> String {
         let verb = if self.killed {
@@ -119,7 +119,7 @@ impl OomEvent {
             "crossed the limit"
         };
         let mut s = format!(
-            "{verb} at {:.1} s: {} MB ({}{})",
+            "{verb} at {:.1} s: {} MiB ({}{})",
             self.at_s,
             memstats::format_mb(self.bytes()),
             self.trigger.label(),
@@ -147,11 +147,11 @@ impl OomEvent {
     }
 }
 
-/// `, of which 150.0 MB modelled runtime` for a figure that includes a
+/// `, of which 150.0 MiB modelled runtime` for a figure that includes a
 /// modelled runtime; empty when there is none.
 pub fn of_which_runtime(modelled_runtime: Option<u64>) -> String {
     match modelled_runtime {
-        Some(b) if b > 0 => format!(", of which {} MB modelled runtime", memstats::format_mb(b)),
+        Some(b) if b > 0 => format!(", of which {} MiB modelled runtime", memstats::format_mb(b)),
         _ => String::new(),
     }
 }
@@ -203,11 +203,11 @@ mod tests {
         };
         assert_eq!(
             e.summary(None),
-            "killed at 14.2 s: 531.0 MB (RSS), job 2 in stage pdf, 2 jobs in flight"
+            "killed at 14.2 s: 531.0 MiB (RSS), job 2 in stage pdf, 2 jobs in flight"
         );
         assert_eq!(
             e.summary(Some(150 << 20)),
-            "killed at 14.2 s: 531.0 MB (RSS, of which 150.0 MB modelled runtime), job 2 in stage pdf, 2 jobs in flight"
+            "killed at 14.2 s: 531.0 MiB (RSS, of which 150.0 MiB modelled runtime), job 2 in stage pdf, 2 jobs in flight"
         );
     }
 }

@@ -10,8 +10,8 @@ fn oomlab() -> Command {
     c
 }
 
-/// The figures of the table row `name` (wall s, CPU s, peak RSS MB, above
-/// start MB; `-` is NaN).
+/// The figures of the table row `name` (wall s, CPU s, peak RSS MiB, above
+/// start MiB; `-` is NaN).
 fn row(out: &str, name: &str) -> Vec<f64> {
     let rest = out
         .lines()

@@ -32,4 +32,4 @@ pub use proc::{
     read_tree_memory,
 };
 pub use ready::{ReadyLine, ReadyLineError};
-pub use units::{ByteSize, format_mb, parse_bytes};
+pub use units::{ByteSize, MIB, SizeError, format_mb, parse_bytes};

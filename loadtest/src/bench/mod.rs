@@ -229,24 +229,30 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     })
 }
 
-/// The result as the terminal shows it.
+/// Bytes in a MiB, the unit of every figure in [`render`]'s table.
+const MIB_F: f64 = (1u64 << 20) as f64;
+
+/// The result as the terminal shows it (sizes in MiB).
 pub fn render(r: &BenchResult) -> String {
     use std::fmt::Write as _;
     let mut s = format!(
-        "{} photos, {:.1} MB, resized to fit {} px\n\n",
+        "{} photos, {:.1} MiB, resized to fit {} px\n\n",
         r.photos,
-        r.photo_bytes as f64 / 1e6,
+        r.photo_bytes as f64 / MIB_F,
         r.max_px
     );
     let _ = writeln!(
         s,
         "{:<26} {:>9} {:>9} {:>12} {:>16}",
-        "variant", "wall s", "CPU s", "peak RSS MB", "above start MB"
+        "variant", "wall s", "CPU s", "peak RSS MiB", "above start MiB"
     );
     for row in &r.rows {
         let u = &row.usage;
         let above = if u.idle_rss > 0 {
-            format!("{:.1}", u.peak_rss.saturating_sub(u.idle_rss) as f64 / 1e6)
+            format!(
+                "{:.1}",
+                u.peak_rss.saturating_sub(u.idle_rss) as f64 / MIB_F
+            )
         } else {
             "-".to_string()
         };
@@ -256,7 +262,7 @@ pub fn render(r: &BenchResult) -> String {
             row.name,
             u.wall_s,
             u.cpu_s,
-            u.peak_rss as f64 / 1e6,
+            u.peak_rss as f64 / MIB_F,
             above
         );
     }

@@ -209,7 +209,7 @@ mod tests {
     fn the_table_gives_both_peaks_the_signed_error_and_the_verdict() {
         let md = markdown(&report(630));
         assert!(
-            md.contains("| single-report | 10 | 600.0 MB | 630.0 MB | +5.0% |"),
+            md.contains("| single-report | 10 | 600.0 MiB | 630.0 MiB | +5.0% |"),
             "{md}"
         );
         assert!(md.contains("**calibrated**: 1 of 1"), "{md}");
@@ -247,7 +247,7 @@ mod tests {
         let md = markdown(&r);
         assert!(md.contains("ran 3 times"), "{md}");
         assert!(
-            md.contains("| 700.0 MB (600.0 MB to 730.0 MB) | 540.0 MB (520.0 MB to 560.0 MB) | -22.9% **over** |"),
+            md.contains("| 700.0 MiB (600.0 MiB to 730.0 MiB) | 540.0 MiB (520.0 MiB to 560.0 MiB) | -22.9% **over** |"),
             "{md}"
         );
         let r = report_of(vec![side(600), side(900), side(700)], vec![side(610)], 3);

@@ -9,7 +9,7 @@ use super::run::CgroupMoveSelf;
 use crate::error::ConfigError;
 use crate::finished::read_run_json;
 use crate::gate::{GateConfig, GateSource, MaxSlope, Thresholds};
-use crate::harness::RunConfig;
+use crate::harness::{Output, RunConfig};
 use crate::input;
 use crate::scenario::Scenario;
 use crate::target::Target;
@@ -18,23 +18,25 @@ use crate::watchdog::Enforce;
 const GATE_EXAMPLES: &str = "\
 Examples:
   # Gate the lean profile on the tiny scenario (what .ci/run does):
-  oomlab gate --profile lean --scenario tiny --budget 512MiB --headroom 10%
+  oomlab gate --profile lean --scenario tiny --limit 512MiB --headroom 10%
 
   # Also fail when the peak grew more than 20% against a committed baseline:
-  oomlab gate --profile lean --scenario two-reports --budget 512MiB \\
+  oomlab gate --profile lean --scenario two-reports --limit 512MiB \\
       --baseline ci/baseline-run.json --max-regression 20%
 
   # Fail when memory grows more than 1 MiB per job over a soak:
   oomlab gate --profile lean --scenario soak --max-slope 1MiB/job
 
   # Judge a finished run without running again:
-  oomlab gate --from reports/20261128-120000-lean-tiny/run.json --budget 512MiB
+  oomlab gate --from reports/20261128-120000-lean-tiny/run.json --limit 512MiB
 
-Exit codes: 0 passed, 1 over the budget, inside the headroom, regressed, or
+Exit codes: 0 passed, 1 over the limit, inside the headroom, regressed, or
 the run did not finish, 2 bad arguments or files (including a missing or
-malformed baseline), 3 the harness itself failed, 4 the gated run's load
-failed (a step answered an error, fewer reports than asked, ...: its peak
-gates nothing).";
+malformed baseline), 3 the harness itself failed, 4 the load did not do its
+work (a step failed, or fewer reports or downloads than the scenario asked: its peak gates nothing).
+
+Sizes and durations need a unit: --limit 512MiB, --max-duration 10m or 1h30m.
+--budget is the old name of --limit, kept for one release.";
 
 /// Flags of `oomlab gate`.
 #[derive(Debug, Clone, Args)]
@@ -69,13 +71,15 @@ pub struct GateArgs {
     #[arg(long, value_name = "RUN.JSON")]
     pub from: Option<PathBuf>,
 
-    /// The memory budget, e.g. 512MiB (MB is read as MiB). The run is also
-    /// held to it: crossing it kills the server.
-    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::size)]
-    pub budget: u64,
+    /// The memory limit the peak is judged against, e.g. 512MiB (MB is read
+    /// as MiB; a number without a unit is refused). The run is also held to
+    /// it: crossing it kills the server. `--budget` is its old name, kept
+    /// for one release.
+    #[arg(long, alias = "budget", default_value = "512MiB", value_name = "SIZE", value_parser = input::size)]
+    pub limit: u64,
 
-    /// Share of the budget that must stay free: the peak must be under
-    /// budget x (1 - headroom).
+    /// Share of the limit that must stay free: the peak must be under
+    /// limit x (1 - headroom).
     #[arg(long, default_value = "10%", value_name = "PERCENT", value_parser = input::percent)]
     pub headroom: f64,
 
@@ -86,7 +90,7 @@ pub struct GateArgs {
 
     /// With --baseline: the most the peak may grow against the baseline's.
     /// The default is above run-to-run noise: 10 runs of lean on two-reports
-    /// peaked at 49.3 to 58.7 MB (a 19% spread between two runs, standard
+    /// peaked at 49.3 to 58.7 MiB (a 19% spread between two runs, standard
     /// deviation 4.9%), so a smaller share fails on noise alone.
     #[arg(long, default_value = "20%", value_name = "PERCENT", value_parser = input::percent)]
     pub max_regression: f64,
@@ -124,9 +128,13 @@ pub struct GateArgs {
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Stop the run after this long.
+    /// Stop the run after this long, e.g. 10m or 1h30m.
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = input::duration)]
     pub max_duration: Duration,
+
+    /// Never draw the live line (it is drawn only on a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 impl GateArgs {
@@ -148,11 +156,16 @@ impl GateArgs {
                 let photos = super::photos::load(self.photos.as_deref())?;
                 let scenario = super::photos::apply(Scenario::load(scenario)?, &photos);
                 GateSource::Run(Box::new(RunConfig {
-                    limit: self.budget,
+                    limit: self.limit,
                     enforce: self.enforce,
                     cgroup_move_self: self.move_self.get(self.enforce)?,
                     out: self.out.clone(),
                     max_duration: self.max_duration,
+                    output: if self.quiet {
+                        Output::NoLiveLine
+                    } else {
+                        Output::Terminal
+                    },
                     ..RunConfig::new(target, scenario)
                 }))
             }
@@ -167,7 +180,7 @@ impl GateArgs {
         Ok(GateConfig {
             source,
             thresholds: Thresholds {
-                budget_bytes: self.budget,
+                budget_bytes: self.limit,
                 headroom: self.headroom,
                 max_regression: self.max_regression,
             },

@@ -41,6 +41,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// Also show the load generator's (goose's) own output: its log lines
+    /// and its `N users launched.` on stdout. Off by default: they break the
+    /// live line and say nothing the report does not.
+    #[arg(long, global = true)]
+    pub verbose: bool,
 }
 
 /// The subcommands.
@@ -71,6 +77,45 @@ pub enum Command {
     Serve(report_server::cli::ServeArgs),
 }
 
+/// Flags renamed so that one thing has one name in every subcommand (`gate
+/// --budget` is `--limit` as in `run`, `compare`'s and `plan`'s
+/// `--max-run-duration` is `--max-duration` as in `run` and `gate`): the old
+/// spelling, the new one. The old ones still parse, as hidden aliases, for
+/// one release, with [`renamed_flag_warnings`].
+pub const RENAMED_FLAGS: &[(&str, &str)] = &[
+    ("--budget", "--limit"),
+    ("--max-run-duration", "--max-duration"),
+];
+
+/// A warning for each old spelling of a renamed flag among `args` (the
+/// process's arguments; nothing after a `--`).
+pub fn renamed_flag_warnings<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<String> {
+    let mut out = Vec::new();
+    for arg in args.iter().map(|a| a.as_ref().to_string_lossy()) {
+        if arg == "--" {
+            break;
+        }
+        let name = arg.split_once('=').map_or(&*arg, |(n, _)| n);
+        if let Some((old, new)) = RENAMED_FLAGS.iter().find(|(old, _)| *old == name) {
+            out.push(format!(
+                "warning: `{old}` is now `{new}`; the old name will stop working in the next release"
+            ));
+        }
+    }
+    out
+}
+
+/// Parses the process's arguments (clap exits with 2 on a mistake) and warns
+/// on stderr about renamed flags given by their old names.
+pub fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::parse_from(&args);
+    for w in renamed_flag_warnings(&args) {
+        eprintln!("{w}");
+    }
+    cli
+}
+
 /// Runs the parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Command::Serve(args) = cli.command {
@@ -84,7 +129,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         println!("{}", args.run()?);
         return Ok(Exit::WithinLimit);
     }
-    init_logging();
+    init_logging(cli.verbose);
+    crate::silence::show_goose_output(cli.verbose);
     if let Command::Bench(args) = &cli.command {
         let result = crate::bench::run(&args.config()?)?;
         print!("{}", crate::bench::render(&result));
@@ -136,12 +182,21 @@ fn scenarios_or(
         .collect()
 }
 
-/// Logs to stderr: warnings only unless `RUST_LOG` says otherwise.
-fn init_logging() {
+/// The log filter when `RUST_LOG` is not set: warnings, but none of goose's
+/// (its WARN lines, such as a request cut by a kill, are what the report
+/// explains) unless `--verbose`.
+fn default_log_filter(verbose: bool) -> &'static str {
+    if verbose { "info" } else { "warn,goose=off" }
+}
+
+/// Logs to stderr, with colour only on a terminal.
+fn init_logging(verbose: bool) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter(verbose)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -154,6 +209,101 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn old_flag_names_still_parse_to_the_new_ones_and_are_warned_about() {
+        let gate = |argv: &[&str]| {
+            let Command::Gate(g) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("expected gate");
+            };
+            g
+        };
+        let new = gate(&["oomlab", "gate", "--from", "r.json", "--limit", "300MiB"]);
+        let old = gate(&["oomlab", "gate", "--from", "r.json", "--budget", "300MiB"]);
+        assert_eq!((new.limit, old.limit), (300 << 20, 300 << 20));
+        let Command::Compare(c) =
+            Cli::try_parse_from(["oomlab", "compare", "--max-run-duration=1h30m"])
+                .unwrap()
+                .command
+        else {
+            panic!("expected compare");
+        };
+        assert_eq!(c.matrix.max_duration.as_secs(), 5400);
+
+        let w = renamed_flag_warnings(&["oomlab", "gate", "--budget", "1GiB"]);
+        assert_eq!(
+            w,
+            [
+                "warning: `--budget` is now `--limit`; the old name will stop working in the next release"
+            ]
+        );
+        let w = renamed_flag_warnings(&["oomlab", "plan", "--max-run-duration=5m"]);
+        assert!(w[0].contains("`--max-duration`"), "{w:?}");
+        assert!(renamed_flag_warnings(&["oomlab", "gate", "--limit", "1GiB"]).is_empty());
+        assert!(renamed_flag_warnings(&["oomlab", "run", "--", "--budget"]).is_empty());
+        // Hidden: --help names only the new spelling.
+        let help = Cli::command()
+            .find_subcommand_mut("gate")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains("--limit <SIZE>") && !help.contains("--budget <"),
+            "{help}"
+        );
+        // Its examples use the new names, and the exit codes include 4.
+        assert!(
+            help.contains("oomlab gate --profile lean --scenario tiny --limit 512MiB"),
+            "{help}"
+        );
+        assert!(help.contains("4 the load did not do its"), "{help}");
+    }
+
+    #[test]
+    fn a_size_or_duration_without_a_unit_is_refused_naming_the_flag_and_the_fix() {
+        for (argv, flag, fix) in [
+            (
+                &["oomlab", "gate", "--from", "r.json", "--limit", "512"][..],
+                "--limit",
+                "write 512MiB",
+            ),
+            (
+                &["oomlab", "compare", "--limit", "512"][..],
+                "--limit",
+                "write 512MiB",
+            ),
+            (
+                &["oomlab", "gate", "--from", "r.json", "--max-duration", "90"][..],
+                "--max-duration",
+                "write 90s",
+            ),
+        ] {
+            let e = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let e = e.to_string();
+            assert!(e.contains(flag) && e.contains(fix), "{e}");
+        }
+    }
+
+    #[test]
+    fn goose_logs_only_with_verbose_which_every_subcommand_takes() {
+        use tracing_subscriber::EnvFilter;
+        let quiet = EnvFilter::new(default_log_filter(false)).to_string();
+        assert!(
+            quiet.contains("goose=off") && quiet.contains("warn"),
+            "{quiet}"
+        );
+        let loud = EnvFilter::new(default_log_filter(true)).to_string();
+        assert!(!loud.contains("goose=off"), "{loud}");
+        for sub in ["run", "compare", "gate", "plan", "calibrate", "bench"] {
+            let e = Cli::try_parse_from(["oomlab", sub, "--verbose", "--help"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{sub}: {e}");
+            assert!(e.to_string().contains("--verbose"), "{sub}");
+        }
+        let cli = Cli::try_parse_from(["oomlab", "compare", "--verbose"]).unwrap();
+        assert!(cli.verbose);
+        assert!(!Cli::try_parse_from(["oomlab", "compare"]).unwrap().verbose);
     }
 
     #[test]

@@ -47,7 +47,10 @@ Outcomes (run.json verdict.outcome) and exit codes:
                     error line ([log] error_regex); the peak is not an answer
   interrupted    3  Ctrl-C or SIGTERM
 Other exit codes: 2 bad arguments or files (the message names the flag or
-file, the key and the fix), 3 the harness itself failed.";
+file, the key and the fix), 3 the harness itself failed.
+
+Sizes and durations need a unit: --limit 512MiB (512MB is the same), and
+--max-duration 90s, 15m or 1h30m.";
 
 /// Flags of `oomlab run`.
 #[derive(Debug, Clone, Args)]
@@ -309,9 +312,10 @@ pub struct MatrixArgs {
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub out: PathBuf,
 
-    /// Stop any one run after this long, e.g. 5m.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = input::duration)]
-    pub max_run_duration: Duration,
+    /// Stop any one run of the matrix after this long, e.g. 5m or 1h30m.
+    /// `--max-run-duration` is its old name, kept for one release.
+    #[arg(long, alias = "max-run-duration", default_value = "5m", value_name = "DURATION", value_parser = input::duration)]
+    pub max_duration: Duration,
 
     /// No progress bar (it is drawn only on a terminal anyway).
     #[arg(long)]
@@ -323,7 +327,7 @@ impl MatrixArgs {
     pub fn settings(&self) -> MatrixSettings {
         MatrixSettings {
             out: self.out.clone(),
-            max_run_duration: self.max_run_duration,
+            max_run_duration: self.max_duration,
             quiet: self.quiet,
         }
     }

@@ -5,7 +5,8 @@
 
 use std::fmt::Write;
 
-use super::{CompareReport, markdown};
+use super::{CompareReport, ProfileRow, RowVerdict, markdown};
+use crate::report::Outcome;
 use crate::units::mb;
 
 const PALETTE: &[&str] = &[
@@ -45,19 +46,44 @@ pub fn nice_ticks(max: f64) -> (f64, u32, usize) {
     (step, ticks, decimals)
 }
 
-/// Grouped bars: one group per label, one bar per series; `None` is drawn as
-/// a missing bar. An optional horizontal line marks a limit.
+/// One bar of a chart: its value (`None`: no figure) and, for a run that
+/// went over the limit, the word for it (`killed`, `crossed`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    /// The figure, in the chart's unit.
+    pub value: Option<f64>,
+    /// `Some("killed")` for a run killed at the limit: the bar is outlined
+    /// in red and labelled, and a missing figure is labelled rather than
+    /// left as a gap that reads as zero.
+    pub over_limit: Option<&'static str>,
+}
+
+/// The word for a run that went over the limit, `None` for any other.
+fn over_limit_word(o: Outcome) -> Option<&'static str> {
+    match o {
+        Outcome::Killed => Some("killed"),
+        Outcome::Crossed => Some("crossed"),
+        _ => None,
+    }
+}
+
+const KILLED_RED: &str = "#c00";
+
+/// Grouped bars: one group per label, one bar per series. A bar without a
+/// figure is labelled `n/a` (or `killed`) at the axis, never left as a gap
+/// that reads as zero. An optional horizontal line marks a limit. The
+/// legend sits under the plot, never over it.
 fn bars(
     title: &str,
     unit: &str,
     labels: &[String],
-    series: &[(String, Vec<Option<f64>>)],
+    series: &[(String, Vec<Bar>)],
     line: Option<(f64, String)>,
 ) -> String {
     let (w, h, left, bottom, top) = (900.0, 360.0, 70.0, 60.0, 40.0);
     let highest = series
         .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .flat_map(|(_, v)| v.iter().filter_map(|b| b.value))
         .chain(line.as_ref().map(|l| l.0))
         .fold(0.0f64, f64::max);
     let (step, ticks, decimals) = nice_ticks(highest * 1.05);
@@ -67,9 +93,10 @@ fn bars(
     let group_w = (w - left - 20.0) / labels.len().max(1) as f64;
     let bar_w = (group_w * 0.8) / series.len().max(1) as f64;
     let mut s = String::new();
+    // Scales down to the page's width (no sideways scrolling), never up.
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" style="max-width:100%;height:auto" font-family="sans-serif" font-size="12">"#
     );
     let _ = write!(
         s,
@@ -91,19 +118,55 @@ fn bars(
     for (g, label) in labels.iter().enumerate() {
         let gx = left + g as f64 * group_w + group_w * 0.1;
         for (k, (name, vals)) in series.iter().enumerate() {
-            if let Some(Some(v)) = vals.get(g) {
-                let x = gx + k as f64 * bar_w;
-                let _ = write!(
-                    s,
-                    r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {} on {}: {v:.1} {unit}</title></rect>"#,
-                    y(*v),
-                    bar_w.max(1.0) - 1.0,
-                    (top + plot_h - y(*v)).max(0.0),
-                    PALETTE[k % PALETTE.len()],
-                    esc(title),
-                    esc(label),
-                    esc(name)
-                );
+            let Some(bar) = vals.get(g) else { continue };
+            let x = gx + k as f64 * bar_w;
+            let mid = x + (bar_w - 1.0) / 2.0;
+            let what = bar
+                .over_limit
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            match bar.value {
+                Some(v) => {
+                    let outline = if bar.over_limit.is_some() {
+                        format!(r#" stroke="{KILLED_RED}" stroke-width="2""#)
+                    } else {
+                        String::new()
+                    };
+                    let _ = write!(
+                        s,
+                        r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}"{outline}><title>{}: {} on {}: {v:.1} {unit}{}</title></rect>"#,
+                        y(v),
+                        bar_w.max(1.0) - 1.0,
+                        (top + plot_h - y(v)).max(0.0),
+                        PALETTE[k % PALETTE.len()],
+                        esc(title),
+                        esc(label),
+                        esc(name),
+                        esc(&what)
+                    );
+                    if let Some(word) = bar.over_limit {
+                        let _ = write!(
+                            s,
+                            r#"<text x="{mid:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="{KILLED_RED}">{word}</text>"#,
+                            (y(v) - 4.0).max(top - 2.0)
+                        );
+                    }
+                }
+                None => {
+                    let (word, colour) = match bar.over_limit {
+                        Some(w) => (w, KILLED_RED),
+                        None => ("n/a", "#888"),
+                    };
+                    let _ = write!(
+                        s,
+                        r#"<text x="{mid:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="{colour}">{word}<title>{}: {} on {}: no figure{}</title></text>"#,
+                        top + plot_h - 4.0,
+                        esc(title),
+                        esc(label),
+                        esc(name),
+                        esc(&what)
+                    );
+                }
             }
         }
         let _ = write!(
@@ -141,20 +204,24 @@ fn bars(
     s
 }
 
-/// Peak memory per profile (groups) and scenario (bars), MB, with the limit.
+/// Peak memory per profile (groups) and scenario (bars), MiB, with the limit.
 pub fn memory_chart(rep: &CompareReport) -> String {
     let labels: Vec<String> = rep.rows.iter().map(|r| r.profile.clone()).collect();
-    let series: Vec<(String, Vec<Option<f64>>)> = rep
+    let series: Vec<(String, Vec<Bar>)> = rep
         .scenarios
         .iter()
         .map(|s| {
             let vals = labels
                 .iter()
                 .map(|p| {
-                    rep.runs
+                    let run = rep
+                        .runs
                         .iter()
-                        .find(|c| &c.profile == p && &c.scenario == s)
-                        .map(|c| c.peak_bytes as f64 / 1048576.0)
+                        .find(|c| &c.profile == p && &c.scenario == s);
+                    Bar {
+                        value: run.map(|c| c.peak_bytes as f64 / 1048576.0),
+                        over_limit: run.and_then(|c| over_limit_word(c.outcome)),
+                    }
                 })
                 .collect();
             (s.clone(), vals)
@@ -162,28 +229,44 @@ pub fn memory_chart(rep: &CompareReport) -> String {
         .collect();
     let limit = rep.limit_bytes as f64 / 1048576.0;
     bars(
-        "Peak memory (RSS / VmHWM / at kill), MB",
-        "MB",
+        "Peak memory (RSS / VmHWM / at kill), MiB",
+        "MiB",
         &labels,
         &series,
         Some((
             limit,
-            format!("limit {} MB", memstats::format_mb(rep.limit_bytes)),
+            format!("limit {} MiB", memstats::format_mb(rep.limit_bytes)),
         )),
     )
 }
 
-/// Time from submission to report ready per profile, p50 and p95, seconds.
+/// Time from submission to report ready per profile, p50 and p95, seconds;
+/// a profile killed on a scenario is marked killed (its times are those of
+/// the jobs that did complete, if any).
 pub fn time_chart(rep: &CompareReport) -> String {
     let labels: Vec<String> = rep.rows.iter().map(|r| r.profile.clone()).collect();
+    let bar = |r: &ProfileRow, v: Option<f64>| Bar {
+        value: v,
+        over_limit: match &r.verdict {
+            RowVerdict::Killed { killed: true, .. } => Some("killed"),
+            RowVerdict::Killed { killed: false, .. } => Some("crossed"),
+            _ => None,
+        },
+    };
     let series = vec![
         (
             "p50".to_string(),
-            rep.rows.iter().map(|r| r.time_to_ready_p50_s).collect(),
+            rep.rows
+                .iter()
+                .map(|r| bar(r, r.time_to_ready_p50_s))
+                .collect(),
         ),
         (
             "p95".to_string(),
-            rep.rows.iter().map(|r| r.time_to_ready_p95_s).collect(),
+            rep.rows
+                .iter()
+                .map(|r| bar(r, r.time_to_ready_p95_s))
+                .collect(),
         ),
     ];
     bars(
@@ -195,61 +278,119 @@ pub fn time_chart(rep: &CompareReport) -> String {
     )
 }
 
+/// The page's style: numbers right-aligned, killed rows marked, the table
+/// scrolling inside its own box rather than the page.
+const STYLE: &str = "<style>body{font-family:sans-serif;margin:1em auto;max-width:1200px;padding:0 1em}\
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:13px}\
+td,th{border:1px solid #ccc;padding:4px 6px;text-align:left;vertical-align:top}th{background:#f4f4f4}\
+td.n{text-align:right;white-space:nowrap}td.settings{min-width:24em;font-size:12px}td.verdict{min-width:12em}\
+tr.killed td{background:#fdecea}tr.killed td:first-child{box-shadow:inset 4px 0 #c00;font-weight:bold}\
+</style></head><body>\n";
+
+/// A table column: its header, whether it holds figures (right-aligned),
+/// and its cell for a row.
+type Column = (&'static str, bool, fn(&ProfileRow) -> String);
+
+fn opt_mb(v: Option<u64>) -> String {
+    v.map_or_else(|| "n/a".into(), mb)
+}
+
+const COLUMNS: &[Column] = &[
+    ("profile", false, |r| r.profile.clone()),
+    ("idle after start", true, |r| opt_mb(r.idle_rss_bytes)),
+    ("peak, 1 job", true, |r| opt_mb(r.one_job_peak_bytes)),
+    ("peak, 2 jobs at once", true, |r| {
+        r.two_jobs_peak_bytes
+            .map_or_else(|| "never 2 at once".into(), mb)
+    }),
+    ("peak overall (scenario)", true, markdown::peak_cell),
+    ("verdict", false, |r| {
+        markdown::verdict_cell(&r.verdict).replace("**", "")
+    }),
+    ("p50 to ready", true, |r| {
+        crate::units::secs_ms(r.time_to_ready_p50_s)
+    }),
+    ("p95 to ready", true, |r| {
+        crate::units::secs_ms(r.time_to_ready_p95_s)
+    }),
+    ("reports per minute", true, |r| {
+        r.reports_per_minute
+            .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min"))
+    }),
+    ("modelled runtime (declared)", true, |r| {
+        opt_mb(r.modelled_runtime_bytes)
+    }),
+    ("settings that differ", false, |r| r.settings_delta.clone()),
+];
+
+/// The table: one row per profile, a killed one marked; a column that is
+/// `n/a` in every row is left out, and said so under the table.
+pub fn table(rep: &CompareReport) -> String {
+    let cells: Vec<Vec<String>> = rep
+        .rows
+        .iter()
+        .map(|r| COLUMNS.iter().map(|(_, _, f)| f(r)).collect())
+        .collect();
+    let shown: Vec<usize> = (0..COLUMNS.len())
+        .filter(|&i| i == 0 || cells.is_empty() || cells.iter().any(|row| row[i] != "n/a"))
+        .collect();
+    let mut s = String::from("<div class=\"scroll\"><table><tr>");
+    for &i in &shown {
+        let _ = write!(s, "<th>{}</th>", COLUMNS[i].0);
+    }
+    s.push_str("</tr>\n");
+    for (r, row) in rep.rows.iter().zip(&cells) {
+        let killed = matches!(r.verdict, RowVerdict::Killed { .. });
+        s.push_str(if killed {
+            "<tr class=\"killed\">"
+        } else {
+            "<tr>"
+        });
+        for &i in &shown {
+            let (head, numeric, _) = COLUMNS[i];
+            let class = if numeric {
+                " class=\"n\""
+            } else if head == "settings that differ" {
+                " class=\"settings\""
+            } else if head == "verdict" {
+                " class=\"verdict\""
+            } else {
+                ""
+            };
+            let _ = write!(s, "<td{class}>{}</td>", esc(&row[i]));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table></div>\n");
+    let left_out: Vec<&str> = (0..COLUMNS.len())
+        .filter(|i| !shown.contains(i))
+        .map(|i| COLUMNS[i].0)
+        .collect();
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p>Left out, n/a in every row: {}.</p>",
+            esc(&left_out.join(", "))
+        );
+    }
+    s
+}
+
 /// The whole page; links to the runs are relative to `base`, the folder the
 /// page is written to, when the runs are inside it.
 pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
     let mut s = String::new();
     s.push_str("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>oomlab compare</title>\n");
-    s.push_str("<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:4px 6px;text-align:left}th{background:#f4f4f4}</style></head><body>\n");
+    s.push_str(STYLE);
     let _ = writeln!(
         s,
-        "<h1>oomlab compare</h1><p>Scenarios: {}. Limit: {} MB. Built {}.</p>",
+        "<h1>oomlab compare</h1><p>Scenarios: {}. Limit: {} MiB. Built {}.</p>",
         esc(&rep.scenarios.join(", ")),
         memstats::format_mb(rep.limit_bytes),
         esc(&rep.created_at)
     );
-    s.push_str("<table><tr>");
-    let head = [
-        "profile",
-        "idle after start",
-        "peak, 1 job",
-        "peak, 2 jobs at once",
-        "peak overall (scenario)",
-        "verdict",
-        "p50 to ready",
-        "p95 to ready",
-        "reports per minute",
-        "modelled runtime (declared)",
-        "settings that differ",
-    ];
-    for h in head {
-        let _ = write!(s, "<th>{h}</th>");
-    }
-    s.push_str("</tr>\n");
-    let o = |v: Option<u64>| v.map_or_else(|| "n/a".into(), mb);
-    for r in &rep.rows {
-        let cells = [
-            r.profile.clone(),
-            o(r.idle_rss_bytes),
-            o(r.one_job_peak_bytes),
-            r.two_jobs_peak_bytes
-                .map_or_else(|| "never 2 at once".into(), mb),
-            markdown::peak_cell(r),
-            markdown::verdict_cell(&r.verdict).replace("**", ""),
-            crate::units::secs_ms(r.time_to_ready_p50_s),
-            crate::units::secs_ms(r.time_to_ready_p95_s),
-            r.reports_per_minute
-                .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
-            o(r.modelled_runtime_bytes),
-            r.settings_delta.clone(),
-        ];
-        s.push_str("<tr>");
-        for c in cells {
-            let _ = write!(s, "<td>{}</td>", esc(&c));
-        }
-        s.push_str("</tr>\n");
-    }
-    s.push_str("</table>\n<h2>Memory</h2>\n");
+    s.push_str(&table(rep));
+    s.push_str("<h2>Memory</h2>\n");
     s.push_str(&memory_chart(rep));
     s.push_str("\n<h2>Time to report ready</h2>\n");
     s.push_str(&time_chart(rep));

@@ -6,8 +6,8 @@ use super::{CompareReport, ProfileRow, RowVerdict};
 use crate::report::Outcome;
 use crate::units::{mb, opt_mb, secs_ms};
 
-/// The verdict cell, e.g. `held, 80.2 MB headroom` or `killed on
-/// two-reports at 14.2 s (531.0 MB)`.
+/// The verdict cell, e.g. `held, 80.2 MiB headroom` or `killed on
+/// two-reports at 14.2 s (531.0 MiB)`.
 pub fn verdict_cell(v: &RowVerdict) -> String {
     match v {
         RowVerdict::Held { headroom_bytes } => format!("held, {} headroom", mb(*headroom_bytes)),
@@ -72,7 +72,7 @@ pub fn render_table(rep: &CompareReport) -> String {
         "peak, 1 job".into(),
         "peak, 2 jobs at once".into(),
         "peak overall (scenario)".into(),
-        format!("{limit} MB verdict"),
+        format!("{limit} MiB verdict"),
         "p50 to report ready".into(),
         "p95 to report ready".into(),
         "reports per minute".into(),
@@ -107,7 +107,7 @@ pub fn render(rep: &CompareReport) -> String {
     );
     let _ = writeln!(
         s,
-        "Scenarios: {}. Limit: {} MB. Built {}{}.\n",
+        "Scenarios: {}. Limit: {} MiB. Built {}{}.\n",
         rep.scenarios.join(", "),
         memstats::format_mb(rep.limit_bytes),
         rep.created_at,
@@ -194,9 +194,9 @@ pub fn render(rep: &CompareReport) -> String {
                     c.profile.clone(),
                     c.scenario.clone(),
                     t.summary.clone(),
-                    format!("{:+.2} MB", t.slope_per_job_bytes / 1048576.0),
+                    format!("{:+.2} MiB", t.slope_per_job_bytes / 1048576.0),
                     t.slope_per_hour_bytes
-                        .map_or_else(|| "n/a".into(), |h| format!("{:+.1} MB", h / 1048576.0)),
+                        .map_or_else(|| "n/a".into(), |h| format!("{:+.1} MiB", h / 1048576.0)),
                 ],
             );
         }

@@ -59,7 +59,7 @@ impl MaxSlope {
         Ok(MaxSlope { bytes, per })
     }
 
-    /// As written in messages: `1.0 MB/job`.
+    /// As written in messages: `1.0 MiB/job`.
     pub fn label(&self) -> String {
         format!("{}/{}", mb(self.bytes), self.per.unit())
     }

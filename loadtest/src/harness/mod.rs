@@ -114,8 +114,8 @@ impl RunConfig {
 /// What a run prints of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
-    /// The start line, the live line (on a terminal), goose's output, the
-    /// verdict and the report's path.
+    /// The start line, the live line (on a terminal), the verdict and the
+    /// report's path (and goose's own output with `--verbose`).
     Terminal,
     /// The same without the live line.
     NoLiveLine,

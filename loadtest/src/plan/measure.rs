@@ -175,7 +175,7 @@ fn shares_here(
                 "CPU was limited per plan: each distinct CPU share ({}) got its own runs, the server held to it by \
                  a CPU cgroup below the harness's own (CFS quota per 100 ms period); plans with the same share \
                  shared those runs{}; memory and times depend on the share (a slower server has more jobs in \
-                 flight at once). A run stops after --max-run-duration {} s: at a small share (e.g. 0.1 CPU, \
+                 flight at once). A run stops after --max-duration {} s: at a small share (e.g. 0.1 CPU, \
                  about 10x slower) a run that has not finished by then counts as not holding",
                 limited.join(", "),
                 if shares.contains(&None) {

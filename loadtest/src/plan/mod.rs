@@ -192,7 +192,7 @@ fn method_notes(cfg: &PlanConfig) -> Vec<String> {
              limit unless the server is killed, so one run answers for every one of the {} plans with that CPU share",
             cfg.plans.len()
         ),
-        "memory is the server's resident set (RSS every 10 ms) and the kernel's high-water mark (VmHWM); 1 MB = 1 MiB; \
+        "memory is the server's resident set (RSS every 10 ms) and the kernel's high-water mark (VmHWM); 1 MiB = 1048576 bytes; \
          the modelled runtime is a declared model input included in every figure"
             .into(),
         format!(

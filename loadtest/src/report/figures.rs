@@ -103,7 +103,7 @@ pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
 
 /// The process holding the most of a tree's memory in a sample's
 /// `per_process` field (`pid name bytes;...`), e.g. `pid 4242 (gunicorn):
-/// 463.3 MB of the tree's PSS`.
+/// 463.3 MiB of the tree's PSS`.
 fn largest_process(per_process: &str) -> Option<String> {
     let (pid, name, bytes) = per_process
         .split(';')

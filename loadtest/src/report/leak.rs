@@ -10,7 +10,7 @@
 //! The anonymous part of the RSS (`RssAnon`) is read there, and jemalloc's
 //! `allocated` (the allocator's live bytes) where the target publishes it.
 //! File-backed pages are left out of the trend: they are the program's code
-//! and mapped files, paged in as code paths first run (3.5 MB over a debug
+//! and mapped files, paged in as code paths first run (3.5 MiB over a debug
 //! `lean` soak) and reclaimable, never a leak. [`crate::trend`] fits and judges
 //! the series; this module only picks the points and the levels.
 
@@ -291,14 +291,14 @@ fn series(
     })
 }
 
-/// A slope in MB per unit with its interval: `+1.02 MB/job (95%: +0.98 to
+/// A slope in MiB per unit with its interval: `+1.02 MiB/job (95%: +0.98 to
 /// +1.05)`.
 pub fn slope_text(s: &Slope, unit: &str) -> String {
     let f = |b: f64| format!("{:+.2}", b / 1048576.0);
     match (s.low, s.high) {
-        (Some(l), Some(h)) => format!("{} MB/{unit} (95%: {} to {})", f(s.estimate), f(l), f(h)),
+        (Some(l), Some(h)) => format!("{} MiB/{unit} (95%: {} to {})", f(s.estimate), f(l), f(h)),
         _ => format!(
-            "{} MB/{unit} (too few points for an interval)",
+            "{} MiB/{unit} (too few points for an interval)",
             f(s.estimate)
         ),
     }

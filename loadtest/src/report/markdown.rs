@@ -14,7 +14,7 @@ fn opt_mb(b: Option<u64>) -> String {
     b.map(mb).unwrap_or_else(|| "n/a".into())
 }
 
-/// Signed bytes as MB with one decimal.
+/// Signed bytes as MiB with one decimal.
 fn smb(b: i64) -> String {
     format!("{:.1}", b as f64 / (1u64 << 20) as f64)
 }
@@ -32,7 +32,29 @@ fn opt_ms(s: Option<f64>) -> String {
     s.map(|s| format!("{s:.3}")).unwrap_or_else(|| "n/a".into())
 }
 
-/// Renders the report. Units: MB = 1,048,576 bytes, s = seconds.
+/// Seconds with their unit for prose, `1.234 s`, or `n/a` (never `n/a s`).
+fn opt_secs(s: Option<f64>, decimals: usize) -> String {
+    s.map(|s| format!("{s:.decimals$} s"))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+/// The headroom line: what is left below the limit, or how far over it the
+/// peak went (never a negative headroom).
+fn headroom_line(headroom_bytes: i64) -> String {
+    if headroom_bytes >= 0 {
+        format!(
+            "Headroom: {} below the limit.",
+            crate::units::mb(headroom_bytes as u64)
+        )
+    } else {
+        format!(
+            "Over the limit by {}: the peak is above it.",
+            crate::units::mb(headroom_bytes.unsigned_abs())
+        )
+    }
+}
+
+/// Renders the report. Units: MiB = 1,048,576 bytes, s = seconds.
 pub fn render(r: &RunReport) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -60,7 +82,7 @@ pub fn render(r: &RunReport) -> String {
     );
     let _ = writeln!(
         o,
-        "| limit | {} MB, enforced by {}{} |",
+        "| limit | {} MiB, enforced by {}{} |",
         mb(r.limit.bytes),
         r.limit.enforce.as_str(),
         if r.limit.restart_on_oom {
@@ -91,7 +113,7 @@ pub fn render(r: &RunReport) -> String {
     let _ = writeln!(o, "\n## Peak memory by source\n");
     let _ = writeln!(
         o,
-        "| source | peak (MB) | what it measures |\n|---|---:|---|"
+        "| source | peak (MiB) | what it measures |\n|---|---:|---|"
     );
     let _ = writeln!(
         o,
@@ -135,17 +157,13 @@ pub fn render(r: &RunReport) -> String {
         "| idle RSS | {} | RSS at the first sample after the server was ready |",
         opt_mb(p.idle_rss_bytes)
     );
-    let _ = writeln!(
-        o,
-        "\nHeadroom: {:.1} MB below the limit (negative: over it).",
-        p.headroom_bytes as f64 / (1u64 << 20) as f64
-    );
+    let _ = writeln!(o, "\n{}", headroom_line(p.headroom_bytes));
     if let Some(proc_) = &p.process_at_peak {
         let _ = writeln!(
             o,
             "The peak is the process tree's PSS sum (shared pages counted once, as a container limit counts them){}; the process holding the most then: {proc_}.",
             p.rss_sum_at_peak_bytes
-                .map(|b| format!("; the plain RSS sum then was {} MB", mb(b)))
+                .map(|b| format!("; the plain RSS sum then was {} MiB", mb(b)))
                 .unwrap_or_default()
         );
     }
@@ -163,7 +181,7 @@ pub fn render(r: &RunReport) -> String {
         Some(m) if m > 0 => {
             let _ = writeln!(
                 o,
-                "\nModelled runtime: {} MB held from start to stand in for the modelled app's \
+                "\nModelled runtime: {} MiB held from start to stand in for the modelled app's \
                  interpreter. A declared model input, not a measurement; it is included in the \
                  measured figures above.",
                 mb(m)
@@ -180,7 +198,10 @@ pub fn render(r: &RunReport) -> String {
 
     if !p.by_jobs_in_flight.is_empty() {
         let _ = writeln!(o, "\n## Peak by jobs in flight\n");
-        let _ = writeln!(o, "| jobs in flight | peak sampled RSS (MB) |\n|---:|---:|");
+        let _ = writeln!(
+            o,
+            "| jobs in flight | peak sampled RSS (MiB) |\n|---:|---:|"
+        );
         for b in &p.by_jobs_in_flight {
             let _ = writeln!(o, "| {} | {} |", b.jobs_in_flight, mb(b.rss_bytes));
         }
@@ -205,7 +226,7 @@ pub fn render(r: &RunReport) -> String {
                     j.elapsed_ms as f64 / 1000.0,
                     j.live_bytes
                         .map(|b| format!(
-                            ", {:.1} MB live on its thread",
+                            ", {:.1} MiB live on its thread",
                             b as f64 / (1u64 << 20) as f64
                         ))
                         .unwrap_or_default()
@@ -220,7 +241,7 @@ pub fn render(r: &RunReport) -> String {
     } else {
         let _ = writeln!(
             o,
-            "| job | status | submitted (s) | ready after (s) | queued (s) | processing (s) | seen ready by polls (s) | peak RSS in flight (MB) | heaviest stage (allocated high water, MB) |\n|---|---|---:|---:|---:|---:|---:|---:|---|"
+            "| job | status | submitted (s) | ready after (s) | queued (s) | processing (s) | seen ready by polls (s) | peak RSS in flight (MiB) | heaviest stage (allocated high water, MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|---|"
         );
         for j in &r.jobs {
             let heaviest = j
@@ -256,9 +277,9 @@ pub fn render(r: &RunReport) -> String {
     );
     let _ = writeln!(
         o,
-        "- time from submission to report ready: p50 {} s, p95 {} s ({}); queued p50 {} s, processing p50 {} s",
-        opt_ms(l.time_to_ready_p50_s),
-        opt_ms(l.time_to_ready_p95_s),
+        "- time from submission to report ready: p50 {}, p95 {} ({}); queued p50 {}, processing p50 {}",
+        opt_secs(l.time_to_ready_p50_s, 3),
+        opt_secs(l.time_to_ready_p95_s, 3),
         match l.time_source {
             super::TimeSource::Server =>
                 "the server's job timestamps, millisecond resolution".to_string(),
@@ -266,14 +287,14 @@ pub fn render(r: &RunReport) -> String {
                 "as the status polls saw it: the server gave no timestamps, so the resolution is the {resolution_s} s poll interval"
             ),
         },
-        opt_ms(l.queue_wait_p50_s),
-        opt_ms(l.processing_p50_s),
+        opt_secs(l.queue_wait_p50_s, 3),
+        opt_secs(l.processing_p50_s, 3),
     );
     let _ = writeln!(
         o,
-        "- as a browser polling the status sees it: p50 {} s, p95 {} s",
-        opt_s(l.time_to_ready_polled_p50_s),
-        opt_s(l.time_to_ready_polled_p95_s),
+        "- as a browser polling the status sees it: p50 {}, p95 {}",
+        opt_secs(l.time_to_ready_polled_p50_s, 1),
+        opt_secs(l.time_to_ready_polled_p95_s, 1),
     );
     let _ = writeln!(
         o,
@@ -336,7 +357,7 @@ pub fn render(r: &RunReport) -> String {
 fn attribution(o: &mut String, a: &super::PeakAttribution) {
     let _ = writeln!(
         o,
-        "\nAttribution at the jemalloc peak ({:.1} s, server start {}): per-job live bytes + idle = {} MB of {} MB allocated ({:+.1}%, {}).",
+        "\nAttribution at the jemalloc peak ({:.1} s, server start {}): per-job live bytes + idle = {} MiB of {} MiB allocated ({:+.1}%, {}).",
         a.at_s,
         a.generation,
         smb(a.attributed_bytes),
@@ -359,7 +380,7 @@ fn attribution(o: &mut String, a: &super::PeakAttribution) {
         .iter()
         .map(|j| {
             format!(
-                "job {} ({}) {} MB",
+                "job {} ({}) {} MiB",
                 j.job_id,
                 j.stage,
                 opt_smb(j.live_bytes)
@@ -368,7 +389,7 @@ fn attribution(o: &mut String, a: &super::PeakAttribution) {
         .collect();
     let _ = writeln!(
         o,
-        "Jobs: {} = {} MB; idle (jemalloc allocated at the last reading with no job in flight{}): {} MB.",
+        "Jobs: {} = {} MiB; idle (jemalloc allocated at the last reading with no job in flight{}): {} MiB.",
         if jobs.is_empty() {
             "none in flight".to_string()
         } else {
@@ -401,7 +422,7 @@ fn per_job_stages(o: &mut String, r: &RunReport) {
             let _ = writeln!(o, "\n### Job {} ({})\n", j.job_id, j.status);
             let _ = writeln!(
                 o,
-                "| stage | duration (s) | allocated high-water (MB) | thread allocated (MB) | still live after (MB) |\n|---|---:|---:|---:|---:|"
+                "| stage | duration (s) | allocated high-water (MiB) | thread allocated (MiB) | still live after (MiB) |\n|---|---:|---:|---:|---:|"
             );
             for s in &j.stages {
                 let _ = writeln!(
@@ -428,7 +449,7 @@ fn per_job_stages(o: &mut String, r: &RunReport) {
             Some((e, f)) => {
                 let _ = writeln!(
                     o,
-                    "\n### Job {} ({})\n\nNo per-stage figures from the server (it was killed before it could be asked). At the kill ({:.1} s, server start {}): stage {}, progress {}, {:.1} s in, {} MB live on its worker thread{}.",
+                    "\n### Job {} ({})\n\nNo per-stage figures from the server (it was killed before it could be asked). At the kill ({:.1} s, server start {}): stage {}, progress {}, {:.1} s in, {} MiB live on its worker thread{}.",
                     j.job_id,
                     j.status,
                     e.at_s,

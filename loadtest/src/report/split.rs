@@ -270,7 +270,7 @@ fn service_verdict(
 }
 
 /// The split run's verdict line, e.g. "worker killed at 3.1 s (...),
-/// restarted once; web untouched: peak 40.1 MB of 512.0 MB, the API answered
+/// restarted once; web untouched: peak 40.1 MiB of 512.0 MiB, the API answered
 /// 12 of 12 checks after the worker's kill; 2 of 2 acknowledged jobs
 /// completed (1 delivered again)".
 pub fn summary(
@@ -457,8 +457,8 @@ mod tests {
         let s = summary(&[web, worker], &api, &jobs, &RedisReport::default());
         assert_eq!(
             s,
-            "worker killed at 3.1 s (530.0 MB RSS, limit 512.0 MB), restarted once; \
-             web untouched: peak 0.0 MB of 512.0 MB, the API answered 20 of 20 checks after the \
+            "worker killed at 3.1 s (530.0 MiB RSS, limit 512.0 MiB), restarted once; \
+             web untouched: peak 0.0 MiB of 512.0 MiB, the API answered 20 of 20 checks after the \
              worker's kill; 2 of 2 acknowledged jobs completed (1 delivered again)"
         );
     }

@@ -83,7 +83,7 @@ pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> a
     chart
         .configure_mesh()
         .x_desc("time since start (s)")
-        .y_desc("memory (MB = 2^20 bytes)")
+        .y_desc("memory (MiB = 2^20 bytes)")
         .draw()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -98,7 +98,7 @@ pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> a
             )))
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .label(format!(
-                "modelled runtime {} MB (declared, included in RSS)",
+                "modelled runtime {} MiB (declared, included in RSS)",
                 memstats::format_mb(r.modelled_runtime_bytes.unwrap_or(0))
             ))
             .legend(|(x, y)| {
@@ -191,7 +191,7 @@ pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> a
         ))
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .label(format!(
-            "{who}limit {} MB",
+            "{who}limit {} MiB",
             memstats::format_mb(r.limit.bytes)
         ))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RED));
@@ -256,7 +256,7 @@ fn draw_split(
         .draw_series(dashes)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .label(format!(
-            "web limit {} MB",
+            "web limit {} MiB",
             memstats::format_mb(w.limit_bytes)
         ))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], dark));

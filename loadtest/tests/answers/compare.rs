@@ -140,8 +140,80 @@ fn the_html_page_holds_the_table_and_inline_svg_charts() {
     assert!(html.starts_with("<!doctype html>"));
     assert_eq!(html.matches("<svg").count(), 2);
     assert!(
-        html.contains("limit 512.0 MB")
-            && html.contains("killed on two-reports at 14.2 s (531.0 MB)"),
+        html.contains("limit 512.0 MiB")
+            && html.contains("killed on two-reports at 14.2 s (531.0 MiB)"),
+        "{html}"
+    );
+    // The killed row is marked; figures are right-aligned, names are not.
+    assert!(
+        html.contains("<tr class=\"killed\"><td>original</td>"),
+        "{html}"
+    );
+    assert_eq!(html.matches("<tr class=\"killed\">").count(), 1, "{html}");
+    assert!(
+        html.contains("<td>lean</td><td class=\"n\">15.0 MiB</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td class=\"settings\">"), "{html}");
+    // The table scrolls in its own box, the charts shrink to the page.
+    assert!(html.contains("<div class=\"scroll\"><table>"), "{html}");
+    assert_eq!(
+        html.matches("style=\"max-width:100%;height:auto\"").count(),
+        2
+    );
+}
+
+#[test]
+fn the_charts_mark_killed_bars_and_never_draw_a_missing_figure_as_zero() {
+    let mut r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));
+    let mem = compare::html::memory_chart(&r);
+    // original on two-reports was killed: one red-outlined, labelled bar.
+    assert_eq!(mem.matches(">killed</text>").count(), 1, "{mem}");
+    assert!(
+        mem.contains("original on two-reports: 531.0 MiB (killed)</title>"),
+        "{mem}"
+    );
+    assert_eq!(
+        mem.matches("stroke=\"#c00\" stroke-width=\"2\"").count(),
+        2,
+        "bar and limit line: {mem}"
+    );
+    // A killed profile with no completed job has no time: it says killed at
+    // the axis instead of showing an empty slot that reads as 0 s.
+    r.rows[0].time_to_ready_p50_s = None;
+    r.rows[0].time_to_ready_p95_s = None;
+    let time = compare::html::time_chart(&r);
+    assert!(
+        time.contains("original on p50: no figure (killed)</title>")
+            && time.contains("original on p95: no figure (killed)</title>"),
+        "{time}"
+    );
+    // ... and a figure missing for another reason says n/a.
+    r.rows[2].time_to_ready_p95_s = None;
+    let time = compare::html::time_chart(&r);
+    assert!(time.contains(">n/a<title>"), "{time}");
+}
+
+#[test]
+fn a_column_that_is_na_in_every_row_is_left_out_and_said_so() {
+    // The synthetic runs have no load time: reports per minute is n/a in
+    // every row.
+    let mut r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));
+    assert!(r.rows.iter().all(|row| row.reports_per_minute.is_none()));
+    r.rows[1].reports_per_minute = Some(2.5);
+    let html = compare::html::render(&r, std::path::Path::new("."));
+    assert!(
+        html.contains("<th>reports per minute</th>")
+            && html.contains("<td class=\"n\">2.5/min</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td class=\"n\">n/a</td>"), "{html}");
+    assert!(!html.contains("Left out"), "{html}");
+    r.rows[1].reports_per_minute = None;
+    let html = compare::html::render(&r, std::path::Path::new("."));
+    assert!(!html.contains("<th>reports per minute</th>"), "{html}");
+    assert!(
+        html.contains("<p>Left out, n/a in every row: reports per minute.</p>"),
         "{html}"
     );
 }

@@ -3,7 +3,7 @@
 //!
 //! Every fixture must be a report a real run could produce: the idle figure
 //! and the modelled runtime follow the profile file (its `model.runtime_mb`,
-//! plus the 15 MB the reference server holds idle without it, as measured),
+//! plus the 15 MiB the reference server holds idle without it, as measured),
 //! two jobs are in flight at once only with two or more workers, and the
 //! peak is never below idle. [`check_invariants`] asserts it, and every
 //! builder here calls it.
@@ -27,7 +27,7 @@ pub fn profile_path(name: &str) -> PathBuf {
 }
 
 /// A run of `profile` on `scenario` that peaked at `peak_mb` (RSS) with
-/// `jobs` completed jobs taking `ready_s` seconds each, within a 512 MB limit.
+/// `jobs` completed jobs taking `ready_s` seconds each, within a 512 MiB limit.
 pub fn run(profile: &str, scenario: &str, peak_mb: u64, jobs: u32, ready_s: f64) -> RunReport {
     run_from(&profile_path(profile), scenario, peak_mb, jobs, ready_s)
 }

@@ -12,7 +12,7 @@ fn gate(from: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
         "gate",
         "--from",
         from.to_str().unwrap(),
-        "--budget",
+        "--limit",
         "512MiB",
         "--headroom",
         "10%",
@@ -55,6 +55,11 @@ fn a_peak_well_under_the_budget_passes_and_writes_junit_and_markdown() {
     );
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("passed"), "{out}");
+    // The old name of --limit still works, with a warning.
+    assert!(
+        err.contains("warning: `--budget` is now `--limit`"),
+        "{err}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<testsuite") && xml.contains("peak under budget minus headroom"),
@@ -63,7 +68,7 @@ fn a_peak_well_under_the_budget_passes_and_writes_junit_and_markdown() {
     assert!(!xml.contains("<failure"), "{xml}");
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        md.contains("## oomlab gate: passed") && md.contains("300.0 MB"),
+        md.contains("## oomlab gate: passed") && md.contains("300.0 MiB"),
         "{md}"
     );
     // Appended, not overwritten.
@@ -104,12 +109,12 @@ fn a_peak_over_the_budget_fails_naming_the_figure_budget_and_stage() {
     let run = fixtures::write(dir.path(), "original-two", &r);
     let (code, out, err) = gate(&run, &[], dir.path());
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("peak memory 531.0 MB"), "{err}");
-    assert!(err.contains("over the budget of 512.0 MB"), "{err}");
+    assert!(err.contains("peak memory 531.0 MiB"), "{err}");
+    assert!(err.contains("over the budget of 512.0 MiB"), "{err}");
     assert!(err.contains("job 2 in stage pdf"), "{err}");
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     assert!(
-        xml.contains("<failure") && xml.contains("531.0 MB"),
+        xml.contains("<failure") && xml.contains("531.0 MiB"),
         "{xml}"
     );
 }
@@ -125,14 +130,14 @@ fn a_peak_under_the_budget_but_inside_the_headroom_fails() {
     );
     let (code, out, err) = gate(&run, &[], dir.path());
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("peak memory 480.0 MB"), "{err}");
+    assert!(err.contains("peak memory 480.0 MiB"), "{err}");
     assert!(
-        err.contains("inside its 10% headroom") && err.contains("460.8 MB"),
+        err.contains("inside its 10% headroom") && err.contains("460.8 MiB"),
         "{err}"
     );
     // quick-fix has one worker: one job in flight at the peak.
     assert!(err.contains("at the peak: job 1 in stage pdf"), "{err}");
-    assert!(err.contains("of which 63.0 MB modelled runtime"), "{err}");
+    assert!(err.contains("of which 63.0 MiB modelled runtime"), "{err}");
 }
 
 #[test]
@@ -160,10 +165,10 @@ fn a_regression_beyond_the_allowed_share_fails_even_under_the_budget() {
     );
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
-        err.contains("+10.0% against the baseline's 200.0 MB"),
+        err.contains("+10.0% against the baseline's 200.0 MiB"),
         "{err}"
     );
-    assert!(err.contains("up to +5% (210.0 MB)"), "{err}");
+    assert!(err.contains("up to +5% (210.0 MiB)"), "{err}");
     // Within the share: passes.
     let ok = fixtures::write(
         dir.path(),
@@ -252,7 +257,7 @@ fn real_gate_of_lean_on_tiny_passes() {
             "lean",
             "--scenario",
             "tiny",
-            "--budget",
+            "--limit",
             "512MiB",
             "--headroom",
             "10%",
@@ -290,6 +295,39 @@ fn the_default_regression_share_passes_run_to_run_noise_and_fails_beyond_it() {
             &fixtures::run("lean", "two-reports", mb, 2, 10.0),
         );
         let (code, out, err) = gate(&now, &baseline, dir.path());
-        assert_eq!(code, want, "{mb} MB: {out}\n{err}");
+        assert_eq!(code, want, "{mb} MiB: {out}\n{err}");
     }
+}
+
+#[test]
+fn the_committed_ci_baseline_is_a_run_the_gate_reads_and_passes() {
+    // .github/workflows/memory-gate.yml gates against ci/baseline-run.json:
+    // a change to run.json's format that the file no longer parses under,
+    // or a baseline over the workflow's own limit, fails here first.
+    let baseline = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/baseline-run.json");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = oomlab(
+        &[
+            "gate",
+            "--from",
+            baseline.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--limit",
+            "128MiB",
+            "--headroom",
+            "10%",
+            "--junit",
+            dir.path().join("junit.xml").to_str().unwrap(),
+            "--summary",
+            dir.path().join("gate.md").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("oomlab gate: passed"), "{out}");
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).unwrap()).unwrap();
+    assert_eq!(run["profile"]["name"], "lean", "{run}");
+    assert_eq!(run["scenario"]["name"], "two-reports", "{run}");
 }

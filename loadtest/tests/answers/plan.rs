@@ -172,7 +172,7 @@ fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
     );
     assert_eq!(code, 0, "{stdout}\n{err}");
     assert!(
-        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MB RAM) with lean, 1 worker:"),
+        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MiB RAM) with lean, 1 worker:"),
         "{stdout}"
     );
     assert!(stdout.contains("CPU was not limited"), "{stdout}");
@@ -233,7 +233,7 @@ fn plan_never_recommends_from_a_load_that_failed_and_says_why() {
     assert_eq!(code, 0, "{stdout}\n{err}");
     // lean's 48 MB would be the cheapest, but its load did no work.
     assert!(
-        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MB RAM) with quick-fix"),
+        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MiB RAM) with quick-fix"),
         "{stdout}"
     );
     assert!(

@@ -72,12 +72,12 @@ fn a_flat_soak_passes_the_slope_check() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains(
-            "pass anonymous RSS slope at most 1.0 MB/job: anonymous RSS slope +0.00 MB/job"
+            "pass anonymous RSS slope at most 1.0 MiB/job: anonymous RSS slope +0.00 MiB/job"
         ),
         "{out}"
     );
     assert!(
-        out.contains("pass anonymous RSS slope at most 20.0 MB/h"),
+        out.contains("pass anonymous RSS slope at most 20.0 MiB/h"),
         "{out}"
     );
 }
@@ -90,14 +90,14 @@ fn a_soak_that_grows_2_mib_a_job_fails_naming_the_slope_and_the_limit() {
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(
         out.contains(
-            "FAIL anonymous RSS slope at most 1.0 MB/job: anonymous RSS slope +2.00 MB/job"
-        ) && out.contains("(grows); allowed: up to 1.0 MB/job"),
+            "FAIL anonymous RSS slope at most 1.0 MiB/job: anonymous RSS slope +2.00 MiB/job"
+        ) && out.contains("(grows); allowed: up to 1.0 MiB/job"),
         "{out}"
     );
     // One job a second: 7200 MiB an hour, far over 100 MiB/h.
     let (code, out, _) = gate(&r, &["100MiB/h"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("+7200.00 MB/h"), "{out}");
+    assert!(out.contains("+7200.00 MiB/h"), "{out}");
     // ... and under 3 MiB a job.
     let (code, out, _) = gate(&r, &["3MiB/job"]);
     assert_eq!(code, 0, "{out}");

@@ -166,3 +166,38 @@ fn calibrate_app_runs_refuses_a_folder_that_is_not_a_calibration_of_that_app() {
         "{err}"
     );
 }
+
+/// `oomlab run` of lean on tiny with `extra` flags: (exit code, stdout,
+/// stderr).
+fn run_tiny(extra: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = oomlab()
+        .args(["run", "--profile", "lean", "--scenario", "tiny", "--out"])
+        .arg(dir.path())
+        .args(extra)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn goose_output_is_shown_only_with_verbose_and_no_colour_codes_off_a_terminal() {
+    let (code, out, err) = run_tiny(&[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("report: "), "{out}");
+    assert!(!out.contains("users launched"), "{out}");
+    assert!(
+        !out.contains('\x1b') && !err.contains('\x1b'),
+        "{out}\n{err}"
+    );
+    let (code, out, err) = run_tiny(&["--verbose"]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("users launched"), "{out}");
+    assert!(out.contains("report: "), "{out}");
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A Python app with the reference server's HTTP shape whose jobs complete
-/// at once.
+/// at once, with reports that start as a PDF and an xlsx do.
 const GOOD_APP: &str = r#"
 import http.server, json, sys
 
@@ -27,7 +27,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/healthz":
             return self.answer(200, {"ok": True})
         if self.path.startswith("/api/jobs/1/report."):
-            return self.answer(200, b"%" * 1000, "application/octet-stream")
+            # The file each name says it is (the load checks the start).
+            magic = b"%PDF-1.4\n" if self.path.endswith(".pdf") else b"PK\x03\x04"
+            return self.answer(200, magic + b"%" * 1000, "application/octet-stream")
         self.answer(200, {"job_id": 1, "status": "completed", "progress": 100})
 
     def do_POST(self):

@@ -110,7 +110,8 @@ fn each_cycle_is_read_just_after_its_report_is_ready_not_inside_the_job() {
     assert_eq!(a.points.len(), 6);
     assert_eq!(a.points[0].bytes, 10 * MIB);
     assert!(
-        t.summary.starts_with("returns: anonymous RSS +0.00 MB/job"),
+        t.summary
+            .starts_with("returns: anonymous RSS +0.00 MiB/job"),
         "{}",
         t.summary
     );
@@ -124,7 +125,7 @@ fn a_job_that_leaves_memory_behind_grows_at_its_rate() {
     assert_eq!(t.verdict, LeakVerdict::Grows, "{}", t.summary);
     assert_eq!(t.rss.slope_per_job.estimate, 6.0 * MIB as f64);
     assert!(t.rss.jobs_to_limit.is_some());
-    assert!(t.summary.contains("+6.00 MB/job"), "{}", t.summary);
+    assert!(t.summary.contains("+6.00 MiB/job"), "{}", t.summary);
     assert!(t.summary.contains("the limit in about"), "{}", t.summary);
 }
 

@@ -1,6 +1,6 @@
 use memstats::{JobInFlight, StageMemory};
 
-use super::render;
+use super::{headroom_line, opt_secs, render};
 use crate::report::{
     Files, InputFile, JobReport, KillLosses, LimitReport, LoadReport, Outcome, PeakAttribution,
     PeakByJobs, Peaks, RunReport, SamplingReport, ServerExit, ServerReport, SubmissionLosses,
@@ -256,6 +256,26 @@ fn the_synthetic_run_counts_what_each_server_lost() {
         Some(a.jemalloc_allocated_bytes),
         r.peaks.jemalloc_allocated_bytes
     );
+}
+
+#[test]
+fn headroom_is_never_negative_and_no_figure_reads_n_a_s() {
+    assert_eq!(
+        headroom_line(80 * MB as i64),
+        "Headroom: 80.0 MiB below the limit."
+    );
+    assert_eq!(
+        headroom_line(-(11 * MB as i64) / 2),
+        "Over the limit by 5.5 MiB: the peak is above it."
+    );
+    assert_eq!(opt_secs(Some(1.5), 3), "1.500 s");
+    assert_eq!(opt_secs(None, 3), "n/a");
+    let mut r = synthetic();
+    r.load.time_to_ready_p50_s = None;
+    r.load.time_to_ready_p95_s = None;
+    let md = render(&r);
+    assert!(md.contains("report ready: p50 n/a, p95 n/a ("), "{md}");
+    assert!(!md.contains("n/a s"), "{md}");
 }
 
 #[test]
