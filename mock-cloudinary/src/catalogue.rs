@@ -62,7 +62,7 @@ pub struct PhotoSpec {
 /// The survey: the 45 JPEGs of at least 1 megapixel in Debian 12's
 /// `gnome-backgrounds`, `mate-backgrounds`, `plasma-workspace-wallpapers`
 /// and `ukui-wallpapers` packages (markers read with a 40-line script,
-/// 2026-11-30; the photos are not in this repository). The phone share is
+/// the photos are not in this repository). The phone share is
 /// a modelling choice for a site-inspection app, not a measurement.
 pub const MIXED: [&str; 20] = [
     "portrait",

@@ -13,7 +13,7 @@
 //! document template, which keeps the canvas with every image stream (the
 //! ASCII85 copy of each photo), and the in-memory file it wrote to. Measured
 //! with `tracemalloc` on the example app's `build_pdf` with photos handed
-//! over as file paths (4 photos of 4.3 MB, 2026-11-30): 43.2 MB still
+//! over as file paths (4 photos of 4.3 MB; docs/measurements/): 43.2 MB still
 //! allocated after it returned, 2.5 times the photos' bytes (their ASCII85
 //! copies and the 21.5 MB file), all of it freed by `gc.collect()`.
 //!
@@ -41,7 +41,7 @@
 //! The threshold comes from the example app (`examples/flask-reportlab`, 1
 //! user filing four 10-phone-photo reports 3 s apart, `oomlab run --target
 //! flask-reportlab --scenario four-in-sequence --enforce off --limit 8GiB`,
-//! 2026-11-30; the peaks read per job from samples.csv): the tree's RSS
+//! the peaks read per job from samples.csv; docs/measurements/): the tree's RSS
 //! peaked at 703, 1301 and 1894 MB in jobs 1 to 3 (each job on top of all the
 //! earlier ones' leftovers), and job 4 peaked at 1909 MB, no higher than its
 //! start: the collection ran during job 4, before its photos were decoded.
