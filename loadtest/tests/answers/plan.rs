@@ -133,6 +133,36 @@ fn a_bad_weight_is_refused_naming_the_flag() {
     );
 }
 
+/// A two-reports run of `profile` as plan measures: no limit but the
+/// largest plan's RAM (32 GB).
+fn as_plan_measures(profile: &Path, peak_mb: u64, ready_s: f64) -> oomlab::report::RunReport {
+    fixtures::run_limited(
+        profile,
+        "two-reports",
+        peak_mb,
+        2,
+        ready_s,
+        32 * 1024,
+        oomlab::watchdog::Enforce::Off,
+    )
+}
+
+/// `oomlab plan --scenario two-reports --from FROM --out OUT`.
+fn plan_from(from: &Path, out: &Path) -> (i32, String, String) {
+    oomlab(
+        &[
+            "plan",
+            "--scenario",
+            "two-reports",
+            "--from",
+            from.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    )
+}
+
 #[test]
 fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,31 +175,11 @@ fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
     ] {
         let profile =
             fixtures::profile_with_workers(&dir.path().join(format!("inputs/w{w}")), p, w);
-        // As plan measures: no limit but the largest plan's RAM (32 GB).
-        let r = fixtures::run_limited(
-            &profile,
-            "two-reports",
-            peak,
-            2,
-            10.0 + w as f64,
-            32 * 1024,
-            oomlab::watchdog::Enforce::Off,
-        );
+        let r = as_plan_measures(&profile, peak, 10.0 + w as f64);
         fixtures::write(&runs, &format!("{p}-w{w}"), &r);
     }
     let out = dir.path().join("out");
-    let (code, stdout, err) = oomlab(
-        &[
-            "plan",
-            "--scenario",
-            "two-reports",
-            "--from",
-            dir.path().join("plan-old").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, stdout, err) = plan_from(&dir.path().join("plan-old"), &out);
     assert_eq!(code, 0, "{stdout}\n{err}");
     assert!(
         stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MiB RAM) with lean, 1 worker:"),
@@ -205,31 +215,12 @@ fn plan_never_recommends_from_a_load_that_failed_and_says_why() {
     for (p, w, peak, failed) in [("lean", 1, 48, true), ("quick-fix", 1, 430, false)] {
         let profile =
             fixtures::profile_with_workers(&dir.path().join(format!("inputs/w{w}")), p, w);
-        let r = fixtures::run_limited(
-            &profile,
-            "two-reports",
-            peak,
-            2,
-            10.0,
-            32 * 1024,
-            oomlab::watchdog::Enforce::Off,
-        );
+        let r = as_plan_measures(&profile, peak, 10.0);
         let r = if failed { fixtures::load_failed(r) } else { r };
         fixtures::write(&runs, &format!("{p}-w{w}"), &r);
     }
     let out = dir.path().join("out");
-    let (code, stdout, err) = oomlab(
-        &[
-            "plan",
-            "--scenario",
-            "two-reports",
-            "--from",
-            dir.path().join("plan-old").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let (code, stdout, err) = plan_from(&dir.path().join("plan-old"), &out);
     assert_eq!(code, 0, "{stdout}\n{err}");
     // lean's 48 MB would be the cheapest, but its load did no work.
     assert!(

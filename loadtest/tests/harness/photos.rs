@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::helpers::jpeg;
 use crate::schema::assert_valid_run_json;
 
 fn repo(p: &str) -> String {
@@ -20,16 +21,6 @@ fn oomlab_run(out: &Path, photos: &Path) -> Command {
         .arg(photos)
         .stdin(Stdio::null());
     c
-}
-
-/// A small JPEG whose pixels depend on `seed`, so each file differs.
-fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x as u8).wrapping_mul(seed), (y as u8) ^ seed, seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
 }
 
 /// Every file below `dir`, recursively.

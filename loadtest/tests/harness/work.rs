@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use crate::helpers::jpeg;
 use crate::schema::assert_valid_run_json;
 
 fn repo(p: &str) -> String {
@@ -54,16 +55,6 @@ fn run_json(out: &Path) -> (PathBuf, serde_json::Value) {
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_valid_run_json(&doc);
     (dir, doc)
-}
-
-/// A small JPEG whose pixels depend on `seed`.
-fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x as u8).wrapping_mul(seed), (y as u8) ^ seed, seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
-    out.into_inner()
 }
 
 /// Two good photos and, between them in name order, one cut at 60% of its
