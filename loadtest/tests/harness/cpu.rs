@@ -32,6 +32,9 @@ fn cpu_seconds(pid: u32) -> f64 {
 
 #[tokio::test]
 async fn a_cpu_limited_server_gets_about_its_share() {
+    if !crate::helpers::python3("a_cpu_limited_server_gets_about_its_share") {
+        return;
+    }
     let share = 0.2;
     let name = format!("oomlab-test-cpu-{}", std::process::id());
     let cg = match CpuCgroup::create(&name, share) {

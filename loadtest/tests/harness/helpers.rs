@@ -5,6 +5,19 @@ use std::time::Duration;
 
 use oomlab::child::{ServerCommand, ServerProcess};
 
+/// Whether `python3` runs here; otherwise says that `test` is skipped and
+/// why (the tests' children are small Python programs).
+pub fn python3(test: &str) -> bool {
+    let runs = std::process::Command::new("python3")
+        .args(["-c", "pass"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !runs {
+        eprintln!("{test}: skipped: no python3 on PATH (apt-get install -y python3)");
+    }
+    runs
+}
+
 /// A Python program that prints the ready line, runs `body`, then sleeps.
 pub fn python_server(dir: &Path, body: &str) -> ServerCommand {
     let script = format!(

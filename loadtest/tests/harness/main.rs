@@ -3,7 +3,8 @@
 //! Children are small Python programs that print the server's ready line and
 //! then allocate: the watchdog, the cgroup and process ownership are tested
 //! against them with small limits (64 MiB), so the tests stay fast and do not
-//! depend on the report server.
+//! depend on the report server. Without python3 they are skipped, with a line
+//! saying so.
 
 mod app;
 mod cli;

@@ -6,6 +6,9 @@ use crate::helpers::{alive, eventually, python_server, start};
 
 #[tokio::test]
 async fn dropping_the_handle_kills_the_server() {
+    if !crate::helpers::python3("dropping_the_handle_kills_the_server") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let server = start(&python_server(dir.path(), "")).await;
     let pid = server.pid();
@@ -19,6 +22,9 @@ async fn dropping_the_handle_kills_the_server() {
 
 #[tokio::test]
 async fn a_server_that_exits_before_ready_is_reported_with_its_output() {
+    if !crate::helpers::python3("a_server_that_exits_before_ready_is_reported_with_its_output") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = python_server(dir.path(), "");
     cmd.args = vec![
@@ -37,6 +43,9 @@ async fn a_server_that_exits_before_ready_is_reported_with_its_output() {
 
 #[tokio::test]
 async fn a_server_that_never_gets_ready_is_given_up_at_the_deadline() {
+    if !crate::helpers::python3("a_server_that_never_gets_ready_is_given_up_at_the_deadline") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = python_server(dir.path(), "");
     cmd.args = vec!["-c".into(), "import time; time.sleep(600)".into()];

@@ -108,6 +108,10 @@ fn runs(dir: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_cell_whose_target_crashed_before_it_was_ready_is_run_once_more() {
+    if !crate::helpers::python3("a_cell_whose_target_crashed_before_it_was_ready_is_run_once_more")
+    {
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     // The first start crashes; the next one serves.
     let t = target(

@@ -10,6 +10,9 @@ use crate::helpers::{MIB, python_server, start};
 
 #[tokio::test]
 async fn the_watchdog_kills_a_server_that_grows_past_the_limit() {
+    if !crate::helpers::python3("the_watchdog_kills_a_server_that_grows_past_the_limit") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // Grows by 8 MiB every 20 ms after ready, up to 256 MiB.
     let mut cmd = python_server(dir.path(), "");
@@ -54,6 +57,11 @@ async fn the_watchdog_kills_a_server_that_grows_past_the_limit() {
 
 #[tokio::test]
 async fn a_spike_that_falls_before_the_next_sample_is_caught_by_the_high_water_mark() {
+    if !crate::helpers::python3(
+        "a_spike_that_falls_before_the_next_sample_is_caught_by_the_high_water_mark",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     // The spike happens and is freed before the ready line, so no sample can
     // see it in RSS: only VmHWM remembers it.
@@ -93,6 +101,11 @@ async fn a_spike_that_falls_before_the_next_sample_is_caught_by_the_high_water_m
 
 #[tokio::test]
 async fn with_enforcement_off_the_crossing_is_recorded_and_nothing_is_killed() {
+    if !crate::helpers::python3(
+        "with_enforcement_off_the_crossing_is_recorded_and_nothing_is_killed",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let cmd = python_server(dir.path(), "b = bytearray(96 << 20)");
     let server = start(&cmd).await;
@@ -118,6 +131,9 @@ async fn with_enforcement_off_the_crossing_is_recorded_and_nothing_is_killed() {
 
 #[tokio::test]
 async fn in_a_memory_cgroup_the_kernel_kills_at_the_limit() {
+    if !crate::helpers::python3("in_a_memory_cgroup_the_kernel_kills_at_the_limit") {
+        return;
+    }
     let name = format!("oomlab-test-{}", std::process::id());
     let cg = match oomlab::cgroup::MemoryCgroup::create(&name, 64 * MIB) {
         Ok(cg) => std::sync::Arc::new(cg),
