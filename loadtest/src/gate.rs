@@ -106,6 +106,8 @@ pub struct GateResult {
     pub checks: Vec<Check>,
     /// The harness's verdict line.
     pub run_summary: String,
+    /// How long the gated run took, seconds.
+    pub run_duration_s: f64,
     /// Memory the target holds as a declared stand-in for a modelled
     /// runtime, included in the peak, bytes.
     pub modelled_runtime_bytes: Option<u64>,
@@ -178,20 +180,22 @@ pub fn evaluate(
     let pct = |f: f64| format!("{:.0}%", f * 100.0);
     let mut checks = Vec::new();
 
+    // A kill is a failure of its own in CI's test list, not only a peak
+    // over the budget: the load did not run to its end.
     let finished = matches!(
         run.verdict.outcome,
-        Outcome::WithinLimit | Outcome::Killed | Outcome::Crossed | Outcome::LoadFailed
+        Outcome::WithinLimit | Outcome::Crossed | Outcome::LoadFailed
     );
     checks.push(Check {
         name: "the run finished".into(),
         passed: finished,
-        message: if finished {
-            run.verdict.summary.clone()
-        } else {
-            format!(
+        message: match run.verdict.outcome {
+            _ if finished => run.verdict.summary.clone(),
+            Outcome::Killed => format!("the server was killed: {}", run.verdict.summary),
+            _ => format!(
                 "the run did not finish, so its peak is not known: {}",
                 run.verdict.summary
-            )
+            ),
         },
     });
 
@@ -287,6 +291,7 @@ pub fn evaluate(
         thresholds: t,
         checks,
         run_summary: run.verdict.summary.clone(),
+        run_duration_s: run.duration_s,
         modelled_runtime_bytes: run.modelled_runtime_bytes,
     }
 }
@@ -296,6 +301,7 @@ pub fn junit(g: &GateResult) -> anyhow::Result<String> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("oomlab gate");
     let mut suite = TestSuite::new(format!("memory gate: {} on {}", g.profile, g.scenario));
+    let run_time = std::time::Duration::try_from_secs_f64(g.run_duration_s).unwrap_or_default();
     for c in &g.checks {
         let status = if c.passed {
             TestCaseStatus::success()
@@ -307,8 +313,11 @@ pub fn junit(g: &GateResult) -> anyhow::Result<String> {
         let mut tc = TestCase::new(c.name.clone(), status);
         tc.set_classname(format!("oomlab.gate.{}.{}", g.profile, g.scenario));
         tc.set_system_out(c.message.clone());
+        // The checks judge one run: each takes the run's time.
+        tc.set_time(run_time);
         suite.add_test_case(tc);
     }
+    suite.set_time(run_time);
     report.add_test_suite(suite);
     Ok(report.to_string()?)
 }

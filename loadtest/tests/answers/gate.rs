@@ -117,6 +117,16 @@ fn a_peak_over_the_budget_fails_naming_the_figure_budget_and_stage() {
         xml.contains("<failure") && xml.contains("531.0 MiB"),
         "{xml}"
     );
+    // The kill fails a case of its own, and every case has the run's time.
+    assert!(
+        err.contains("the server was killed: killed at 14.2 s"),
+        "{err}"
+    );
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+    assert!(
+        xml.contains(r#"name="the run finished""#) && xml.contains(r#"time=""#),
+        "{xml}"
+    );
 }
 
 #[test]
