@@ -162,6 +162,15 @@ impl Submission {
         }
     }
 
+    /// How a message names photo `k`: its file's name in the photo
+    /// directory, or its catalogue id.
+    pub fn photo_label(&self, k: usize) -> String {
+        match &self.photo_dir {
+            Some(dir) => format!("`{}`", dir.file(k % self.distinct_photos).name),
+            None => self.photo_id(k),
+        }
+    }
+
     /// The encoding of photo `k` (catalogue photos are JPEGs).
     pub fn photo_format(&self, k: usize) -> PhotoFormat {
         match &self.photo_dir {

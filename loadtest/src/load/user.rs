@@ -287,7 +287,11 @@ async fn upload_one(
         let body = resp.text().await.unwrap_or_default();
         return Err((
             Some(status.as_u16()),
-            format!("status {status}: {}", excerpt(&body)),
+            format!(
+                "status {status} for photo {}: {}",
+                shared.scenario.submission.photo_label(k),
+                excerpt(&body)
+            ),
         ));
     }
     let answer: Value = resp.json().await.map_err(|e| {

@@ -129,6 +129,8 @@ fn a_cut_photo_uploaded_is_refused_by_the_server_and_the_load_fails_with_the_pho
         "{stdout}"
     );
     assert!(stdout.contains("the app refused the photo"), "{stdout}");
+    // The file the app refused, by name.
+    assert!(stdout.contains("for photo `b-cut.jpg`"), "{stdout}");
     let (_, doc) = run_json(out.path());
     assert_eq!(doc["verdict"]["outcome"], "load_failed");
 }
