@@ -509,7 +509,7 @@ pub async fn run(cfg: &CompareConfig) -> anyhow::Result<Exit> {
     }
     let report = build(&finished, cfg.limit, wall, notes);
     write_all(&report, &dir)?;
-    println!("{}", markdown::render_table(&report));
+    print!("{}", markdown::render_terminal(&report));
     if let Some(w) = report.wall_time_s {
         println!("{} runs in {:.0} s", report.runs.len(), w);
     }

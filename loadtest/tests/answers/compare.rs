@@ -115,6 +115,36 @@ fn a_profile_whose_load_failed_is_incomplete_never_held() {
 }
 
 #[test]
+fn the_terminal_table_fits_100_columns_and_keeps_every_verdict() {
+    let r = compare::build(&matrix(), 512 * MB, Some(300.0), vec![]);
+    let t = compare::markdown::render_terminal(&r);
+    assert_eq!(t.lines().count(), 4, "{t}");
+    for line in t.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    let lines: Vec<&str> = t.lines().collect();
+    assert!(
+        lines[0].starts_with("profile") && lines[0].contains("verdict at 512.0 MiB"),
+        "{t}"
+    );
+    assert!(
+        lines[1].starts_with("original")
+            && lines[1].contains(">=531.0 MiB")
+            && lines[1].contains("killed on two-reports"),
+        "{t}"
+    );
+    assert!(
+        lines[3].starts_with("lean") && lines[3].contains("held, 464.0 MiB headroom"),
+        "{t}"
+    );
+    assert!(!t.contains("**") && !t.contains('|'), "{t}");
+}
+
+#[test]
 fn the_markdown_is_pinned() {
     let r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));
     insta::assert_snapshot!(compare::markdown::render(&r));
@@ -239,7 +269,7 @@ fn compare_from_finished_runs_writes_three_files_without_running() {
     );
     assert_eq!(code, 0, "{stdout}\n{err}");
     assert!(
-        stdout.contains("| **original** |") && stdout.contains("**killed** on two-reports"),
+        stdout.contains("\noriginal ") && stdout.contains("killed on two-reports at 14.2 s\n"),
         "{stdout}"
     );
     let made: Vec<PathBuf> = std::fs::read_dir(&out)
@@ -321,7 +351,7 @@ fn real_compare_of_lean_on_tiny_writes_the_table() {
     );
     assert_eq!(code, 0, "{stdout}\n{err}");
     assert!(
-        stdout.contains("| **lean** |") && stdout.contains("held,"),
+        stdout.contains("\nlean ") && stdout.contains("held,"),
         "{stdout}"
     );
     // The runs print nothing of their own: no harness start line, no goose
