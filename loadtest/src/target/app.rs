@@ -31,6 +31,8 @@
 //! Placeholders in the command and the environment: `{host}`, `{port}` (a
 //! free loopback port the harness picks), `{data_dir}` (a fresh folder per
 //! run), `{cloudinary_base_url}`, `{cloudinary_cloud_name}`,
+//! `{cloudinary_api_key}`, `{cloudinary_api_secret}` (what the fake is told
+//! to expect; it accepts any),
 //! `{cloudinary_url}` (the official SDKs' `cloudinary://key:secret@cloud`
 //! form, with `?upload_prefix=` pointing at the fake, which the Python SDK
 //! honours) and `{cloudinary_upload_prefix}` (the fake's base URL).
@@ -50,6 +52,8 @@ pub const PLACEHOLDERS: &[&str] = &[
     "data_dir",
     "cloudinary_base_url",
     "cloudinary_cloud_name",
+    "cloudinary_api_key",
+    "cloudinary_api_secret",
     "cloudinary_url",
     "cloudinary_upload_prefix",
 ];

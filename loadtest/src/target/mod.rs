@@ -239,6 +239,13 @@ impl Target {
     }
 }
 
+/// The API key an app is given for the fake Cloudinary
+/// (`{cloudinary_api_key}`; the fake accepts any).
+pub const CLOUDINARY_API_KEY: &str = "oomlab-key";
+/// The API secret an app is given for the fake Cloudinary
+/// (`{cloudinary_api_secret}`).
+pub const CLOUDINARY_API_SECRET: &str = "oomlab-secret";
+
 /// An app's command line for one start: a free loopback port, the
 /// placeholders filled, readiness and stop signal from its file.
 fn app_command(app: &app::AppTarget, at: &Placement) -> anyhow::Result<ServerCommand> {
@@ -254,10 +261,12 @@ fn app_command(app: &app::AppTarget, at: &Placement) -> anyhow::Result<ServerCom
         ("data_dir", data_dir.display().to_string()),
         ("cloudinary_base_url", at.cloudinary_base_url.clone()),
         ("cloudinary_cloud_name", at.cloudinary_cloud_name.clone()),
+        ("cloudinary_api_key", CLOUDINARY_API_KEY.to_string()),
+        ("cloudinary_api_secret", CLOUDINARY_API_SECRET.to_string()),
         (
             "cloudinary_url",
             format!(
-                "cloudinary://oomlab-key:oomlab-secret@{}?upload_prefix={}",
+                "cloudinary://{CLOUDINARY_API_KEY}:{CLOUDINARY_API_SECRET}@{}?upload_prefix={}",
                 at.cloudinary_cloud_name, at.cloudinary_base_url
             ),
         ),
@@ -341,6 +350,52 @@ mod tests {
             .filter(|(k, _)| k == "REPORT_WORKERS")
             .collect();
         assert_eq!(workers, [&("REPORT_WORKERS".to_string(), "1".to_string())]);
+    }
+
+    #[test]
+    fn every_placeholder_is_filled_in_the_environment_as_an_sdk_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.toml");
+        let env: String = app::PLACEHOLDERS
+            .iter()
+            .map(|p| format!("P_{} = \"{{{p}}}\"\n", p.to_uppercase()))
+            .collect();
+        std::fs::write(
+            &file,
+            format!(
+                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\n[run.env]\n{env}[readiness]\npath = \"/\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let Program::App(app) = Target::app(&file).unwrap().program else {
+            panic!("an app")
+        };
+        let at = Placement {
+            data_dir: dir.path().join("data"),
+            cloudinary_base_url: "http://127.0.0.1:4000".into(),
+            cloudinary_cloud_name: "oomlab".into(),
+            log: dir.path().join("server.log"),
+        };
+        let cmd = app_command(&app, &at).unwrap();
+        let get = |k: &str| {
+            cmd.env
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        for (k, _) in &cmd.env {
+            assert!(!get(k).contains('{'), "{k} = {} left unfilled", get(k));
+        }
+        assert_eq!(get("P_CLOUDINARY_API_KEY"), "oomlab-key");
+        assert_eq!(get("P_CLOUDINARY_API_SECRET"), "oomlab-secret");
+        assert_eq!(get("P_CLOUDINARY_CLOUD_NAME"), "oomlab");
+        assert_eq!(get("P_CLOUDINARY_UPLOAD_PREFIX"), "http://127.0.0.1:4000");
+        assert_eq!(
+            get("P_CLOUDINARY_URL"),
+            "cloudinary://oomlab-key:oomlab-secret@oomlab?upload_prefix=http://127.0.0.1:4000"
+        );
     }
 
     #[test]
