@@ -86,7 +86,22 @@ struct RawRun {
     command: Vec<String>,
     #[serde(default)]
     env: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    cloudinary_env: bool,
 }
+
+/// What `[run] cloudinary_env = true` sets: every variable the official
+/// SDKs read, consistent with each other, so an app that reads any of them
+/// talks to the fake (the Python SDK ignores `CLOUDINARY_URL` once
+/// `CLOUDINARY_CLOUD_NAME` is set, and then takes the upload prefix from
+/// `CLOUDINARY_UPLOAD_PREFIX`). A variable the file sets itself wins.
+pub const CLOUDINARY_ENV: &[(&str, &str)] = &[
+    ("CLOUDINARY_URL", "{cloudinary_url}"),
+    ("CLOUDINARY_CLOUD_NAME", "{cloudinary_cloud_name}"),
+    ("CLOUDINARY_API_KEY", "{cloudinary_api_key}"),
+    ("CLOUDINARY_API_SECRET", "{cloudinary_api_secret}"),
+    ("CLOUDINARY_UPLOAD_PREFIX", "{cloudinary_upload_prefix}"),
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,7 +271,15 @@ impl AppTarget {
             working_dir: working_dir.canonicalize().unwrap_or(working_dir),
             program: program_path,
             args: args.to_vec(),
-            env: raw.run.env.into_iter().collect(),
+            env: {
+                let mut env = raw.run.env;
+                if raw.run.cloudinary_env {
+                    for (k, v) in CLOUDINARY_ENV {
+                        env.entry(k.to_string()).or_insert_with(|| v.to_string());
+                    }
+                }
+                env.into_iter().collect()
+            },
             ready,
             ready_timeout: secs("readiness.timeout_s", raw.readiness.timeout_s, 60.0)?,
             stop_signal,

@@ -399,6 +399,142 @@ mod tests {
     }
 
     #[test]
+    fn cloudinary_env_sets_every_sdk_variable_consistently_and_the_file_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\ncloudinary_env = true\n\
+                 [run.env]\nCLOUDINARY_API_KEY = \"mine\"\n[readiness]\npath = \"/\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let Program::App(app) = Target::app(&file).unwrap().program else {
+            panic!("an app")
+        };
+        let at = Placement {
+            data_dir: dir.path().join("data"),
+            cloudinary_base_url: "http://127.0.0.1:4000".into(),
+            cloudinary_cloud_name: "oomlab".into(),
+            log: dir.path().join("server.log"),
+        };
+        let cmd = app_command(&app, &at).unwrap();
+        let env: std::collections::BTreeMap<_, _> = cmd.env.iter().cloned().collect();
+        assert_eq!(env.len(), 5, "{env:?}");
+        assert_eq!(env["CLOUDINARY_API_KEY"], "mine");
+        assert_eq!(env["CLOUDINARY_API_SECRET"], "oomlab-secret");
+        assert_eq!(env["CLOUDINARY_CLOUD_NAME"], "oomlab");
+        assert_eq!(env["CLOUDINARY_UPLOAD_PREFIX"], "http://127.0.0.1:4000");
+        assert!(env["CLOUDINARY_URL"].starts_with("cloudinary://oomlab-key:oomlab-secret@oomlab?"));
+    }
+
+    /// The official Python SDK, configured in each style an app uses, with
+    /// the variables `cloudinary_env = true` gives it, uploads to the fake.
+    /// Needs the SDK's venv (`OOMLAB_SDK_PYTHON`, made by
+    /// mock-cloudinary/tests/sdk/setup.sh); skipped with a line without it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_official_sdk_uploads_to_the_fake_in_every_configuration_style() {
+        let Some(python) = std::env::var_os("OOMLAB_SDK_PYTHON") else {
+            eprintln!(
+                "the_official_sdk_uploads_to_the_fake_in_every_configuration_style: skipped: \
+                 OOMLAB_SDK_PYTHON is not set (mock-cloudinary/tests/sdk/setup.sh)"
+            );
+            return;
+        };
+        let fake = mock_cloudinary::FakeCloudinary::builder()
+            .start()
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\ncloudinary_env = true\n\
+                 [readiness]\npath = \"/\"\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let Program::App(app) = Target::app(&file).unwrap().program else {
+            panic!("an app")
+        };
+        let at = Placement {
+            data_dir: dir.path().join("data"),
+            cloudinary_base_url: fake.base_url(),
+            cloudinary_cloud_name: fake.cloud_name().to_string(),
+            log: dir.path().join("server.log"),
+        };
+        let env = app_command(&app, &at).unwrap().env;
+        let photo = dir.path().join("p.png");
+        image::RgbImage::from_pixel(8, 8, image::Rgb([200, 40, 40]))
+            .save(&photo)
+            .unwrap();
+        let script = "import sys, cloudinary, cloudinary.uploader\n\
+                      cloudinary.config(secure=False)\n\
+                      print(cloudinary.uploader.upload(sys.argv[1])['public_id'])\n";
+        // Which of the variables each style leaves the app.
+        let styles: [(&str, &[&str]); 3] = [
+            ("URL only", &["CLOUDINARY_URL"]),
+            (
+                "three variables",
+                &[
+                    "CLOUDINARY_CLOUD_NAME",
+                    "CLOUDINARY_API_KEY",
+                    "CLOUDINARY_API_SECRET",
+                    "CLOUDINARY_UPLOAD_PREFIX",
+                ],
+            ),
+            (
+                "all five",
+                &[
+                    "CLOUDINARY_URL",
+                    "CLOUDINARY_CLOUD_NAME",
+                    "CLOUDINARY_API_KEY",
+                    "CLOUDINARY_API_SECRET",
+                    "CLOUDINARY_UPLOAD_PREFIX",
+                ],
+            ),
+        ];
+        for (n, (style, keep)) in styles.iter().enumerate() {
+            let mut cmd = tokio::process::Command::new(&python);
+            cmd.args(["-c", script]).arg(&photo).kill_on_drop(true);
+            for k in CLOUDINARY_ENV_NAMES {
+                cmd.env_remove(k);
+            }
+            for (k, v) in env.iter().filter(|(k, _)| keep.contains(&k.as_str())) {
+                cmd.env(k, v);
+            }
+            let out = tokio::time::timeout(std::time::Duration::from_secs(60), cmd.output())
+                .await
+                .expect("the SDK answers within 60 s")
+                .expect("python starts");
+            assert!(
+                out.status.success(),
+                "{style}: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                fake.upload_count(),
+                n as u64 + 1,
+                "{style}: the fake got it"
+            );
+        }
+    }
+
+    /// Every variable an SDK might read, removed before each style.
+    const CLOUDINARY_ENV_NAMES: [&str; 5] = [
+        "CLOUDINARY_URL",
+        "CLOUDINARY_CLOUD_NAME",
+        "CLOUDINARY_API_KEY",
+        "CLOUDINARY_API_SECRET",
+        "CLOUDINARY_UPLOAD_PREFIX",
+    ];
+
+    #[test]
     fn a_profile_with_an_unknown_key_is_refused_naming_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("typo.toml");
