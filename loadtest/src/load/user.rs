@@ -327,7 +327,8 @@ pub(super) fn submission_body(
     let common = Vars::new()
         .with("user", user_number)
         .with("iteration", iteration)
-        .with("date", date.as_str());
+        .with("date", date.as_str())
+        .with("signature_png", shared.signature_png.as_str());
     let items = (0..sub.items)
         .map(|i| {
             let urls = photo_urls
@@ -349,10 +350,7 @@ pub(super) fn submission_body(
         .signatures
         .iter()
         .map(|role| {
-            let vars = common
-                .clone()
-                .with("role", role.as_str())
-                .with("signature_png", shared.signature_png.as_str());
+            let vars = common.clone().with("role", role.as_str());
             template::render(&http.signature_template, &vars)
         })
         .collect::<Result<Vec<_>, _>>()?;

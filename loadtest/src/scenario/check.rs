@@ -441,7 +441,10 @@ impl Checker<'_> {
     }
 
     fn http(&self, raw: RawHttp) -> Result<HttpShape, ConfigError> {
+        // A signature's data URI is usable in every template of the
+        // submission (an app may take signatures as top-level keys).
         let item_sample = sample_vars()
+            .with("signature_png", "data:image/png;base64,")
             .with("item_number", 1)
             .with(
                 "photo_urls",
@@ -449,6 +452,7 @@ impl Checker<'_> {
             )
             .with("photo_count", 1);
         let submission_sample = sample_vars()
+            .with("signature_png", "data:image/png;base64,")
             .with("items", Value::Array(vec![]))
             .with("signatures", Value::Array(vec![]))
             .with("photo_count", 1);

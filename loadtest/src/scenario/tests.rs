@@ -246,6 +246,37 @@ download_paths = ["/v2/reports/{{{{job_id}}}}/file"]
     );
 }
 
+#[test]
+fn a_signature_is_usable_at_the_top_of_the_submission_but_not_in_a_login() {
+    let text = format!(
+        r#"{MINIMAL}
+[http]
+submission_template = '{{"items": "{{{{items}}}}", "inspector_signature": "{{{{signature_png}}}}", "client_signature": "{{{{signature_png}}}}"}}'
+"#
+    );
+    let s = parse(&text).unwrap();
+    let body = template::render(
+        &s.http.submission_template,
+        &Vars::new()
+            .with("items", json!([]))
+            .with("signature_png", "data:image/png;base64,AAAA"),
+    )
+    .unwrap();
+    assert_eq!(body["client_signature"], "data:image/png;base64,AAAA");
+    let text = format!(
+        r#"{MINIMAL}
+[http.login]
+path = "/login"
+json = '{{"sig": "{{{{signature_png}}}}"}}'
+"#
+    );
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("http.login") && e.contains("signature_png"),
+        "{e}"
+    );
+}
+
 const REAL_APP: &str = r#"
 [http]
 report_url_pointers = ["/results/pdf_url", "/results/xlsx_url"]
