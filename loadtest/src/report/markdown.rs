@@ -514,4 +514,4 @@ mod crash;
 mod work;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

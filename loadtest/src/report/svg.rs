@@ -1,21 +1,49 @@
 //! `memory.svg`: the timeline (RSS, VmHWM, jemalloc allocated), the limit
-//! line, the modelled runtime as a band, job stages as bands and limit
-//! events, drawn with plotters. A split run's chart adds the web service's
-//! RSS and limit as a second pair of lines, and Redis's `used_memory` (the
-//! first pair is then the worker's).
+//! line, the modelled runtime as a band, limit events as labelled lines, and
+//! job stages as bands in a lane of their own below the memory plot, drawn
+//! with plotters. A split run's chart adds the web service's RSS and limit
+//! as a second pair of lines, and Redis's `used_memory` (the first pair is
+//! then the worker's).
+//!
+//! The x axis starts at the first sample (the server's start), the y axis is
+//! scaled to the data; a limit far above the data is named in a note rather
+//! than drawn. The legend sits in a panel to the right of the plot.
 
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::RunReport;
 use super::split::{Service, ServiceReport, SplitReport};
 use crate::sampler::Sample;
+use crate::watchdog::OomEvent;
 
 const MB: f64 = (1u64 << 20) as f64;
 /// Most points per line: keeps the file small on long runs (each bucket keeps
 /// its maximum, so no peak is lost).
 const MAX_POINTS: usize = 2000;
+/// Margin above the highest figure on the y axis.
+const Y_MARGIN: f64 = 1.15;
+/// A limit is drawn when the peak reaches this share of it; below, the
+/// limit would squash the data into the bottom of the chart.
+const LIMIT_IN_REACH: f64 = 0.5;
+/// Most rows in the stage lane; more overlapping jobs share the rows.
+const MAX_LANE_ROWS: usize = 8;
+/// Shortest band drawn, seconds (a stage seen at one sample only).
+const MIN_BAND_S: f64 = 0.05;
+
+/// Whole image, pixels.
+const WIDTH: u32 = 1200;
+/// The memory plot's height (with its caption and x axis), pixels.
+const PLOT_HEIGHT: u32 = 480;
+/// One lane row, pixels.
+const ROW_HEIGHT: u32 = 16;
+/// The legend panel on the right, pixels.
+const LEGEND_WIDTH: u32 = 340;
+/// Left label area of both charts, so their x axes line up.
+const Y_LABEL_AREA: u32 = 60;
+const MARGIN: u32 = 12;
 
 fn stage_color(stage: &str) -> RGBColor {
     match stage {
@@ -45,228 +73,549 @@ fn downsample(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Draws the timeline into `path`; `web` are a split run's web service's
-/// samples (empty otherwise).
-pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> anyhow::Result<()> {
-    let limit = r.limit.bytes as f64 / MB;
+/// One stage band in the lane.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Band {
+    pub job_id: i64,
+    pub stage: String,
+    /// Lane row, 0 at the top.
+    pub row: usize,
+    pub start_s: f64,
+    /// The stage's end, or the kill that ended it.
+    pub end_s: f64,
+}
+
+/// A limit event: where its line goes and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Marker {
+    pub at_s: f64,
+    pub label: String,
+}
+
+/// What the chart shows where, computed before drawing (and tested).
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    /// The x axis: the first sample to the end of the run, seconds.
+    pub x_min: f64,
+    pub x_max: f64,
+    /// The y axis top, MiB.
+    pub y_max: f64,
+    /// Whether the (worker's) limit line is drawn.
+    pub limit_drawn: bool,
+    /// Whether a split run's web limit line is drawn.
+    pub web_limit_drawn: bool,
+    /// Limits left off the chart, named in the legend panel.
+    pub notes: Vec<String>,
+    pub kills: Vec<Marker>,
+    pub web_kills: Vec<Marker>,
+    pub bands: Vec<Band>,
+    /// Rows in the stage lane (0 without stages).
+    pub rows: usize,
+}
+
+fn marker(e: &OomEvent, who: &str) -> Marker {
+    let what = if e.killed { "killed" } else { "over the limit" };
+    Marker {
+        at_s: e.at_s,
+        label: format!(
+            "{who}{what} at {:.1} s, {} MiB",
+            e.at_s,
+            memstats::format_mb(e.rss_bytes)
+        ),
+    }
+}
+
+fn bytes_mb(b: u64) -> f64 {
+    b as f64 / MB
+}
+
+/// The stage bands, each ended at the kill of its server start if one came
+/// first, and packed into rows: a job takes the first row free when it
+/// starts, so jobs one after another share a row and overlapping jobs get
+/// one each, up to [`MAX_LANE_ROWS`] (then the row freed first is shared).
+fn bands(r: &RunReport, x_min: f64) -> (Vec<Band>, usize) {
+    let kill_for = |generation: u32, start: f64| {
+        r.oom_events
+            .iter()
+            .filter(|e| e.killed && e.generation == generation && e.at_s >= start)
+            .map(|e| e.at_s)
+            .min_by(f64::total_cmp)
+    };
+    let mut spans: Vec<(i64, String, f64, f64)> = r
+        .stage_spans
+        .iter()
+        .map(|s| {
+            let start = s.start_s.max(x_min);
+            let mut end = s.end_s.max(start + MIN_BAND_S);
+            if let Some(k) = kill_for(s.generation, s.start_s) {
+                end = end.min(k);
+            }
+            (s.job_id, s.stage.clone(), start.min(end), end)
+        })
+        .collect();
+    spans.sort_by(|a, b| a.2.total_cmp(&b.2));
+    // Each job's extent, in order of its first stage.
+    let mut jobs: Vec<(i64, f64, f64)> = Vec::new();
+    for (job, _, start, end) in &spans {
+        match jobs.iter_mut().find(|j| j.0 == *job) {
+            Some(j) => j.2 = j.2.max(*end),
+            None => jobs.push((*job, *start, *end)),
+        }
+    }
+    let mut row_free_at: Vec<f64> = Vec::new();
+    let mut row_of: Vec<(i64, usize)> = Vec::new();
+    for (job, start, end) in jobs {
+        let row = match row_free_at.iter().position(|f| *f <= start) {
+            Some(i) => i,
+            None if row_free_at.len() < MAX_LANE_ROWS => {
+                row_free_at.push(f64::MIN);
+                row_free_at.len() - 1
+            }
+            None => row_free_at
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i),
+        };
+        row_free_at[row] = row_free_at[row].max(end);
+        row_of.push((job, row));
+    }
+    let bands = spans
+        .into_iter()
+        .map(|(job_id, stage, start_s, end_s)| Band {
+            row: row_of
+                .iter()
+                .find(|(j, _)| *j == job_id)
+                .map_or(0, |(_, r)| *r),
+            job_id,
+            stage,
+            start_s,
+            end_s,
+        })
+        .collect();
+    (bands, row_free_at.len())
+}
+
+/// Computes the axes, the limit lines or notes, the kill labels and the
+/// stage lane.
+pub(crate) fn layout(r: &RunReport, samples: &[Sample], web: &[Sample]) -> Layout {
     let split = r.split.as_ref();
     let web_report = split.and_then(|s| s.services.iter().find(|v| v.service == Service::Web));
-    let web_limit = web_report.map_or(0.0, |w| w.limit_bytes as f64 / MB);
-    let web_peak = web_report.map_or(0.0, |w| w.peak_rss_bytes.max(w.vmhwm_bytes) as f64 / MB);
     let who = if split.is_some() { "worker " } else { "" };
-    let t_end = samples
+    let first = |s: &[Sample]| s.first().map(|x| x.t_ms as f64 / 1000.0);
+    let x_min = match (first(samples), first(web)) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(0.0),
+    };
+    let x_max = samples
         .last()
         .map(|s| s.t_ms as f64 / 1000.0)
         .unwrap_or(0.0)
         .max(r.duration_s)
-        .max(0.1);
-    let y_max = (r.peaks.sampled_rss_bytes.max(r.peaks.vmhwm_bytes) as f64 / MB)
-        .max(limit)
-        .max(web_limit)
-        .max(web_peak)
-        * 1.15;
-    let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "{} on {}: {}",
-                r.profile.name, r.scenario.name, r.verdict.summary
-            ),
-            ("sans-serif", 16),
-        )
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..t_end, 0f64..y_max)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    chart
-        .configure_mesh()
-        .x_desc("time since start (s)")
-        .y_desc("memory (MiB = 2^20 bytes)")
-        .draw()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .max(x_min + 0.1);
 
-    // The modelled runtime, a declared stand-in held from start: a band at
-    // the bottom, so the measured part above it reads at a glance.
-    if let Some(m) = r.modelled_runtime_bytes.filter(|m| *m > 0) {
-        let m = m as f64 / MB;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(0.0, 0.0), (t_end, m)],
-                RGBColor(200, 200, 200).mix(0.45).filled(),
-            )))
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .label(format!(
-                "modelled runtime {} MiB (declared, included in RSS)",
-                memstats::format_mb(r.modelled_runtime_bytes.unwrap_or(0))
-            ))
-            .legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 5), (x + 15, y + 5)],
-                    RGBColor(200, 200, 200).mix(0.45).filled(),
-                )
-            });
-    }
+    let sampled = samples
+        .iter()
+        .flat_map(|s| {
+            [
+                Some(s.rss),
+                Some(s.hwm),
+                s.cgroup_usage,
+                s.jemalloc.map(|j| j.allocated),
+            ]
+        })
+        .flatten()
+        .max()
+        .unwrap_or(0);
+    let worker_peak = bytes_mb(
+        sampled
+            .max(r.peaks.sampled_rss_bytes)
+            .max(r.peaks.vmhwm_bytes)
+            .max(r.peaks.cgroup_peak_bytes.unwrap_or(0))
+            .max(r.modelled_runtime_bytes.unwrap_or(0)),
+    );
+    let web_peak = bytes_mb(
+        web_report
+            .map_or(0, |w| w.peak_rss_bytes.max(w.vmhwm_bytes))
+            .max(web.iter().map(|s| s.rss).max().unwrap_or(0)),
+    );
+    let redis_peak = bytes_mb(split.map_or(0, |s| {
+        s.redis
+            .samples
+            .iter()
+            .map(|x| x.used_memory_bytes)
+            .max()
+            .unwrap_or(0)
+    }));
+    let peak = worker_peak.max(web_peak).max(redis_peak);
 
-    // Job stages as bands, one lane per job at the top of the plot.
-    let mut jobs: Vec<i64> = r.stage_spans.iter().map(|s| s.job_id).collect();
-    jobs.sort_unstable();
-    jobs.dedup();
-    let lane = y_max * 0.035;
-    for span in &r.stage_spans {
-        let i = jobs.iter().position(|j| *j == span.job_id).unwrap_or(0) as f64;
-        let top = y_max - i * lane;
-        let color = stage_color(&span.stage);
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (span.start_s, top - lane * 0.9),
-                    (span.end_s.max(span.start_s + 0.05), top),
-                ],
-                color.mix(0.7).filled(),
-            )))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    let mut stages: Vec<&str> = r.stage_spans.iter().map(|s| s.stage.as_str()).collect();
-    stages.sort_unstable();
-    stages.dedup();
-    for stage in stages {
-        let c = stage_color(stage);
-        chart
-            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .label(format!("stage {stage}"))
-            .legend(move |(x, y)| {
-                Rectangle::new([(x, y - 5), (x + 15, y + 5)], c.mix(0.7).filled())
-            });
-    }
-
-    let series = |f: &dyn Fn(&Sample) -> Option<u64>| {
-        downsample(
-            samples
-                .iter()
-                .filter_map(|s| f(s).map(|v| (s.t_ms as f64 / 1000.0, v as f64 / MB)))
-                .collect(),
-        )
-    };
-    chart
-        .draw_series(LineSeries::new(
-            series(&|s| Some(s.hwm)),
-            RGBColor(150, 150, 220).stroke_width(1),
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label("VmHWM (kernel high-water mark)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RGBColor(150, 150, 220)));
-    chart
-        .draw_series(LineSeries::new(
-            series(&|s| Some(s.rss)),
-            BLUE.stroke_width(2),
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label(format!("{who}RSS (sampled every 10 ms)"))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], BLUE));
-    chart
-        .draw_series(LineSeries::new(
-            series(&|s| s.jemalloc.map(|j| j.allocated)),
-            RGBColor(0, 150, 0).stroke_width(1),
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label(format!("{who}jemalloc allocated (every 100 ms)"))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RGBColor(0, 150, 0)));
-    if samples.iter().any(|s| s.cgroup_usage.is_some()) {
-        chart
-            .draw_series(LineSeries::new(
-                series(&|s| s.cgroup_usage),
-                MAGENTA.stroke_width(1),
-            ))
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .label("cgroup usage")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], MAGENTA));
-    }
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, limit), (t_end, limit)],
-            RED.stroke_width(2),
-        ))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label(format!(
-            "{who}limit {} MiB",
+    let in_reach = |peak: f64, limit: f64| limit > 0.0 && peak >= LIMIT_IN_REACH * limit;
+    let limit = bytes_mb(r.limit.bytes);
+    let limit_drawn = in_reach(worker_peak, limit);
+    let web_limit = web_report.map_or(0.0, |w| bytes_mb(w.limit_bytes));
+    let web_limit_drawn = in_reach(web_peak, web_limit);
+    let mut notes = Vec::new();
+    if limit > 0.0 && !limit_drawn {
+        notes.push(format!(
+            "{who}limit {} MiB, off the chart",
             memstats::format_mb(r.limit.bytes)
-        ))
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 15, y)], RED));
-    if let (Some(s), Some(w)) = (split, web_report) {
-        draw_split(&mut chart, s, w, web, t_end, y_max)?;
+        ));
     }
-    for e in &r.oom_events {
+    if let Some(w) = web_report.filter(|_| web_limit > 0.0 && !web_limit_drawn) {
+        notes.push(format!(
+            "web limit {} MiB, off the chart",
+            memstats::format_mb(w.limit_bytes)
+        ));
+    }
+    let mut y_max = (peak * Y_MARGIN).max(1.0);
+    if limit_drawn {
+        y_max = y_max.max(limit * 1.08);
+    }
+    if web_limit_drawn {
+        y_max = y_max.max(web_limit * 1.08);
+    }
+    let (bands, rows) = bands(r, x_min);
+    Layout {
+        x_min,
+        x_max,
+        y_max,
+        limit_drawn,
+        web_limit_drawn,
+        notes,
+        kills: r.oom_events.iter().map(|e| marker(e, who)).collect(),
+        web_kills: web_report.map_or_else(Vec::new, |w| {
+            w.oom_events.iter().map(|e| marker(e, "web ")).collect()
+        }),
+        bands,
+        rows,
+    }
+}
+
+/// A legend entry's key.
+#[derive(Clone, Copy)]
+enum Key {
+    Line(RGBColor, u32),
+    Dashed(RGBColor),
+    Box(RGBAColor),
+    Note,
+}
+
+/// Draws the timeline into `path`; `web` are a split run's web service's
+/// samples (empty otherwise).
+pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> anyhow::Result<()> {
+    let svg = render(r, samples, web)?;
+    std::fs::write(path, svg)?;
+    Ok(())
+}
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// The timeline as an SVG document.
+pub(crate) fn render(r: &RunReport, samples: &[Sample], web: &[Sample]) -> anyhow::Result<String> {
+    let l = layout(r, samples, web);
+    let split = r.split.as_ref();
+    let web_report = split.and_then(|s| s.services.iter().find(|v| v.service == Service::Web));
+    let who = if split.is_some() { "worker " } else { "" };
+    let (x0, x1) = (l.x_min, l.x_max);
+    let lane_height = if l.rows > 0 {
+        l.rows as u32 * ROW_HEIGHT + 2 * MARGIN + 20
+    } else {
+        0
+    };
+    let height = PLOT_HEIGHT + lane_height;
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let (left, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+        let (plot_area, lane_area) = left.split_vertically(PLOT_HEIGHT);
+        let mut legend: Vec<(String, Key)> = Vec::new();
+
+        let mut chart = ChartBuilder::on(&plot_area)
+            .caption(
+                format!(
+                    "{} on {}: {}",
+                    r.profile.name, r.scenario.name, r.verdict.summary
+                ),
+                ("sans-serif", 16),
+            )
+            .margin(MARGIN)
+            .x_label_area_size(40)
+            .y_label_area_size(Y_LABEL_AREA)
+            .build_cartesian_2d(x0..x1, 0f64..l.y_max)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the run started (s); the axis starts at the server's first sample")
+            .y_desc("memory (MiB = 2^20 bytes)")
+            .draw()
+            .map_err(err)?;
+
+        // The modelled runtime, a declared stand-in held from start: a band
+        // at the bottom, so the measured part above it reads at a glance.
+        if let Some(m) = r.modelled_runtime_bytes.filter(|m| *m > 0) {
+            let grey = RGBColor(200, 200, 200).mix(0.45);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x0, 0.0), (x1, bytes_mb(m))],
+                    grey.filled(),
+                )))
+                .map_err(err)?;
+            legend.push((
+                format!(
+                    "modelled runtime {} MiB (declared, in RSS)",
+                    memstats::format_mb(m)
+                ),
+                Key::Box(grey),
+            ));
+        }
+
+        let series = |f: &dyn Fn(&Sample) -> Option<u64>| {
+            downsample(
+                samples
+                    .iter()
+                    .filter_map(|s| f(s).map(|v| (s.t_ms as f64 / 1000.0, bytes_mb(v))))
+                    .collect(),
+            )
+        };
+        let hwm = RGBColor(150, 150, 220);
         chart
             .draw_series(LineSeries::new(
-                [(e.at_s, 0.0), (e.at_s, y_max)],
-                BLACK.stroke_width(1),
+                series(&|s| Some(s.hwm)),
+                hwm.stroke_width(1),
             ))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(err)?;
+        legend.push(("VmHWM (kernel high-water mark)".into(), Key::Line(hwm, 1)));
+        chart
+            .draw_series(LineSeries::new(
+                series(&|s| Some(s.rss)),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?;
+        legend.push((
+            format!("{who}RSS (sampled every 10 ms)"),
+            Key::Line(BLUE, 2),
+        ));
+        let green = RGBColor(0, 150, 0);
+        chart
+            .draw_series(LineSeries::new(
+                series(&|s| s.jemalloc.map(|j| j.allocated)),
+                green.stroke_width(1),
+            ))
+            .map_err(err)?;
+        legend.push((
+            format!("{who}jemalloc allocated (every 100 ms)"),
+            Key::Line(green, 1),
+        ));
+        if samples.iter().any(|s| s.cgroup_usage.is_some()) {
+            chart
+                .draw_series(LineSeries::new(
+                    series(&|s| s.cgroup_usage),
+                    MAGENTA.stroke_width(1),
+                ))
+                .map_err(err)?;
+            legend.push(("cgroup usage".into(), Key::Line(MAGENTA, 1)));
+        }
+        if l.limit_drawn {
+            let limit = bytes_mb(r.limit.bytes);
+            chart
+                .draw_series(LineSeries::new(
+                    [(x0, limit), (x1, limit)],
+                    RED.stroke_width(2),
+                ))
+                .map_err(err)?;
+            legend.push((
+                format!("{who}limit {} MiB", memstats::format_mb(r.limit.bytes)),
+                Key::Line(RED, 2),
+            ));
+        }
+        if let (Some(s), Some(w)) = (split, web_report) {
+            draw_split(&mut chart, &mut legend, s, w, web, &l)?;
+        }
+
+        // Limit events: a line each, labelled inside the plot at its top,
+        // on whichever side of the line has room.
+        let dark = RGBColor(170, 60, 0);
+        let markers: Vec<(&Marker, RGBColor)> = l
+            .kills
+            .iter()
+            .map(|m| (m, BLACK))
+            .chain(l.web_kills.iter().map(|m| (m, dark)))
+            .collect();
+        let (px, py) = chart.plotting_area().get_pixel_range();
+        let font = TextStyle::from(("sans-serif", 14).into_font());
+        for (k, (m, color)) in markers.iter().enumerate() {
+            chart
+                .draw_series(LineSeries::new(
+                    [(m.at_s, 0.0), (m.at_s, l.y_max)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+            let (x, _) = chart.backend_coord(&(m.at_s, l.y_max));
+            let (w, h) = root.estimate_text_size(&m.label, &font).map_err(err)?;
+            let (w, h) = (w as i32 + 8, h as i32 + 6);
+            let left = if x + 6 + w <= px.end {
+                x + 6
+            } else {
+                (x - 6 - w).max(px.start)
+            };
+            let top = py.start + 6 + k as i32 * (h + 4);
+            root.draw(&Rectangle::new(
+                [(left, top), (left + w, top + h)],
+                WHITE.mix(0.9).filled(),
+            ))
+            .map_err(err)?;
+            root.draw(&Rectangle::new([(left, top), (left + w, top + h)], *color))
+                .map_err(err)?;
+            root.draw(&Text::new(
+                m.label.clone(),
+                (left + 4, top + 3),
+                font.clone().color(color),
+            ))
+            .map_err(err)?;
+        }
+
+        // The stage lane: one row per job at a time, on the same x axis.
+        if l.rows > 0 {
+            let rows = l.rows as f64;
+            let mut lane = ChartBuilder::on(&lane_area)
+                .margin(MARGIN)
+                .x_label_area_size(4)
+                .y_label_area_size(Y_LABEL_AREA)
+                .build_cartesian_2d(x0..x1, 0f64..rows)
+                .map_err(err)?;
+            // The memory plot's axis above gives the times.
+            lane.configure_mesh()
+                .disable_mesh()
+                .x_labels(0)
+                .y_labels(0)
+                .y_desc("stages")
+                .axis_desc_style(("sans-serif", 12))
+                .draw()
+                .map_err(err)?;
+            for b in &l.bands {
+                let top = rows - b.row as f64;
+                lane.draw_series(std::iter::once(Rectangle::new(
+                    [(b.start_s, top - 0.85), (b.end_s, top - 0.15)],
+                    stage_color(&b.stage).mix(0.8).filled(),
+                )))
+                .map_err(err)?;
+            }
+            // Each job's id at the start of its first band.
+            let mut named: Vec<i64> = Vec::new();
+            for b in &l.bands {
+                if named.contains(&b.job_id) {
+                    continue;
+                }
+                named.push(b.job_id);
+                lane.draw_series(std::iter::once(Text::new(
+                    format!("job {}", b.job_id),
+                    (b.start_s, rows - b.row as f64 - 0.5),
+                    TextStyle::from(("sans-serif", 11).into_font())
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                )))
+                .map_err(err)?;
+            }
+            for (m, color) in &markers {
+                lane.draw_series(LineSeries::new(
+                    [(m.at_s, 0.0), (m.at_s, rows)],
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?;
+            }
+            let mut stages: Vec<&str> = l.bands.iter().map(|b| b.stage.as_str()).collect();
+            stages.sort_unstable();
+            stages.dedup();
+            for stage in stages {
+                legend.push((
+                    format!("stage {stage} (lane below)"),
+                    Key::Box(stage_color(stage).mix(0.8)),
+                ));
+            }
+        }
+        for (m, color) in &markers {
+            legend.push((m.label.clone(), Key::Line(*color, 2)));
+        }
+        for n in &l.notes {
+            legend.push((n.clone(), Key::Note));
+        }
+
+        // The legend, in its own panel right of the plot.
+        let font = TextStyle::from(("sans-serif", 12).into_font());
+        for (i, (label, key)) in legend.iter().enumerate() {
+            let y = 40 + i as i32 * 20;
+            match *key {
+                Key::Line(c, w) => legend_area
+                    .draw(&PathElement::new([(4, y), (24, y)], c.stroke_width(w)))
+                    .map_err(err)?,
+                Key::Dashed(c) => {
+                    for x in [4, 12, 20] {
+                        legend_area
+                            .draw(&PathElement::new([(x, y), (x + 4, y)], c.stroke_width(2)))
+                            .map_err(err)?;
+                    }
+                }
+                Key::Box(c) => legend_area
+                    .draw(&Rectangle::new([(4, y - 5), (24, y + 5)], c.filled()))
+                    .map_err(err)?,
+                Key::Note => {}
+            }
+            legend_area
+                .draw(&Text::new(
+                    label.clone(),
+                    (30, y),
+                    font.clone().pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(())
+    Ok(out)
 }
 
 type Axes =
     Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
 
-/// The web service's RSS and limit, its kills, and Redis's memory.
+/// The web service's RSS and limit, and Redis's memory.
 fn draw_split(
     chart: &mut ChartContext<'_, SVGBackend<'_>, Axes>,
+    legend: &mut Vec<(String, Key)>,
     s: &SplitReport,
     w: &ServiceReport,
     web: &[Sample],
-    t_end: f64,
-    y_max: f64,
+    l: &Layout,
 ) -> anyhow::Result<()> {
     let orange = RGBColor(230, 120, 0);
     let points = downsample(
         web.iter()
-            .map(|x| (x.t_ms as f64 / 1000.0, x.rss as f64 / MB))
+            .map(|x| (x.t_ms as f64 / 1000.0, bytes_mb(x.rss)))
             .collect(),
     );
     chart
         .draw_series(LineSeries::new(points, orange.stroke_width(2)))
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label("web RSS (sampled every 10 ms)")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], orange));
-    let web_limit = w.limit_bytes as f64 / MB;
-    let dark = RGBColor(170, 60, 0);
-    // Dashed, so it reads apart from the worker's limit when both are equal.
-    let dashes = (0..)
-        .map(|n| n as f64 * t_end / 60.0)
-        .take_while(|t| *t < t_end)
-        .map(|t| {
-            PathElement::new(
-                [(t, web_limit), ((t + t_end / 120.0).min(t_end), web_limit)],
-                dark.stroke_width(2),
-            )
-        });
-    chart
-        .draw_series(dashes)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .label(format!(
-            "web limit {} MiB",
-            memstats::format_mb(w.limit_bytes)
-        ))
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], dark));
-    for e in &w.oom_events {
-        chart
-            .draw_series(LineSeries::new(
-                [(e.at_s, 0.0), (e.at_s, y_max)],
-                dark.stroke_width(1),
-            ))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(err)?;
+    legend.push(("web RSS (sampled every 10 ms)".into(), Key::Line(orange, 2)));
+    if l.web_limit_drawn {
+        let web_limit = bytes_mb(w.limit_bytes);
+        let dark = RGBColor(170, 60, 0);
+        let span = l.x_max - l.x_min;
+        // Dashed, so it reads apart from the worker's limit when both are equal.
+        let dashes = (0..)
+            .map(|n| l.x_min + n as f64 * span / 60.0)
+            .take_while(|t| *t < l.x_max)
+            .map(|t| {
+                PathElement::new(
+                    [(t, web_limit), ((t + span / 120.0).min(l.x_max), web_limit)],
+                    dark.stroke_width(2),
+                )
+            });
+        chart.draw_series(dashes).map_err(err)?;
+        legend.push((
+            format!("web limit {} MiB", memstats::format_mb(w.limit_bytes)),
+            Key::Dashed(dark),
+        ));
     }
     if !s.redis.samples.is_empty() {
         let purple = RGBColor(140, 0, 160);
@@ -274,13 +623,18 @@ fn draw_split(
             .redis
             .samples
             .iter()
-            .map(|r| (r.t_s, r.used_memory_bytes as f64 / MB))
+            .map(|r| (r.t_s, bytes_mb(r.used_memory_bytes)))
             .collect();
         chart
             .draw_series(LineSeries::new(downsample(points), purple.stroke_width(1)))
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .label("Redis used_memory (every 250 ms)")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 15, y)], purple));
+            .map_err(err)?;
+        legend.push((
+            "Redis used_memory (every 250 ms)".into(),
+            Key::Line(purple, 1),
+        ));
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
