@@ -352,19 +352,16 @@ mod tests {
         assert_eq!(workers, [&("REPORT_WORKERS".to_string(), "1".to_string())]);
     }
 
-    #[test]
-    fn every_placeholder_is_filled_in_the_environment_as_an_sdk_reads_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.toml");
-        let env: String = app::PLACEHOLDERS
-            .iter()
-            .map(|p| format!("P_{} = \"{{{p}}}\"\n", p.to_uppercase()))
-            .collect();
+    /// The environment an app target gets: a `sh` app whose `[run]` table
+    /// ends with `run` (more keys, then `[run.env]` if any), started against
+    /// a fake Cloudinary at `base_url` named `oomlab`.
+    fn app_env(dir: &Path, run: &str, base_url: &str) -> Vec<(String, String)> {
+        let file = dir.join("app.toml");
         std::fs::write(
             &file,
             format!(
-                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\n[run.env]\n{env}[readiness]\npath = \"/\"\n",
-                dir.path().display()
+                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\n{run}\n[readiness]\npath = \"/\"\n",
+                dir.display()
             ),
         )
         .unwrap();
@@ -372,20 +369,33 @@ mod tests {
             panic!("an app")
         };
         let at = Placement {
-            data_dir: dir.path().join("data"),
-            cloudinary_base_url: "http://127.0.0.1:4000".into(),
+            data_dir: dir.join("data"),
+            cloudinary_base_url: base_url.into(),
             cloudinary_cloud_name: "oomlab".into(),
-            log: dir.path().join("server.log"),
+            log: dir.join("server.log"),
         };
-        let cmd = app_command(&app, &at).unwrap();
+        app_command(&app, &at).unwrap().env
+    }
+
+    #[test]
+    fn every_placeholder_is_filled_in_the_environment_as_an_sdk_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars: String = app::PLACEHOLDERS
+            .iter()
+            .map(|p| format!("P_{} = \"{{{p}}}\"\n", p.to_uppercase()))
+            .collect();
+        let env = app_env(
+            dir.path(),
+            &format!("[run.env]\n{vars}"),
+            "http://127.0.0.1:4000",
+        );
         let get = |k: &str| {
-            cmd.env
-                .iter()
+            env.iter()
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.clone())
                 .unwrap()
         };
-        for (k, _) in &cmd.env {
+        for (k, _) in &env {
             assert!(!get(k).contains('{'), "{k} = {} left unfilled", get(k));
         }
         assert_eq!(get("P_CLOUDINARY_API_KEY"), "oomlab-key");
@@ -401,27 +411,12 @@ mod tests {
     #[test]
     fn cloudinary_env_sets_every_sdk_variable_consistently_and_the_file_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.toml");
-        std::fs::write(
-            &file,
-            format!(
-                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\ncloudinary_env = true\n\
-                 [run.env]\nCLOUDINARY_API_KEY = \"mine\"\n[readiness]\npath = \"/\"\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let Program::App(app) = Target::app(&file).unwrap().program else {
-            panic!("an app")
-        };
-        let at = Placement {
-            data_dir: dir.path().join("data"),
-            cloudinary_base_url: "http://127.0.0.1:4000".into(),
-            cloudinary_cloud_name: "oomlab".into(),
-            log: dir.path().join("server.log"),
-        };
-        let cmd = app_command(&app, &at).unwrap();
-        let env: std::collections::BTreeMap<_, _> = cmd.env.iter().cloned().collect();
+        let env = app_env(
+            dir.path(),
+            "cloudinary_env = true\n[run.env]\nCLOUDINARY_API_KEY = \"mine\"",
+            "http://127.0.0.1:4000",
+        );
+        let env: std::collections::BTreeMap<_, _> = env.into_iter().collect();
         assert_eq!(env.len(), 5, "{env:?}");
         assert_eq!(env["CLOUDINARY_API_KEY"], "mine");
         assert_eq!(env["CLOUDINARY_API_SECRET"], "oomlab-secret");
@@ -448,26 +443,7 @@ mod tests {
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("app.toml");
-        std::fs::write(
-            &file,
-            format!(
-                "[run]\nworking_dir = \"{}\"\ncommand = [\"sh\"]\ncloudinary_env = true\n\
-                 [readiness]\npath = \"/\"\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let Program::App(app) = Target::app(&file).unwrap().program else {
-            panic!("an app")
-        };
-        let at = Placement {
-            data_dir: dir.path().join("data"),
-            cloudinary_base_url: fake.base_url(),
-            cloudinary_cloud_name: fake.cloud_name().to_string(),
-            log: dir.path().join("server.log"),
-        };
-        let env = app_command(&app, &at).unwrap().env;
+        let env = app_env(dir.path(), "cloudinary_env = true", &fake.base_url());
         let photo = dir.path().join("p.png");
         image::RgbImage::from_pixel(8, 8, image::Rgb([200, 40, 40]))
             .save(&photo)
