@@ -72,15 +72,7 @@ async fn submissions_beyond_the_queue_bound_are_503_with_retry_after() {
     // Wait until the worker has taken the first job.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let job: Value = app
-            .http
-            .get(app.url(&format!("/api/jobs/{}", first["job_id"])))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = app.job(&first["job_id"]).await;
         if job["status"] != "pending" {
             break;
         }

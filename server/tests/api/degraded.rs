@@ -116,15 +116,7 @@ async fn a_job_with_every_photo_whole_has_an_empty_list() {
     let body = app.submission(1, 2);
     let ack: Value = app.submit(&body).await.json().await.unwrap();
     // Present before the job ends too.
-    let early: Value = app
-        .http
-        .get(app.url(&format!("/api/jobs/{}", ack["job_id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let early = app.job(&ack["job_id"]).await;
     assert_eq!(early["degraded_photos"], json!([]), "{early}");
     let job = app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
     assert_eq!(job["status"], "completed", "{job}");

@@ -139,6 +139,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A job's status answer, once.
+    pub async fn job(&self, job_id: &Value) -> Value {
+        self.http
+            .get(self.url(&format!("/api/jobs/{job_id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Poll a job every 100 ms until it is completed or failed (60 s bound).
     pub async fn wait_for_job(&self, job_id: i64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
