@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::helpers::jpeg;
-use crate::schema::assert_valid_run_json;
+use crate::helpers::{jpeg, run_json};
 
 fn repo(p: &str) -> String {
     format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
@@ -49,15 +48,7 @@ fn a_run_on_a_photo_directory_uploads_its_files_byte_for_byte_in_name_order() {
     let o = oomlab_run(out.path(), photos.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    let run = std::fs::read_dir(out.path())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
-    assert_valid_run_json(&doc);
+    let (run, doc) = run_json(out.path());
     assert_eq!(doc["load"]["jobs_completed"], 1, "{stderr}");
     assert_eq!(doc["photos"]["source"], "directory");
     assert_eq!(doc["photos"]["files"][0]["name"], "a-first.JPEG");

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::helpers::jpeg;
-use crate::schema::assert_valid_run_json;
+use crate::helpers::{jpeg, run_json};
 
 fn repo(p: &str) -> String {
     format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
@@ -41,20 +40,6 @@ fn oomlab_run(out: &Path, profile: &str, scenario: &Path, photos: Option<&Path>)
         c.arg("--photos").arg(p);
     }
     c.output().unwrap()
-}
-
-/// The run folder below `out` and its run.json, checked against the schema.
-fn run_json(out: &Path) -> (PathBuf, serde_json::Value) {
-    let dir = std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
-    assert_valid_run_json(&doc);
-    (dir, doc)
 }
 
 /// Two good photos and, between them in name order, one cut at 60% of its

@@ -140,7 +140,7 @@ impl TestApp {
     }
 
     /// A job's status answer, once.
-    pub async fn job(&self, job_id: &Value) -> Value {
+    pub async fn job(&self, job_id: impl std::fmt::Display) -> Value {
         self.http
             .get(self.url(&format!("/api/jobs/{job_id}")))
             .send()
@@ -155,15 +155,7 @@ impl TestApp {
     pub async fn wait_for_job(&self, job_id: i64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let job: Value = self
-                .http
-                .get(self.url(&format!("/api/jobs/{job_id}")))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let job = self.job(job_id).await;
             let status = job["status"].as_str().unwrap_or_default().to_string();
             if status == "completed" || status == "failed" {
                 return job;

@@ -58,17 +58,6 @@ async fn health(app: &TestApp) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
-async fn job(app: &TestApp, id: i64) -> Value {
-    app.http
-        .get(app.url(&format!("/api/jobs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_acknowledged_while_redis_was_down_complete_once_it_is_back() {
     let port = {
@@ -114,7 +103,7 @@ async fn jobs_acknowledged_while_redis_was_down_complete_once_it_is_back() {
     // Acknowledged while Redis is down: stored, pending.
     let b = submit().await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(job(&app, b).await["status"], "pending");
+    assert_eq!(app.job(b).await["status"], "pending");
 
     // Redis comes back empty: nothing of the queue survived.
     let _redis = Redis::start(port).expect("redis-server starts again");
@@ -129,14 +118,14 @@ async fn jobs_acknowledged_while_redis_was_down_complete_once_it_is_back() {
 
     // Exactly once: one start each, two reports each, no other job.
     for id in [a, b, c] {
-        let j = job(&app, id).await;
+        let j = app.job(id).await;
         assert_eq!(
             (&j["status"], &j["attempts"]),
             (&json!("completed"), &json!(1)),
             "{j}"
         );
     }
-    assert_eq!(job(&app, c + 1).await["error"]["code"], "not_found");
+    assert_eq!(app.job(c + 1).await["error"]["code"], "not_found");
     assert_eq!(app.fake.upload_count(), 6);
     eprintln!(
         "redis down: 3 acknowledged, 3 completed, 0 duplicated; the job of the outage completed {took:?} after Redis was back"

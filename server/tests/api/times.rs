@@ -28,17 +28,6 @@ fn times(job: &Value) -> JobTimes {
     serde_json::from_value(job.clone()).expect("the status answer carries memstats::JobTimes")
 }
 
-async fn status(app: &TestApp, id: i64) -> Value {
-    app.http
-        .get(app.url(&format!("/api/jobs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn submit(app: &TestApp, photos: std::ops::Range<usize>) -> i64 {
     let urls: Vec<String> = photos
         .map(|n| app.fake.photo_url(&small_photo(n)))
@@ -71,7 +60,7 @@ async fn job_times_have_milliseconds_are_null_until_known_and_in_order() {
 
     let first = submit(&app, 1..4).await;
     let second = submit(&app, 4..5).await;
-    let waiting = status(&app, second).await;
+    let waiting = app.job(second).await;
     assert_eq!(waiting["status"], "pending", "{waiting}");
     let t = times(&waiting);
     assert_ms_precision("created_at", t.created_at.as_deref().unwrap());
