@@ -23,8 +23,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use oomlab::app_target::Target;
 use oomlab::stress::{self, StressConfig};
-use oomlab::target::Target;
 
 // As in oomlab's own binary: the harness forks its children from a jemalloc
 // process, so the stress test does too.

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 mod cpu;
+mod group_kill;
 pub mod scope;
 pub mod v2;
 

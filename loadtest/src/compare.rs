@@ -8,12 +8,11 @@
 //! `compare.html` ([`html`]) render it.
 //!
 //! # Layout
-//! - [`settings`]: the settings that differ between profiles.
+//! - [`crate::profile_settings`]: the settings that differ between profiles.
 //! - [`markdown`], [`html`]: the exporters.
 
 pub mod html;
 pub mod markdown;
-pub mod settings;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,13 +21,13 @@ use std::time::Instant;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::app_target::Target;
 use crate::error::Exit;
 use crate::finished::{self, FinishedRun, peak_of};
 use crate::harness::RunConfig;
 use crate::matrix::{self, Cell, MatrixSettings};
 use crate::report::{MIN_REPORTS_FOR_RATE, Outcome, TimeSource, quantile};
 use crate::scenario::Scenario;
-use crate::target::Target;
 use crate::watchdog::Enforce;
 
 /// The version of the `compare.json` format.
@@ -233,7 +232,7 @@ pub fn build(
         .iter()
         .map(|p| {
             let path = runs.iter().find(|r| &r.report.profile.name == p).map(|r| r.report.profile.path.clone());
-            let s = path.as_deref().and_then(settings::flatten_profile);
+            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile);
             if s.is_none() {
                 notes.push(format!(
                     "the settings of `{p}` are not shown: its profile file {} cannot be read any more",
@@ -243,7 +242,7 @@ pub fn build(
             (p.clone(), s)
         })
         .collect();
-    let diffs = settings::differing(&flat);
+    let diffs = crate::profile_settings::differing(&flat);
     let baseline = diffs.first().map(|d| d.1.clone()).unwrap_or_default();
 
     let rows = profiles
@@ -262,7 +261,7 @@ pub fn build(
                     "same as the baseline".into()
                 }
             } else {
-                settings::delta_line(diff, &baseline)
+                crate::profile_settings::delta_line(diff, &baseline)
             };
             row
         })

@@ -26,7 +26,7 @@
 //!   started with `RUST_BACKTRACE=1` and core dumps allowed.
 //! - [`redis_server`]: a throwaway `redis-server` on a loopback port (the
 //!   split configuration's queue), stopped on drop.
-//! - [`target`]: [`target::Target`], what a run measures and how it is
+//! - [`app_target`]: [`app_target::Target`], what a run measures and how it is
 //!   started.
 //! - [`stress`]: the target started and stopped many times, back to back,
 //!   as `plan` does (issue 17's stress test; `examples/start_stop.rs`).
@@ -47,6 +47,7 @@
 //!   runs in a process of its own, `oomlab bench-child`).
 //! - [`cli`]: the command line, parsed into the configs above.
 
+pub mod app_target;
 pub mod bench;
 pub mod calibrate;
 pub mod cgroup;
@@ -56,20 +57,23 @@ pub mod compare;
 pub mod crash;
 pub mod error;
 pub mod finished;
+pub mod folders;
 pub mod gate;
 pub mod harness;
 pub mod input;
+#[cfg(test)]
+mod layers;
 pub mod live;
 pub mod load;
 pub mod matrix;
 pub mod plan;
+pub mod profile_settings;
 pub mod redis_server;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
 pub mod silence;
 pub mod stress;
-pub mod target;
 pub mod trend;
 pub mod units;
 pub mod watchdog;

@@ -55,6 +55,7 @@
 //!   large directory is never held in the harness's memory).
 
 mod address;
+pub mod lost;
 mod record;
 mod session;
 mod signature;
@@ -118,6 +119,10 @@ pub struct LoadTarget {
     /// The server's current base URL, when it may change during the load (a
     /// restart on a new port); overrides `server_base_url`.
     pub server_url_updates: Option<watch::Receiver<String>>,
+    /// When a process of the measured trees last died, and how long a job
+    /// acknowledged before waits without any movement before it is lost
+    /// (see [`lost`]); `None`: jobs are waited for until their deadline.
+    pub deaths: Option<(watch::Receiver<Option<Instant>>, std::time::Duration)>,
 }
 
 impl LoadTarget {
@@ -134,7 +139,19 @@ impl LoadTarget {
             photo_source,
             report_dir: report_dir.into(),
             server_url_updates: None,
+            deaths: None,
         }
+    }
+
+    /// Calls a job lost when a process died after it was acknowledged and
+    /// no job moved for `lost_after` since (see [`lost`]).
+    pub fn with_deaths(
+        mut self,
+        deaths: watch::Receiver<Option<Instant>>,
+        lost_after: std::time::Duration,
+    ) -> Self {
+        self.deaths = Some((deaths, lost_after));
+        self
     }
 
     /// Follows the server's base URL through `updates`.
@@ -155,7 +172,8 @@ pub struct JobOutcome {
     /// `None` if it never was (killed server, timeout, stop).
     pub finished_at_ms: Option<u64>,
     /// The last status seen (`pending`, `processing`, `completed`,
-    /// `failed`, ...), or `timed out` / `not polled` / `stopped`.
+    /// `failed`, ...), or `timed out` / `lost` / `not polled` /
+    /// `stopped`.
     pub status: String,
     /// Submission to report ready (ms), for completed jobs only.
     pub time_to_ready_ms: Option<u64>,
@@ -170,6 +188,10 @@ pub struct LoadOutcome {
     pub jobs_completed: u64,
     /// Jobs seen with a failed status, or given up at their deadline.
     pub jobs_failed: u64,
+    /// Jobs given up as lost: a process died after they were acknowledged
+    /// and nothing moved for `--lost-after` (counted in `jobs_failed` too).
+    #[serde(default)]
+    pub jobs_lost: u64,
     /// Every acknowledged job, in submission order.
     pub jobs: Vec<JobOutcome>,
     /// Goose's HTML report, when written.
@@ -249,6 +271,8 @@ struct Shared {
     /// Set when goose's Ctrl-C handler stopped the load.
     interrupted: std::sync::atomic::AtomicBool,
     record: Mutex<Record>,
+    /// Deaths and progress: when a job is lost.
+    lost: lost::LostWatch,
     /// Every address the server has had (`server` changes on a restart): an
     /// absolute URL on one of them is the server's and is re-based. Bounded
     /// by `MAX_ORIGINS`.
@@ -344,6 +368,10 @@ pub async fn run_load(
         stop: stop.clone(),
         interrupted: std::sync::atomic::AtomicBool::new(false),
         record: Mutex::new(Record::default()),
+        lost: match target.deaths {
+            Some((rx, after)) => lost::LostWatch::new(Some(rx), after),
+            None => lost::LostWatch::new(None, lost::DEFAULT_LOST_AFTER),
+        },
         origins: Mutex::new(Vec::new()),
         login_client: http_client(scenario, reqwest::redirect::Policy::none())?,
         link_client: http_client(scenario, address::loopback_redirects())?,
@@ -390,6 +418,7 @@ pub async fn run_load(
         submissions_acknowledged: record.submissions_acknowledged,
         jobs_completed: record.jobs_completed,
         jobs_failed: record.jobs_failed,
+        jobs_lost: record.jobs_lost,
         jobs: record.jobs.clone(),
         goose_html: goose_html.exists().then_some(goose_html),
         goose_json: goose_json.exists().then_some(goose_json),

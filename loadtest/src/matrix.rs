@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::app_target::Target;
 use crate::error::Exit;
 use crate::finished::FinishedRun;
 use crate::harness::{self, Output, RunConfig};
 use crate::report::{Outcome, RunReport};
 use crate::scenario::Scenario;
-use crate::target::Target;
 use crate::watchdog::Enforce;
 
 /// What every run of a matrix shares.
@@ -221,39 +221,5 @@ fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
 /// A fresh `<out>/<kind>-<timestamp>[-N]` folder.
 pub fn stamped_dir(out: &Path, kind: &str) -> anyhow::Result<PathBuf> {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    fresh_dir(out, &format!("{kind}-{stamp}"))
-}
-
-/// A fresh folder `<out>/<name>`, or `<out>/<name>-N` when that exists.
-pub fn fresh_dir(out: &Path, name: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("creating the reports folder {} (--out)", out.display()))?;
-    for n in 0..1000 {
-        let dir = if n == 0 {
-            out.join(name)
-        } else {
-            out.join(format!("{name}-{n}"))
-        };
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-        }
-    }
-    anyhow::bail!("too many folders named {name} in {}", out.display())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fresh_folders_never_reuse_a_name() {
-        let d = tempfile::tempdir().unwrap();
-        let a = fresh_dir(d.path(), "x").unwrap();
-        let b = fresh_dir(d.path(), "x").unwrap();
-        assert_ne!(a, b);
-        assert!(a.is_dir() && b.is_dir());
-        assert!(b.ends_with("x-1"));
-    }
+    crate::folders::fresh_dir(out, &format!("{kind}-{stamp}"))
 }

@@ -50,6 +50,7 @@ pub struct RedisServer {
     pid: u32,
     port: u16,
     program: PathBuf,
+    options: RedisOptions,
     // Removed after the server is stopped (field order: `child` is dropped
     // first, but `Drop::drop` stops the server before either).
     dir: tempfile::TempDir,
@@ -96,51 +97,57 @@ impl RedisServer {
             .prefix("oomlab-redis-")
             .tempdir()
             .context("creating Redis's temporary directory")?;
-        let log = dir.path().join("redis.log");
-        let mut command = Command::new(program);
-        command
-            .arg("--port")
-            .arg(port.to_string())
-            .args(["--bind", "127.0.0.1", "--protected-mode", "yes"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--save", ""])
-            .args(["--appendonly", if options.durable { "yes" } else { "no" }])
-            .args(["--appendfsync", "everysec", "--daemonize", "no"])
-            .arg("--logfile")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(bytes) = options.max_memory {
-            command.arg("--maxmemory").arg(bytes.to_string());
-        }
-        crate::child::prepare_child(&mut command, Vec::new(), None);
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {}", program.display()))?;
+        let child = spawn(program, port, dir.path(), options)?;
         let pid = child.id().context("Redis exited at once")?;
         let mut server = RedisServer {
             child: Some(child),
             pid,
             port,
             program: program.to_path_buf(),
+            options: options.clone(),
             dir,
         };
-        server.wait_ready().await.map_err(|e| {
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    /// Waits until Redis exits (killed, or crashed); never resolves once
+    /// it was stopped.
+    pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        match self.child.as_mut() {
+            Some(c) => {
+                let status = c.wait().await;
+                self.child = None;
+                status
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Starts Redis again after it died, on the same port and in the same
+    /// folder: with the append-only file (`durable`) the queue comes back
+    /// as it was at the last fsync.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let child = spawn(&self.program, self.port, self.dir.path(), &self.options)?;
+        self.pid = child.id().context("Redis exited at once")?;
+        self.child = Some(child);
+        self.wait_ready().await
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let log = self.dir.path().join("redis.log");
+        let port = self.port;
+        self.answers_ping().await.map_err(|e| {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = tail.lines().rev().take(5).collect();
             e.context(format!(
                 "Redis on port {port} did not answer PING; its log ends: {}",
                 tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
             ))
-        })?;
-        Ok(server)
+        })
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+    async fn answers_ping(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
             if let Some(status) = self
@@ -223,6 +230,34 @@ impl Drop for RedisServer {
             }
         }
     }
+}
+
+/// Starts `program` on `port` with its files in `dir`.
+fn spawn(program: &Path, port: u16, dir: &Path, options: &RedisOptions) -> anyhow::Result<Child> {
+    let mut command = Command::new(program);
+    command
+        .arg("--port")
+        .arg(port.to_string())
+        .args(["--bind", "127.0.0.1", "--protected-mode", "yes"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--save", ""])
+        .args(["--appendonly", if options.durable { "yes" } else { "no" }])
+        .args(["--appendfsync", "everysec", "--daemonize", "no"])
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(bytes) = options.max_memory {
+        command.arg("--maxmemory").arg(bytes.to_string());
+    }
+    crate::child::prepare_child(&mut command, Vec::new(), None);
+    command
+        .spawn()
+        .with_context(|| format!("starting {}", program.display()))
 }
 
 /// A port that was free a moment ago.

@@ -10,6 +10,7 @@ mod attribution;
 mod figures;
 pub mod leak;
 pub mod markdown;
+pub mod services;
 pub mod split;
 pub mod svg;
 mod times;
@@ -30,12 +31,20 @@ use crate::cgroup::{CgroupReading, CgroupVersion};
 use crate::sampler::{Sample, StageSpan};
 use crate::watchdog::{Enforce, OomEvent};
 
+pub use crate::app_target::{InputFile, TargetKind};
 pub use crate::crash::{CoreFile, Crash, SignalName};
-pub use crate::target::{InputFile, TargetKind};
+
+fn restart_never() -> crate::watchdog::Restart {
+    crate::watchdog::Restart::Never
+}
+
+fn oom_kill_tree() -> crate::watchdog::OomKill {
+    crate::watchdog::OomKill::Tree
+}
 
 /// The version of the `run.json` format; bumped when a field changes meaning
 /// or is removed.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The result of one `oomlab run`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,9 +107,15 @@ pub struct RunReport {
     /// with fewer than 5 completed jobs or after a restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<TrendReport>,
-    /// A split run's services (web and worker, each with its limit), Redis
-    /// and the jobs across the worker's restarts (`oomlab run --split`); the
-    /// figures above are then the worker's. `None`: the single process.
+    /// The measured services, in start order, each with its limit, peaks,
+    /// starts, limit events, processes and verdict: one (`server`) for a
+    /// plain run, two (`web`, `worker`) for a split run, whose top-level
+    /// figures above are the worker's. Schema 3; before it, a split run's
+    /// services were under `split.services` and a plain run had none.
+    #[serde(default)]
+    pub services: Vec<services::ServiceReport>,
+    /// A split run's Redis and the jobs across the worker's restarts
+    /// (`oomlab run --split`). `None`: not split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<split::SplitReport>,
 }
@@ -131,6 +146,12 @@ pub struct LimitReport {
     pub enforce: Enforce,
     /// Whether the server was restarted after a kill.
     pub restart_on_oom: bool,
+    /// When a service was started again (`--restart`).
+    #[serde(default = "restart_never")]
+    pub restart: crate::watchdog::Restart,
+    /// What a kill at the limit ended (`--oom-kill`).
+    #[serde(default = "oom_kill_tree")]
+    pub oom_kill: crate::watchdog::OomKill,
     /// The memory cgroup, with `--enforce cgroup`.
     pub cgroup: Option<CgroupReport>,
     /// Why enforcement differs from what was asked (e.g. a cgroup fallback).
@@ -347,6 +368,10 @@ pub struct LoadReport {
     pub jobs_completed: u64,
     /// Jobs seen failed or given up.
     pub jobs_failed: u64,
+    /// Of the failed, given up as lost: a process of the app died after
+    /// they were acknowledged and nothing moved for `--lost-after`.
+    #[serde(default)]
+    pub jobs_lost: u64,
     /// Acknowledged but never seen done or failed (lost to a kill, or not
     /// finished when the run stopped).
     pub acknowledged_never_completed: u64,

@@ -18,14 +18,22 @@ use std::time::{Duration, Instant};
 
 use memstats::{AllocatorStats, DebugMemory, JobInFlight, ProcMemory};
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
 use crate::cgroup::MemoryCgroup;
-use crate::child::kill_tree;
-use crate::watchdog::{self, Enforce, OomEvent, Trigger};
+use crate::watchdog::{Enforce, OomEvent, OomKill, Trigger};
 
+mod poll;
 mod sample;
+mod thread;
+use thread::sample_until_stopped;
+pub mod tree;
+pub use poll::poll_debug;
 pub use sample::Sample;
+use tree::ProcessEvent;
+
+/// When a process of a measured tree last died (any service of the run):
+/// the load's clock for jobs that can no longer finish.
+pub type DeathClock = tokio::sync::watch::Sender<Option<Instant>>;
 
 /// How often `/proc` is read.
 pub const PROC_INTERVAL: Duration = Duration::from_millis(10);
@@ -93,6 +101,10 @@ pub struct Shared {
     pub limit: u64,
     /// How it is enforced.
     pub enforce: Enforce,
+    /// What a kill at the limit ends.
+    pub oom_kill: OomKill,
+    /// Shared by the services of a run.
+    deaths: Arc<DeathClock>,
     state: Mutex<State>,
 }
 
@@ -121,6 +133,11 @@ pub struct State {
     first_idle_allocated: Option<u64>,
     /// Limit crossings.
     pub oom_events: Vec<OomEvent>,
+    /// Processes of the tree that appeared or ended (at most
+    /// [`tree::MAX_EVENTS`]).
+    pub process_events: Vec<ProcessEvent>,
+    /// Those not kept beyond the cap.
+    pub process_events_dropped: u64,
     /// Closed stage bands.
     pub spans: Vec<StageSpan>,
     /// Open stage bands by job id.
@@ -134,21 +151,51 @@ pub struct State {
 
 impl Shared {
     /// Shared state of a run, writing samples to `csv_path`.
+    /// A kill at the limit ends the whole tree.
     pub fn new(limit: u64, enforce: Enforce, csv_path: &Path) -> anyhow::Result<Arc<Shared>> {
-        Shared::starting_at(Instant::now(), limit, enforce, csv_path)
+        Shared::with_kill(limit, enforce, OomKill::Tree, csv_path)
     }
 
-    /// The shared state of a second measured process of the same run (the
+    /// Shared state of a run whose kills at the limit end what `oom_kill`
+    /// says.
+    pub fn with_kill(
+        limit: u64,
+        enforce: Enforce,
+        oom_kill: OomKill,
+        csv_path: &Path,
+    ) -> anyhow::Result<Arc<Shared>> {
+        let deaths = Arc::new(tokio::sync::watch::channel(None).0);
+        Shared::starting_at(Instant::now(), limit, (enforce, oom_kill), deaths, csv_path)
+    }
+
+    /// The shared state of another measured service of the same run (the
     /// web service of a split run): its own limit and samples, the same
-    /// t = 0, so both timelines share one axis.
+    /// t = 0, so every timeline shares one axis, and the same death clock.
     pub fn sibling(&self, limit: u64, csv_path: &Path) -> anyhow::Result<Arc<Shared>> {
-        Shared::starting_at(self.t0, limit, self.enforce, csv_path)
+        Shared::starting_at(
+            self.t0,
+            limit,
+            (self.enforce, self.oom_kill),
+            self.deaths.clone(),
+            csv_path,
+        )
+    }
+
+    /// When a process of a measured tree of the run last died.
+    pub fn deaths(&self) -> tokio::sync::watch::Receiver<Option<Instant>> {
+        self.deaths.subscribe()
+    }
+
+    /// A process of a measured tree died now.
+    pub fn death(&self) {
+        self.deaths.send_replace(Some(Instant::now()));
     }
 
     fn starting_at(
         t0: Instant,
         limit: u64,
-        enforce: Enforce,
+        (enforce, oom_kill): (Enforce, OomKill),
+        deaths: Arc<DeathClock>,
         csv_path: &Path,
     ) -> anyhow::Result<Arc<Shared>> {
         let mut csv = BufWriter::new(
@@ -161,6 +208,8 @@ impl Shared {
             t0,
             limit,
             enforce,
+            oom_kill,
+            deaths,
             state: Mutex::new(State {
                 csv: Some(csv),
                 ..State::default()
@@ -273,6 +322,26 @@ impl Shared {
         st.idle_allocated = None;
     }
 
+    fn push_process_events(&self, events: Vec<ProcessEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if events
+            .iter()
+            .any(|e| e.change == tree::ProcessChange::Ended)
+        {
+            self.death();
+        }
+        let mut st = self.state();
+        for e in events {
+            if st.process_events.len() < tree::MAX_EVENTS {
+                st.process_events.push(e);
+            } else {
+                st.process_events_dropped += 1;
+            }
+        }
+    }
+
     fn push(&self, sample: Sample) {
         let mut st = self.state();
         let row = sample.csv_row();
@@ -357,146 +426,6 @@ impl Drop for Sampler {
     }
 }
 
-fn sample_until_stopped(shared: &Shared, target: &Watched, stop: &AtomicBool, killed: &AtomicBool) {
-    let mut next = Instant::now();
-    let mut last_debug_seq = None;
-    let mut crossed = false;
-    let mut oom_kills_before = target
-        .cgroup
-        .as_ref()
-        .and_then(|c| c.read().ok())
-        .map_or(0, |r| r.oom_kills);
-    while !stop.load(Ordering::SeqCst) {
-        let mem = match memstats::read_tree(target.pid, false) {
-            // A reaped process has no status; a zombie has no memory lines.
-            Ok(t) if t.total.rss > 0 || t.total.hwm > 0 => Some(t),
-            _ => None,
-        };
-        let cg = target.cgroup.as_ref().and_then(|c| c.read().ok());
-        let t_ms = shared.now_ms();
-        if let Some(reading) = cg.filter(|r| r.oom_kills > oom_kills_before) {
-            oom_kills_before = reading.oom_kills;
-            let m = mem.as_ref().map(|t| t.total).unwrap_or_default();
-            record_event(
-                shared,
-                target,
-                t_ms,
-                Trigger::Cgroup,
-                true,
-                &m,
-                reading.peak_bytes,
-            );
-        }
-        let Some(tree) = mem else {
-            // The server is gone; the harness notices through its exit.
-            if cg.is_none() {
-                break;
-            }
-            std::thread::sleep(PROC_INTERVAL);
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            continue;
-        };
-        let (jemalloc, jobs, queue, stages) = {
-            let st = shared.state();
-            match &st.debug {
-                Some(d) if Some(d.seq) != last_debug_seq => {
-                    last_debug_seq = Some(d.seq);
-                    let stages = d
-                        .doc
-                        .jobs_in_flight
-                        .iter()
-                        .map(|j| format!("{}:{}", j.job_id, j.stage))
-                        .collect::<Vec<_>>()
-                        .join(";");
-                    (
-                        d.doc.jemalloc,
-                        Some(d.doc.jobs_in_flight.len() as u32),
-                        Some(d.doc.queue_depth),
-                        Some(stages),
-                    )
-                }
-                _ => (None, None, None, None),
-            }
-        };
-        let m = tree.total;
-        let per_process = (tree.processes.len() > 1).then(|| {
-            tree.processes
-                .iter()
-                .map(|p| {
-                    format!(
-                        "{} {} {}",
-                        p.pid,
-                        p.name.replace([' ', ';'], "_"),
-                        p.memory.pss.unwrap_or(p.memory.rss)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(";")
-        });
-        shared.push(Sample {
-            t_ms,
-            generation: target.generation,
-            rss: m.rss,
-            rss_anon: m.rss_anon,
-            rss_file: m.rss_file,
-            hwm: m.hwm,
-            processes: tree.processes.len() as u32,
-            rss_sum: tree.rss_sum,
-            per_process,
-            cgroup_usage: cg.map(|r| r.usage_bytes),
-            jemalloc,
-            jobs_in_flight: jobs,
-            queue_depth: queue,
-            stages,
-        });
-        if !crossed && let Some(trigger) = watchdog::check(shared.limit, &m) {
-            match shared.enforce {
-                Enforce::Watchdog => {
-                    kill_tree(target.pid);
-                    killed.store(true, Ordering::SeqCst);
-                    record_event(shared, target, t_ms, trigger, true, &m, None);
-                    break;
-                }
-                Enforce::Off => {
-                    crossed = true;
-                    record_event(shared, target, t_ms, trigger, false, &m, None);
-                }
-                // The kernel enforces; its kill is recorded from the
-                // cgroup's counter above.
-                Enforce::Cgroup => {}
-            }
-        }
-        next += PROC_INTERVAL;
-        let now = Instant::now();
-        if next > now {
-            std::thread::sleep(next - now);
-        } else {
-            // Behind (a slow /proc read on a loaded machine): skip, do not
-            // burst.
-            next = now;
-        }
-    }
-    // The kernel may kill between the last sample and the stop: look once
-    // more, so a cgroup OOM kill is never missed.
-    if let Some(reading) = target.cgroup.as_ref().and_then(|c| c.read().ok())
-        && reading.oom_kills > oom_kills_before
-    {
-        let t_ms = shared.now_ms();
-        let m = ProcMemory::default();
-        record_event(
-            shared,
-            target,
-            t_ms,
-            Trigger::Cgroup,
-            true,
-            &m,
-            reading.peak_bytes,
-        );
-    }
-}
-
 /// Records a limit event of `target` (the harness also records a kernel kill
 /// that only systemd saw).
 pub fn record_event(
@@ -528,49 +457,6 @@ pub fn record_event(
         jobs_in_flight: jobs,
         queue_depth: queue,
         debug_age_ms: age,
+        victim: None,
     });
-}
-
-/// Fetches `{base_url}/debug/memory` every [`DEBUG_INTERVAL`] until
-/// `cancel`; failures are counted, not fatal (the server may be busy or
-/// gone).
-pub async fn poll_debug(
-    shared: Arc<Shared>,
-    base_url: String,
-    generation: u32,
-    cancel: CancellationToken,
-) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_millis(1000))
-        .build()
-    {
-        Ok(c) => c,
-        Err(_) => return,
-    };
-    let url = format!("{}/debug/memory", base_url.trim_end_matches('/'));
-    let mut tick = tokio::time::interval(DEBUG_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let doc = async {
-            client
-                .get(&url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json::<DebugMemory>()
-                .await
-        };
-        let doc = tokio::select! {
-            _ = cancel.cancelled() => return,
-            d = doc => d,
-        };
-        match doc {
-            Ok(doc) => shared.record_debug(doc, generation),
-            Err(_) => shared.state().debug_errors += 1,
-        }
-    }
 }

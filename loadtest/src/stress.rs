@@ -17,10 +17,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::app_target::{Placement, Target};
 use crate::cgroup::CpuCgroup;
 use crate::child::{ExitedBeforeReady, ServerProcess};
 use crate::crash::Crash;
-use crate::target::{Placement, Target};
 
 /// What to start and how often.
 #[derive(Debug, Clone)]

@@ -32,6 +32,77 @@ impl Enforce {
     }
 }
 
+/// What a kill at the limit ends (`--oom-kill`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OomKill {
+    /// Only the process the kernel's OOM killer would choose: the highest
+    /// `oom_score` of the tree. A gunicorn worker dies, its master starts
+    /// another and the jobs it held are lost, as in a container. With
+    /// `--enforce cgroup` the kernel itself chooses.
+    Kernel,
+    /// The whole process tree, as a platform that restarts the instance
+    /// after an out-of-memory event. With `--enforce cgroup` on cgroup v2
+    /// the kernel kills the group (`memory.oom.group`); on v1 the harness
+    /// kills the rest of the tree after the kernel's kill.
+    Tree,
+}
+
+impl OomKill {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OomKill::Kernel => "kernel",
+            OomKill::Tree => "tree",
+        }
+    }
+}
+
+/// When a service is started again after it ended (`--restart`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Restart {
+    /// Never: the first end of a service ends the run.
+    Never,
+    /// After a kill at the limit (the watchdog's or the kernel's).
+    OnOom,
+    /// Whatever ended it (a kill, a crash, an exit, a SIGKILL from
+    /// outside), as Render restarts a service.
+    Always,
+}
+
+impl Restart {
+    /// The name used on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::Never => "never",
+            Restart::OnOom => "on-oom",
+            Restart::Always => "always",
+        }
+    }
+
+    /// Whether a service that ended during the run (`kill`: killed at
+    /// the limit; else it ended some other way) is started again.
+    pub fn after(self, kill: bool) -> bool {
+        match self {
+            Restart::Never => false,
+            Restart::OnOom => kill,
+            Restart::Always => true,
+        }
+    }
+}
+
+/// The process a kill at the limit ended, when it was not the whole tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Victim {
+    /// Its pid.
+    pub pid: u32,
+    /// Its name (`/proc/<pid>/comm`).
+    pub name: String,
+    /// Its memory at the kill (PSS in a tree), bytes.
+    pub bytes: u64,
+}
+
 /// Which figure crossed the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,6 +163,11 @@ pub struct OomEvent {
     pub queue_depth: Option<u64>,
     /// Age of that `/debug/memory` reading at the event, in milliseconds.
     pub debug_age_ms: Option<u64>,
+    /// The one process killed, when the kill (`--oom-kill kernel`, or the
+    /// kernel's own in a cgroup) ended a process of the tree and not its
+    /// root; `None`: the whole service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub victim: Option<Victim>,
 }
 
 impl OomEvent {
@@ -200,6 +276,7 @@ mod tests {
             jobs_in_flight: vec![job(1, "photos", 10), job(2, "pdf", 400 << 20)],
             queue_depth: Some(0),
             debug_age_ms: Some(40),
+            victim: None,
         };
         assert_eq!(
             e.summary(None),

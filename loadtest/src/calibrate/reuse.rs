@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::CalibrationReport;
+use crate::app_target::Target;
 use crate::error::ConfigError;
 use crate::finished::{FinishedRun, find_runs};
 use crate::scenario::Scenario;
-use crate::target::Target;
 
 const FLAG: &str = "--app-runs";
 

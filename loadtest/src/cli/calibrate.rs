@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::run::MatrixArgs;
+use crate::app_target::Target;
 use crate::calibrate::{CalibrateConfig, DEFAULT_SCENARIOS, reuse};
 use crate::error::ConfigError;
 use crate::input;
-use crate::target::Target;
 
 const CALIBRATE_EXAMPLES: &str = "\
 Examples:

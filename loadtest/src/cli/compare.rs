@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::run::{CgroupMoveSelf, MatrixArgs};
+use crate::app_target::Target;
 use crate::compare::{CompareConfig, CompareInputs, DEFAULT_SCENARIOS};
 use crate::error::ConfigError;
 use crate::input;
-use crate::target::Target;
 use crate::watchdog::Enforce;
 
 const COMPARE_EXAMPLES: &str = "\

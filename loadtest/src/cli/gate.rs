@@ -6,13 +6,13 @@ use std::time::Duration;
 use clap::Args;
 
 use super::run::CgroupMoveSelf;
+use crate::app_target::Target;
 use crate::error::ConfigError;
 use crate::finished::read_run_json;
 use crate::gate::{GateConfig, GateSource, MaxSlope, Thresholds};
 use crate::harness::{Output, RunConfig};
 use crate::input;
 use crate::scenario::Scenario;
-use crate::target::Target;
 use crate::watchdog::Enforce;
 
 const GATE_EXAMPLES: &str = "\

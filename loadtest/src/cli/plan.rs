@@ -133,7 +133,7 @@ impl PlanArgs {
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         for t in &self.targets {
-            crate::target::Target::app(t)?;
+            crate::app_target::Target::app(t)?;
         }
         let profiles =
             if self.profiles.is_empty() && self.from.is_empty() && self.targets.is_empty() {
@@ -143,7 +143,7 @@ impl PlanArgs {
                 self.profiles.clone()
             };
         for p in &profiles {
-            crate::target::Target::reference(p, None)?;
+            crate::app_target::Target::reference(p, None)?;
         }
         let split = if self.split {
             if self.from.is_empty() && crate::redis_server::find_binary().is_none() {

@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::app_target::{Target, TargetKind};
 use crate::error::ConfigError;
 use crate::harness::{Output, RunConfig, Split};
 use crate::input;
 use crate::matrix::MatrixSettings;
 use crate::scenario::Scenario;
-use crate::target::{Target, TargetKind};
-use crate::watchdog::Enforce;
+use crate::watchdog::{Enforce, OomKill, Restart};
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -23,22 +23,27 @@ Examples:
       --limit 512MiB --enforce cgroup
 
   # Keep going after a kill, as the platform does, and count lost reports:
-  oomlab run --profile quick-fix --scenario burst --restart-on-oom
+  oomlab run --profile quick-fix --scenario burst --restart on-oom
 
   # Measure without killing:
   oomlab run --profile lean --scenario camera-photos --enforce off
 
   # Web and worker as two services on a Redis queue, each with its limit:
   oomlab run --split --profile original --scenario two-reports \\
-      --limit web=512MiB,worker=512MiB --restart-on-oom
+      --limit web=512MiB,worker=512MiB --restart always
 
   # Your own app (a target file; its whole process tree is measured):
   oomlab run --target flask-reportlab --scenario single-report
 
+  # The kill as a container's kernel makes it: only the worker it chooses
+  # dies, its master starts another, the job it held is lost:
+  oomlab run --target flask-reportlab --scenario single-report --enforce cgroup
+
 Outcomes (run.json verdict.outcome) and exit codes:
   within_limit   0  the load did its work and memory stayed within the limit
   timed_out      0  --max-duration passed first, within the limit, no check failed
-  killed         1  the server was killed for crossing the limit
+  killed         1  the server (or one process of it) was killed for crossing
+                    the limit; jobs it held are counted lost
   crossed        1  the limit was crossed with --enforce off
   crashed        1  the server exited on its own before the load was done
   load_failed    4  the load did not do its work: a step answered an error or
@@ -82,9 +87,10 @@ pub struct RunArgs {
     /// Run the reference server as two measured processes, as the platform
     /// deploys it: the web service (the API; the load talks to it) and a
     /// background worker (builds the reports), on a Redis queue the harness
-    /// starts (`queue.backend = "redis"`). Each service has its own limit
-    /// and restarts on its own with --restart-on-oom; Redis's memory
-    /// (`used_memory`) is sampled too.
+    /// starts (`queue.backend = "redis"`, with an append-only file). Each
+    /// service has its own limit (and cgroup with --enforce cgroup) and
+    /// restarts on its own per --restart; Redis's memory (`used_memory`)
+    /// is sampled and its death noticed at once.
     #[arg(long)]
     pub split: bool,
 
@@ -103,15 +109,40 @@ pub struct RunArgs {
     #[command(flatten)]
     pub move_self: CgroupMoveSelf,
 
-    /// Restart the server after a kill, as the platform does, and go on with
-    /// the scenario; the report counts submissions acknowledged but never
-    /// completed.
-    #[arg(long)]
+    /// What a kill at the limit ends. `kernel` (the default): only the
+    /// process the kernel's OOM killer would choose, the highest
+    /// `oom_score` of the tree, as a container's limit works; a gunicorn
+    /// worker dies, its master starts another, and the jobs it held are
+    /// lost (the run counts them and ends). For a one-process server it is
+    /// the whole server. With `--enforce cgroup` the kernel itself chooses
+    /// and the harness reports what it killed. `tree`: the whole process
+    /// tree, as a platform that restarts the instance after an
+    /// out-of-memory event.
+    #[arg(long, value_enum, default_value_t = OomKill::Kernel)]
+    pub oom_kill: OomKill,
+
+    /// When a service that ended during the run is started again: `never`
+    /// (the default: the first end ends the run), `on-oom` (after a kill
+    /// at the limit, and go on with the scenario; the report counts
+    /// submissions acknowledged but never completed), `always` (whatever
+    /// ended it, a crash or a SIGKILL from outside too, as Render restarts
+    /// a service; with --split, Redis too, from its append-only file).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub restart: Option<Restart>,
+
+    /// Old spelling of `--restart on-oom`.
+    #[arg(long, hide = true)]
     pub restart_on_oom: bool,
 
-    /// With `--restart-on-oom`: give up after this many restarts.
+    /// Give up after this many restarts of one service.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_restarts: u32,
+
+    /// After a process of the app died, how long the load waits for any job
+    /// to move before it calls the jobs acknowledged before the death lost
+    /// and stops waiting for them, e.g. 5s.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = input::duration)]
+    pub lost_after: Duration,
 
     /// Folder for reports; each run writes
     /// `<out>/<timestamp>-<profile>-<scenario>/`.
@@ -205,11 +236,10 @@ impl RunArgs {
             enforce: self.enforce,
             cgroup_fallback: self.cgroup_fallback,
             cgroup_move_self: self.move_self.get(self.enforce)?,
-            max_restarts: if self.restart_on_oom {
-                self.max_restarts
-            } else {
-                0
-            },
+            oom_kill: self.oom_kill,
+            restart: self.restart_policy(),
+            max_restarts: self.max_restarts,
+            lost_after: self.lost_after,
             out: self.out.clone(),
             max_duration: self.max_duration,
             ready_timeout: self.ready_timeout.unwrap_or(ready_default),
@@ -228,6 +258,21 @@ impl RunArgs {
 }
 
 impl RunArgs {
+    /// `--restart`, or its old spelling `--restart-on-oom` (with a
+    /// warning).
+    fn restart_policy(&self) -> Restart {
+        if self.restart_on_oom {
+            eprintln!(
+                "oomlab: --restart-on-oom is now --restart on-oom (the old spelling goes in the next release)"
+            );
+        }
+        match (self.restart, self.restart_on_oom) {
+            (Some(r), _) => r,
+            (None, true) => Restart::OnOom,
+            (None, false) => Restart::Never,
+        }
+    }
+
     /// The limit of the measured process (a split run's worker), and the
     /// split run's settings; what a split run cannot do is exit 2 here.
     fn limits(&self, target: &Target) -> Result<(u64, Option<Split>), ConfigError> {
@@ -246,13 +291,6 @@ impl RunArgs {
                 "--split",
                 "splits the reference server into its web and worker roles; an app target has none",
                 "use --profile NAME with --split, or leave --split out",
-            ));
-        }
-        if self.enforce == Enforce::Cgroup {
-            return Err(ConfigError::flag(
-                "--enforce",
-                "a split run enforces each service's limit with the watchdog (one cgroup per service is not built)",
-                "use --enforce watchdog (the default) or --enforce off with --split",
             ));
         }
         if self.cpus.is_some() {

@@ -16,7 +16,16 @@ use crate::report::{
 };
 use crate::sampler::{self, Shared};
 use crate::units::mb;
-use crate::watchdog::of_which_runtime;
+use crate::watchdog::{Restart, of_which_runtime};
+
+/// How the headline names a service.
+fn service_name(name: &str) -> &'static str {
+    match name {
+        "web" => "the web service",
+        "worker" => "the worker",
+        _ => "the server",
+    }
+}
 
 /// What a run leaves to be assembled.
 pub struct Inputs<'a> {
@@ -29,6 +38,10 @@ pub struct Inputs<'a> {
     pub outcome: LoadOutcome,
     pub details: HashMap<String, JobDetail>,
     pub exits: Vec<ServerExit>,
+    /// The first service of the run that ended before the harness stopped
+    /// it (by name: `server`, `web`, `worker`), and how: the headline
+    /// names it, never the one the harness stopped afterwards.
+    pub first_death: Option<(&'static str, ServerExit)>,
     pub notes: Vec<String>,
     /// In a systemd scope (`Limits::scope`): the latest start's scope
     /// cgroup, reported as `limit.cgroup`.
@@ -89,7 +102,8 @@ pub fn report(i: Inputs<'_>) -> RunReport {
     } else {
         i.end
     };
-    let verdict = verdict(&i, end, &peaks, &events, &load, modelled_runtime);
+    let tree = crate::report::services::tree_line(&st.process_events, load.jobs_lost);
+    let verdict = verdict(&i, end, &peaks, &events, &load, modelled_runtime, tree);
 
     let mut warnings = Vec::new();
     if let Some(a) = peaks.attribution.as_ref().filter(|a| !a.within_tolerance) {
@@ -150,7 +164,9 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         limit: LimitReport {
             bytes: i.limits.limit,
             enforce: i.limits.enforce,
-            restart_on_oom: i.cfg.max_restarts > 0,
+            restart_on_oom: i.cfg.restart != Restart::Never,
+            restart: i.cfg.restart,
+            oom_kill: i.cfg.oom_kill,
             cgroup: i
                 .limits
                 .cgroup
@@ -197,6 +213,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         warnings,
         settle,
         trend,
+        services: Vec::new(),
         split: None,
     }
 }
@@ -332,6 +349,7 @@ fn load(i: &Inputs<'_>, jobs: &[JobReport], events: &[crate::watchdog::OomEvent]
         submissions_acknowledged: o.submissions_acknowledged,
         jobs_completed: o.jobs_completed,
         jobs_failed: o.jobs_failed,
+        jobs_lost: o.jobs_lost,
         acknowledged_never_completed: jobs.iter().filter(|j| j.finished_at_s.is_none()).count()
             as u64,
         time_to_ready_p50_s: report::quantile(&ready, 0.5),
@@ -373,6 +391,7 @@ fn verdict(
     events: &[crate::watchdog::OomEvent],
     load: &LoadReport,
     modelled_runtime: Option<u64>,
+    tree: Option<String>,
 ) -> Verdict {
     let limit = i.limits.limit;
     let (outcome, mut summary) = if let Some(e) = events.iter().find(|e| e.killed) {
@@ -388,27 +407,34 @@ fn verdict(
             of_which_runtime(modelled_runtime),
             mb(limit.saturating_sub(peak))
         );
-        let last_exit = i.exits.last();
+        let (who, last_exit) = match &i.first_death {
+            Some((name, x)) => (service_name(name), Some(x)),
+            None => ("the server", i.exits.last()),
+        };
         match end {
             End::Crashed => (
                 Outcome::Crashed,
                 match last_exit.and_then(|x| Some((x, x.crash.as_ref()?))) {
                     Some((x, c)) if c.before_ready => format!(
-                        "the server crashed before it was ready, at {:.1} s ({}); no load ran",
+                        "{who} crashed before it was ready, at {:.1} s ({}); no load ran",
                         x.exited_at_s,
                         c.how()
                     ),
                     Some((x, c)) => format!(
-                        "the server crashed at {:.1} s ({}), {held}",
+                        "{who} crashed at {:.1} s ({}), {held}",
                         x.exited_at_s,
                         c.how()
                     ),
                     None => format!(
-                        "the server exited on its own at {:.1} s ({}), {held}",
+                        "{who} exited on its own at {:.1} s ({}), {held}",
                         last_exit.map_or(0.0, |x| x.exited_at_s),
                         last_exit.map_or("", |x| x.status.as_str())
                     ),
                 },
+            ),
+            End::SidecarDied => (
+                Outcome::Crashed,
+                format!("Redis, the queue, died and was not restarted: {held}"),
             ),
             End::Interrupted => (
                 Outcome::Interrupted,
@@ -443,7 +469,12 @@ fn verdict(
             },
         }
     };
-    if i.cfg.max_restarts > 0 && i.exits.len() > 1 {
+    // What happened inside the tree (the state is locked by the caller:
+    // the line comes in made).
+    if let Some(line) = tree {
+        summary.push_str(&format!("; {line}"));
+    }
+    if i.cfg.restart != Restart::Never && i.exits.len() > 1 {
         let kills = i.exits.iter().filter(|x| x.cause.is_kill()).count();
         let restarts = i.exits.iter().map(|x| x.generation).max().unwrap_or(0);
         summary.push_str(&format!(

@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{Output, RunConfig};
 use crate::cgroup::{CpuCgroup, CpuLimitReport, MemoryCgroup, MemoryLimit, SystemdScope};
 use crate::error::ConfigError;
-use crate::watchdog::Enforce;
+use crate::watchdog::{Enforce, OomKill};
 
 /// How the run's limits are enforced.
 pub struct Limits {
@@ -35,9 +35,11 @@ impl Limits {
     /// made is a [`ConfigError`] unless `cgroup_fallback` allows the
     /// watchdog instead; a CPU cgroup that cannot be made leaves the CPU
     /// unlimited, and says so.
-    pub fn prepare(cfg: &RunConfig) -> anyhow::Result<Limits> {
+    /// This is for one service of the run: its own `limit` and a cgroup
+    /// named after it (`suffix`, e.g. `-web`).
+    pub fn prepare_for(cfg: &RunConfig, limit: u64, suffix: &str) -> anyhow::Result<Limits> {
         let name = format!(
-            "oomlab-{}-{}",
+            "oomlab-{}-{}{suffix}",
             std::process::id(),
             chrono::Utc::now().timestamp_millis()
         );
@@ -51,14 +53,28 @@ impl Limits {
         let mut cgroup = None;
         let mut scope = None;
         if enforce == Enforce::Cgroup {
-            match crate::cgroup::memory_limit(&name, cfg.limit, cfg.cgroup_move_self) {
-                Ok(MemoryLimit::Cgroup(cg)) => cgroup = Some(Arc::new(cg)),
+            match crate::cgroup::memory_limit(&name, limit, cfg.cgroup_move_self) {
+                Ok(MemoryLimit::Cgroup(cg)) => {
+                    let tree = cfg.oom_kill == OomKill::Tree;
+                    match cg.set_group_kill(tree) {
+                        Ok(true) => {}
+                        Ok(false) if tree => notes.push(
+                            "this cgroup cannot have the kernel kill its whole group (cgroup v1): after the kernel's kill the harness ended the rest of the tree (--oom-kill tree)".into(),
+                        ),
+                        Ok(false) => {}
+                        Err(e) => notes.push(format!(
+                            "memory.oom.group of {} could not be set ({e}): the kernel chose what it killed",
+                            cg.path().display()
+                        )),
+                    }
+                    cgroup = Some(Arc::new(cg));
+                }
                 Ok(MemoryLimit::Scope(s)) => {
                     let note = format!(
                         "cgroup v2 without delegation: each start of the server ran in a systemd user scope ({}, {}, ...) with MemoryMax={} and MemorySwapMax=0",
                         s.unit(0),
                         s.unit(1),
-                        cfg.limit
+                        limit
                     );
                     say(&note);
                     notes.push(note);
@@ -90,7 +106,7 @@ impl Limits {
             notes.push(note);
         }
         Ok(Limits {
-            limit: cfg.limit,
+            limit,
             enforce,
             cgroup,
             scope,
@@ -98,21 +114,6 @@ impl Limits {
             cpu_unlimited,
             notes,
         })
-    }
-
-    /// The limits of a second measured process of the same run (the web
-    /// service of a split run): its own limit, the same enforcement, no
-    /// cgroup (split runs are held to the watchdog, see `cli`).
-    pub fn sibling(&self, limit: u64) -> Limits {
-        Limits {
-            limit,
-            enforce: self.enforce,
-            cgroup: None,
-            scope: None,
-            cpu: None,
-            cpu_unlimited: self.cpu_unlimited.clone(),
-            notes: Vec::new(),
-        }
     }
 
     /// Open `cgroup.procs` files of the cgroups a start of the target joins.

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::prepare::Limits;
@@ -16,7 +15,7 @@ use crate::crash::Crash;
 use crate::load::LoadOutcome;
 use crate::report::{ExitCause, JobTimes, ServerExit};
 use crate::sampler::{self, Sampler, Shared, Watched};
-use crate::watchdog::Trigger;
+use crate::watchdog::{Restart, Trigger};
 
 /// Why the supervision ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +30,8 @@ pub enum End {
     Interrupted,
     /// `--max-duration` passed.
     TimedOut,
+    /// A sidecar the services need (Redis) died and was not restarted.
+    SidecarDied,
 }
 
 /// Ctrl-C and SIGTERM, registered before anything starts so that a signal
@@ -184,45 +185,24 @@ impl<'a> Supervisor<'a> {
         self.url.subscribe()
     }
 
+    /// When a process of any service of the run last died.
+    pub fn deaths(&self) -> tokio::sync::watch::Receiver<Option<std::time::Instant>> {
+        self.shared.deaths()
+    }
+
+    /// Something the services need died now (Redis): jobs may be lost.
+    pub fn notice_death(&self) {
+        self.shared.death();
+    }
+
+    /// Seconds since the run started.
+    pub fn now_s(&self) -> f64 {
+        self.shared.now_ms() as f64 / 1000.0
+    }
+
     /// The current base URL.
     pub fn base_url(&self) -> String {
         self.url.borrow().clone()
-    }
-
-    /// Watches the target until the load ends, the target dies and is not
-    /// restarted, a signal comes, or `max_duration` passes. After a kill the
-    /// target is started again while fewer than `max_restarts` restarts
-    /// were made.
-    pub async fn until_end(
-        &mut self,
-        load: &mut JoinHandle<anyhow::Result<LoadOutcome>>,
-        signals: &mut Signals,
-        max_duration: Duration,
-        max_restarts: u32,
-    ) -> anyhow::Result<(
-        End,
-        Option<Result<anyhow::Result<LoadOutcome>, tokio::task::JoinError>>,
-    )> {
-        let deadline = tokio::time::sleep(max_duration);
-        tokio::pin!(deadline);
-        loop {
-            if self.running.is_none() {
-                return Ok((End::Killed, None));
-            }
-            tokio::select! {
-                r = &mut *load => return Ok((End::LoadDone, Some(r))),
-                status = self.wait() => {
-                    if let Some(end) = self.after_exit(status, max_restarts).await? {
-                        return Ok((end, None));
-                    }
-                }
-                _ = &mut deadline => {
-                    self.notes.push(format!("stopped at --max-duration ({} s)", max_duration.as_secs_f64()));
-                    return Ok((End::TimedOut, None));
-                }
-                _ = signals.recv() => return Ok((End::Interrupted, None)),
-            }
-        }
     }
 
     /// Waits until the current start exits; never resolves when none runs.
@@ -233,15 +213,17 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Records an exit and restarts the target after a kill while fewer
-    /// than `max_restarts` restarts were made; how the run ends when it
-    /// does not go on (`None`: restarted).
+    /// Records an exit and restarts the target when `restart` says so,
+    /// while fewer than `max_restarts` restarts were made; how the run ends
+    /// when it does not go on (`None`: restarted).
     pub(super) async fn after_exit(
         &mut self,
         status: std::io::Result<std::process::ExitStatus>,
+        restart: Restart,
         max_restarts: u32,
     ) -> anyhow::Result<Option<End>> {
         let status = status.context("waiting for the server")?;
+        self.shared.death();
         // Its last stdout lines into its log before the crash section
         // reads them.
         if let Some(r) = &self.running {
@@ -252,7 +234,13 @@ impl<'a> Supervisor<'a> {
             self.notes.push(format!(
                 "the server exited on its own ({status}); see the crash section"
             ));
-            return Ok(Some(End::Crashed));
+        }
+        if !restart.after(cause.is_kill()) {
+            return Ok(Some(if cause == ExitCause::Crashed {
+                End::Crashed
+            } else {
+                End::Killed
+            }));
         }
         if !self.restart(max_restarts).await {
             // A restart that crashed before it was ready ends the run as a

@@ -19,6 +19,7 @@ pub(crate) struct Record {
     pub submissions_acknowledged: u64,
     pub jobs_completed: u64,
     pub jobs_failed: u64,
+    pub jobs_lost: u64,
     pub jobs: Vec<JobOutcome>,
     pub users_logged_in: u64,
     pub reports_downloaded: u64,

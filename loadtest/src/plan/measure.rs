@@ -13,11 +13,11 @@ use anyhow::Context;
 
 use super::PlanConfig;
 use super::plans_file::HostingPlan;
+use crate::app_target::{Target, TargetKind};
 use crate::error::ConfigError;
 use crate::harness::Split;
 use crate::matrix::Cell;
 use crate::scenario::Scenario;
-use crate::target::{Target, TargetKind};
 use crate::watchdog::Enforce;
 
 /// The cells to run, and how they were chosen.

@@ -276,7 +276,7 @@ fn config_of(run: &FinishedRun) -> (String, Option<usize>) {
         return (r.profile.name.clone(), None);
     }
     let workers = r.shape.workers.map(|w| w as usize).unwrap_or_else(|| {
-        crate::compare::settings::flatten_profile(&r.profile.path)
+        crate::profile_settings::flatten_profile(&r.profile.path)
             .and_then(|m| m.get("workers").and_then(|w| w.parse().ok()))
             .unwrap_or(1)
     });

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::plans_file::{HostingPlan, PlansFile};
 use crate::error::ConfigError;
 use crate::finished::FinishedRun;
-use crate::report::split::Service;
+use crate::report::services::Service;
 use crate::units::mb;
 
 /// The plans of the split configuration, checked, cheapest first.
@@ -109,7 +109,7 @@ pub fn split_configs(runs: &[FinishedRun]) -> Vec<SplitConfig> {
             continue;
         };
         let peak = |s: Service| {
-            split
+            r.report
                 .services
                 .iter()
                 .find(|v| v.service == s)

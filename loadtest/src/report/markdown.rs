@@ -319,7 +319,7 @@ pub fn render(r: &RunReport) -> String {
     o.push_str(&super::leak::markdown(r));
     if let Some(split) = &r.split {
         let _ = writeln!(o);
-        o.push_str(&super::split::markdown(split));
+        o.push_str(&super::split::markdown(split, &r.services));
     }
     work::section(&mut o, &r.load.work);
     let _ = writeln!(o, "\n## Server exits\n");

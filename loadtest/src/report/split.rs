@@ -8,40 +8,16 @@
 //! reports are built. The web service's figures are here.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ExitCause, JobReport, ServerExit};
-use crate::sampler::Sample;
+use super::JobReport;
+use super::services::{Service, ServiceReport};
 use crate::units::mb;
-use crate::watchdog::OomEvent;
-
-/// One of the two services of a split run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Service {
-    /// The HTTP API (`report-server web`): takes submissions, queues jobs.
-    Web,
-    /// The background worker (`report-server worker`): builds the reports.
-    Worker,
-}
-
-impl Service {
-    /// `web` or `worker`, as the server's role argument names it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Web => "web",
-            Service::Worker => "worker",
-        }
-    }
-}
 
 /// The split run's part of `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitReport {
-    /// The services, web first.
-    pub services: Vec<ServiceReport>,
     /// The queue between them.
     pub redis: RedisReport,
     /// `GET /healthz` of the web service, polled through the run.
@@ -50,37 +26,6 @@ pub struct SplitReport {
     pub jobs: SplitJobs,
     /// Each service's verdict and the jobs in one line.
     pub summary: String,
-}
-
-/// One measured service of a split run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServiceReport {
-    /// Which service.
-    pub service: Service,
-    /// Its limit, bytes.
-    pub limit_bytes: u64,
-    /// Highest sampled RSS over its starts, bytes.
-    pub peak_rss_bytes: u64,
-    /// When it was sampled, seconds.
-    pub peak_rss_at_s: f64,
-    /// Highest kernel high-water mark (`VmHWM`), bytes.
-    pub vmhwm_bytes: u64,
-    /// Highest jemalloc `stats.allocated` from its `/debug/memory`, bytes.
-    pub jemalloc_allocated_bytes: Option<u64>,
-    /// Its starts (1 + restarts).
-    pub starts: u32,
-    /// How every start ended, in order.
-    pub exits: Vec<ServerExit>,
-    /// Its limit crossings.
-    pub oom_events: Vec<OomEvent>,
-    /// The command line of its first start.
-    pub command: Vec<String>,
-    /// Its samples, relative to the run's folder.
-    pub samples_csv: PathBuf,
-    /// Its stdout and stderr, relative to the run's folder.
-    pub log: PathBuf,
-    /// One line: killed (when, at what), or untouched with its peak.
-    pub verdict: String,
 }
 
 /// Redis's own memory (`INFO memory`, `used_memory`) through the run.
@@ -96,6 +41,26 @@ pub struct RedisReport {
     pub samples: Vec<RedisSample>,
     /// Readings that failed.
     pub errors: u64,
+    /// Its deaths during the run, in order (the harness's own stop at the
+    /// end is not one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<SidecarExit>,
+}
+
+/// A sidecar (Redis) that died during the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarExit {
+    /// Which (`redis`).
+    pub name: String,
+    /// When it was seen dead, seconds.
+    pub at_s: f64,
+    /// How it ended (`signal: 9 (SIGKILL)`).
+    pub status: String,
+    /// Whether it was started again (`--restart always`).
+    pub restarted: bool,
+    /// Why a restart failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_error: Option<String>,
 }
 
 /// One `used_memory` reading.
@@ -160,115 +125,6 @@ impl SplitJobs {
     }
 }
 
-/// What [`ServiceReport::new`] needs of a service.
-pub struct ServiceInputs<'a> {
-    pub service: Service,
-    pub limit: u64,
-    pub samples: &'a [Sample],
-    pub jemalloc_allocated: Option<u64>,
-    pub exits: Vec<ServerExit>,
-    pub oom_events: Vec<OomEvent>,
-    pub command: Vec<String>,
-    pub samples_csv: PathBuf,
-    pub log: PathBuf,
-}
-
-impl ServiceReport {
-    /// A service's figures and its verdict line.
-    pub fn new(i: ServiceInputs<'_>) -> ServiceReport {
-        let peaks = super::peaks_from_samples(i.samples, i.limit);
-        let starts = i.exits.iter().map(|x| x.generation + 1).max().unwrap_or(1);
-        let verdict = service_verdict(i.service, i.limit, &peaks, &i.exits, &i.oom_events);
-        ServiceReport {
-            service: i.service,
-            limit_bytes: i.limit,
-            peak_rss_bytes: peaks.sampled_rss_bytes,
-            peak_rss_at_s: peaks.sampled_rss_at_s,
-            vmhwm_bytes: peaks.vmhwm_bytes,
-            jemalloc_allocated_bytes: i.jemalloc_allocated,
-            starts,
-            exits: i.exits,
-            oom_events: i.oom_events,
-            command: i.command,
-            samples_csv: i.samples_csv,
-            log: i.log,
-            verdict,
-        }
-    }
-
-    /// Whether it was killed at its limit (by any start).
-    pub fn killed(&self) -> bool {
-        self.oom_events.iter().any(|e| e.killed)
-    }
-
-    /// Whether it crossed its limit (killed or, with `--enforce off`, not).
-    pub fn crossed(&self) -> bool {
-        !self.oom_events.is_empty()
-    }
-
-    /// When it was first killed or exited on its own, seconds; `None`
-    /// when it ran until the harness stopped it.
-    pub fn first_kill_s(&self) -> Option<f64> {
-        self.exits
-            .iter()
-            .find(|x| x.cause != ExitCause::Stopped)
-            .map(|x| x.exited_at_s)
-    }
-}
-
-fn service_verdict(
-    service: Service,
-    limit: u64,
-    peaks: &super::Peaks,
-    exits: &[ServerExit],
-    events: &[OomEvent],
-) -> String {
-    let name = service.as_str();
-    let peak = peaks.sampled_rss_bytes.max(peaks.vmhwm_bytes);
-    let restarts = exits.iter().map(|x| x.generation).max().unwrap_or(0);
-    let restarted = match restarts {
-        0 => String::new(),
-        1 => ", restarted once".to_string(),
-        n => format!(", restarted {n} times"),
-    };
-    if let Some(e) = events.iter().find(|e| e.killed) {
-        let kills = events.iter().filter(|e| e.killed).count();
-        let what = format!(
-            "{} {}, limit {}",
-            mb(e.bytes()),
-            e.trigger.label(),
-            mb(limit)
-        );
-        return if kills > 1 {
-            format!(
-                "{name} killed {kills} times (first at {:.1} s: {what}){restarted}",
-                e.at_s
-            )
-        } else {
-            format!("{name} killed at {:.1} s ({what}){restarted}", e.at_s)
-        };
-    }
-    if let Some(e) = events.first() {
-        return format!(
-            "{name} crossed its {} limit at {:.1} s ({})",
-            mb(limit),
-            e.at_s,
-            mb(e.bytes())
-        );
-    }
-    if let Some(x) = exits.iter().find(|x| x.cause == ExitCause::Crashed) {
-        return format!(
-            "{name} exited on its own at {:.1} s ({}){restarted}",
-            x.exited_at_s, x.status
-        );
-    }
-    format!(
-        "{name} untouched: peak {} of {}{restarted}",
-        mb(peak),
-        mb(limit)
-    )
-}
-
 /// The split run's verdict line, e.g. "worker killed at 3.1 s (...),
 /// restarted once; web untouched: peak 40.1 MiB of 512.0 MiB, the API answered
 /// 12 of 12 checks after the worker's kill; 2 of 2 acknowledged jobs
@@ -280,6 +136,21 @@ pub fn summary(
     redis: &RedisReport,
 ) -> String {
     let mut parts: Vec<String> = Vec::new();
+    // A dead queue first: nothing moves without it.
+    for x in &redis.exits {
+        let then = if x.restarted {
+            "restarted from its append-only file".to_string()
+        } else {
+            match &x.restart_error {
+                Some(e) => format!("its restart failed: {e}"),
+                None => "not restarted".to_string(),
+            }
+        };
+        parts.push(format!(
+            "Redis died at {:.1} s ({}), {then}",
+            x.at_s, x.status
+        ));
+    }
     // The worker first: it is where the memory goes.
     for s in services.iter().rev() {
         let mut line = s.verdict.clone();
@@ -321,7 +192,7 @@ pub fn summary(
 }
 
 /// The `report.md` section of a split run.
-pub fn markdown(s: &SplitReport) -> String {
+pub fn markdown(s: &SplitReport, services: &[ServiceReport]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "## Services (split run: web + worker on Redis)\n");
     let _ = writeln!(
@@ -334,7 +205,7 @@ pub fn markdown(s: &SplitReport) -> String {
         "| service | limit | peak RSS | at | VmHWM | jemalloc allocated | starts | verdict | samples |"
     );
     let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
-    for v in &s.services {
+    for v in services {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {:.1} s | {} | {} | {} | {} | `{}` |",
@@ -384,7 +255,9 @@ pub fn markdown(s: &SplitReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::watchdog::Trigger;
+    use crate::report::services::ServiceInputs;
+    use crate::report::{ExitCause, ServerExit};
+    use crate::watchdog::{OomEvent, Trigger};
 
     const MIB: u64 = 1 << 20;
 
@@ -412,6 +285,7 @@ mod tests {
             jobs_in_flight: Vec::new(),
             queue_depth: None,
             debug_age_ms: None,
+            victim: None,
         }
     }
 
@@ -426,6 +300,7 @@ mod tests {
             command: vec![],
             samples_csv: "samples.csv".into(),
             log: "server.log".into(),
+            processes: vec![],
         })
     }
 

@@ -15,7 +15,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::RunReport;
-use super::split::{Service, ServiceReport, SplitReport};
+use super::services::{Service, ServiceReport};
+use super::split::SplitReport;
 use crate::sampler::Sample;
 
 mod layout;
@@ -105,7 +106,7 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
 pub(crate) fn render(r: &RunReport, samples: &[Sample], web: &[Sample]) -> anyhow::Result<String> {
     let l = layout(r, samples, web);
     let split = r.split.as_ref();
-    let web_report = split.and_then(|s| s.services.iter().find(|v| v.service == Service::Web));
+    let web_report = r.services.iter().find(|v| v.service == Service::Web);
     let who = if split.is_some() { "worker " } else { "" };
     let (x0, x1) = (l.x_min, l.x_max);
     let lane_height = if l.rows > 0 {

@@ -152,6 +152,8 @@ pub fn run_limited(
             bytes: limit,
             enforce: Enforce::Watchdog,
             restart_on_oom: false,
+            restart: oomlab::watchdog::Restart::Never,
+            oom_kill: oomlab::watchdog::OomKill::Tree,
             cgroup: None,
             notes: vec![],
             cpu: Default::default(),
@@ -192,6 +194,7 @@ pub fn run_limited(
             submissions_acknowledged: jobs as u64,
             jobs_completed: jobs as u64,
             jobs_failed: 0,
+            jobs_lost: 0,
             acknowledged_never_completed: 0,
             time_to_ready_p50_s: Some(ready_s + jobs.div_ceil(2) as f64 - 1.0),
             time_to_ready_p95_s: Some(ready_s + jobs as f64 - 1.0),
@@ -241,6 +244,7 @@ pub fn run_limited(
         warnings: vec![],
         settle: None,
         trend: None,
+        services: Vec::new(),
         split: None,
     };
     with_limit(r, limit_mb, enforce)
@@ -349,6 +353,7 @@ pub fn killed(mut r: RunReport, kill_mb: u64, at_s: f64) -> RunReport {
         .collect(),
         queue_depth: Some(0),
         debug_age_ms: Some(40),
+        victim: None,
     };
     r.verdict = Verdict {
         outcome: Outcome::Killed,

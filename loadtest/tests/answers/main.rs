@@ -7,3 +7,5 @@ mod fixtures;
 mod gate;
 mod plan;
 mod slope;
+#[path = "../support/mod.rs"]
+mod support;

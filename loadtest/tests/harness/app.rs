@@ -22,16 +22,6 @@ fn workspace_with_venv(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// The one folder a command wrote under `out`.
-fn only_folder(out: &Path) -> PathBuf {
-    std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path()
-}
-
 #[test]
 fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
     let Some(root) = workspace_with_venv("the_example_flask_app_runs_as_a_target") else {
@@ -58,7 +48,7 @@ fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
     );
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 of 1 report(s) completed"), "{stdout}");
-    let dir = only_folder(out.path());
+    let dir = crate::support::only_run_dir(out.path());
     let run: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["shape"]["target"], "app");
@@ -115,7 +105,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
     );
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("**not calibrated**"), "{stdout}");
-    let dir = only_folder(out.path());
+    let dir = crate::support::only_run_dir(out.path());
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();
@@ -162,7 +152,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
-    let dir2 = only_folder(again.path());
+    let dir2 = crate::support::only_run_dir(again.path());
     let runs: Vec<_> = std::fs::read_dir(dir2.join("runs"))
         .unwrap()
         .flatten()

@@ -72,17 +72,3 @@ pub fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
 }
-
-/// The run folder below `out` and its run.json, checked against the schema.
-pub fn run_json(out: &Path) -> (PathBuf, serde_json::Value) {
-    let dir = std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
-    let doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
-    crate::schema::assert_valid_run_json(&doc);
-    (dir, doc)
-}

@@ -7,13 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::schema::assert_valid_run_json;
+use crate::support::{assert_valid_run_json, repo};
 
 const MIB: f64 = 1048576.0;
-
-fn repo(p: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(p)
-}
 
 /// 12 submissions in a row by one user; `photo_kind` as in the scenario
 /// format (`640x480-60k`, ...).

@@ -11,12 +11,14 @@ mod cli;
 mod cpu;
 mod crash;
 mod helpers;
+mod kill_modes;
 mod leak;
 mod ownership;
 mod photos;
 mod retry;
 mod run;
-mod schema;
 mod start_stop;
+#[path = "../support/mod.rs"]
+mod support;
 mod watchdog;
 mod work;

@@ -4,11 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::helpers::{jpeg, run_json};
-
-fn repo(p: &str) -> String {
-    format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
-}
+use crate::helpers::jpeg;
+use crate::support::{repo, run_json};
 
 fn oomlab_run(out: &Path, photos: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oomlab"));

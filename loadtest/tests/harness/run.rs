@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::alive;
-use crate::schema::assert_valid_run_json;
+use crate::support::assert_valid_run_json;
 
 fn repo(p: &str) -> String {
     format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
@@ -112,7 +112,7 @@ fn restart_on_oom_restarts_the_server_and_counts_its_starts() {
             out.path(),
             "lean",
             "8MiB",
-            &["--restart-on-oom", "--max-restarts", "2"],
+            &["--restart", "on-oom", "--max-restarts", "2"],
         )
         .output()
         .unwrap();

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use oomlab::app_target::Target;
 use oomlab::stress::{self, StressConfig};
-use oomlab::target::Target;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_starts_and_stops_fifty_times_without_a_crash() {

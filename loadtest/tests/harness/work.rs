@@ -6,11 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::helpers::{jpeg, run_json};
-
-fn repo(p: &str) -> String {
-    format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
-}
+use crate::helpers::jpeg;
+use crate::support::{repo, run_json};
 
 /// `tiny` with `extra` appended to its `[submission]` table and `tail`
 /// (more tables) after it, written to `dir/name.toml`.

@@ -5,6 +5,8 @@
 mod queue;
 mod redis;
 mod run;
+#[path = "../support/mod.rs"]
+mod support;
 
 /// Whether Redis can be started here; prints why a test is skipped.
 pub fn redis_available(test: &str) -> bool {

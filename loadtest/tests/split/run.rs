@@ -8,10 +8,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::redis_available;
-
-fn repo(p: &str) -> String {
-    format!("{}/../{p}", env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{
+    assert_valid_run_json, only_run_dir as run_dir, read_run_json as read_json, repo,
+};
 
 fn oomlab_split(out: &Path, profile: &str, scenario: &str, limit: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oomlab"));
@@ -35,34 +34,6 @@ fn oomlab_split(out: &Path, profile: &str, scenario: &str, limit: &str, extra: &
     .args(extra)
     .stdin(Stdio::null());
     c
-}
-
-/// The one run folder below `out`.
-fn run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
-
-fn read_json(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("run.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-/// Validates `doc` against loadtest/schema/run.schema.json.
-fn assert_valid_run_json(doc: &Value) {
-    let schema: Value = serde_json::from_str(include_str!("../../schema/run.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "run.json:\n{}", errors.join("\n"));
 }
 
 fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
@@ -184,7 +155,7 @@ fn a_worker_killed_at_its_limit_is_restarted_alone_and_every_acknowledged_job_co
         &repo("profiles/original.toml"),
         scenario.to_str().unwrap(),
         &format!("web=512MiB,worker={WORKER_LIMIT_MIB}MiB"),
-        &["--restart-on-oom", "--max-restarts", "3"],
+        &["--restart", "on-oom", "--max-restarts", "3"],
     )
     // A short lease: the killed worker's job is delivered again in seconds.
     .env("REPORT_SERVER__QUEUE__LEASE_SECS", "2")

@@ -7,16 +7,21 @@ enum End {
     Ready,
     Failed(String),
     TimedOut,
+    /// A process died this long after the load started and nothing moved
+    /// since.
+    Lost(std::time::Duration),
 }
 
 enum Poll {
-    /// The status, the error message, the report links and the degraded
-    /// photos of an answer.
+    /// The status, the error message, the report links, the degraded
+    /// photos and a fingerprint of the whole answer (it changes when
+    /// anything in it moves: a stage, a progress figure).
     Status(
         String,
         Option<String>,
         Vec<(String, Option<String>)>,
         Option<Value>,
+        u64,
     ),
     Error(String),
 }
@@ -70,6 +75,12 @@ async fn poll_once(
         .as_deref()
         .and_then(|p| answer.pointer(p))
         .cloned();
+    let fingerprint = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        answer.to_string().hash(&mut h);
+        h.finish()
+    };
     match text_at(&answer, &http.status_pointer) {
         Some(s) => {
             shared.answer(Step::PollStatus, Answer::Used(status.as_u16()), "");
@@ -83,6 +94,7 @@ async fn poll_once(
                     .map(|p| (p.clone(), text_at(&answer, p)))
                     .collect(),
                 degraded,
+                fingerprint,
             ))
         }
         None => refused(format!(
@@ -108,11 +120,19 @@ pub(super) async fn wait_for_report(
     let max_polls =
         (users.job_timeout.as_secs_f64() / users.poll_interval.as_secs_f64()).ceil() as u64 + 1;
     let mut end = End::TimedOut;
+    let mut seen = None;
     for _ in 0..max_polls {
         let poll = poll_once(user, &shared, &it.session, &job.status).await?;
         let now = Instant::now();
+        if let Poll::Status(.., fingerprint) = &poll {
+            if seen.is_some_and(|f| f != *fingerprint) {
+                shared.lost.progressed(now);
+            }
+            seen = Some(*fingerprint);
+        }
         match poll {
-            Poll::Status(s, _, links, degraded) if http.done_values.contains(&s) => {
+            Poll::Status(s, _, links, degraded, _) if http.done_values.contains(&s) => {
+                shared.lost.progressed(now);
                 finish(&shared, &job, now, &s, true);
                 if let Some(list) = degraded {
                     let photos = super::super::tally::DegradedPhoto::read_all(&job.id, &list);
@@ -123,7 +143,8 @@ pub(super) async fn wait_for_report(
                 end = End::Ready;
                 break;
             }
-            Poll::Status(s, error, _, _) if http.failed_values.contains(&s) => {
+            Poll::Status(s, error, _, _, _) if http.failed_values.contains(&s) => {
+                shared.lost.progressed(now);
                 finish(&shared, &job, now, &s, false);
                 let error = error.unwrap_or_else(|| "(no error given)".to_string());
                 // Without the job id, so that repeats collapse into one
@@ -131,8 +152,12 @@ pub(super) async fn wait_for_report(
                 end = End::Failed(format!("job {s}: {error}"));
                 break;
             }
-            Poll::Status(s, _, _, _) => shared.record().jobs[job.index].status = s,
+            Poll::Status(s, _, _, _, _) => shared.record().jobs[job.index].status = s,
             Poll::Error(e) => shared.record().error("poll status", &e),
+        }
+        if let Some(death) = shared.lost.lost(job.submitted, now) {
+            end = End::Lost(death.saturating_duration_since(shared.started));
+            break;
         }
         if now >= deadline {
             break;
@@ -145,6 +170,17 @@ pub(super) async fn wait_for_report(
     let result = match end {
         End::Ready => Ok(()),
         End::Failed(e) => Err(e),
+        End::Lost(death) => {
+            let mut record = shared.record();
+            record.jobs_failed += 1;
+            record.jobs_lost += 1;
+            record.jobs[job.index].status = "lost".to_string();
+            Err(format!(
+                "job lost: a process of the app died {:.1} s into the load and no job moved for {} s after it (--lost-after)",
+                death.as_secs_f64(),
+                shared.lost.after().as_secs_f64()
+            ))
+        }
         End::TimedOut => {
             let mut record = shared.record();
             record.jobs_failed += 1;

@@ -60,6 +60,7 @@ pub(crate) fn synthetic() -> RunReport {
         jobs_in_flight: vec![in_flight(2, "pdf", 262)],
         queue_depth: Some(1),
         debug_age_ms: Some(73),
+        victim: None,
     };
     let jobs = vec![
         job(
@@ -177,6 +178,7 @@ pub(crate) fn synthetic() -> RunReport {
             submissions_acknowledged: 3,
             jobs_completed: 3,
             jobs_failed: 0,
+            jobs_lost: 0,
             acknowledged_never_completed: 0,
             time_to_ready_p50_s: Some(1.687),
             time_to_ready_p95_s: Some(2.087),
@@ -225,6 +227,7 @@ pub(crate) fn synthetic() -> RunReport {
         warnings: vec![],
         settle: None,
         trend: None,
+        services: Vec::new(),
         split: None,
     }
 }

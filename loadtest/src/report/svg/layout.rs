@@ -4,7 +4,7 @@
 
 use super::{LIMIT_IN_REACH, MAX_LANE_ROWS, MIN_BAND_S, Y_MARGIN, bytes_mb};
 use crate::report::RunReport;
-use crate::report::split::Service;
+use crate::report::services::Service;
 use crate::sampler::Sample;
 use crate::watchdog::OomEvent;
 
@@ -131,7 +131,7 @@ fn bands(r: &RunReport, x_min: f64) -> (Vec<Band>, usize) {
 /// stage lane.
 pub(crate) fn layout(r: &RunReport, samples: &[Sample], web: &[Sample]) -> Layout {
     let split = r.split.as_ref();
-    let web_report = split.and_then(|s| s.services.iter().find(|v| v.service == Service::Web));
+    let web_report = r.services.iter().find(|v| v.service == Service::Web);
     let who = if split.is_some() { "worker " } else { "" };
     let first = |s: &[Sample]| s.first().map(|x| x.t_ms as f64 / 1000.0);
     let x_min = match (first(samples), first(web)) {

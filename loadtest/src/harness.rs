@@ -9,9 +9,11 @@
 //! target validated and the scenario loaded when it is built (in `cli`).
 
 mod assemble;
+mod finish;
 mod prepare;
-mod split;
+mod services;
 mod supervise;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,15 +23,15 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::load::{CloudinaryTarget, LoadOutcome, LoadTarget, run_load};
+use crate::app_target::{Placement, Target};
+use crate::load::{CloudinaryTarget, LoadOutcome};
+use crate::report::services::Service;
 use crate::report::{Files, RunReport};
 use crate::sampler::Shared;
 use crate::scenario::Scenario;
-use crate::target::{Placement, Target};
-use crate::watchdog::Enforce;
-use prepare::Limits;
-pub use split::Split;
-use supervise::{End, JobDetail, Signals, Supervisor};
+pub use crate::watchdog::Restart;
+use crate::watchdog::{Enforce, OomKill};
+use supervise::{End, Signals, Supervisor};
 
 /// How long the load may take to return after it was told to stop.
 const LOAD_STOP_GRACE: Duration = Duration::from_secs(20);
@@ -37,6 +39,13 @@ const LOAD_STOP_GRACE: Duration = Duration::from_secs(20);
 /// The settle step's default length: jemalloc's purging (`dirty_decay_ms`
 /// 1000 in `lean`) has run a few times by then.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(3);
+
+/// What a split run adds to a run's config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// The web service's limit, bytes (the worker's is `RunConfig::limit`).
+    pub web_limit: u64,
+}
 
 /// Everything one run needs, typed and checked.
 #[derive(Debug, Clone)]
@@ -50,6 +59,11 @@ pub struct RunConfig {
     /// Web and worker as two measured processes on a Redis queue
     /// (`--split`); `None`: the single process.
     pub split: Option<Split>,
+    /// What a kill at the limit ends (`--oom-kill`).
+    pub oom_kill: OomKill,
+    /// When a service (or Redis) that ended during the run is started
+    /// again (`--restart`).
+    pub restart: Restart,
     /// How it is enforced.
     pub enforce: Enforce,
     /// With `Enforce::Cgroup`: fall back to the watchdog when no memory
@@ -59,8 +73,12 @@ pub struct RunConfig {
     /// move itself into a leaf child of its own cgroup and enable `+memory`
     /// there (`--cgroup-move-self`; see `cgroup::v2`).
     pub cgroup_move_self: bool,
-    /// Restarts after a kill at most (0: a kill ends the run).
+    /// Restarts per service at most, whatever `restart` says.
     pub max_restarts: u32,
+    /// How long the load waits, after a process of a service died, for any
+    /// job to move before it calls the jobs acknowledged before the death
+    /// lost (`--lost-after`).
+    pub lost_after: Duration,
     /// The folder that receives the run's folder.
     pub out: PathBuf,
     /// The run stops after this long whatever happens.
@@ -83,8 +101,8 @@ pub struct RunConfig {
 
 impl RunConfig {
     /// A run of `target` on `scenario` with the defaults of `oomlab run`:
-    /// 512 MiB, watchdog, no restarts, `reports/`, 15 minutes at most, 60 s
-    /// to be ready and 5 s to stop.
+    /// 512 MiB, watchdog, the kernel's choice of victim, no restarts,
+    /// `reports/`, 15 minutes at most, 60 s to be ready and 5 s to stop.
     /// An app target's file gives its own ready timeout and stop grace.
     pub fn new(target: Target, scenario: Scenario) -> RunConfig {
         let (ready_timeout, stop_grace) = target
@@ -95,10 +113,13 @@ impl RunConfig {
             scenario,
             limit: 512 << 20,
             split: None,
+            oom_kill: OomKill::Kernel,
+            restart: Restart::Never,
             enforce: Enforce::Watchdog,
             cgroup_fallback: false,
             cgroup_move_self: false,
-            max_restarts: 0,
+            max_restarts: 3,
+            lost_after: crate::load::lost::DEFAULT_LOST_AFTER,
             out: PathBuf::from("reports"),
             max_duration: Duration::from_secs(15 * 60),
             ready_timeout,
@@ -135,62 +156,122 @@ pub struct RunOutput {
     pub failure: Option<anyhow::Error>,
 }
 
-/// Runs `cfg` and writes its report.
+/// Runs `cfg` and writes its report: the services (one, or web and
+/// worker) and their sidecars started, the load run against the first
+/// while every service and sidecar is watched, everything stopped, the
+/// report assembled from the last service (where the reports are built)
+/// with every service in `services`.
 pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
-    if let Some(split) = &cfg.split {
-        return split::run(cfg, split).await;
-    }
     let mut signals = Signals::register()?;
-    let limits = Limits::prepare(cfg)?;
+    let files = Files::standard();
+    let specs = services::specs(cfg, &files);
+    let limits = services::limits(cfg, &specs)?;
     let started_at = chrono::Utc::now();
-    let dir = run_dir(&cfg.out, &started_at, cfg.target.name(), &cfg.scenario.name)?;
+    let name = match cfg.split {
+        Some(_) => format!("{}-split", cfg.target.name()),
+        None => cfg.target.name().to_string(),
+    };
+    let dir = run_dir(&cfg.out, &started_at, &name, &cfg.scenario.name)?;
     if cfg.output != Output::Silent {
+        let each: Vec<String> = specs
+            .iter()
+            .map(|s| match s.service {
+                Service::Server => crate::units::mb(s.limit),
+                other => format!("{} {}", other.as_str(), crate::units::mb(s.limit)),
+            })
+            .collect();
         eprintln!(
-            "oomlab: {} on {}, limit {} ({}); writing {}",
+            "oomlab: {} on {}{}, limit {} ({}, --oom-kill {}, --restart {}); writing {}",
             cfg.target.name(),
             cfg.scenario.name,
-            crate::units::mb(cfg.limit),
-            limits.enforce.as_str(),
+            if cfg.split.is_some() {
+                " as web + worker on Redis"
+            } else {
+                ""
+            },
+            each.join(", "),
+            limits[0].enforce.as_str(),
+            cfg.oom_kill.as_str(),
+            cfg.restart.as_str(),
             dir.display()
         );
     }
     // goose prints on stdout whatever its settings: off for compare and plan.
     let _silenced = (cfg.output == Output::Silent).then(crate::silence::StdoutSilenced::new);
-    let files = Files::standard();
-    let shared = Shared::new(limits.limit, limits.enforce, &dir.join(&files.samples_csv))?;
+    let primary = specs.len() - 1;
+    let main_shared = Shared::with_kill(
+        limits[primary].limit,
+        limits[primary].enforce,
+        cfg.oom_kill,
+        &dir.join(&specs[primary].samples_csv),
+    )?;
+    let shared: Vec<Arc<Shared>> = specs
+        .iter()
+        .zip(&limits)
+        .enumerate()
+        .map(|(n, (s, l))| {
+            if n == primary {
+                Ok(main_shared.clone())
+            } else {
+                main_shared.sibling(l.limit, &dir.join(&s.samples_csv))
+            }
+        })
+        .collect::<anyhow::Result<_>>()?;
 
+    let mut redis = services::Redis::start(cfg).await?;
     let (fake, cloudinary) = start_fake(cfg, &dir).await?;
-    let cmd = cfg.target.command(&Placement {
-        data_dir: dir.join("server-data"),
-        cloudinary_base_url: cloudinary.base_url.clone(),
-        cloudinary_cloud_name: cloudinary.cloud_name.clone(),
-        log: dir.join(&files.server_log),
-    })?;
+    let cmds: Vec<_> = specs
+        .iter()
+        .map(|s| {
+            let at = Placement {
+                data_dir: dir.join("server-data"),
+                cloudinary_base_url: cloudinary.base_url.clone(),
+                cloudinary_cloud_name: cloudinary.cloud_name.clone(),
+                log: dir.join(&s.log),
+            };
+            services::command(cfg, s, &at, redis.as_ref().map(|r| &r.server))
+        })
+        .collect::<anyhow::Result<_>>()?;
 
     let stop_live = CancellationToken::new();
     let live = (cfg.output == Output::Terminal && crate::live::enabled()).then(|| {
         tokio::spawn(crate::live::draw_until_cancelled(
-            shared.clone(),
+            main_shared.clone(),
             stop_live.clone(),
         ))
     });
 
-    let mut target = Supervisor::start(&cmd, &limits, shared.clone(), cfg.ready_timeout).await?;
-    let (end, load_start_ms, outcome, failure, details) = if target.is_running() {
-        let load_start_ms = shared.now_ms();
-        let (end, outcome, failure, details) = load_and_watch(
+    let mut sups = Vec::with_capacity(specs.len());
+    for ((cmd, l), sh) in cmds.iter().zip(&limits).zip(&shared) {
+        sups.push(Supervisor::start(cmd, l, sh.clone(), cfg.ready_timeout).await?);
+    }
+    let stop_polls = CancellationToken::new();
+    let polls = redis.as_ref().map(|r| {
+        tokio::spawn(services::poll_until_cancelled(
+            r.server.url(),
+            sups[0].urls(),
+            shared[0].clone(),
+            stop_polls.clone(),
+        ))
+    });
+
+    let (end, load_start_ms, outcome, failure, details) = if sups.iter().all(|s| s.is_running()) {
+        let load_start_ms = main_shared.now_ms();
+        let w = watch::load_and_watch(
             cfg,
-            &mut target,
+            &mut sups,
+            &mut redis,
             &mut signals,
             fake.clone(),
             cloudinary,
             &dir,
         )
         .await?;
-        (end, load_start_ms, outcome, failure, details)
+        (w.end, load_start_ms, w.outcome, w.failure, w.details)
     } else {
-        // It crashed before it was ready: no load, the report says how.
-        let now = shared.now_ms();
+        // A service crashed before it was ready: no load, the report says
+        // how.
+        let now = main_shared.now_ms();
         (
             End::Crashed,
             now,
@@ -199,36 +280,61 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
             HashMap::new(),
         )
     };
-    let settle_ms = settle(cfg, &shared, end, &outcome, &mut signals).await;
-    target.stop(cfg.stop_grace).await?;
-    let end_ms = shared.now_ms();
-    shared.finish(end_ms);
+    let settle_ms = settle(cfg, &main_shared, end, &outcome, &mut signals).await;
+    // The polls end before the services stop: a check of a web service
+    // being stopped is not an answer it failed to give.
+    stop_polls.cancel();
+    let polled = match polls {
+        Some(p) => Some(p.await.unwrap_or_default()),
+        None => None,
+    };
+    for s in sups.iter_mut().rev() {
+        s.stop(cfg.stop_grace).await?;
+    }
+    let redis = match redis {
+        Some(r) => {
+            let program = r.server.program().display().to_string();
+            r.server.stop().await;
+            Some((program, r.exits))
+        }
+        None => None,
+    };
+    let end_ms = main_shared.now_ms();
+    for s in &shared {
+        s.finish(end_ms);
+    }
     stop_live.cancel();
     if let Some(l) = live {
         let _ = l.await;
     }
     drop(fake);
 
-    let report = assemble::report(assemble::Inputs {
+    let report = finish::run_report(finish::RunParts {
         cfg,
+        specs: &specs,
         limits: &limits,
+        shared: &shared,
+        sups: &mut sups,
+        cmds: &cmds,
         started_at,
         end,
         end_ms,
         load_start_ms,
         outcome,
         details,
-        exits: std::mem::take(&mut target.exits),
-        notes: std::mem::take(&mut target.notes),
-        scope_cgroup: target.scope_cgroup.take(),
-        shared: &shared,
         settle_ms,
-        command: cmd.display(),
         files,
-        run_dir: dir.clone(),
+        dir: &dir,
+        split: redis.zip(polled),
     });
-    let samples = shared.state().samples.clone();
-    report.write_all(&dir, &samples, &[])?;
+    let samples: Vec<Vec<crate::sampler::Sample>> =
+        shared.iter().map(|s| s.state().samples.clone()).collect();
+    let web_samples = if samples.len() > 1 {
+        samples[0].as_slice()
+    } else {
+        &[]
+    };
+    report.write_all(&dir, &samples[primary], web_samples)?;
     if cfg.output != Output::Silent {
         println!("{}", report.verdict.summary);
         if let Some(t) = &report.trend {
@@ -247,40 +353,6 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         dir,
         failure,
     })
-}
-
-/// The load against the running target, watched until it ends: how the
-/// run ended, what the load did (or why it failed) and each job's detail.
-async fn load_and_watch(
-    cfg: &RunConfig,
-    target: &mut Supervisor<'_>,
-    signals: &mut Signals,
-    fake: Arc<mock_cloudinary::FakeCloudinary>,
-    cloudinary: CloudinaryTarget,
-    dir: &Path,
-) -> anyhow::Result<(
-    End,
-    LoadOutcome,
-    Option<anyhow::Error>,
-    HashMap<String, JobDetail>,
-)> {
-    let load_target = LoadTarget::new(
-        target.base_url(),
-        cloudinary,
-        Arc::new(move |id: &str| fake.photo_bytes(id)),
-        dir.to_path_buf(),
-    )
-    .with_server_url_updates(target.urls());
-    let load_cancel = CancellationToken::new();
-    let (scenario, cancel) = (cfg.scenario.clone(), load_cancel.clone());
-    let mut load = tokio::spawn(async move { run_load(&scenario, load_target, cancel).await });
-    let (end, done) = target
-        .until_end(&mut load, signals, cfg.max_duration, cfg.max_restarts)
-        .await?;
-    load_cancel.cancel();
-    let (outcome, failure) = collect_load(done, load, &mut target.notes).await;
-    let details = target.job_details(&outcome).await;
-    Ok((end, outcome, failure, details))
 }
 
 /// The fake Cloudinary, in this process (the measured process is the target
@@ -385,7 +457,7 @@ fn run_dir(
             .collect()
     };
     let stamp = at.format("%Y%m%d-%H%M%S");
-    crate::matrix::fresh_dir(
+    crate::folders::fresh_dir(
         out,
         &format!("{stamp}-{}-{}", clean(target), clean(scenario)),
     )

@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::app_target::Target;
 use crate::error::Exit;
 use crate::finished::FinishedRun;
 use crate::matrix::{self, Cell, MatrixSettings};
 use crate::scenario::Scenario;
-use crate::target::Target;
 use crate::watchdog::Enforce;
 use fidelity::Row;
 
