@@ -125,6 +125,10 @@ pub struct ProfileRow {
     pub jobs_completed: u64,
     /// Jobs acknowledged by the server, over all its runs.
     pub jobs_acknowledged: u64,
+    /// Of those, lost: a process of the app died after they were
+    /// acknowledged and they never finished (`load.jobs_lost`).
+    #[serde(default)]
+    pub jobs_lost: u64,
     /// Memory the server holds from start to stand in for the modelled
     /// runtime (a declared model input, included in the measured figures),
     /// bytes.
@@ -332,7 +336,7 @@ fn profile_row(
     let mut by_jobs: BTreeMap<u32, u64> = BTreeMap::new();
     let mut peak = (0u64, String::new());
     let mut ready = Vec::new();
-    let (mut completed, mut acked, mut minutes) = (0u64, 0u64, 0f64);
+    let (mut completed, mut acked, mut lost, mut minutes) = (0u64, 0u64, 0u64, 0f64);
     let mut killed: Option<RowVerdict> = None;
     let mut incomplete = Vec::new();
     // In scenario order, so "killed on" names the first scenario that kills.
@@ -354,6 +358,7 @@ fn profile_row(
         }
         ready.extend(rep.jobs.iter().filter_map(|j| j.time_to_ready_s));
         completed += rep.load.jobs_completed;
+        lost += rep.load.jobs_lost;
         acked += rep.load.submissions_acknowledged;
         minutes += match rep.load.reports_per_minute {
             Some(rpm) if rpm > 0.0 => rep.load.jobs_completed as f64 / rpm,
@@ -418,6 +423,7 @@ fn profile_row(
             .then(|| completed as f64 / minutes),
         jobs_completed: completed,
         jobs_acknowledged: acked,
+        jobs_lost: lost,
         modelled_runtime_bytes: runs
             .iter()
             .filter_map(|r| r.report.modelled_runtime_bytes)

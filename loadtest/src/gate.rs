@@ -217,6 +217,19 @@ pub fn evaluate(
         },
     });
 
+    // A job lost to a death (a worker killed inside the tree, its job
+    // never finished) is a failure even when the run "finished".
+    if run.load.jobs_lost > 0 {
+        checks.push(Check {
+            name: "no job was lost".into(),
+            passed: false,
+            message: format!(
+                "{} of {} acknowledged job(s) lost: a process of the app died while they were in flight and they never finished",
+                run.load.jobs_lost, run.load.submissions_acknowledged
+            ),
+        });
+    }
+
     let under = peak < ceiling;
     let message = if peak >= t.budget_bytes {
         format!(

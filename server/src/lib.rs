@@ -9,7 +9,7 @@
 //!   overrides; unknown keys are errors.
 //! - [`app`]: `Application::build` (bind, database, workers, recovery) and
 //!   `run_until_stopped`.
-//! - [`routes`]: the HTTP API, one `router(state)`; slow request bodies
+//! - [`routes`]: the HTTP API, `router(state)` (and `worker_router`); slow request bodies
 //!   cut with 408 (`routes::timeouts`).
 //! - [`serve`]: the HTTP/1.1 loop (hyper): header read timeout, the first
 //!   request head screened so protocol refusals are JSON, graceful stop.

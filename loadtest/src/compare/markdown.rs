@@ -171,6 +171,13 @@ pub fn render_table(rep: &CompareReport) -> String {
         "modelled runtime (declared, included)".into(),
         "settings that differ".into(),
     ];
+    // Jobs lost to a death (a worker killed, its job never finished): a
+    // column when any profile lost one.
+    let lost = rep.rows.iter().any(|r| r.jobs_lost > 0);
+    let mut head = head.to_vec();
+    if lost {
+        head.insert(6, "jobs lost".into());
+    }
     let mut s = String::new();
     line(&mut s, &head);
     line(
@@ -178,7 +185,11 @@ pub fn render_table(rep: &CompareReport) -> String {
         &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
     );
     for r in &rep.rows {
-        line(&mut s, &row_cells(r));
+        let mut cells = row_cells(r);
+        if lost {
+            cells.insert(6, format!("{} of {}", r.jobs_lost, r.jobs_acknowledged));
+        }
+        line(&mut s, &cells);
     }
     s
 }

@@ -473,6 +473,9 @@ fn verdict(
     // the line comes in made).
     if let Some(line) = tree {
         summary.push_str(&format!("; {line}"));
+        if events.iter().any(|e| e.victim.is_some()) && i.exits.iter().any(|x| x.cause.is_kill()) {
+            summary.push_str("; the main process was killed too, and the service ended");
+        }
     }
     if i.cfg.restart != Restart::Never && i.exits.len() > 1 {
         let kills = i.exits.iter().filter(|x| x.cause.is_kill()).count();

@@ -263,12 +263,15 @@ impl<'a> Supervisor<'a> {
         let by_watchdog = running.sampler.killed();
         // Stopping the sampler lets it see the kernel's OOM counter move.
         std::mem::replace(&mut running.sampler, Sampler::idle()).stop();
-        let mut by_cgroup = self
-            .shared
-            .state()
-            .oom_events
-            .iter()
-            .any(|e| e.generation == running.generation && e.trigger == Trigger::Cgroup);
+        let mut by_cgroup = self.shared.state().oom_events.iter().any(|e| {
+            // The kernel's kill of the whole service, or of a worker
+            // first and the root after it (SIGKILL in a cgroup whose
+            // OOM counter moved).
+            e.generation == running.generation
+                && e.trigger == Trigger::Cgroup
+                && (e.victim.is_none()
+                    || std::os::unix::process::ExitStatusExt::signal(&status) == Some(9))
+        });
         // A systemd scope is gone once its process died, and its
         // memory.events with it: systemd's record of the unit says.
         if let Some(scope) = &self.limits.scope
@@ -416,13 +419,14 @@ impl<'a> Supervisor<'a> {
         };
         running.poller.cancel();
         std::mem::replace(&mut running.sampler, Sampler::idle()).stop();
-        // The watchdog may have killed it after the load ended.
+        // The watchdog may have killed it after the load ended (a kill of
+        // one process of its tree is not a kill of the service).
         let killed = self
             .shared
             .state()
             .oom_events
             .iter()
-            .any(|e| e.generation == running.generation && e.killed);
+            .any(|e| e.generation == running.generation && e.killed && e.victim.is_none());
         let status = running.server.stop(grace).await?;
         let cause = if killed {
             ExitCause::Watchdog

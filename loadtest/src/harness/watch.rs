@@ -23,7 +23,7 @@ type LoadResult = Result<anyhow::Result<LoadOutcome>, tokio::task::JoinError>;
 
 /// What woke the watch.
 enum Next {
-    LoadDone(LoadResult),
+    LoadDone(Box<LoadResult>),
     Exit(std::io::Result<std::process::ExitStatus>, usize),
     RedisDied(std::io::Result<std::process::ExitStatus>),
     Deadline,
@@ -71,14 +71,14 @@ pub async fn load_and_watch(
         // Each wait borrows the services; the select ends (and drops
         // them) before the one that resolved is handled.
         let next = tokio::select! {
-            r = &mut load => Next::LoadDone(r),
+            r = &mut load => Next::LoadDone(Box::new(r)),
             (status, i, _) = select_all(sups.iter_mut().map(|s| s.wait().boxed())) => Next::Exit(status, i),
             status = Redis::died(redis) => Next::RedisDied(status),
             _ = &mut deadline => Next::Deadline,
             _ = signals.recv() => Next::Signal,
         };
         match next {
-            Next::LoadDone(r) => break (End::LoadDone, Some(r)),
+            Next::LoadDone(r) => break (End::LoadDone, Some(*r)),
             Next::Exit(status, i) => {
                 if let Some(end) = sups[i]
                     .after_exit(status, cfg.restart, cfg.max_restarts)

@@ -335,6 +335,7 @@ pub fn render(r: &RunReport) -> String {
             x.status
         );
     }
+    super::services::processes_section(&mut o, &r.services);
     crash::section(&mut o, r);
     let _ = writeln!(o, "\n## Files\n");
     let f = &r.files;

@@ -186,6 +186,46 @@ fn service_verdict(
     )
 }
 
+/// The `report.md` section of the processes that came and went inside each
+/// service's tree; nothing when none did.
+pub fn processes_section(o: &mut String, services: &[ServiceReport]) {
+    use crate::sampler::tree::ProcessChange;
+    use std::fmt::Write as _;
+    if services.iter().all(|s| s.processes.is_empty()) {
+        return;
+    }
+    let _ = writeln!(o, "\n## Processes that came and went\n");
+    let _ = writeln!(
+        o,
+        "Inside each service's process tree (its main process's own end is under \
+         the exits above). A process the kernel killed is named so only when the \
+         cgroup's OOM counter moved just before it vanished.\n"
+    );
+    let _ = writeln!(
+        o,
+        "| service | at | pid | process | what | memory at its end |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    for s in services {
+        for e in &s.processes {
+            let what = match (e.change, e.killed_by) {
+                (ProcessChange::Started, _) => "started".to_string(),
+                (ProcessChange::Ended, Some(k)) => format!("killed by {}", k.label()),
+                (ProcessChange::Ended, None) => "ended".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {:.1} s | {} | {} | {what} | {} |",
+                s.service.as_str(),
+                e.at_s,
+                e.pid,
+                e.name,
+                e.last_bytes.map_or_else(|| "-".to_string(), mb)
+            );
+        }
+    }
+}
+
 /// What happened inside a service's tree, in one line for the verdict:
 /// "the kernel killed python3 31669 (504.0 MiB); python3 31682 started in
 /// its place; 1 job lost". `None` when no process of the tree ended.

@@ -51,6 +51,10 @@ pub(super) fn sample_until_stopped(
         }
         let Some(tree) = mem else {
             // The server is gone; the harness notices through its exit.
+            // Its processes went with it.
+            let changes = members.root_gone(t_ms, target.generation);
+            after_kernel_kill(shared, target, &changes);
+            shared.push_process_events(changes);
             if cg.is_none() {
                 break;
             }
@@ -118,10 +122,11 @@ pub(super) fn sample_until_stopped(
     }
     // The kernel may kill between the last sample and the stop: look once
     // more, so a cgroup OOM kill is never missed.
+    let t_ms = shared.now_ms();
     if let Some(reading) = target.cgroup.as_ref().and_then(|c| c.read().ok())
         && reading.oom_kills > oom_kills_before
     {
-        let t_ms = shared.now_ms();
+        members.kernel_killed(t_ms);
         let m = ProcMemory::default();
         record_event(
             shared,
@@ -132,6 +137,13 @@ pub(super) fn sample_until_stopped(
             &m,
             reading.peak_bytes,
         );
+    }
+    // Stopped because the root ended (not before the harness stops it):
+    // its processes ended with it.
+    if memstats::read_tree(target.pid, false).is_err() {
+        let changes = members.root_gone(t_ms, target.generation);
+        after_kernel_kill(shared, target, &changes);
+        shared.push_process_events(changes);
     }
 }
 

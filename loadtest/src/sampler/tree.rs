@@ -108,6 +108,20 @@ impl TreeWatch {
         !self.watchdog_victims.is_empty()
     }
 
+    /// The root is gone (killed or exited): every member seen at the last
+    /// reading ended with it, the kernel's victim named when its OOM
+    /// counter had just moved. Once; the members are forgotten.
+    pub fn root_gone(&mut self, t_ms: u64, generation: u32) -> Vec<ProcessEvent> {
+        let empty = TreeMemory {
+            total: memstats::ProcMemory::default(),
+            rss_sum: 0,
+            processes: Vec::new(),
+        };
+        let events = self.update(&empty, 0, t_ms, generation);
+        self.members = None;
+        events
+    }
+
     /// Compares `tree` (rooted at `root`) with the previous reading: the
     /// events of the processes that appeared or ended since, the root
     /// excepted. The first reading only sets the members.
@@ -120,13 +134,20 @@ impl TreeWatch {
     ) -> Vec<ProcessEvent> {
         // A zombie (ended, not yet reaped by its parent) has no memory
         // lines: it is gone.
+        // A dying process's name reads empty: the one read before stays.
+        let known = |pid: u32, name: &str| -> String {
+            match self.members.as_ref().and_then(|m| m.get(&pid)) {
+                Some((old, _)) if name.is_empty() => old.clone(),
+                _ => name.to_string(),
+            }
+        };
         let now: BTreeMap<u32, (String, u64)> = tree
             .processes
             .iter()
             .filter(|p| p.pid != root && (p.memory.rss > 0 || p.memory.hwm > 0))
             .map(|p| {
                 let m = p.memory;
-                (p.pid, (p.name.clone(), m.pss.unwrap_or(m.rss)))
+                (p.pid, (known(p.pid, &p.name), m.pss.unwrap_or(m.rss)))
             })
             .collect();
         let Some(before) = self.members.replace(now.clone()) else {
@@ -266,6 +287,19 @@ mod tests {
         let ev = w.update(&tree(&[(1, "m", 1), (2, "w", 0)]), 1, 20, 0);
         assert_eq!(ev[0].killed_by, Some(Killer::Watchdog));
         assert!(!w.victim_pending());
+    }
+
+    #[test]
+    fn a_dying_process_keeps_its_name_and_the_roots_end_ends_the_members() {
+        let mut w = TreeWatch::default();
+        w.update(&tree(&[(1, "gunicorn", 1), (2, "gunicorn", 500)]), 1, 0, 0);
+        w.update(&tree(&[(1, "gunicorn", 1), (2, "", 500)]), 1, 10, 0);
+        w.kernel_killed(15);
+        let ev = w.root_gone(20, 0);
+        assert_eq!(ev.len(), 1);
+        assert_eq!((ev[0].pid, ev[0].name.as_str()), (2, "gunicorn"));
+        assert_eq!(ev[0].killed_by, Some(Killer::Kernel));
+        assert!(w.root_gone(30, 0).is_empty(), "once");
     }
 
     #[test]

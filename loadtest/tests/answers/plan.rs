@@ -32,8 +32,7 @@ fn config(profile: &str, workers: usize, peak_mb: u64, p95: f64) -> Config {
 #[test]
 fn the_shipped_render_plans_load_cheapest_first_with_their_date() {
     let (file, plans) =
-        plan::load_plans(&Path::new(&crate::support::repo("plans/render.toml")).to_path_buf())
-            .unwrap();
+        plan::load_plans(Path::new(&crate::support::repo("plans/render.toml"))).unwrap();
     assert_eq!(file.provider, "Render");
     assert_eq!(file.taken, "2026-11-28");
     let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
@@ -318,7 +317,7 @@ fn split_config(profile: &str, web_mb: u64, worker_mb: u64, completed: bool) -> 
 
 #[test]
 fn the_shipped_plans_price_background_workers_and_key_value_cheapest_first() {
-    let path = Path::new(&crate::support::repo("plans/render.toml")).to_path_buf();
+    let path = std::path::PathBuf::from(crate::support::repo("plans/render.toml"));
     let (file, _) = plan::load_plans(&path).unwrap();
     let split = split_plans(&path, &file).unwrap();
     let workers: Vec<&str> = split.workers.iter().map(|p| p.name.as_str()).collect();
@@ -341,7 +340,7 @@ fn the_shipped_plans_price_background_workers_and_key_value_cheapest_first() {
 
 #[test]
 fn the_cheapest_triple_that_holds_every_part_with_headroom_is_recommended() {
-    let path = Path::new(&crate::support::repo("plans/render.toml")).to_path_buf();
+    let path = std::path::PathBuf::from(crate::support::repo("plans/render.toml"));
     let (file, web_plans) = plan::load_plans(&path).unwrap();
     let split = split_plans(&path, &file).unwrap();
     // A web service of 100 MB fits the Free web plan; a worker of 1200 MB

@@ -132,7 +132,7 @@ fn lean_returns() {
     let dir = tempfile::tempdir().unwrap();
     let doc = run(
         dir.path(),
-        &repo("profiles/lean.toml"),
+        Path::new(&repo("profiles/lean.toml")),
         &scenario(dir.path(), "640x480-60k"),
     );
     assert_eq!(doc["trend"]["verdict"], "returns", "{}", verdict(&doc));

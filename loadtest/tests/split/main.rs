@@ -2,6 +2,7 @@
 //! queue semantics against a real `redis-server`. Every test is skipped, with
 //! a message, where no Redis is installed (`.ci/run` installs it).
 
+mod deaths;
 mod queue;
 mod redis;
 mod run;

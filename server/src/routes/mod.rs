@@ -1,4 +1,4 @@
-//! The HTTP API: one `router(state)`, so tests can drive it without a socket.
+//! The HTTP API: `router(state)` (roles `all` and `web`) and `worker_router(state)`, so tests can drive them without a socket.
 
 mod jobs;
 mod observe;
