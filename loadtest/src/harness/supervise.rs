@@ -190,11 +190,6 @@ impl<'a> Supervisor<'a> {
         self.shared.deaths()
     }
 
-    /// Something the services need died now (Redis): jobs may be lost.
-    pub fn notice_death(&self) {
-        self.shared.death();
-    }
-
     /// Seconds since the run started.
     pub fn now_s(&self) -> f64 {
         self.shared.now_ms() as f64 / 1000.0
@@ -223,7 +218,14 @@ impl<'a> Supervisor<'a> {
         max_restarts: u32,
     ) -> anyhow::Result<Option<End>> {
         let status = status.context("waiting for the server")?;
-        self.shared.death();
+        // An app's jobs die with it (what it does on a restart is unknown:
+        // the load's lost-job rule decides); the reference server (it
+        // publishes `/debug/memory`) recovers its jobs itself (SQLite at
+        // start, the Redis queue's leases), so they are waited for until
+        // their deadline.
+        if !self.cmd.debug_memory {
+            self.shared.death();
+        }
         // Its last stdout lines into its log before the crash section
         // reads them.
         if let Some(r) = &self.running {

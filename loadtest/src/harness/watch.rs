@@ -89,7 +89,6 @@ pub async fn load_and_watch(
             }
             Next::RedisDied(status) => {
                 let at_s = sups[last].now_s();
-                sups[last].notice_death();
                 let r = redis.as_mut().expect("only a running Redis dies");
                 if !r
                     .after_death(status, at_s, cfg.restart == Restart::Always)
