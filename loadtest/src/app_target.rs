@@ -300,6 +300,25 @@ fn app_command(app: &app::AppTarget, at: &Placement) -> anyhow::Result<ServerCom
     cmd.readiness = readiness;
     cmd.stop_signal = app.stop_signal;
     cmd.debug_memory = false;
+    cmd.prepare = app
+        .prepare
+        .iter()
+        .map(|p| crate::child::prepare::PrepareStep {
+            command: p.command.iter().map(|a| app::fill(a, &values)).collect(),
+            cwd: p.working_dir.clone(),
+            env: cmd
+                .env
+                .iter()
+                .cloned()
+                .chain(
+                    p.env
+                        .iter()
+                        .map(|(k, v)| (k.clone(), app::fill(v, &values))),
+                )
+                .collect(),
+            timeout: p.timeout,
+        })
+        .collect();
     Ok(cmd)
 }
 

@@ -29,6 +29,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::crash::{Crash, Started};
 
+pub mod prepare;
+
 /// How to start the server.
 #[derive(Debug, Clone)]
 pub struct ServerCommand {
@@ -48,6 +50,8 @@ pub struct ServerCommand {
     pub stop_signal: Signal,
     /// Whether it publishes `GET /debug/memory` (the reference server does).
     pub debug_memory: bool,
+    /// Run before every start (a target's `[[prepare]]`).
+    pub prepare: Vec<prepare::PrepareStep>,
 }
 
 /// How a started process is seen to be ready.
@@ -86,6 +90,7 @@ impl ServerCommand {
             readiness: Readiness::ReadyLine,
             stop_signal: Signal::SIGTERM,
             debug_memory: true,
+            prepare: Vec::new(),
         }
     }
 

@@ -278,6 +278,13 @@ pub struct Peaks {
     /// peak itself sums PSS.
     #[serde(default)]
     pub rss_sum_at_peak_bytes: Option<u64>,
+    /// For a tree of processes: the highest sum of each process's own
+    /// `VmHWM`, bytes: an upper bound of the tree's peak (the processes
+    /// need not peak together), shown beside it, never checked against
+    /// the limit; the tree's `vmhwm_bytes` is its PSS sum's high-water
+    /// mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_vmhwm_sum_bytes: Option<u64>,
     /// Who held the memory at the jemalloc peak: the jobs' live bytes plus
     /// idle memory against jemalloc `allocated` at that reading. `None`
     /// without a jemalloc reading (other allocator, or no reading taken).

@@ -138,6 +138,9 @@ pub struct State {
     pub process_events: Vec<ProcessEvent>,
     /// Those not kept beyond the cap.
     pub process_events_dropped: u64,
+    /// For a tree of processes: the highest sum of each process's own
+    /// `VmHWM`, bytes (an upper bound of the tree's peak).
+    pub tree_hwm_sum_peak: Option<u64>,
     /// Closed stage bands.
     pub spans: Vec<StageSpan>,
     /// Open stage bands by job id.
@@ -320,6 +323,11 @@ impl Shared {
         }
         st.debug = None;
         st.idle_allocated = None;
+    }
+
+    fn tree_hwm_sum(&self, bytes: u64) {
+        let mut st = self.state();
+        st.tree_hwm_sum_peak = Some(st.tree_hwm_sum_peak.unwrap_or(0).max(bytes));
     }
 
     fn push_process_events(&self, events: Vec<ProcessEvent>) {

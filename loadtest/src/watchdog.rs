@@ -113,6 +113,9 @@ pub enum Trigger {
     Vmhwm,
     /// The memory cgroup's OOM killer (`--enforce cgroup`).
     Cgroup,
+    /// The PSS sum of a tree of processes (an app's master and workers):
+    /// shared pages counted once, as a container's accounting does.
+    Pss,
 }
 
 impl Trigger {
@@ -122,6 +125,7 @@ impl Trigger {
             Trigger::Rss => "RSS",
             Trigger::Vmhwm => "VmHWM",
             Trigger::Cgroup => "cgroup usage",
+            Trigger::Pss => "PSS sum of the tree",
         }
     }
 }
@@ -174,7 +178,7 @@ impl OomEvent {
     /// The memory figure that crossed the limit, in bytes.
     pub fn bytes(&self) -> u64 {
         match self.trigger {
-            Trigger::Rss => self.rss_bytes,
+            Trigger::Rss | Trigger::Pss => self.rss_bytes,
             Trigger::Vmhwm => self.vmhwm_bytes.max(self.rss_bytes),
             Trigger::Cgroup => self
                 .cgroup_peak_bytes

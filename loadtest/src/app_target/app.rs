@@ -70,6 +70,31 @@ struct RawTarget {
     stop: RawStop,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    prepare: Vec<RawPrepare>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrepare {
+    command: Vec<String>,
+    working_dir: Option<PathBuf>,
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, String>,
+    timeout_s: Option<f64>,
+}
+
+/// A `[[prepare]]` step as written (placeholders not yet filled).
+#[derive(Debug, Clone)]
+pub struct AppPrepare {
+    /// The program and its arguments, with placeholders.
+    pub command: Vec<String>,
+    /// Where it runs, resolved (default: the app's working directory).
+    pub working_dir: PathBuf,
+    /// Its own variables, with placeholders (the app's are set too).
+    pub env: Vec<(String, String)>,
+    /// How long it may take (default 300 s).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +168,8 @@ pub struct AppTarget {
     pub stop_grace: Duration,
     /// Lines of its output that mean its work failed (`[log] error_regex`).
     pub error_patterns: Vec<regex::Regex>,
+    /// Commands run before every start (`[[prepare]]`).
+    pub prepare: Vec<AppPrepare>,
 }
 
 /// How an app is seen to be ready.
@@ -176,6 +203,12 @@ impl AppTarget {
         for (key, text) in std::iter::once(("run.command", program.as_str()))
             .chain(args.iter().map(|a| ("run.command", a.as_str())))
             .chain(raw.run.env.values().map(|v| ("run.env", v.as_str())))
+            .chain(raw.prepare.iter().flat_map(|p| {
+                p.command
+                    .iter()
+                    .map(|a| ("prepare.command", a.as_str()))
+                    .chain(p.env.values().map(|v| ("prepare.env", v.as_str())))
+            }))
         {
             if let Some(unknown) = unknown_placeholder(text) {
                 return Err(bad(
@@ -251,7 +284,37 @@ impl AppTarget {
                 ));
             }
         };
+        let prepare = raw
+            .prepare
+            .iter()
+            .enumerate()
+            .map(|(n, p)| {
+                let key = |k: &str| format!("prepare[{n}].{k}");
+                if p.command.is_empty() {
+                    return Err(bad(
+                        &key("command"),
+                        "is empty".into(),
+                        "command = [\"sh\", \"-c\", \"cp -r app {data_dir}/app\"]",
+                    ));
+                }
+                let dir = p.working_dir.clone().unwrap_or_else(|| working_dir.clone());
+                if !dir.is_dir() {
+                    return Err(bad(
+                        &key("working_dir"),
+                        format!("{} is not a folder here", dir.display()),
+                        "give it relative to the folder oomlab runs in, or leave it out (the app's working_dir)",
+                    ));
+                }
+                Ok(AppPrepare {
+                    command: p.command.clone(),
+                    working_dir: dir.canonicalize().unwrap_or(dir),
+                    env: p.env.clone().into_iter().collect(),
+                    timeout: secs(&key("timeout_s"), p.timeout_s, 300.0)?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(AppTarget {
+            prepare,
             error_patterns: raw
                 .log
                 .error_regex

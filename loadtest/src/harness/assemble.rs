@@ -68,6 +68,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         .jemalloc_peak_reading
         .as_ref()
         .map(report::PeakAttribution::from_reading);
+    peaks.tree_vmhwm_sum_bytes = st.tree_hwm_sum_peak;
     let cgroup_reading = i.limits.cgroup.as_ref().and_then(|c| c.read().ok());
     peaks.cgroup_peak_bytes = cgroup_reading
         .and_then(|r| r.peak_bytes)
@@ -400,8 +401,14 @@ fn verdict(
         (Outcome::Crossed, e.summary(modelled_runtime))
     } else {
         let peak = peaks.sampled_rss_bytes.max(peaks.vmhwm_bytes);
+        // A tree's figure is its PSS sum (what the watchdog checks).
+        let what = if peaks.process_at_peak.is_some() {
+            "PSS sum of the tree"
+        } else {
+            "RSS"
+        };
         let held = format!(
-            "peak {} of {} (RSS{}), {} headroom",
+            "peak {} of {} ({what}{}), {} headroom",
             mb(peak),
             mb(limit),
             of_which_runtime(modelled_runtime),

@@ -139,6 +139,9 @@ impl<'a> Supervisor<'a> {
     /// Starts generation `generation`; `Ok(false)` when it ended before it
     /// was ready (recorded as a crash), an error when it could not start.
     async fn start_generation(&mut self, generation: u32) -> anyhow::Result<bool> {
+        // A target's `[[prepare]]` steps, before every start; a failure
+        // stops the run (a harness error, exit 3) naming the step.
+        crate::child::prepare::run_all(&self.cmd.prepare, &self.cmd.log).await?;
         let started_at_s = self.shared.now_ms() as f64 / 1000.0;
         match start_once(
             self.cmd,

@@ -70,6 +70,7 @@ pub fn peaks_from_samples(samples: &[Sample], limit: u64) -> Peaks {
         attribution: None,
         process_at_peak: None,
         rss_sum_at_peak_bytes: None,
+        tree_vmhwm_sum_bytes: None,
     };
     let mut jobs_now: u32 = 0;
     let mut stages_now = String::new();

@@ -161,9 +161,15 @@ pub fn render(r: &RunReport) -> String {
     if let Some(proc_) = &p.process_at_peak {
         let _ = writeln!(
             o,
-            "The peak is the process tree's PSS sum (shared pages counted once, as a container limit counts them){}; the process holding the most then: {proc_}.",
+            "The peak is the process tree's PSS sum (shared pages counted once, as a container limit counts them; the watchdog checks the same figure){}{}; the process holding the most then: {proc_}.",
             p.rss_sum_at_peak_bytes
                 .map(|b| format!("; the plain RSS sum then was {} MiB", mb(b)))
+                .unwrap_or_default(),
+            p.tree_vmhwm_sum_bytes
+                .map(|b| format!(
+                    "; the sum of each process's own VmHWM, an upper bound (they need not peak together), was {} MiB",
+                    mb(b)
+                ))
                 .unwrap_or_default()
         );
     }

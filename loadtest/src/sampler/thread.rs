@@ -67,17 +67,31 @@ pub(super) fn sample_until_stopped(
         let changes = members.update(&tree, target.pid, t_ms, target.generation);
         after_kernel_kill(shared, target, &changes);
         shared.push_process_events(changes);
+        // One quantity for a tree: its PSS sum, as a container's accounting
+        // counts shared pages once. The sum of each process's own VmHWM is
+        // only an upper bound (they need not peak together): kept apart,
+        // never checked against the limit.
+        let mut m = tree.total;
+        if tree.processes.len() > 1 {
+            shared.tree_hwm_sum(m.hwm);
+            m.hwm = m.rss;
+        }
         shared.push(sample_of(
             shared,
             target,
             &tree,
+            m,
             cg,
             t_ms,
             &mut last_debug_seq,
         ));
-        let m = tree.total;
         let check = !crossed && !members.victim_pending();
+        let tree_of_many = tree.processes.len() > 1;
         if check && let Some(trigger) = watchdog::check(shared.limit, &m) {
+            let trigger = match trigger {
+                Trigger::Rss | Trigger::Vmhwm if tree_of_many => Trigger::Pss,
+                t => t,
+            };
             match shared.enforce {
                 Enforce::Watchdog => {
                     let victim = match shared.oom_kill {
@@ -153,6 +167,7 @@ fn sample_of(
     shared: &Shared,
     target: &Watched,
     tree: &memstats::TreeMemory,
+    m: ProcMemory,
     cg: Option<crate::cgroup::CgroupReading>,
     t_ms: u64,
     last_debug_seq: &mut Option<u64>,
@@ -179,7 +194,6 @@ fn sample_of(
             _ => (None, None, None, None),
         }
     };
-    let m = tree.total;
     let per_process = (tree.processes.len() > 1).then(|| {
         tree.processes
             .iter()

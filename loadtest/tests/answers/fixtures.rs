@@ -181,6 +181,7 @@ pub fn run_limited(
             by_jobs_in_flight: by_jobs,
             process_at_peak: None,
             rss_sum_at_peak_bytes: None,
+            tree_vmhwm_sum_bytes: None,
             attribution: None,
         },
         modelled_runtime_bytes: Some(runtime),

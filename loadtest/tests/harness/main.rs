@@ -15,6 +15,7 @@ mod kill_modes;
 mod leak;
 mod ownership;
 mod photos;
+mod prepare;
 mod retry;
 mod run;
 mod start_stop;

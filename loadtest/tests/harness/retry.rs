@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// A Python app with the reference server's HTTP shape whose jobs complete
 /// at once, with reports that start as a PDF and an xlsx do.
-const GOOD_APP: &str = r#"
+pub(crate) const GOOD_APP: &str = r#"
 import http.server, json, sys
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -135,6 +135,7 @@ pub(crate) fn synthetic() -> RunReport {
             ],
             process_at_peak: None,
             rss_sum_at_peak_bytes: None,
+            tree_vmhwm_sum_bytes: None,
             attribution: Some(PeakAttribution::from_reading(
                 &crate::sampler::PeakReading {
                     at_ms: 800,
