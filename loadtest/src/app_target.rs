@@ -135,6 +135,29 @@ impl Target {
         })
     }
 
+    /// The app's own scenario file for the shipped scenario `name`
+    /// (`[scenarios]` of its target file); `None` for the reference server
+    /// or a name it does not map.
+    pub fn own_scenario(&self, name: &str) -> Option<&Path> {
+        match &self.program {
+            Program::App(a) => a.scenarios.get(name).map(PathBuf::as_path),
+            _ => None,
+        }
+    }
+
+    /// The names of the shipped scenarios the app maps to its own files,
+    /// and which files.
+    pub fn own_scenarios(&self) -> Vec<(&str, &Path)> {
+        match &self.program {
+            Program::App(a) => a
+                .scenarios
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_path()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The same app with environment variables set over its file's
     /// `[run.env]` (`KEY=VALUE`, placeholders allowed), e.g. a variant of the
     /// app for calibration (`REPORT_WORKERS=1`). The display name says which:

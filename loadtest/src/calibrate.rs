@@ -131,6 +131,16 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
                 vec![&cfg.model]
             };
             for target in targets {
+                // The app speaks its own flow where its target maps the
+                // scenario (`[scenarios]`), under the shipped name.
+                let scenario = match target.own_scenario(&scenario.name) {
+                    Some(file) => {
+                        let mut own = Scenario::load(file)?;
+                        own.name = scenario.name.clone();
+                        with_pause(own, cfg.settle)
+                    }
+                    None => scenario.clone(),
+                };
                 let nth = if repeat > 1 {
                     format!(" ({round} of {repeat})")
                 } else {

@@ -162,6 +162,14 @@ pub struct RunOutput {
 /// report assembled from the last service (where the reports are built)
 /// with every service in `services`.
 pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
+    let own;
+    let cfg = match own_scenario(cfg)? {
+        Some(c) => {
+            own = c;
+            &own
+        }
+        None => cfg,
+    };
     let mut signals = Signals::register()?;
     let files = Files::standard();
     let specs = services::specs(cfg, &files);
@@ -353,6 +361,29 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         dir,
         failure,
     })
+}
+
+/// `cfg` with the app's own scenario file when its target maps the
+/// scenario's name (`[scenarios]`): the app's HTTP flow for that load, under
+/// the shipped scenario's name (so that calibrate pairs the two sides by
+/// it), with the photo folder `--photos` gave; `None` when it maps none.
+fn own_scenario(cfg: &RunConfig) -> anyhow::Result<Option<RunConfig>> {
+    let Some(file) = cfg.target.own_scenario(&cfg.scenario.name) else {
+        return Ok(None);
+    };
+    // Already the app's own (calibrate maps it itself, with its pause).
+    if cfg.scenario.path == file {
+        return Ok(None);
+    }
+    let mut scenario = Scenario::load(file)?;
+    scenario.name = cfg.scenario.name.clone();
+    if scenario.submission.photo_dir.is_none() {
+        scenario.submission.photo_dir = cfg.scenario.submission.photo_dir.clone();
+    }
+    Ok(Some(RunConfig {
+        scenario,
+        ..cfg.clone()
+    }))
 }
 
 /// The fake Cloudinary, in this process (the measured process is the target

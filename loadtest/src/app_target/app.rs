@@ -72,6 +72,8 @@ struct RawTarget {
     log: RawLog,
     #[serde(default)]
     prepare: Vec<RawPrepare>,
+    #[serde(default)]
+    scenarios: std::collections::BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +172,9 @@ pub struct AppTarget {
     pub error_patterns: Vec<regex::Regex>,
     /// Commands run before every start (`[[prepare]]`).
     pub prepare: Vec<AppPrepare>,
+    /// The app's own scenario files by the shipped scenario's name they
+    /// stand for (`[scenarios]`): its HTTP flow for that load.
+    pub scenarios: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// How an app is seen to be ready.
@@ -313,8 +318,19 @@ impl AppTarget {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        for (name, file) in &raw.scenarios {
+            let key = format!("scenarios.{name}");
+            if let Err(e) = crate::scenario::Scenario::load(file) {
+                return Err(bad(
+                    &key,
+                    format!("{} cannot be used: {e}", file.display()),
+                    "give the app's scenario file relative to the folder oomlab runs in, e.g. single-report = \"scenarios/my-app-single-report.toml\"",
+                ));
+            }
+        }
         Ok(AppTarget {
             prepare,
+            scenarios: raw.scenarios,
             error_patterns: raw
                 .log
                 .error_regex

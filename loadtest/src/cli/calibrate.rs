@@ -1,6 +1,6 @@
 //! `oomlab calibrate`'s flags.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -94,12 +94,53 @@ pub struct CalibrateArgs {
     pub matrix: MatrixArgs,
 }
 
+/// The shipped scenario that `given` stands for: itself when it is one
+/// (a name in `scenarios/`); the scenario an app's own file is mapped to in
+/// its target's `[scenarios]`. Any other file is refused: the two sides
+/// speak different APIs, so a calibration pairs the app's flow with the
+/// model's by the shipped name.
+fn shipped_for(app: &Target, given: &Path) -> Result<PathBuf, ConfigError> {
+    let shipped = Path::new(input::SCENARIOS);
+    if given.parent() == Some(shipped) {
+        return Ok(given.to_path_buf());
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    match app
+        .own_scenarios()
+        .into_iter()
+        .find(|(_, f)| same(f, given))
+    {
+        Some((name, _)) => Ok(shipped.join(format!("{name}.toml"))),
+        None => Err(ConfigError::flag(
+            "--scenario",
+            format!(
+                "{} is not a shipped scenario, and {} does not map it in its [scenarios]",
+                given.display(),
+                app.file.path.display()
+            ),
+            &format!(
+                "name a shipped scenario (e.g. --scenario single-report), and map it to the app's own file in {}: [scenarios] single-report = \"{}\"",
+                app.file.path.display(),
+                given.display()
+            ),
+        )),
+    }
+}
+
 impl CalibrateArgs {
     /// The calibration these flags ask for; both targets and every scenario
     /// are loaded and checked before the first run.
     pub fn config(&self) -> Result<CalibrateConfig, ConfigError> {
         let app = Target::app(&self.target)?.with_env(&self.app_env, "--app-env")?;
-        let scenarios = super::scenarios_or(&self.scenarios, DEFAULT_SCENARIOS)?;
+        let given = self
+            .scenarios
+            .iter()
+            .map(|s| shipped_for(&app, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scenarios = super::scenarios_or(&given, DEFAULT_SCENARIOS)?;
         let reused = reuse::app_runs(&self.app_runs, &app, &scenarios, self.settle)?;
         Ok(CalibrateConfig {
             app,

@@ -1,6 +1,8 @@
-//! A target's `[[prepare]]` steps: run before the app starts, with the
-//! placeholders filled and their output in the run's log; a failing step
-//! stops the run with exit 3, naming the step and its last lines.
+//! A target file's own steps and flows. `[[prepare]]` steps run before the
+//! app starts, with the placeholders filled and their output in the run's
+//! log; a failing step stops the run with exit 3, naming the step and its
+//! last lines. `[scenarios]` maps a shipped scenario's name to the app's own
+//! file, which runs under that name (and which calibrate pairs by it).
 
 use std::path::Path;
 use std::process::Command;
@@ -109,4 +111,61 @@ command = ["sh", "-c", "cp -r app {data_folder}"]
         "{text}"
     );
     assert!(folder.is_none(), "nothing ran");
+}
+
+#[test]
+fn a_target_runs_its_own_scenario_file_under_the_shipped_name() {
+    if !python3("a_target_runs_its_own_scenario_file") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("my-tiny.toml");
+    let tiny = std::fs::read_to_string(repo("scenarios/tiny.toml")).unwrap();
+    std::fs::write(&own, tiny.replace("iterations = 1", "iterations = 2")).unwrap();
+    let (code, text, folder) = run(
+        dir.path(),
+        &format!("[scenarios]\ntiny = \"{}\"\n", own.display()),
+    );
+    assert_eq!(code, Some(0), "{text}");
+    let doc = crate::support::read_run_json(&folder.unwrap());
+    assert_eq!(doc["scenario"]["name"], "tiny");
+    assert_eq!(doc["scenario"]["path"], own.display().to_string());
+    assert_eq!(
+        doc["load"]["submissions_acknowledged"], 2,
+        "the app's own file ran"
+    );
+}
+
+#[test]
+fn calibrate_refuses_a_scenario_file_the_target_does_not_map_and_says_how() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.py"), GOOD_APP).unwrap();
+    let target = dir.path().join("t.toml");
+    std::fs::write(
+        &target,
+        format!(
+            "name = \"t\"\n[run]\nworking_dir = \"{}\"\ncommand = [\"python3\", \"app.py\", \"{{port}}\"]\n[readiness]\npath = \"/healthz\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let own = dir.path().join("mine.toml");
+    std::fs::copy(repo("scenarios/tiny.toml"), &own).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args(["calibrate", "--profile", "lean", "--target"])
+        .arg(&target)
+        .arg("--scenario")
+        .arg(&own)
+        .arg("--out")
+        .arg(dir.path().join("reports"))
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("does not map it in its [scenarios]") && stderr.contains("single-report"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("reports").exists(), "nothing ran");
 }
