@@ -204,6 +204,16 @@ impl Target {
         }
     }
 
+    /// Lines of an app's output that name the stage its work is in (`[log]
+    /// stage`); none for the reference server (it says its stages in
+    /// `/debug/memory`).
+    pub fn stage_patterns(&self) -> &[(regex::Regex, String)] {
+        match &self.program {
+            Program::App(a) => &a.stage_patterns,
+            _ => &[],
+        }
+    }
+
     /// How long a start may take to be ready, and how long it gets to stop,
     /// when the target file says.
     pub fn timeouts(&self) -> Option<(Duration, Duration)> {

@@ -10,6 +10,7 @@
 
 mod assemble;
 mod finish;
+mod log_stages;
 mod prepare;
 mod services;
 mod supervise;
@@ -253,6 +254,14 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     for ((cmd, l), sh) in cmds.iter().zip(&limits).zip(&shared) {
         sups.push(Supervisor::start(cmd, l, sh.clone(), cfg.ready_timeout).await?);
     }
+    // An app's stages, from its own log (`[log] stage`).
+    let stop_logs = CancellationToken::new();
+    let log_stages = tokio::spawn(log_stages::follow(
+        dir.join(&specs[primary].log),
+        cfg.target.stage_patterns().to_vec(),
+        main_shared.clone(),
+        stop_logs.clone(),
+    ));
     let stop_polls = CancellationToken::new();
     let polls = redis.as_ref().map(|r| {
         tokio::spawn(services::poll_until_cancelled(
@@ -307,6 +316,8 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         }
         None => None,
     };
+    stop_logs.cancel();
+    let log_stages = log_stages.await.unwrap_or_default();
     let end_ms = main_shared.now_ms();
     for s in &shared {
         s.finish(end_ms);
@@ -334,6 +345,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         files,
         dir: &dir,
         split: redis.zip(polled),
+        log_stages,
     });
     let samples: Vec<Vec<crate::sampler::Sample>> =
         shared.iter().map(|s| s.state().samples.clone()).collect();

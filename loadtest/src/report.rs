@@ -9,6 +9,7 @@
 mod attribution;
 mod figures;
 pub mod leak;
+pub mod log_stage;
 pub mod markdown;
 pub mod services;
 pub mod split;
@@ -114,6 +115,10 @@ pub struct RunReport {
     /// services were under `split.services` and a plain run had none.
     #[serde(default)]
     pub services: Vec<services::ServiceReport>,
+    /// The stages an app's own log began (`[log] stage` of its target
+    /// file), each with the line and when it was read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_stages: Vec<log_stage::LogStage>,
     /// A split run's Redis and the jobs across the worker's restarts
     /// (`oomlab run --split`). `None`: not split.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,6 +6,8 @@ Excel workbook (openpyxl) and a PDF (reportlab), uploads both to Cloudinary
 and records the links on the job, which the browser polls.
 """
 
+import logging
+
 from flask import Flask
 
 from . import db, jobs, storage
@@ -16,6 +18,9 @@ from .config import load_config
 def create_app(overrides=None):
     """Application factory: `gunicorn 'inspections:create_app()'`."""
     app = Flask(__name__)
+    # The job's progress lines ("job 3: building the PDF") go to stderr, as
+    # the modelled app logged "Generating PDF report...".
+    app.logger.setLevel(logging.INFO)
     app.config.update(load_config())
     if overrides:
         app.config.update(overrides)

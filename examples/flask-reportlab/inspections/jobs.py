@@ -59,12 +59,14 @@ def _run(app, job_id):
     _update(job_id, progress=45, stage="pdf", xlsx_url=xlsx_url)
 
     # Every photo is downloaded before the document is built, as the app did.
+    app.logger.info("job %s: downloading the photos and building the PDF", job_id)
     with PhotoFetcher(config) as fetcher:
         photos = [[fetcher.fetch(url) for url in item.get("photo_urls", [])] for item in items]
         pdf = build_pdf(site, items, photos, signatures)
         warnings = fetcher.warnings
     del photos
     _update(job_id, progress=60, stage="upload", warnings=warnings)
+    app.logger.info("job %s: uploading the PDF", job_id)
     pdf_url = storage.upload_report(pdf, f"reports/submission-{submission_id}-job-{job_id}.pdf")
     _update(job_id, progress=75, pdf_url=pdf_url)
     _update(job_id, status="completed", progress=100, finished_at=db.utcnow())

@@ -104,6 +104,15 @@ pub struct AppPrepare {
 struct RawLog {
     #[serde(default)]
     error_regex: Vec<String>,
+    #[serde(default)]
+    stage: Vec<RawStage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    regex: String,
+    stage: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +181,9 @@ pub struct AppTarget {
     pub error_patterns: Vec<regex::Regex>,
     /// Commands run before every start (`[[prepare]]`).
     pub prepare: Vec<AppPrepare>,
+    /// Lines of its output that say which stage its work is in (`[log]
+    /// stage`): the pattern and the stage's name.
+    pub stage_patterns: Vec<(regex::Regex, String)>,
     /// The app's own scenario files by the shipped scenario's name they
     /// stand for (`[scenarios]`): its HTTP flow for that load.
     pub scenarios: std::collections::BTreeMap<String, PathBuf>,
@@ -328,8 +340,31 @@ impl AppTarget {
                 ));
             }
         }
+        let stage_patterns = raw
+            .log
+            .stage
+            .iter()
+            .map(|st| {
+                let re = regex::Regex::new(&st.regex).map_err(|e| {
+                    bad(
+                        "log.stage",
+                        format!("`{}` is not a regular expression: {e}", st.regex),
+                        "e.g. stage = [{ regex = \"Generating PDF\", stage = \"pdf\" }]",
+                    )
+                })?;
+                if st.stage.trim().is_empty() {
+                    return Err(bad(
+                        "log.stage",
+                        format!("the stage of `{}` has no name", st.regex),
+                        "e.g. stage = [{ regex = \"Generating PDF\", stage = \"pdf\" }]",
+                    ));
+                }
+                Ok((re, st.stage.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(AppTarget {
             prepare,
+            stage_patterns,
             scenarios: raw.scenarios,
             error_patterns: raw
                 .log

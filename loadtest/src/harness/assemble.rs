@@ -53,6 +53,8 @@ pub struct Inputs<'a> {
     pub files: Files,
     /// The run's folder (the files above are relative to it).
     pub run_dir: PathBuf,
+    /// The stages an app's own log began (`[log] stage`).
+    pub log_stages: Vec<crate::report::log_stage::LogStage>,
 }
 
 /// The report of the run.
@@ -80,13 +82,25 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         jobs_from_the_loads_view(&mut peaks, &st.samples, &jobs);
         // The target does not say what it was doing at a crossing: the
         // jobs the load was waiting on stand in, named as such.
+        // With `[log] stage`, the stage the app's own log had begun.
+        let stage_at = |t: f64| {
+            crate::report::log_stage::at(&i.log_stages, t)
+                .map_or_else(|| LOAD_VIEW_STAGE.to_string(), |s| s.stage.clone())
+        };
+        if !i.log_stages.is_empty() {
+            peaks.stages_at_peak = in_flight_at(&jobs, peaks.sampled_rss_at_s)
+                .iter()
+                .map(|j| format!("{}:{}", j.job_id, stage_at(peaks.sampled_rss_at_s)))
+                .collect::<Vec<_>>()
+                .join(";");
+        }
         for e in &mut events {
             e.jobs_in_flight = in_flight_at(&jobs, e.at_s)
                 .iter()
                 .filter_map(|j| {
                     Some(memstats::JobInFlight {
                         job_id: j.job_id.parse().ok()?,
-                        stage: LOAD_VIEW_STAGE.into(),
+                        stage: stage_at(e.at_s),
                         progress: 0,
                         elapsed_ms: ((e.at_s - j.submitted_at_s) * 1000.0) as u64,
                         live_bytes: None,
@@ -215,6 +229,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         settle,
         trend,
         services: Vec::new(),
+        log_stages: i.log_stages.clone(),
         split: None,
     }
 }
@@ -476,6 +491,15 @@ fn verdict(
             },
         }
     };
+    // The app's own word for what it was doing at the kill.
+    if let Some(e) = events.iter().find(|e| e.killed).or(events.first())
+        && let Some(st) = crate::report::log_stage::at(&i.log_stages, e.at_s)
+    {
+        summary.push_str(&format!(
+            "; stage {} from the app's log: `{}`",
+            st.stage, st.line
+        ));
+    }
     // What happened inside the tree (the state is locked by the caller:
     // the line comes in made).
     if let Some(line) = tree {

@@ -39,6 +39,8 @@ pub struct RunParts<'a, 'b> {
     /// A split run's Redis (its program and deaths) and what the pollers
     /// saw.
     pub split: Option<((String, Vec<SidecarExit>), Polls)>,
+    /// The stages the app's own log began (`[log] stage`).
+    pub log_stages: Vec<crate::report::log_stage::LogStage>,
 }
 
 /// The run's report.
@@ -110,6 +112,7 @@ pub fn run_report(p: RunParts<'_, '_>) -> RunReport {
         command: p.cmds[primary].display(),
         files: p.files,
         run_dir: p.dir.to_path_buf(),
+        log_stages: p.log_stages,
     });
     if let Some(((program, exits), polled)) = p.split {
         let worker_kill_s = services

@@ -246,6 +246,7 @@ pub fn run_limited(
         settle: None,
         trend: None,
         services: Vec::new(),
+        log_stages: Vec::new(),
         split: None,
     };
     with_limit(r, limit_mb, enforce)

@@ -229,6 +229,7 @@ pub(crate) fn synthetic() -> RunReport {
         settle: None,
         trend: None,
         services: Vec::new(),
+        log_stages: Vec::new(),
         split: None,
     }
 }
