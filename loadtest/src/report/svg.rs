@@ -98,6 +98,22 @@ pub fn draw(r: &RunReport, samples: &[Sample], web: &[Sample], path: &Path) -> a
     Ok(())
 }
 
+/// Characters of the caption at most: the plot's width at 16 px.
+const CAPTION_CHARS: usize = 110;
+
+/// "profile on scenario: " and the verdict's first clause, cut to fit the
+/// plot's width (the whole verdict is in report.md and run.json).
+fn caption(r: &RunReport) -> String {
+    let head = r.verdict.summary.split("; ").next().unwrap_or_default();
+    let full = format!("{} on {}: {head}", r.profile.name, r.scenario.name);
+    if full.chars().count() <= CAPTION_CHARS {
+        full
+    } else {
+        let cut: String = full.chars().take(CAPTION_CHARS - 1).collect();
+        format!("{cut}…")
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -124,13 +140,7 @@ pub(crate) fn render(r: &RunReport, samples: &[Sample], web: &[Sample]) -> anyho
         let mut legend: Vec<(String, Key)> = Vec::new();
 
         let mut chart = ChartBuilder::on(&plot_area)
-            .caption(
-                format!(
-                    "{} on {}: {}",
-                    r.profile.name, r.scenario.name, r.verdict.summary
-                ),
-                ("sans-serif", 16),
-            )
+            .caption(caption(r), ("sans-serif", 16))
             .margin(MARGIN)
             .x_label_area_size(40)
             .y_label_area_size(Y_LABEL_AREA)
@@ -233,6 +243,7 @@ pub(crate) fn render(r: &RunReport, samples: &[Sample], web: &[Sample]) -> anyho
             .iter()
             .map(|m| (m, BLACK))
             .chain(l.web_kills.iter().map(|m| (m, dark)))
+            .chain(l.processes.iter().map(|m| (m, RGBColor(110, 60, 160))))
             .collect();
         let (px, py) = chart.plotting_area().get_pixel_range();
         let font = TextStyle::from(("sans-serif", 14).into_font());

@@ -43,9 +43,29 @@ pub(crate) struct Layout {
     pub notes: Vec<String>,
     pub kills: Vec<Marker>,
     pub web_kills: Vec<Marker>,
+    /// Processes inside the measured tree that ended or appeared (a worker
+    /// killed, the one its master started), the first few.
+    pub processes: Vec<Marker>,
     pub bands: Vec<Band>,
     /// Rows in the stage lane (0 without stages).
     pub rows: usize,
+}
+
+/// Process markers drawn at most: a tree that forks per request would
+/// bury the chart.
+const MAX_PROCESS_MARKERS: usize = 4;
+
+fn process_marker(e: &crate::sampler::tree::ProcessEvent) -> Marker {
+    use crate::sampler::tree::ProcessChange;
+    let what = match (e.change, e.killed_by) {
+        (ProcessChange::Started, _) => "started".to_string(),
+        (ProcessChange::Ended, Some(k)) => format!("killed by {}", k.label()),
+        (ProcessChange::Ended, None) => "ended".to_string(),
+    };
+    Marker {
+        at_s: e.at_s,
+        label: format!("{} {} {what} at {:.1} s", e.name, e.pid, e.at_s),
+    }
 }
 
 fn marker(e: &OomEvent, who: &str) -> Marker {
@@ -217,6 +237,13 @@ pub(crate) fn layout(r: &RunReport, samples: &[Sample], web: &[Sample]) -> Layou
         web_kills: web_report.map_or_else(Vec::new, |w| {
             w.oom_events.iter().map(|e| marker(e, "web ")).collect()
         }),
+        processes: r
+            .services
+            .iter()
+            .flat_map(|s| s.processes.iter())
+            .take(MAX_PROCESS_MARKERS)
+            .map(process_marker)
+            .collect(),
         bands,
         rows,
     }
