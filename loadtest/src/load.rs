@@ -410,7 +410,8 @@ pub async fn run_load(
         .iter_mut()
         .filter(|j| j.finished_at_ms.is_none())
     {
-        if job.status == "pending" || job.status == "processing" {
+        // Waited for when the run ended: whatever the app last said.
+        if !memstats::JobStatus::harness_word(&job.status) {
             job.status = "stopped".to_string();
         }
     }

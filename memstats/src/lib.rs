@@ -23,6 +23,7 @@ pub mod debug;
 pub mod job;
 pub mod proc;
 pub mod ready;
+pub mod status;
 pub mod units;
 
 pub use debug::{AllocatorStats, DebugMemory, JobInFlight, StageMemory};
@@ -32,4 +33,5 @@ pub use proc::{
     read_tree_memory,
 };
 pub use ready::{ReadyLine, ReadyLineError};
+pub use status::JobStatus;
 pub use units::{ByteSize, MIB, SizeError, format_mb, parse_bytes};

@@ -348,7 +348,7 @@ async fn submit_iteration(
             job_id: job_id.clone(),
             submitted_at_ms: shared.ms_since_start(submitted),
             finished_at_ms: None,
-            status: "pending".to_string(),
+            status: memstats::JobStatus::Pending.to_string(),
             time_to_ready_ms: None,
         });
         record.jobs.len() - 1

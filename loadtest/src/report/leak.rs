@@ -178,7 +178,7 @@ pub fn trend(i: &TrendInputs<'_>) -> Option<TrendReport> {
     let mut ready: Vec<(f64, &JobReport)> = i
         .jobs
         .iter()
-        .filter(|j| j.status == "completed")
+        .filter(|j| j.status == memstats::JobStatus::Completed.as_str())
         .filter_map(|j| Some((ready_at_s(j)?, j)))
         .collect();
     ready.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -112,9 +112,11 @@ impl SplitJobs {
             ..SplitJobs::default()
         };
         for j in jobs {
-            match j.status.as_str() {
-                "completed" => s.completed += 1,
-                "failed" | "timed out" => s.failed += 1,
+            match (memstats::JobStatus::parse(&j.status), j.status.as_str()) {
+                (Some(memstats::JobStatus::Completed), _) => s.completed += 1,
+                (Some(memstats::JobStatus::Failed), _) | (None, "timed out" | "lost") => {
+                    s.failed += 1
+                }
                 _ => s.unfinished += 1,
             }
             if attempts(&j.job_id).is_some_and(|a| a > 1) {
