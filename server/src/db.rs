@@ -184,7 +184,11 @@ fn record_end(
     notes: &Notes,
     stages: &serde_json::Value,
 ) -> anyhow::Result<usize> {
-    let progress = if status == "completed" { 100 } else { -1 };
+    let progress = if status == memstats::JobStatus::Completed.as_str() {
+        100
+    } else {
+        -1
+    };
     let n = conn.execute(
         "UPDATE jobs SET status = ?2, error = ?3, warnings = ?4, stages = ?5, finished_at = ?6,
            degraded_photos = ?9,

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
+use memstats::JobStatus;
 
 use super::InFlight;
 use super::backend::Queue;
@@ -50,7 +51,7 @@ impl JobContext {
             let _ = db::finish_job(
                 &conn,
                 job_id,
-                "failed",
+                JobStatus::Failed.as_str(),
                 Some("the job hit an internal error (a panic); see the server log"),
                 &[],
                 &serde_json::json!([]),
@@ -120,7 +121,7 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
         let _ = db::finish_job(
             &conn,
             job_id,
-            "failed",
+            JobStatus::Failed.as_str(),
             Some(&msg),
             &[],
             &serde_json::json!([]),
@@ -157,8 +158,8 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
         ctx.test_leak.leak(ctx.settings.model.test_leak_per_job_mb);
     });
     let (status, error) = match &result {
-        Ok(()) => ("completed", None),
-        Err(e) => ("failed", Some(format!("{e:#}"))),
+        Ok(()) => (JobStatus::Completed.as_str(), None),
+        Err(e) => (JobStatus::Failed.as_str(), Some(format!("{e:#}"))),
     };
     if let Some(e) = &error {
         tracing::warn!(job_id, error = e.as_str(), "job failed");
