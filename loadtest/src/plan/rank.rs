@@ -30,6 +30,9 @@ pub struct Measurement {
     pub reports_per_minute: Option<f64>,
     /// Every acknowledged job completed and the run finished.
     pub all_jobs_completed: bool,
+    /// Jobs lost to a death inside the app (`load.jobs_lost`).
+    #[serde(default)]
+    pub jobs_lost: u64,
     /// The harness's verdict line.
     pub summary: String,
     /// The run's folder.
@@ -293,6 +296,7 @@ fn measurement(run: &FinishedRun, scenario: &str, weight: f64) -> Measurement {
         time_to_ready_p50_s: r.load.time_to_ready_p50_s,
         time_to_ready_p95_s: r.load.time_to_ready_p95_s,
         reports_per_minute: r.load.reports_per_minute,
+        jobs_lost: r.load.jobs_lost,
         all_jobs_completed: matches!(r.verdict.outcome, Outcome::WithinLimit | Outcome::Crossed)
             && r.load.jobs_failed == 0
             && r.load.acknowledged_never_completed == 0

@@ -73,13 +73,13 @@ pub fn markdown(r: &PlanReport) -> String {
         s,
         "\n## Measurements (no memory limit; CPU share as in the configuration, none: not limited)\n"
     );
-    s.push_str("| configuration | scenario | peak | idle after start | p50 to report ready | p95 to report ready | reports per minute | modelled runtime (declared, included) | run |\n");
-    s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    s.push_str("| configuration | scenario | peak | idle after start | p50 to report ready | p95 to report ready | reports per minute | modelled runtime (declared, included) | jobs lost | run |\n");
+    s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for c in &r.configs {
         for m in &c.measurements {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.label(),
                 m.scenario,
                 mb(m.peak_bytes),
@@ -89,6 +89,7 @@ pub fn markdown(r: &PlanReport) -> String {
                 m.reports_per_minute
                     .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
                 c.modelled_runtime_bytes.map_or_else(|| "n/a".into(), mb),
+                m.jobs_lost,
                 if m.all_jobs_completed {
                     "all jobs completed".to_string()
                 } else {

@@ -23,6 +23,7 @@ fn config(profile: &str, workers: usize, peak_mb: u64, p95: f64) -> Config {
             time_to_ready_p95_s: Some(p95),
             reports_per_minute: Some(3.0),
             all_jobs_completed: true,
+            jobs_lost: 0,
             summary: "within the limit".into(),
             dir: format!("runs/{profile}-w{workers}").into(),
         }],

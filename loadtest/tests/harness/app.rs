@@ -167,3 +167,55 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
         "the reuse is said: {c2}"
     );
 }
+
+#[test]
+fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends() {
+    let test = "under_a_kernel_enforced_limit_the_example_app_loses_its_job";
+    let Some(root) = workspace_with_venv(test) else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args([
+            "run",
+            "--target",
+            "flask-reportlab",
+            "--scenario",
+            "single-report",
+        ])
+        .args(["--enforce", "cgroup", "--quiet", "--out"])
+        .arg(out.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    if o.status.code() == Some(2) && stderr.contains("--enforce cgroup") {
+        eprintln!("{test}: skipped: no memory cgroup can be made here ({stderr})");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    let (_, run) = crate::support::run_json(out.path());
+    let kill = &run["oom_events"][0];
+    assert_eq!(kill["trigger"], "cgroup", "{stdout}");
+    // The kernel killed the worker (and, on some runs, the master after
+    // it): the worker's end is named either way.
+    let summary = run["verdict"]["summary"].as_str().unwrap();
+    assert!(summary.contains("the kernel killed gunicorn"), "{summary}");
+    let respawned = summary.contains("then started: gunicorn");
+    if respawned {
+        assert_eq!(run["load"]["jobs_lost"], 1, "{summary}");
+        assert!(summary.contains("1 job lost"), "{summary}");
+    } else {
+        assert!(
+            summary.contains("the main process was killed too"),
+            "{summary}"
+        );
+    }
+    let after = run["duration_s"].as_f64().unwrap() - kill["at_s"].as_f64().unwrap();
+    assert!(after < 60.0, "ended {after:.1} s after the kill");
+    assert!(t.elapsed() < std::time::Duration::from_secs(180));
+}
