@@ -121,7 +121,7 @@ fn shipped_for(app: &Target, given: &Path) -> Result<PathBuf, ConfigError> {
                 given.display(),
                 app.file.path.display()
             ),
-            &format!(
+            format!(
                 "name a shipped scenario (e.g. --scenario single-report), and map it to the app's own file in {}: [scenarios] single-report = \"{}\"",
                 app.file.path.display(),
                 given.display()
