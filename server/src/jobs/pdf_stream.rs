@@ -45,9 +45,9 @@ enum Text {
 /// Writes the PDF to a file as the layout goes.
 pub struct StreamCanvas {
     out: BufWriter<File>,
-    /// Byte offset of each object, indexed by object number.
+    /// Byte offset of each object, indexed by object number; the next
+    /// object's number is its length.
     offsets: Vec<u64>,
-    next_obj: usize,
     page_ids: Vec<usize>,
     content: String,
     page_images: Vec<(String, usize)>,
@@ -69,7 +69,6 @@ impl StreamCanvas {
         let mut c = StreamCanvas {
             out,
             offsets: vec![0; FIRST_FREE],
-            next_obj: FIRST_FREE,
             page_ids: Vec::new(),
             content: String::new(),
             page_images: Vec::new(),
@@ -102,10 +101,7 @@ impl StreamCanvas {
     }
 
     fn alloc(&mut self) -> usize {
-        let id = self.next_obj;
-        self.next_obj += 1;
-        self.offsets.push(0);
-        id
+        new_object(&mut self.offsets)
     }
 
     fn pos(&mut self) -> io::Result<u64> {
@@ -247,6 +243,12 @@ impl StreamCanvas {
     }
 }
 
+/// A new object number in `offsets` (its offset is set when it is written).
+fn new_object(offsets: &mut Vec<u64>) -> usize {
+    offsets.push(0);
+    offsets.len() - 1
+}
+
 /// A PDF literal string of `s`'s WinAnsi bytes, for the base-14 fonts:
 /// `\`, `(` and `)` escaped, bytes outside printable ASCII written as
 /// octal escapes (`é` is `\351`), so the content stream stays ASCII.
@@ -303,18 +305,15 @@ impl Canvas for StreamCanvas {
     type Image = StreamImage;
 
     fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str) {
-        if let Text::Unicode { text, .. } = &mut self.fonts {
+        if let Text::Unicode { text, ids, on_page } = &mut self.fonts {
             let (ops, used) = text.show(x, y, font, size, s);
             self.content.push_str(&ops);
             for face in (0..faces::COUNT).filter(|f| used[*f]) {
-                let first_use =
-                    matches!(&self.fonts, Text::Unicode { ids, .. } if ids[face].is_none());
-                let new_id = first_use.then(|| self.alloc());
-                if let Text::Unicode { ids, on_page, .. } = &mut self.fonts {
-                    on_page[face] = true;
-                    if new_id.is_some() {
-                        ids[face] = new_id;
-                    }
+                on_page[face] = true;
+                // The font's number is known from its first use, so pages
+                // name it before its objects are written at the end.
+                if ids[face].is_none() {
+                    ids[face] = Some(new_object(&mut self.offsets));
                 }
             }
             return;

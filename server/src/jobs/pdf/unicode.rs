@@ -81,11 +81,12 @@ impl UnicodeText {
             // advance (kerning, joining) and apply horizontal offsets
             // (marks). A vertical offset is a text rise (`Ts`).
             let mut rise = 0;
-            let mut tj = String::new();
+            let mut tj = Vec::new();
             let mut pending = 0.0f32;
             for g in &run.glyphs {
                 if g.y_offset != rise {
-                    flush_tj(&mut ops, &mut tj);
+                    write_tj(&mut ops, &tj);
+                    tj.clear();
                     rise = g.y_offset;
                     let _ = write!(
                         ops,
@@ -95,14 +96,14 @@ impl UnicodeText {
                 }
                 pending -= face.per_mille(g.x_offset as f32);
                 if pending.abs() >= 0.05 {
-                    let _ = write!(tj, " {pending:.1} ");
+                    tj.push(Tj::Back(pending));
                 }
                 let cid = used.cid(face, g.id, &g.text);
-                let _ = write!(tj, "{cid:04X}");
+                tj.push(Tj::Glyph(cid));
                 pending = used.width(cid) - face.per_mille(g.advance as f32)
                     + face.per_mille(g.x_offset as f32);
             }
-            flush_tj(&mut ops, &mut tj);
+            write_tj(&mut ops, &tj);
             if rise != 0 {
                 ops.push_str("0 Ts ");
             }
@@ -128,35 +129,44 @@ impl UnicodeText {
     }
 }
 
-/// `[<glyphs> adjustment <glyphs> ...] TJ` from the pieces in `tj`, which
-/// hold hex glyph codes and numbers separated by spaces.
-fn flush_tj(ops: &mut String, tj: &mut String) {
+/// One element of a `TJ` array.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tj {
+    /// A glyph by its CID (two bytes, Identity-H).
+    Glyph(u16),
+    /// Move the pen back (left) by this many thousandths of an em.
+    Back(f32),
+}
+
+/// `[<glyphs> back <glyphs> ...] TJ`, consecutive glyphs in one hex string.
+fn write_tj(ops: &mut String, tj: &[Tj]) {
     if tj.is_empty() {
         return;
     }
     ops.push('[');
     let mut in_hex = false;
-    for piece in tj.split(' ').filter(|p| !p.is_empty()) {
-        let is_number = piece.starts_with('-') || piece.contains('.');
-        if is_number {
-            if in_hex {
-                ops.push('>');
-                in_hex = false;
+    for piece in tj {
+        match *piece {
+            Tj::Glyph(cid) => {
+                if !in_hex {
+                    ops.push('<');
+                    in_hex = true;
+                }
+                let _ = write!(ops, "{cid:04X}");
             }
-            let _ = write!(ops, " {piece} ");
-        } else {
-            if !in_hex {
-                ops.push('<');
-                in_hex = true;
+            Tj::Back(by) => {
+                if in_hex {
+                    ops.push('>');
+                    in_hex = false;
+                }
+                let _ = write!(ops, " {by:.1} ");
             }
-            ops.push_str(piece);
         }
     }
     if in_hex {
         ops.push('>');
     }
     ops.push_str("] TJ ");
-    tj.clear();
 }
 
 #[cfg(test)]
@@ -190,9 +200,18 @@ mod tests {
     #[test]
     fn tj_groups_glyph_codes_between_adjustments() {
         let mut ops = String::new();
-        let mut tj = String::from("0001 0002 -12.5 0003");
-        flush_tj(&mut ops, &mut tj);
-        assert_eq!(ops, "[<00010002> -12.5 <0003>] TJ ");
-        assert!(tj.is_empty());
+        write_tj(
+            &mut ops,
+            &[
+                Tj::Glyph(1),
+                Tj::Glyph(2),
+                Tj::Back(-12.5),
+                Tj::Glyph(0x1F3),
+            ],
+        );
+        assert_eq!(ops, "[<00010002> -12.5 <01F3>] TJ ");
+        let mut none = String::new();
+        write_tj(&mut none, &[]);
+        assert_eq!(none, "");
     }
 }
