@@ -84,12 +84,16 @@ impl StreamCanvas {
                 },
             },
         };
-        for (id, _, base) in FONTS {
-            if font == PdfFont::Unicode {
-                break;
-            }
+        // The unicode fonts are written at the end, once their glyphs are
+        // known; the base-14 fonts' numbers then stay free.
+        let builtin = if font == PdfFont::Builtin {
+            &FONTS[..]
+        } else {
+            &[]
+        };
+        for (id, _, base) in builtin {
             c.object(
-                id,
+                *id,
                 format!(
                     "<< /Type /Font /Subtype /Type1 /BaseFont /{base} /Encoding /WinAnsiEncoding >>"
                 )
@@ -217,9 +221,7 @@ impl StreamCanvas {
         self.out.flush()?;
         self.pos()
     }
-}
 
-impl StreamCanvas {
     /// The bundled fonts the document drew, as subsets, under the ids its
     /// pages named.
     fn write_unicode_fonts(&mut self) -> io::Result<()> {
