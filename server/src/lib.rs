@@ -15,7 +15,8 @@
 //!   request head screened so protocol refusals are JSON, graceful stop.
 //! - [`submission`]: the submission type and its validation.
 //! - [`jobs`]: the queue, worker threads and the job's stages; `jobs::pdf`,
-//!   `jobs::excel`, `jobs::photos` build the reports.
+//!   `jobs::excel`, `jobs::photos` build the reports (`jobs::pdf::unicode`:
+//!   shaped text in the bundled fonts of `server/fonts/`).
 //! - [`imagecheck`]: JPEG/PNG structure checked whole (through EOI/IEND)
 //!   as bytes arrive; a cut photo is found there, not by decoders.
 //! - [`cloudinary`]: allowed URLs, uploads and downloads with retries
@@ -24,7 +25,8 @@
 //!   `QueuePool` unless `db.use_lifo`), migrations, queries.
 //! - [`memory`]: jemalloc figures, per-thread counters, stage high-water
 //!   marks, allocator options, the modelled-runtime ballast.
-//! - [`metrics`]: `/metrics` in Prometheus text format.
+//! - [`metrics`]: `/metrics`, one quantity per family, in OpenMetrics or
+//!   the Prometheus text format (`metrics::exposition`).
 //! - [`error`]: API errors as `{"error":{"code","message"}}`, and the
 //!   middleware that puts every other error answer in that envelope.
 //! - [`cli`]: the command line shared by `report-server` and `oomlab serve`.

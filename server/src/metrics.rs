@@ -1,6 +1,24 @@
-//! `/metrics` in Prometheus text format, built with `prometheus-client`.
-//! Memory gauges are refreshed at scrape time from the same readings as
-//! `/debug/memory`, so both endpoints agree.
+//! `/metrics`, built with `prometheus-client`. Memory gauges are refreshed
+//! at scrape time from the same readings as `/debug/memory`, so both
+//! endpoints agree.
+//!
+//! One family, one quantity: each family holds one measured thing in one
+//! unit (stated by its suffix and, in OpenMetrics, its `# UNIT` line), and
+//! a label only splits that thing (by stage, by status), never names a
+//! different quantity. So `process_resident_memory_bytes` and
+//! `jemalloc_allocated_bytes` are families of their own, not values of a
+//! `source` label: a sum or a `max by` over a family means something.
+//! Families that describe the process or the allocator rather than the
+//! report server carry their conventional names (`process_`, as the
+//! Prometheus client libraries' process collectors; `jemalloc_`), the
+//! others the `report_server_` prefix.
+//!
+//! # Layout
+//! - [`exposition`]: the two formats the endpoint answers in (OpenMetrics
+//!   when asked for, else Prometheus text 0.0.4, what `promtool` and
+//!   `curl` read).
+
+pub mod exposition;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -19,13 +37,34 @@ pub struct StatusLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SourceLabel {
-    pub source: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabel {
     pub stage: String,
+}
+
+/// The process's memory as the kernel counts it.
+#[derive(Default)]
+struct ProcessGauges {
+    resident: Gauge,
+    high_water: Gauge,
+}
+
+/// jemalloc's `stats.*` figures (absent under another allocator).
+#[derive(Default)]
+struct JemallocGauges {
+    allocated: Gauge,
+    active: Gauge,
+    resident: Gauge,
+    mapped: Gauge,
+    retained: Gauge,
+    metadata: Gauge,
+}
+
+/// The database pool's connections.
+#[derive(Default)]
+struct PoolGauges {
+    open: Gauge,
+    idle: Gauge,
+    peak: Gauge,
 }
 
 /// Every metric of the server.
@@ -39,10 +78,13 @@ pub struct Metrics {
     pub photo_bytes: Counter,
     pub photo_failures: Counter,
     pub report_downloads: Counter,
-    memory_bytes: Family<SourceLabel, Gauge>,
+    process: ProcessGauges,
+    jemalloc: JemallocGauges,
+    modelled_runtime: Gauge,
+    uncollected: Gauge,
     queue_depth: Gauge,
     jobs_in_flight: Family<StageLabel, Gauge>,
-    db_connections: Family<StatusLabel, Gauge>,
+    db: PoolGauges,
     stage_allocated: Family<StageLabel, Counter>,
     stage_high_water: Family<StageLabel, Gauge>,
     stage_seconds: Family<StageLabel, Counter<f64>>,
@@ -56,7 +98,6 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("report_server");
         let m = Metrics {
             jobs_started: Counter::default(),
             jobs_finished: Family::default(),
@@ -66,97 +107,181 @@ impl Metrics {
             photo_bytes: Counter::default(),
             photo_failures: Counter::default(),
             report_downloads: Counter::default(),
-            memory_bytes: Family::default(),
+            process: ProcessGauges::default(),
+            jemalloc: JemallocGauges::default(),
+            modelled_runtime: Gauge::default(),
+            uncollected: Gauge::default(),
             queue_depth: Gauge::default(),
             jobs_in_flight: Family::default(),
-            db_connections: Family::default(),
+            db: PoolGauges::default(),
             stage_allocated: Family::default(),
             stage_high_water: Family::default(),
             stage_seconds: Family::default(),
             registry: Registry::default(),
         };
-        registry.register(
+        let mut registry = Registry::default();
+        m.register_process(&mut registry);
+        m.register_server(registry.sub_registry_with_prefix("report_server"));
+        Metrics { registry, ..m }
+    }
+
+    /// The process's and the allocator's families, under their
+    /// conventional names.
+    fn register_process(&self, root: &mut Registry) {
+        let process = root.sub_registry_with_prefix("process");
+        process.register_with_unit(
+            "resident_memory",
+            "Resident set size of the server process (VmRSS)",
+            Unit::Bytes,
+            self.process.resident.clone(),
+        );
+        let jemalloc = root.sub_registry_with_prefix("jemalloc");
+        let j = &self.jemalloc;
+        for (name, help, gauge) in [
+            (
+                "allocated",
+                "Bytes in live allocations (jemalloc stats.allocated)",
+                &j.allocated,
+            ),
+            (
+                "active",
+                "Bytes in active pages, allocations and their page slack (jemalloc stats.active)",
+                &j.active,
+            ),
+            (
+                "resident",
+                "Bytes in physically resident pages the allocator maps, metadata included (jemalloc stats.resident)",
+                &j.resident,
+            ),
+            (
+                "mapped",
+                "Bytes in extents the allocator maps for active use (jemalloc stats.mapped)",
+                &j.mapped,
+            ),
+            (
+                "retained",
+                "Bytes of virtual memory kept mapped but returned to the OS (jemalloc stats.retained)",
+                &j.retained,
+            ),
+            (
+                "metadata",
+                "Bytes of the allocator's own metadata (jemalloc stats.metadata)",
+                &j.metadata,
+            ),
+        ] {
+            jemalloc.register_with_unit(name, help, Unit::Bytes, gauge.clone());
+        }
+    }
+
+    /// The report server's own families (`report_server_` prefix).
+    fn register_server(&self, r: &mut Registry) {
+        r.register(
             "jobs_started",
             "Jobs taken up by a worker",
-            m.jobs_started.clone(),
+            self.jobs_started.clone(),
         );
-        registry.register(
+        r.register(
             "jobs_finished",
             "Jobs finished, by status",
-            m.jobs_finished.clone(),
+            self.jobs_finished.clone(),
         );
-        registry.register_with_unit(
+        r.register_with_unit(
             "job_duration",
             "Time from a job's start to its end",
             Unit::Seconds,
-            m.job_seconds.clone(),
+            self.job_seconds.clone(),
         );
-        registry.register(
+        r.register(
             "submissions",
             "Submissions acknowledged",
-            m.submissions.clone(),
+            self.submissions.clone(),
         );
-        registry.register(
+        r.register(
             "photo_uploads",
             "Photos uploaded through the server",
-            m.photo_uploads.clone(),
+            self.photo_uploads.clone(),
         );
-        registry.register_with_unit(
+        r.register_with_unit(
             "photo_download",
             "Photo bytes downloaded from Cloudinary",
             Unit::Bytes,
-            m.photo_bytes.clone(),
+            self.photo_bytes.clone(),
         );
-        registry.register(
+        r.register(
             "photo_download_failures",
             "Photos that could not be downloaded after retries",
-            m.photo_failures.clone(),
+            self.photo_failures.clone(),
         );
-        registry.register(
+        r.register(
             "report_downloads",
             "Reports served",
-            m.report_downloads.clone(),
+            self.report_downloads.clone(),
         );
-        registry.register_with_unit(
-            "memory",
-            "Memory by source: jemalloc_allocated, jemalloc_active, jemalloc_resident, jemalloc_mapped, jemalloc_retained, jemalloc_metadata, process_rss, process_hwm, modelled_runtime, uncollected (finished jobs' buffers awaiting the modelled cyclic collection)",
+        r.register_with_unit(
+            "memory_high_water",
+            "Highest resident set size of the server process since it started (VmHWM)",
             Unit::Bytes,
-            m.memory_bytes.clone(),
+            self.process.high_water.clone(),
         );
-        registry.register(
+        r.register_with_unit(
+            "modelled_runtime",
+            "Memory held from start to stand in for the modelled interpreter (model.runtime_mb, a declared input, not a measurement)",
+            Unit::Bytes,
+            self.modelled_runtime.clone(),
+        );
+        r.register_with_unit(
+            "uncollected",
+            "Finished jobs' buffers still allocated, awaiting the modelled cyclic collection",
+            Unit::Bytes,
+            self.uncollected.clone(),
+        );
+        r.register(
             "queue_depth",
             "Jobs waiting in the queue",
-            m.queue_depth.clone(),
+            self.queue_depth.clone(),
         );
-        registry.register(
+        r.register(
             "jobs_in_flight",
             "Jobs being processed, by stage",
-            m.jobs_in_flight.clone(),
+            self.jobs_in_flight.clone(),
         );
-        registry.register(
-            "db_connections",
-            "Database pool connections: open, idle, peak",
-            m.db_connections.clone(),
-        );
-        registry.register_with_unit(
+        for (name, help, gauge) in [
+            (
+                "db_connections_open",
+                "Database pool connections open (idle and in use)",
+                &self.db.open,
+            ),
+            (
+                "db_connections_idle",
+                "Database pool connections open and idle",
+                &self.db.idle,
+            ),
+            (
+                "db_connections_open_peak",
+                "Most database pool connections open at once since start",
+                &self.db.peak,
+            ),
+        ] {
+            r.register(name, help, gauge.clone());
+        }
+        r.register_with_unit(
             "stage_allocated",
             "Bytes allocated by job threads during each stage (jemalloc per-thread counters), summed over jobs",
             Unit::Bytes,
-            m.stage_allocated.clone(),
+            self.stage_allocated.clone(),
         );
-        registry.register_with_unit(
+        r.register_with_unit(
             "stage_high_water",
             "jemalloc stats.allocated high-water mark during the last finished job's stage",
             Unit::Bytes,
-            m.stage_high_water.clone(),
+            self.stage_high_water.clone(),
         );
-        registry.register_with_unit(
+        r.register_with_unit(
             "stage_duration",
             "Time spent in each stage, summed over jobs",
             Unit::Seconds,
-            m.stage_seconds.clone(),
+            self.stage_seconds.clone(),
         );
-        Metrics { registry, ..m }
     }
 
     /// Record a finished job's per-stage figures.
@@ -189,28 +314,26 @@ impl Metrics {
             .inc();
     }
 
-    /// Refresh the gauges from a memory reading and encode everything.
+    /// Refresh the gauges from a memory reading and encode everything in
+    /// OpenMetrics text ([`exposition`] turns it into the other format).
     pub fn render(&self, mem: &DebugMemory, pool: PoolStatus) -> String {
-        let set = |source: &str, v: u64| {
-            self.memory_bytes
-                .get_or_create(&SourceLabel {
-                    source: source.to_string(),
-                })
-                .set(v as i64);
+        let set = |g: &Gauge, v: u64| {
+            g.set(i64::try_from(v).unwrap_or(i64::MAX));
         };
         if let Some(j) = mem.jemalloc {
-            set("jemalloc_allocated", j.allocated);
-            set("jemalloc_active", j.active);
-            set("jemalloc_resident", j.resident);
-            set("jemalloc_mapped", j.mapped);
-            set("jemalloc_retained", j.retained);
-            set("jemalloc_metadata", j.metadata);
+            let g = &self.jemalloc;
+            set(&g.allocated, j.allocated);
+            set(&g.active, j.active);
+            set(&g.resident, j.resident);
+            set(&g.mapped, j.mapped);
+            set(&g.retained, j.retained);
+            set(&g.metadata, j.metadata);
         }
-        set("process_rss", mem.process.rss);
-        set("process_hwm", mem.process.hwm);
-        set("modelled_runtime", mem.modelled_runtime_bytes);
-        set("uncollected", mem.uncollected_bytes);
-        self.queue_depth.set(mem.queue_depth as i64);
+        set(&self.process.resident, mem.process.rss);
+        set(&self.process.high_water, mem.process.hwm);
+        set(&self.modelled_runtime, mem.modelled_runtime_bytes);
+        set(&self.uncollected, mem.uncollected_bytes);
+        set(&self.queue_depth, mem.queue_depth);
         self.jobs_in_flight.clear();
         for j in &mem.jobs_in_flight {
             self.jobs_in_flight
@@ -219,18 +342,15 @@ impl Metrics {
                 })
                 .inc();
         }
-        for (k, v) in [
-            ("open", pool.open),
-            ("idle", pool.idle),
-            ("peak", pool.peak_open),
-        ] {
-            self.db_connections
-                .get_or_create(&StatusLabel { status: k.into() })
-                .set(v as i64);
-        }
+        set(&self.db.open, pool.open as u64);
+        set(&self.db.idle, pool.idle as u64);
+        set(&self.db.peak, pool.peak_open as u64);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

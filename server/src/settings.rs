@@ -172,6 +172,21 @@ pub struct PdfSettings {
     pub assembly: Assembly,
     /// How JPEG streams are written into the document (and so held by it).
     pub image_encoding: ImageEncoding,
+    /// The fonts text is shown in.
+    pub font: PdfFont,
+}
+
+/// The fonts of the report's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PdfFont {
+    /// The PDF base-14 Helvetica fonts, never embedded, WinAnsi text only
+    /// (other characters are `?`): reportlab's default, the modelled app's.
+    Builtin,
+    /// The bundled fonts (`server/fonts/`: Latin, Arabic shaped and
+    /// right-to-left, CJK), a subset of the glyphs used embedded in each
+    /// document. Incremental assembly only.
+    Unicode,
 }
 
 /// How an embedded JPEG's bytes are written into the PDF.
@@ -193,6 +208,7 @@ impl Default for PdfSettings {
         PdfSettings {
             assembly: Assembly::InMemory,
             image_encoding: ImageEncoding::Binary,
+            font: PdfFont::Builtin,
         }
     }
 }
@@ -485,6 +501,12 @@ impl Settings {
             return bad(
                 "limits.max_decode_bytes",
                 "must be at least 1048576 (1 MiB)",
+            );
+        }
+        if self.pdf.font == PdfFont::Unicode && self.pdf.assembly != Assembly::Incremental {
+            return bad(
+                "pdf.font",
+                "\"unicode\" needs pdf.assembly = \"incremental\" (printpdf's in-memory document shows the builtin fonts only)",
             );
         }
         if self.limits.max_queued_jobs == 0 {

@@ -49,7 +49,7 @@ pub fn build_pdf(
             })
         }
         Assembly::Incremental => {
-            let canvas = StreamCanvas::create(file, &title, s.pdf.image_encoding)
+            let canvas = StreamCanvas::create(file, &title, s.pdf.image_encoding, s.pdf.font)
                 .with_context(|| format!("creating {}", file.display()))?;
             let (canvas, held) = lay_out(canvas, sub, s, next_photo, notes, on_photo)?;
             let bytes = canvas

@@ -12,6 +12,8 @@
 //! # Layout
 //! - [`memory`]: the printpdf canvas.
 //! - [`winansi`]: the characters the base-14 fonts can show.
+//! - [`unicode`]: shaped text in the bundled fonts, embedded as subsets
+//!   (`pdf.font = "unicode"`, incremental assembly).
 //! - [`dct`]: which JPEGs can be embedded unchanged (8-bit DCT only).
 //! - [`ascii85`]: image streams written as reportlab writes them by default
 //!   (`pdf.image_encoding = "ascii85"`).
@@ -24,6 +26,7 @@
 pub mod ascii85;
 pub mod dct;
 mod memory;
+pub mod unicode;
 pub mod winansi;
 
 pub use memory::{MemoryCanvas, MemoryImage, SavedDocument};
@@ -39,7 +42,9 @@ const GAP: f32 = 6.0;
 pub const USABLE_H: f32 = PAGE_H - 2.0 * MARGIN;
 const LINE: f32 = 14.0;
 
-/// The three fonts the report uses (PDF base-14 fonts, never embedded).
+/// The three styles of the report's text: Helvetica's base-14 faces (never
+/// embedded) with `pdf.font = "builtin"`, the bundled regular faces drawn
+/// plain, stroked or slanted with `"unicode"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Font {
     Regular,
@@ -51,7 +56,9 @@ pub enum Font {
 pub trait Canvas {
     /// A JPEG in the document, not yet drawn.
     type Image;
-    /// Show `s` (WinAnsi characters only, see [`winansi::printable`]).
+    /// Show `s` (no control characters). Characters the canvas's fonts
+    /// cannot show are drawn as `?` ([`winansi::printable`] for the
+    /// builtin fonts, [`unicode::shape::REPLACEMENT`]).
     fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str);
     fn line(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, grey: f32);
     fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, grey: f32);
@@ -145,9 +152,13 @@ impl<C: Canvas> PdfBuilder<C> {
     fn text(&mut self, x: f32, font: Font, size: f32, s: &str) {
         self.ensure(size + 4.0);
         self.y -= size + 2.0;
-        let clipped: String = s.chars().take(110).collect();
-        self.canvas
-            .text(x, self.y, font, size, &winansi::printable(&clipped));
+        // A newline in a comment is a space: one line per field.
+        let clipped: String = s
+            .chars()
+            .take(110)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        self.canvas.text(x, self.y, font, size, &clipped);
     }
 
     fn rule(&mut self) {

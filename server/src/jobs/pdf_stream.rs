@@ -4,17 +4,20 @@
 //! a time, never the document. The file is uploaded from disk.
 //!
 //! A deliberately small PDF 1.4 writer: base-14 fonts (never embedded) with
-//! WinAnsi text, JPEG streams passed through with `DCTDecode`, uncompressed
-//! RGB for signatures, an xref table at the end.
+//! WinAnsi text, or with `pdf.font = "unicode"` the bundled fonts shaped and
+//! embedded as subsets at the end ([`super::pdf::unicode`]); JPEG streams
+//! passed through with `DCTDecode`, uncompressed RGB for signatures, an xref
+//! table at the end.
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 
+use super::pdf::unicode::{self, UnicodeText, embed::PdfObject, faces};
 use super::pdf::{Canvas, Font, PAGE_H, PAGE_W, ascii85, winansi};
 use super::photos::{Components, PreparedPhoto};
-use crate::settings::ImageEncoding;
+use crate::settings::{ImageEncoding, PdfFont};
 
 const CATALOG: usize = 1;
 const PAGES: usize = 2;
@@ -23,40 +26,74 @@ const FONTS: [(usize, &str, &str); 3] = [
     (4, "F2", "Helvetica-Bold"),
     (5, "F3", "Helvetica-Oblique"),
 ];
+/// Objects 3 to 5 are the base-14 fonts' (free with the unicode fonts).
 const FIRST_FREE: usize = 6;
+
+/// The text of the document: base-14 fonts, or the bundled fonts with
+/// what the document has drawn with them.
+enum Text {
+    Builtin,
+    Unicode {
+        text: Box<UnicodeText>,
+        /// The `/Type0` object of each bundled font, once it is drawn.
+        ids: [Option<usize>; faces::COUNT],
+        /// The bundled fonts the current page draws.
+        on_page: [bool; faces::COUNT],
+    },
+}
 
 /// Writes the PDF to a file as the layout goes.
 pub struct StreamCanvas {
     out: BufWriter<File>,
-    /// Byte offset of each object, indexed by object number.
+    /// Byte offset of each object, indexed by object number; the next
+    /// object's number is its length.
     offsets: Vec<u64>,
-    next_obj: usize,
     page_ids: Vec<usize>,
     content: String,
     page_images: Vec<(String, usize)>,
     error: Option<io::Error>,
     info_title: Option<String>,
     encoding: ImageEncoding,
+    fonts: Text,
 }
 
 impl StreamCanvas {
-    pub fn create(path: &Path, title: &str, encoding: ImageEncoding) -> io::Result<StreamCanvas> {
+    pub fn create(
+        path: &Path,
+        title: &str,
+        encoding: ImageEncoding,
+        font: PdfFont,
+    ) -> io::Result<StreamCanvas> {
         let mut out = BufWriter::with_capacity(64 << 10, File::create(path)?);
         out.write_all(b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n")?;
         let mut c = StreamCanvas {
             out,
             offsets: vec![0; FIRST_FREE],
-            next_obj: FIRST_FREE,
             page_ids: Vec::new(),
             content: String::new(),
             page_images: Vec::new(),
             error: None,
             info_title: None,
             encoding,
+            fonts: match font {
+                PdfFont::Builtin => Text::Builtin,
+                PdfFont::Unicode => Text::Unicode {
+                    text: Box::default(),
+                    ids: [None; faces::COUNT],
+                    on_page: [false; faces::COUNT],
+                },
+            },
         };
-        for (id, _, base) in FONTS {
+        // The unicode fonts are written at the end, once their glyphs are
+        // known; the base-14 fonts' numbers then stay free.
+        let builtin = if font == PdfFont::Builtin {
+            &FONTS[..]
+        } else {
+            &[]
+        };
+        for (id, _, base) in builtin {
             c.object(
-                id,
+                *id,
                 format!(
                     "<< /Type /Font /Subtype /Type1 /BaseFont /{base} /Encoding /WinAnsiEncoding >>"
                 )
@@ -68,10 +105,7 @@ impl StreamCanvas {
     }
 
     fn alloc(&mut self) -> usize {
-        let id = self.next_obj;
-        self.next_obj += 1;
-        self.offsets.push(0);
-        id
+        new_object(&mut self.offsets)
     }
 
     fn pos(&mut self) -> io::Result<u64> {
@@ -111,10 +145,21 @@ impl StreamCanvas {
         for (name, id) in self.page_images.drain(..) {
             let _ = write!(xobjects, "/{name} {id} 0 R ");
         }
-        let fonts: String = FONTS
-            .iter()
-            .map(|(id, n, _)| format!("/{n} {id} 0 R "))
-            .collect();
+        let fonts: String = match &mut self.fonts {
+            Text::Builtin => FONTS
+                .iter()
+                .map(|(id, n, _)| format!("/{n} {id} 0 R "))
+                .collect(),
+            Text::Unicode { ids, on_page, .. } => {
+                let names = (0..faces::COUNT)
+                    .filter(|f| on_page[*f])
+                    .filter_map(|f| Some((f, ids[f]?)))
+                    .map(|(f, id)| format!("/{} {id} 0 R ", unicode::resource_name(f)))
+                    .collect();
+                *on_page = [false; faces::COUNT];
+                names
+            }
+        };
         let page = format!(
             "<< /Type /Page /Parent {PAGES} 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] /Contents {content_id} 0 R /Resources << /Font << {fonts}>> /XObject << {xobjects}>> >> >>"
         );
@@ -132,6 +177,7 @@ impl StreamCanvas {
         if !self.content.is_empty() || self.page_ids.is_empty() {
             self.flush_page()?;
         }
+        self.write_unicode_fonts()?;
         let kids: String = self
             .page_ids
             .iter()
@@ -159,7 +205,13 @@ impl StreamCanvas {
             self.offsets.len()
         )?;
         for off in &self.offsets[1..] {
-            writeln!(self.out, "{off:010} 00000 n ")?;
+            if *off == 0 {
+                // An object number never used (the base-14 fonts' with
+                // the unicode fonts).
+                writeln!(self.out, "0000000000 00001 f ")?;
+            } else {
+                writeln!(self.out, "{off:010} 00000 n ")?;
+            }
         }
         write!(
             self.out,
@@ -169,6 +221,34 @@ impl StreamCanvas {
         self.out.flush()?;
         self.pos()
     }
+
+    /// The bundled fonts the document drew, as subsets, under the ids its
+    /// pages named.
+    fn write_unicode_fonts(&mut self) -> io::Result<()> {
+        let (text, ids) = match &mut self.fonts {
+            Text::Unicode { text, ids, .. } => (std::mem::take(text), *ids),
+            Text::Builtin => return Ok(()),
+        };
+        for (face, id) in ids.iter().enumerate() {
+            let Some(id) = *id else { continue };
+            let objects = text
+                .font_objects(face, id, || self.alloc())
+                .map_err(io::Error::other)?;
+            for (id, object) in objects {
+                match object {
+                    PdfObject::Dict(d) => self.object(id, d.as_bytes())?,
+                    PdfObject::Stream { dict, data } => self.stream(id, &dict, &data)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A new object number in `offsets` (its offset is set when it is written).
+fn new_object(offsets: &mut Vec<u64>) -> usize {
+    offsets.push(0);
+    offsets.len() - 1
 }
 
 /// A PDF literal string of `s`'s WinAnsi bytes, for the base-14 fonts:
@@ -227,6 +307,19 @@ impl Canvas for StreamCanvas {
     type Image = StreamImage;
 
     fn text(&mut self, x: f32, y: f32, font: Font, size: f32, s: &str) {
+        if let Text::Unicode { text, ids, on_page } = &mut self.fonts {
+            let (ops, used) = text.show(x, y, font, size, s);
+            self.content.push_str(&ops);
+            for face in (0..faces::COUNT).filter(|f| used[*f]) {
+                on_page[face] = true;
+                // The font's number is known from its first use, so pages
+                // name it before its objects are written at the end.
+                if ids[face].is_none() {
+                    ids[face] = Some(new_object(&mut self.offsets));
+                }
+            }
+            return;
+        }
         let _ = writeln!(
             self.content,
             "BT /{} {size} Tf {x:.2} {y:.2} Td {} Tj ET",

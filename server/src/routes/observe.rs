@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use memstats::DebugMemory;
 
 use crate::app::AppState;
 use crate::error::{RETRY_AFTER_SECS, error_body};
 use crate::memory;
+use crate::metrics::exposition::Format;
 
 /// `GET /healthz`: 200 when the process serves and its queue backend
 /// answers; 503 with the reason (and `Retry-After`) when Redis does not,
@@ -65,14 +66,11 @@ pub async fn debug_memory(State(state): State<Arc<AppState>>) -> Json<DebugMemor
     Json(read_debug_memory(&state))
 }
 
-pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+/// `GET /metrics`: OpenMetrics when the `Accept` header asks for it (as
+/// Prometheus does), else Prometheus text 0.0.4 ([`Format`]).
+pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> impl IntoResponse {
     let mem = read_debug_memory(&state);
-    let body = state.metrics.render(&mem, state.pool.status());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        body,
-    )
+    let format = Format::from_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let body = format.encode(state.metrics.render(&mem, state.pool.status()));
+    ([(header::CONTENT_TYPE, format.content_type())], body)
 }

@@ -52,3 +52,30 @@ fn every_shipped_profile_parses() {
     }
     assert!(n >= 6, "expected the six shipped profiles, found {n}");
 }
+
+#[test]
+fn the_unicode_font_needs_incremental_assembly_and_lean_uses_it() {
+    let err = Settings::from_toml("[pdf]\nfont = \"unicode\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("pdf.font") && err.contains("incremental"),
+        "{err}"
+    );
+    let s = Settings::from_toml("[pdf]\nfont = \"unicode\"\nassembly = \"incremental\"").unwrap();
+    assert_eq!(s.pdf.font, PdfFont::Unicode);
+    assert_eq!(Settings::default().pdf.font, PdfFont::Builtin);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles");
+    for (profile, font) in [
+        ("lean", PdfFont::Unicode),
+        ("original", PdfFont::Builtin),
+        ("quick-fix", PdfFont::Builtin),
+    ] {
+        let text = std::fs::read_to_string(dir.join(format!("{profile}.toml"))).unwrap();
+        assert_eq!(
+            Settings::from_toml(&text).unwrap().pdf.font,
+            font,
+            "{profile}"
+        );
+    }
+}

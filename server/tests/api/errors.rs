@@ -137,6 +137,6 @@ async fn unknown_paths_and_undecodable_ids_are_json_errors() {
         metrics.headers()["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("application/openmetrics-text")
+            .starts_with("text/plain; version=0.0.4")
     );
 }

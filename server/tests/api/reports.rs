@@ -194,7 +194,10 @@ async fn observability_endpoints_answer() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("report_server_memory_bytes"), "{metrics}");
+    assert!(
+        metrics.contains("process_resident_memory_bytes "),
+        "{metrics}"
+    );
     assert!(metrics.contains("report_server_queue_depth"), "{metrics}");
     // After a job, per-stage figures are published.
     let ack: Value = app

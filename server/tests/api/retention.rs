@@ -58,7 +58,7 @@ async fn uncollected(app: &TestApp) -> u64 {
 async fn metric_uncollected(app: &TestApp) -> u64 {
     let text = get(app, "/metrics").await.text().await.unwrap();
     text.lines()
-        .find(|l| l.contains("source=\"uncollected\"") && !l.starts_with('#'))
+        .find(|l| l.starts_with("report_server_uncollected_bytes "))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no uncollected memory in /metrics:\n{text}"))

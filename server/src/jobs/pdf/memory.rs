@@ -4,9 +4,9 @@
 //!
 //! Text is shown in the PDF base-14 fonts, which printpdf writes with
 //! `/Encoding /WinAnsiEncoding` and whose strings it encodes to WinAnsi
-//! bytes itself (printpdf 0.12.8, `serialize.rs` `encode_win_ansi`); the
-//! layout hands it text already limited to WinAnsi ([`super::winansi`]), so
-//! both canvases show the same characters.
+//! bytes itself (printpdf 0.12.8, `serialize.rs` `encode_win_ansi`); it is
+//! handed text already limited to WinAnsi ([`super::winansi`]), so both
+//! canvases show the same characters.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +16,7 @@ use printpdf::{
     RawImageFormat, Rect, Rgb, TextItem, XObjectId, XObjectTransform,
 };
 
-use super::{Canvas, Font, ascii85};
+use super::{Canvas, Font, ascii85, winansi};
 use crate::jobs::photos::{Components, PreparedPhoto};
 use crate::settings::ImageEncoding;
 
@@ -133,7 +133,7 @@ impl Canvas for MemoryCanvas {
                 pos: Point { x: Pt(x), y: Pt(y) },
             },
             Op::ShowText {
-                items: vec![TextItem::Text(s.to_string())],
+                items: vec![TextItem::Text(winansi::printable(s))],
             },
             Op::EndTextSection,
         ]);
