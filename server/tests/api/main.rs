@@ -12,6 +12,7 @@ mod origin;
 mod pdf_output;
 mod pdf_read;
 mod redis_down;
+mod reduced;
 mod reports;
 mod restart;
 mod retention;
