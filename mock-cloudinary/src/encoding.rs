@@ -128,9 +128,13 @@ fn luma(rgb: &Rgb) -> Vec<u8> {
         .collect()
 }
 
-/// Naive CMYK (K = 1 - max(R, G, B)), stored inverted as Adobe
-/// applications write CMYK JPEGs (0 = full ink), so that decoders that
-/// follow Photoshop's convention show the right colours.
+/// Naive CMYK ink amounts (K = 1 - max(R, G, B); 255 = full ink).
+/// jpeg-encoder stores them inverted, as Adobe applications write CMYK
+/// JPEGs (255 = no ink, with the Adobe marker), so that decoders that
+/// follow Photoshop's convention show the right colours. (Inverting them
+/// here as well, as this did before, stored ink amounts under the Adobe
+/// marker: every such decoder showed the catalogue's CMYK photos in
+/// inverted colours.)
 fn cmyk(rgb: &Rgb) -> Vec<u8> {
     let mut out = Vec::with_capacity(rgb.pixels.len() / 3 * 4);
     for p in rgb.pixels.chunks_exact(3) {
@@ -143,7 +147,7 @@ fn cmyk(rgb: &Rgb) -> Vec<u8> {
                 ((u32::from(max - c) * 255) / u32::from(max)) as u8
             }
         };
-        out.extend([255 - ink(p[0]), 255 - ink(p[1]), 255 - ink(p[2]), 255 - k]);
+        out.extend([ink(p[0]), ink(p[1]), ink(p[2]), k]);
     }
     out
 }

@@ -143,6 +143,26 @@ pub struct Step {
     pub quality: Option<u8>,
     /// `f_jpg` forces JPEG; `f_auto` keeps the requested format.
     pub format: Option<Format>,
+    /// `a_exif` or `a_ignore`.
+    pub angle: Option<Angle>,
+}
+
+/// What `a_` says about the source's EXIF orientation. Cloudinary turns a
+/// derived image upright by its EXIF orientation by default (as if every
+/// chain began with `a_exif`); `a_ignore` anywhere in the chain keeps the
+/// stored pixels as they are. Numeric angles are not modelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Angle {
+    /// `a_exif`: turn by the EXIF orientation (the default anyway).
+    Exif,
+    /// `a_ignore`: do not.
+    Ignore,
+}
+
+/// Whether a chain's output is turned upright by the source's EXIF
+/// orientation: unless a step says `a_ignore`.
+pub fn honours_exif(steps: &[Step]) -> bool {
+    !steps.iter().any(|s| s.angle == Some(Angle::Ignore))
 }
 
 /// Quality used for `q_auto` (Cloudinary's `auto:good` lands near it).
@@ -178,11 +198,13 @@ impl Delivery {
         self.steps.iter().rev().find_map(|s| s.quality)
     }
 
-    /// True when the chain changes nothing but (maybe) the format.
+    /// True when the chain changes nothing but (maybe) the format. An
+    /// `a_` step is a transformation: the output is a derived image,
+    /// turned by EXIF (or not) and without the source's metadata.
     pub fn is_untransformed(&self) -> bool {
-        self.steps
-            .iter()
-            .all(|s| s.width.is_none() && s.height.is_none() && s.quality.is_none())
+        self.steps.iter().all(|s| {
+            s.width.is_none() && s.height.is_none() && s.quality.is_none() && s.angle.is_none()
+        })
     }
 }
 
@@ -312,6 +334,13 @@ pub fn parse_step(segment: &str) -> Result<Step, DeliveryError> {
                         .ok()
                         .filter(|q| (1..=100).contains(q))
                         .ok_or_else(invalid)?,
+                })
+            }
+            "a" => {
+                step.angle = Some(match value {
+                    "exif" => Angle::Exif,
+                    "ignore" => Angle::Ignore,
+                    _ => return Err(invalid()),
                 })
             }
             "f" => {

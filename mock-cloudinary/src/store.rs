@@ -19,7 +19,7 @@ use crate::cache::OnceCache;
 use crate::catalogue::{CatalogueId, PhotoSpec, parse_catalogue_id};
 use crate::encoding::{encode_jpeg, rotate_ccw};
 use crate::error::DeliveryError;
-use crate::grammar::{Delivery, Format, ResourceType, Step};
+use crate::grammar::{Delivery, Format, ResourceType, Step, honours_exif};
 use crate::synth::{Scene, grain_for, quality_for_encoding};
 use crate::transform::{apply, decode, encode, sniff};
 
@@ -270,7 +270,7 @@ impl Store {
         let compute = || {
             let source = load()?;
             let bad = |e: image::ImageError| DeliveryError::BadAsset(e.to_string());
-            let pixels = decode(&source).map_err(bad)?;
+            let pixels = decode(&source, honours_exif(&key.steps)).map_err(bad)?;
             let out = apply(pixels, &key.steps)?;
             encode(&out, format, quality).map(Bytes::from).map_err(bad)
         };

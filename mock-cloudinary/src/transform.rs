@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use fast_image_resize::{PixelType, ResizeAlg, ResizeOptions, Resizer, images::Image};
-use image::{ExtendedColorType, ImageEncoder, codecs::png::PngEncoder};
+use image::{ExtendedColorType, ImageDecoder, ImageEncoder, codecs::png::PngEncoder};
 
 use crate::error::DeliveryError;
 use crate::grammar::{Crop, Format, Step};
@@ -101,9 +101,19 @@ fn scale_dim(value: u32, num: u32, den: u32) -> u32 {
     ((u64::from(value) * u64::from(num) + u64::from(den) / 2) / u64::from(den).max(1)).max(1) as u32
 }
 
-/// Decode JPEG or PNG bytes into RGB8.
-pub fn decode(bytes: &[u8]) -> Result<Rgb, image::ImageError> {
-    let image = image::load_from_memory(bytes)?.into_rgb8();
+/// Decode JPEG or PNG bytes into RGB8, turned upright by the EXIF
+/// orientation when `upright` (Cloudinary's default for derived images,
+/// `grammar::honours_exif`).
+pub fn decode(bytes: &[u8], upright: bool) -> Result<Rgb, image::ImageError> {
+    let mut decoder = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()?
+        .into_decoder()?;
+    let orientation = decoder.orientation()?;
+    let mut image = image::DynamicImage::from_decoder(decoder)?;
+    if upright {
+        image.apply_orientation(orientation);
+    }
+    let image = image.into_rgb8();
     Ok(Rgb {
         width: image.width(),
         height: image.height(),

@@ -13,26 +13,17 @@ use crate::color::{self, Model, Plane};
 use crate::header::{self, Frame, Tables};
 use crate::huffman::BitReader;
 use crate::idct::idct;
-use crate::plan::Geometry;
-use crate::scan::{self, ReducedBlock, ScanState, Slots, Stop};
+use crate::plan::{CompGeom, Geometry};
+use crate::scan::{self, ScanState, Stop};
+use crate::store::{FoldedBlock, KeptBlock, Store, folded_samples};
 use crate::{ColorType, Decoded, Error, Header, Keep};
-
-/// Coefficients of one component (progressive only).
-struct Coefficients {
-    /// Coefficients stored per block side.
-    k: usize,
-    coefs: Vec<i16>,
-    /// One mask per block; empty when nothing is dropped (k = 8).
-    history: Vec<u64>,
-    slots: Slots,
-}
 
 /// What the decode holds once the frame is known.
 struct Image {
     frame: Frame,
     geometry: Geometry,
     /// Progressive: per component; empty for sequential.
-    coefficients: Vec<Coefficients>,
+    coefficients: Vec<Store>,
     /// Sequential: filled as blocks arrive; progressive: after the last scan.
     planes: Vec<Plane>,
     /// Quantisation tables as latched at each component's first scan.
@@ -159,7 +150,7 @@ pub(crate) fn decode(
     }
     partial |= img.dc_seen.iter().any(|&seen| !seen);
     let model = color_model(&img.frame, &tables);
-    finish(img, model, tables.orientation.unwrap_or(1), partial, keep)
+    finish(img, model, tables.orientation.unwrap_or(1), partial)
 }
 
 fn allocate(frame: Frame, scale_denom: u8, max_bytes: u64, keep: Keep) -> Result<Image, Error> {
@@ -178,19 +169,7 @@ fn allocate(frame: Frame, scale_denom: u8, max_bytes: u64, keep: Keep) -> Result
         let coefficients = geometry
             .comps
             .iter()
-            .map(|c| {
-                let k = keep.stored_side(c.k);
-                Coefficients {
-                    k,
-                    coefs: vec![0; c.bw * c.bh * k * k],
-                    history: if k < 8 {
-                        vec![0; c.bw * c.bh]
-                    } else {
-                        Vec::new()
-                    },
-                    slots: scan::slots(k),
-                }
-            })
+            .map(|c| Store::new(keep, c.k, c.bw * c.bh))
             .collect();
         (coefficients, Vec::new())
     } else {
@@ -238,6 +217,9 @@ fn decode_scan(
                 None => return (pos, false),
             }
         }
+        if let (Some(store), Some(q)) = (img.coefficients.get_mut(s.index), &img.quant[s.index]) {
+            store.latch(q);
+        }
         if scan.ss == 0 {
             img.dc_seen[s.index] = true;
         }
@@ -261,15 +243,41 @@ fn decode_scan(
             if bx >= g.bw || by >= g.bh {
                 return Err(Stop::Corrupt);
             }
-            let c = &mut coefficients[ci];
             let b = by * g.bw + bx;
-            let kk = c.k * c.k;
-            let mut block = ReducedBlock {
-                coefs: &mut c.coefs[b * kk..(b + 1) * kk],
-                history: c.history.get_mut(b).unwrap_or(&mut spare),
-                slots: &c.slots,
-            };
-            st.progressive(r, i, &mut block)
+            match &mut coefficients[ci] {
+                Store::Kept {
+                    k,
+                    coefs,
+                    history,
+                    slots,
+                } => {
+                    let kk = *k * *k;
+                    let mut block = KeptBlock {
+                        coefs: &mut coefs[b * kk..(b + 1) * kk],
+                        history: history.get_mut(b).unwrap_or(&mut spare),
+                        slots,
+                    };
+                    st.progressive(r, i, &mut block)
+                }
+                Store::Folded {
+                    k,
+                    dc,
+                    sums,
+                    history,
+                    negative,
+                    weights,
+                } => {
+                    let kk = *k * *k;
+                    let mut block = FoldedBlock {
+                        dc: &mut dc[b],
+                        sums: &mut sums[b * kk..(b + 1) * kk],
+                        history: &mut history[b],
+                        negative: &mut negative[b],
+                        weights: weights.as_ref().ok_or(Stop::Corrupt)?,
+                    };
+                    st.progressive(r, i, &mut block)
+                }
+            }
         })
     } else {
         let mut block = [0i16; 64];
@@ -313,13 +321,7 @@ fn color_model(frame: &Frame, tables: &Tables) -> Model {
 }
 
 /// IDCT the reduced coefficients (progressive) and convert to pixels.
-fn finish(
-    mut img: Image,
-    model: Model,
-    orientation: u8,
-    partial: bool,
-    keep: Keep,
-) -> Result<Decoded, Error> {
+fn finish(mut img: Image, model: Model, orientation: u8, partial: bool) -> Result<Decoded, Error> {
     if img.frame.progressive {
         img.planes = new_planes(&img.geometry);
         for (ci, c) in std::mem::take(&mut img.coefficients)
@@ -329,23 +331,7 @@ fn finish(
             let g = img.geometry.comps[ci];
             let q = img.quant[ci].unwrap_or([0; 64]);
             let p = &mut img.planes[ci];
-            let kk = c.k * c.k;
-            let mut block = [0i16; 64];
-            for (b, kept) in c.coefs.chunks_exact(kk).enumerate() {
-                // The kept square in natural order; the rest stays zero.
-                for (i, &v) in kept.iter().enumerate() {
-                    let (row, col) = (i / c.k, i % c.k);
-                    let v = if keep == Keep::AllZeroingDropped && (row >= g.k || col >= g.k) {
-                        0
-                    } else {
-                        v
-                    };
-                    block[row * 8 + col] = v;
-                }
-                let (bx, by) = (b % g.bw, b / g.bw);
-                let at = by * g.k * p.stride + bx * g.k;
-                idct(g.k, &block, &q, &mut p.data[at..], p.stride);
-            }
+            fill_plane(&c, &g, &q, p);
             // `c` is dropped here: each component's coefficients go as soon
             // as its plane is filled.
         }
@@ -365,4 +351,28 @@ fn finish(
         orientation,
         partial,
     })
+}
+
+/// IDCT a component's stored blocks into its plane.
+fn fill_plane(store: &Store, g: &CompGeom, q: &[u16; 64], p: &mut Plane) {
+    let at = |b: usize| (b / g.bw) * g.k * p.stride + (b % g.bw) * g.k;
+    match store {
+        Store::Kept { k, coefs, .. } => {
+            let mut block = [0i16; 64];
+            for (b, kept) in coefs.chunks_exact(k * k).enumerate() {
+                // The kept square in natural order; the rest stays zero.
+                for (i, &v) in kept.iter().enumerate() {
+                    block[(i / k) * 8 + i % k] = v;
+                }
+                let at = at(b);
+                idct(g.k, &block, q, &mut p.data[at..], p.stride);
+            }
+        }
+        Store::Folded { k, dc, sums, .. } => {
+            for (b, (&dc, sums)) in dc.iter().zip(sums.chunks_exact(k * k)).enumerate() {
+                let at = at(b);
+                folded_samples(*k, dc, q[0], sums, &mut p.data[at..], p.stride);
+            }
+        }
+    }
 }

@@ -198,6 +198,41 @@ fn red2(d: &[i64; 64], out: &mut [u8], stride: usize) {
     }
 }
 
+/// The share of each of the k x k samples (row-major) of jidctred's
+/// transform (k = 4 or 2) in a dequantised coefficient of 1 at `natural`:
+/// the transform without the roundings of its two descales, which is
+/// linear. Zero where the transform does not read the coefficient.
+pub(crate) fn linear_response(k: usize, natural: usize) -> [f64; 16] {
+    let pass = |i: [i64; 8]| -> [i64; 4] {
+        if k == 4 {
+            red4_1d(i)
+        } else {
+            let o = red2_1d(i);
+            [o[0], o[1], 0, 0]
+        }
+    };
+    // Both passes' descale shifts.
+    let shift = if k == 4 {
+        (CONST_BITS - PASS1_BITS + 1) + (CONST_BITS + PASS1_BITS + 3 + 1)
+    } else {
+        (CONST_BITS - PASS1_BITS + 2) + (CONST_BITS + PASS1_BITS + 3 + 2)
+    };
+    let (row, col) = (natural / 8, natural % 8);
+    let mut column = [0i64; 8];
+    column[row] = 1;
+    let ws = pass(column);
+    let mut out = [0.0; 16];
+    for y in 0..k {
+        let mut line = [0i64; 8];
+        line[col] = ws[y];
+        let o = pass(line);
+        for x in 0..k {
+            out[y * k + x] = o[x] as f64 / f64::from(1u32 << 16) / f64::from(1u32 << (shift - 16));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,19 +4,23 @@
 //! A progressive JPEG's coefficients can only be turned into pixels after
 //! the last scan, so every common decoder holds all of them: 64 x 2 bytes
 //! per 8x8 block (the "coefficient floor"; 132.7 MB for a 5760x3840 4:4:4
-//! photo). A decode at scale 1/s reads only the (8/s) x (8/s) lowest
-//! frequencies of each block, so this decoder keeps just those, plus one
-//! bit per dropped coefficient saying whether it is already non-zero: the
-//! successive-approximation refinement scans need that to parse (a
-//! coefficient with history takes a correction bit, one without counts
-//! towards a zero run). At 1/4 that is 16 bytes per block instead of 128.
-//! Sequential (baseline) JPEGs need no coefficient store at all: each block
-//! goes through the IDCT as soon as it is decoded.
+//! photo). A decode at scale 1/s outputs k x k samples per block (k =
+//! 8/s), and this decoder holds only what those need: at 1/8 the DC
+//! coefficient; at 1/4 and 1/2 the DC and k x k sums into which each AC
+//! coefficient's share of the output is folded as it arrives (libjpeg's
+//! reduced IDCTs read high-frequency coefficients too, so keeping only the
+//! k x k lowest ones is not enough; see `store`), plus two bits per
+//! coefficient (non-zero, negative) that the successive-approximation
+//! refinement scans need. At 1/4 that is 26 bytes per block instead of
+//! 128. Sequential (baseline) JPEGs need no coefficient store at all: each
+//! block goes through the IDCT as soon as it is decoded.
 //!
 //! The IDCT, upsampling and colour conversion are libjpeg-turbo's integer
 //! routines, so a sequential JPEG decodes to exactly libjpeg-turbo's scaled
-//! pixels, and a progressive one differs only by the dropped coefficients'
-//! share of libjpeg-turbo's reduced IDCT (see `idct`).
+//! pixels, and so does a progressive one at 1/1 and (for components with a
+//! 1x1 IDCT) at 1/8; a folded progressive decode at 1/4 or 1/2 is within a
+//! unit or two of them (the missing rounding between the IDCT's passes and
+//! the sums' 1/16-sample steps).
 //!
 //! Supported: baseline and extended sequential and progressive Huffman
 //! JPEG, 8-bit; grey, YCbCr, RGB, CMYK and YCCK (Adobe APP14); any
@@ -29,7 +33,9 @@
 //! - `header`: markers and segments (SOF, SOS, DQT, DHT, DRI, JFIF, Adobe,
 //!   EXIF orientation).
 //! - `huffman`: the entropy-coded bit stream and Huffman tables.
-//! - `scan`: the blocks of one scan into the reduced coefficients.
+//! - `scan`: the blocks of one scan into the reduced store.
+//! - `store`: what a progressive decode keeps of each block (kept
+//!   coefficients, or coefficients folded into their share of the output).
 //! - `plan`: output size and per-component geometry from the header, and
 //!   the bytes the decode will hold.
 //! - `idct`: dequantisation and the scaled IDCTs.
@@ -44,6 +50,7 @@ mod huffman;
 mod idct;
 mod plan;
 mod scan;
+mod store;
 
 use std::fmt;
 
@@ -186,33 +193,17 @@ impl Header {
 /// Sequential JPEGs store none, whatever this says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Keep {
-    /// The k x k lowest frequencies per block plus one history bit per
-    /// dropped coefficient: the point of this crate, and what [`decode`]
-    /// does. The output differs from libjpeg-turbo's scaled decode by the
-    /// dropped coefficients' share of its reduced IDCT (see the crate
-    /// docs).
+    /// What the scaled IDCT needs, and no more: the point of this crate,
+    /// and what [`decode`] does. At 1/8 the DC coefficient; at 1/4 and 1/2
+    /// each AC coefficient is folded into k x k sums of its share of the
+    /// output as it arrives, plus two bits (non-zero, negative) per
+    /// coefficient for the refinement scans. Within a unit or two of
+    /// libjpeg-turbo's samples (see the crate docs).
     #[default]
     Reduced,
     /// All 64 per block (the coefficient floor of every common decoder):
     /// libjpeg-turbo's scaled output to the bit, at libjpeg-turbo's cost.
     All,
-    /// All 64 stored, but those outside the k x k square zeroed before the
-    /// IDCT. Gives `Reduced`'s pixels at `All`'s cost: only the tests use
-    /// it, to show that the reduced storage loses nothing but what it
-    /// drops on purpose.
-    #[doc(hidden)]
-    AllZeroingDropped,
-}
-
-impl Keep {
-    /// Coefficients stored per block side for a component whose scaled
-    /// IDCT outputs `k` x `k` samples.
-    pub(crate) fn stored_side(self, k: usize) -> usize {
-        match self {
-            Keep::Reduced => k,
-            Keep::All | Keep::AllZeroingDropped => 8,
-        }
-    }
 }
 
 /// Decode `bytes` at `1 / scale_denom` (1, 2, 4 or 8), holding at most

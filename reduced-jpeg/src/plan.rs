@@ -3,6 +3,7 @@
 //! upsampling, and from those the bytes the decode holds.
 
 use crate::header::Frame;
+use crate::store::Store;
 use crate::{Error, Keep};
 
 /// One component's share of the decode.
@@ -80,12 +81,9 @@ impl Geometry {
         })
     }
 
-    /// Bytes of one component's reduced coefficients: k x k i16 per block,
-    /// plus a 64-bit history mask per block when coefficients are dropped.
+    /// Bytes of one component's store of coefficients (`store::Store`).
     pub(crate) fn coefficient_bytes(c: &CompGeom, keep: Keep) -> u64 {
-        let k = keep.stored_side(c.k);
-        let per_block = 2 * k * k + if k < 8 { 8 } else { 0 };
-        (c.bw * c.bh * per_block) as u64
+        (c.bw * c.bh * Store::bytes_per_block(keep, c.k)) as u64
     }
 
     /// Bytes of one component's plane of IDCT output.
@@ -157,13 +155,14 @@ mod tests {
         // 5760x3840, 4:4:4: 345,600 blocks per component.
         let g = Geometry::new(&frame(5760, 3840, &[(1, 1), (1, 1), (1, 1)]), 4).unwrap();
         let floor = 3 * 345_600 * 128;
-        let coefs = 3 * 345_600 * (8 + 8);
+        // DC, 2x2 folded sums, history and sign masks.
+        let coefs = 3 * 345_600 * (2 + 8 + 8 + 8);
         let planes = 3 * 1440 * 960;
         assert_eq!(
             g.held_bytes(true, 3, Keep::Reduced),
             FIXED_BYTES + coefs + planes
         );
-        assert!(g.held_bytes(true, 3, Keep::Reduced) * 5 < floor);
+        assert!(g.held_bytes(true, 3, Keep::Reduced) * 4 < floor);
     }
 
     #[test]

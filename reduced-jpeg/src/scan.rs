@@ -6,72 +6,14 @@
 //! `decode_block`, `decode_block_successive_approximation`,
 //! `refine_non_zeroes`; MIT OR Apache-2.0, Copyright (c) 2016 The
 //! jpeg-decoder Developers) and libjpeg's jdphuff.c, rewritten to work on a
-//! [`ReducedBlock`]: the k x k kept coefficients plus one bit of history for
-//! each coefficient that is dropped. The refinement pass needs that bit and
-//! nothing else: a coefficient with history takes one correction bit (whose
-//! value only matters for kept ones), one without counts towards the zero
-//! run, and a new non-zero value at a dropped position only sets its bit.
+//! [`Block`] of a reduced store (`store`): a refinement pass needs to know
+//! which coefficients are non-zero and nothing else to parse (a coefficient
+//! with history takes one correction bit, one without counts towards the
+//! zero run); what a value or a correction bit does is the store's.
 
 use crate::header::{Frame, Scan, Tables, UNZIGZAG};
 use crate::huffman::{BadCode, BitReader, HuffmanTable};
-
-/// For each zigzag position, its index among the kept k x k coefficients
-/// (row-major), or `DROPPED`.
-pub(crate) type Slots = [u8; 64];
-pub(crate) const DROPPED: u8 = u8::MAX;
-
-pub(crate) fn slots(k: usize) -> Slots {
-    let mut s = [DROPPED; 64];
-    for (zz, &natural) in UNZIGZAG.iter().enumerate() {
-        let (row, col) = (usize::from(natural) / 8, usize::from(natural) % 8);
-        if row < k && col < k {
-            s[zz] = (row * k + col) as u8;
-        }
-    }
-    s
-}
-
-/// One block's state during a progressive decode.
-pub(crate) struct ReducedBlock<'a> {
-    pub coefs: &'a mut [i16],
-    /// Bit z set: the dropped coefficient at zigzag position z is non-zero.
-    pub history: &'a mut u64,
-    pub slots: &'a Slots,
-}
-
-impl ReducedBlock<'_> {
-    fn nonzero(&self, zz: usize) -> bool {
-        match self.slots[zz] {
-            DROPPED => *self.history & (1 << zz) != 0,
-            s => self.coefs[usize::from(s)] != 0,
-        }
-    }
-
-    fn set(&mut self, zz: usize, value: i16) {
-        match self.slots[zz] {
-            DROPPED => {
-                if value != 0 {
-                    *self.history |= 1 << zz;
-                }
-            }
-            s => self.coefs[usize::from(s)] = value,
-        }
-    }
-
-    /// Refine a coefficient that has history by one correction bit `bit`
-    /// (G.1.2.3): only a kept coefficient's magnitude changes.
-    fn refine(&mut self, zz: usize, p1: i16) {
-        if let Some(c) = self.coefs.get_mut(usize::from(self.slots[zz]))
-            && *c & p1 == 0
-        {
-            *c = if *c >= 0 {
-                c.wrapping_add(p1)
-            } else {
-                c.wrapping_sub(p1)
-            };
-        }
-    }
-}
+use crate::store::Block;
 
 /// Why a scan stopped before its last MCU.
 #[derive(Debug, PartialEq, Eq)]
@@ -159,7 +101,7 @@ impl<'t> ScanState<'t> {
         &mut self,
         r: &mut BitReader,
         i: usize,
-        b: &mut ReducedBlock,
+        b: &mut impl Block,
     ) -> Result<(), Stop> {
         let (ss, se, ah, al) = (
             usize::from(self.scan.ss),
@@ -174,9 +116,9 @@ impl<'t> ScanState<'t> {
                     return Err(Stop::Corrupt);
                 }
                 self.pred[i] = self.pred[i].wrapping_add(r.receive_extend(u32::from(s)));
-                b.coefs[0] = (self.pred[i] << al) as i16;
+                b.set(0, (self.pred[i] << al) as i16);
             } else if r.bit() {
-                b.coefs[0] |= 1 << al;
+                b.refine_dc(al);
             }
             return Ok(());
         }
@@ -192,7 +134,7 @@ impl<'t> ScanState<'t> {
         &mut self,
         r: &mut BitReader,
         ac: &HuffmanTable,
-        b: &mut ReducedBlock,
+        b: &mut impl Block,
         ss: usize,
         se: usize,
         al: u8,
@@ -228,7 +170,7 @@ impl<'t> ScanState<'t> {
         &mut self,
         r: &mut BitReader,
         ac: &HuffmanTable,
-        b: &mut ReducedBlock,
+        b: &mut impl Block,
         ss: usize,
         se: usize,
         al: u8,
@@ -341,42 +283,4 @@ pub(crate) fn for_each_block(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kept_slots_are_the_low_frequency_square() {
-        let s = slots(2);
-        let kept: Vec<usize> = (0..64).filter(|&z| s[z] != DROPPED).collect();
-        assert_eq!(
-            kept,
-            vec![0, 1, 2, 4],
-            "zigzag 0,1,2,4 are (0,0),(0,1),(1,0),(1,1)"
-        );
-        assert_eq!(slots(4).iter().filter(|&&v| v != DROPPED).count(), 16);
-        assert_eq!(slots(8).iter().filter(|&&v| v != DROPPED).count(), 64);
-        assert_eq!(slots(1).iter().filter(|&&v| v != DROPPED).count(), 1);
-    }
-
-    #[test]
-    fn a_dropped_coefficient_keeps_only_its_history_bit() {
-        let s = slots(2);
-        let mut coefs = [0i16; 4];
-        let mut history = 0u64;
-        let mut b = ReducedBlock {
-            coefs: &mut coefs,
-            history: &mut history,
-            slots: &s,
-        };
-        b.set(3, 5); // zigzag 3 is (2,0): dropped at k = 2
-        b.set(2, -4); // (1,0): kept, slot 2
-        assert!(b.nonzero(3) && b.nonzero(2) && !b.nonzero(5));
-        b.refine(2, 1);
-        b.refine(3, 1);
-        assert_eq!(coefs, [0, 0, -5, 0]);
-        assert_eq!(history, 1 << 3);
-    }
 }

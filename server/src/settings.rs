@@ -133,6 +133,14 @@ pub enum JpegDecoder {
     /// jemalloc counters do not see (RSS does).
     #[serde(rename = "libjpeg-turbo")]
     LibjpegTurbo,
+    /// reduced-jpeg (pure Rust, this workspace) for progressive photos: it
+    /// holds only what the scaled IDCT needs (at 1/4 about a fifth of the
+    /// coefficients libjpeg-turbo holds until the last scan), on jemalloc,
+    /// so the per-job counters see it. Sequential photos go to
+    /// libjpeg-turbo, which holds no coefficients for them either and is
+    /// 2.6 to 6 times faster there (SIMD; docs/measurements/reduced-jpeg.md).
+    #[serde(rename = "reduced")]
+    Reduced,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

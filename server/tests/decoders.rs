@@ -1,5 +1,5 @@
-//! The `resize` mode with both `photos.decoder`s (each with the encoder it
-//! ships with: jpeg-decoder with `image`'s, libjpeg-turbo with
+//! The `resize` mode with every `photos.decoder` (each with the encoder it
+//! ships with: jpeg-decoder with `image`'s, libjpeg-turbo and reduced with
 //! libjpeg-turbo's, as `lean` has it) on small generated photos
 //! of the kinds real sets hold: progressive 4:2:0 and 4:2:2, a phone
 //! portrait tagged EXIF 6, grayscale, CMYK. Upright output is checked by
@@ -12,7 +12,11 @@ use mock_cloudinary::transform::Rgb;
 use report_server::jobs::photos::{Components, jpeg_header, prepare};
 use report_server::settings::{EmbedMode, JpegDecoder, PhotoEncoder, PhotoSettings};
 
-const DECODERS: [JpegDecoder; 2] = [JpegDecoder::JpegDecoder, JpegDecoder::LibjpegTurbo];
+const DECODERS: [JpegDecoder; 3] = [
+    JpegDecoder::JpegDecoder,
+    JpegDecoder::LibjpegTurbo,
+    JpegDecoder::Reduced,
+];
 
 /// The upright picture, `w` x `h`: green left third, else red above the
 /// middle and blue below.
@@ -44,7 +48,7 @@ fn settings(decoder: JpegDecoder, max_px: u32) -> PhotoSettings {
         decoder,
         encoder: match decoder {
             JpegDecoder::JpegDecoder => PhotoEncoder::Image,
-            JpegDecoder::LibjpegTurbo => PhotoEncoder::LibjpegTurbo,
+            JpegDecoder::LibjpegTurbo | JpegDecoder::Reduced => PhotoEncoder::LibjpegTurbo,
         },
         ..PhotoSettings::default()
     }
@@ -129,11 +133,14 @@ fn grayscale_stays_gray_and_cmyk_becomes_rgb_with_both_decoders() {
         ..Encoding::default()
     };
     let jpeg = Bytes::from(encode_jpeg(&upright(400, 200), 90, &gray).unwrap());
-    let cmyk = Encoding {
-        colour: Colour::Cmyk,
-        ..Encoding::default()
+    let cmyk = |progressive| {
+        let e = Encoding {
+            progressive,
+            colour: Colour::Cmyk,
+            ..Encoding::default()
+        };
+        Bytes::from(encode_jpeg(&upright(400, 200), 90, &e).unwrap())
     };
-    let cmyk = Bytes::from(encode_jpeg(&upright(400, 200), 90, &cmyk).unwrap());
     for decoder in DECODERS {
         let p = prepare(jpeg.clone(), &settings(decoder, 100), 1 << 30).unwrap();
         assert_eq!(
@@ -148,16 +155,20 @@ fn grayscale_stays_gray_and_cmyk_becomes_rgb_with_both_decoders() {
             out.get_pixel(10, 25)[0] > out.get_pixel(80, 40)[0] + 60,
             "{decoder:?}"
         );
-        // CMYK is decoded to RGB and resized like any other photo (its
-        // colours are checked in `jobs::photos::cmyk_tests`).
-        let p = prepare(cmyk.clone(), &settings(decoder, 100), 1 << 30).unwrap();
-        assert_eq!(
-            (p.width, p.height, p.components),
-            (100, 50, Components::Rgb),
-            "{decoder:?}"
-        );
-        let out = image::load_from_memory(&p.jpeg).unwrap();
-        assert_eq!(out.color(), image::ColorType::Rgb8, "{decoder:?}");
+        // CMYK (Adobe's inverted samples, as the fake stores them) is
+        // decoded to RGB in its colours and resized like any other photo.
+        for progressive in [false, true] {
+            let p = prepare(cmyk(progressive), &settings(decoder, 100), 1 << 30).unwrap();
+            let what = format!("{decoder:?}, CMYK, progressive {progressive}");
+            assert_eq!(
+                (p.width, p.height, p.components),
+                (100, 50, Components::Rgb),
+                "{what}"
+            );
+            let out = image::load_from_memory(&p.jpeg).unwrap();
+            assert_eq!(out.color(), image::ColorType::Rgb8, "{what}");
+            assert_upright(&p.jpeg, 100, 50, &what);
+        }
     }
 }
 

@@ -2,9 +2,10 @@
 //! (one photo at a time, resized, the PDF assembled incrementally on disk)
 //! the job's heap peak does not grow with the number of photos: 40 photos
 //! peak within 15% of 10. One dhat test per file: dhat allows one profiler
-//! per process. `lean` decodes with libjpeg-turbo, whose own buffers come
-//! from glibc `malloc`, which dhat does not see (the decoded image it writes
-//! into is a Rust buffer and is counted); their flatness across photos is
+//! per process. `lean` decodes sequential photos with libjpeg-turbo, whose
+//! own buffers come from glibc `malloc`, which dhat does not see (the
+//! decoded image it writes into is a Rust buffer and is counted; progressive
+//! photos go to reduced-jpeg, all Rust); their flatness across photos is
 //! what `oomlab bench`'s "over all photos / worst single photo" line
 //! measures, in RSS.
 

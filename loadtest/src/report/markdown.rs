@@ -421,7 +421,7 @@ fn per_job_stages(o: &mut String, r: &RunReport) {
     let _ = writeln!(o, "\n## Memory by job and stage\n");
     let _ = writeln!(
         o,
-        "Per stage, as the server measured it (`GET /api/jobs/{{id}}`): high-water is the process-wide jemalloc `allocated` during the stage; thread allocated and still live after come from the job's worker thread (jemalloc per-thread counters). Memory that C libraries take from glibc `malloc` is in RSS only, not in these figures: libjpeg-turbo's decode buffers (`photos.decoder = \"libjpeg-turbo\"`, the `lean` profile: the coefficients of a progressive photo, 2 bytes each)."
+        "Per stage, as the server measured it (`GET /api/jobs/{{id}}`): high-water is the process-wide jemalloc `allocated` during the stage; thread allocated and still live after come from the job's worker thread (jemalloc per-thread counters). Memory that C libraries take from glibc `malloc` is in RSS only, not in these figures: libjpeg-turbo's decode buffers (`photos.decoder = \"libjpeg-turbo\"`: the coefficients of a progressive photo, 2 bytes each; with `\"reduced\"`, the `lean` profile, only a sequential photo's few MCU rows)."
     );
     let mut without = Vec::new();
     for j in &r.jobs {

@@ -4,5 +4,6 @@ mod binary;
 mod delivery;
 mod faults;
 mod helpers;
+mod orientation;
 mod sdk;
 mod uploads;

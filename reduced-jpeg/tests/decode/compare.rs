@@ -1,15 +1,13 @@
 //! Scaled decodes against libjpeg-turbo's, and against an independent
 //! decoder's full-size decode downscaled by area, on the corpus.
 //!
-//! The three decodes of a progressive image tell apart what could be wrong:
+//! The two decodes of a progressive image tell apart what could be wrong:
 //! `Keep::All` (every coefficient stored) must be libjpeg-turbo's output to
 //! the bit, which checks the entropy decoding of every scan kind, the
-//! IDCTs, upsampling and colour conversion; `Keep::Reduced` must equal
-//! `Keep::AllZeroingDropped` to the bit, which checks that the reduced
-//! store (k x k coefficients plus history bits) parses the refinement
-//! scans exactly as a full store does; what is left between `Reduced` and
-//! libjpeg-turbo is the dropped coefficients' share of libjpeg-turbo's
-//! reduced IDCT, measured and bounded here.
+//! IDCTs, upsampling and colour conversion; `Keep::Reduced` must be within
+//! 40 dB and three units of it, which checks the reduced stores (at 1/4 and
+//! 1/2 the coefficients folded into their share of the output, see the
+//! crate's `store` module).
 
 use reduced_jpeg::{ColorType, DEFAULT_MAX_HELD_BYTES, Keep, decode_keeping};
 
@@ -40,40 +38,21 @@ fn storing_every_coefficient_gives_libjpeg_turbos_pixels_to_the_bit() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-#[test]
-fn the_reduced_store_loses_only_the_coefficients_it_drops() {
-    for case in corpus().iter().filter(|c| c.progressive) {
-        for denom in [2u8, 4, 8] {
-            let reduced = decode(case, denom, Keep::Reduced);
-            let zeroed = decode(case, denom, Keep::AllZeroingDropped);
-            assert!(
-                reduced.pixels == zeroed.pixels,
-                "{} 1/{denom}: {:?}",
-                case.name,
-                psnr(&reduced.pixels, &zeroed.pixels)
-            );
-        }
-    }
-}
+/// Issue 30's bar: a reduced decode's PSNR against libjpeg-turbo's scaled
+/// decode of the same file, on every image at every scale.
+const MIN_PSNR_DB: f64 = 40.0;
 
-/// The least PSNR (dB) of a reduced progressive decode against
-/// libjpeg-turbo's scaled decode, per scale, on this corpus. These are
-/// regression bounds just under what was measured (2026-12-07: worst
-/// 30.85 dB at 1/2, 35.79 at 1/4, 46.93 at 1/8, all on the noisy 4:4:4
-/// and 4:2:0 images), **not** the issue's 40 dB bar, which 1/2 and 1/4
-/// miss: libjpeg-turbo's reduced IDCTs (jidctred.c) read the odd
-/// coefficients above k too (rows and columns 5, 6, 7 at 1/2; 3, 5, 7 at
-/// 1/4) to compute a box average, and this decoder does not store them.
-fn min_psnr_db(denom: u8) -> f64 {
-    match denom {
-        2 => 30.0,
-        4 => 35.0,
-        _ => 45.0,
-    }
-}
+/// The largest difference of one sample allowed: the folded 1/4 and 1/2
+/// stores miss only the IDCT's rounding between its passes and round
+/// their sums to 1/16 of a sample, so a Y, Cb or Cr sample is off by one
+/// at most (the store's unit test); colour conversion adds 1.402 x the Cr
+/// error to R and 1.772 x the Cb error to B, so one unit in Y and one in
+/// Cr can be three in R (measured: 3 at worst on this corpus, 56 dB and
+/// more everywhere).
+const MAX_ERROR: u8 = 3;
 
 #[test]
-fn reduced_decodes_stay_within_the_measured_distance_of_libjpeg_turbo() {
+fn reduced_decodes_are_within_40_db_and_three_units_of_libjpeg_turbo() {
     let mut failures = Vec::new();
     for case in corpus() {
         for denom in [1u8, 2, 4, 8] {
@@ -88,7 +67,7 @@ fn reduced_decodes_stay_within_the_measured_distance_of_libjpeg_turbo() {
             // A sequential image has every coefficient at hand, and at 1/1
             // nothing is dropped: libjpeg-turbo's pixels exactly.
             let exact = !case.progressive || denom == 1;
-            if (exact && max != 0) || (!exact && db < min_psnr_db(denom)) {
+            if (exact && max != 0) || (!exact && (db < MIN_PSNR_DB || max > MAX_ERROR)) {
                 failures.push(format!("{} 1/{denom}: {db:.2} dB, max {max}", case.name));
             }
         }
@@ -104,8 +83,8 @@ fn reduced_decodes_stay_within_the_measured_distance_of_libjpeg_turbo() {
 fn grey_decodes_agree_with_an_independent_full_size_decode_downscaled_by_area() {
     // (denom, least dB for libjpeg-turbo, least dB for a reduced
     // progressive decode); measured 2026-12-07: libjpeg-turbo 51.1-58.2,
-    // reduced progressive 35.9 (1/2), 41.6 (1/4), 51.1 (1/8).
-    let bounds = [(2u8, 50.0, 35.0), (4, 50.0, 40.0), (8, 50.0, 50.0)];
+    // reduced progressive 55.5 (1/2), 57.8 (1/4), 51.1 dB (1/8).
+    let bounds = [(2u8, 50.0, 50.0), (4, 50.0, 50.0), (8, 50.0, 50.0)];
     let mut checked = 0;
     for case in corpus() {
         let (fw, fh, full) = full_size_reference(&case.jpeg);

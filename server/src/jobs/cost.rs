@@ -17,6 +17,11 @@
 //!   component planes at that scale besides the output (one more copy);
 //!   libjpeg-turbo writes scanlines straight to it.
 //!
+//! With `photos.decoder = "reduced"` a progressive photo costs what
+//! reduced-jpeg predicts from its header instead ([`job_decode_bytes_of`]):
+//! its folded coefficients (26 bytes a block at 1/4, not 128), its planes
+//! and its output.
+//!
 //! `passthrough` and `cdn_transform` never decode a photo in a job; an
 //! upload is judged by the full-size decode whatever the profile, since a
 //! stored photo outlives the profile that accepted it.
@@ -46,6 +51,24 @@ pub fn job_decode_bytes(frame: &Frame, photos: &PhotoSettings) -> Option<u64> {
             ))
         }
     }
+}
+
+/// [`job_decode_bytes`] with the photo's bytes at hand: a progressive photo
+/// decoded by `reduced` costs what reduced-jpeg predicts from its header
+/// (its folded store, planes and output), not its coefficient floor.
+pub fn job_decode_bytes_of(jpeg: &[u8], frame: &Frame, photos: &PhotoSettings) -> Option<u64> {
+    let reduced = photos.embed == EmbedMode::Resize
+        && photos.decoder == JpegDecoder::Reduced
+        && frame.is_progressive();
+    if !reduced {
+        return job_decode_bytes(frame, photos);
+    }
+    let (w, h) = fit_within(frame.width, frame.height, photos.max_px);
+    let d = scale_denominator(frame.width, frame.height, w, h);
+    reduced_jpeg::Header::read(jpeg)
+        .and_then(|header| header.held_bytes(d as u8, reduced_jpeg::Keep::Reduced))
+        .ok()
+        .or_else(|| job_decode_bytes(frame, photos))
 }
 
 /// Bytes a full-size decode of `frame` would hold (uploads).

@@ -20,6 +20,13 @@
 //!   row buffers) come from glibc `malloc`: tikv-jemallocator prefixes its
 //!   symbols, so jemalloc's per-thread counters, and with them a job's
 //!   "live bytes", do not see them. RSS does. libjpeg has no threads.
+//! - `reduced`: reduced-jpeg for a progressive JPEG (its coefficients
+//!   folded into what the scale needs as they arrive; the output and the
+//!   component planes at the scaled size; everything on jemalloc), and
+//!   libjpeg-turbo as above for a sequential one. Corrupt or cut data after
+//!   the first scan decodes to what arrived (reduced-jpeg's `partial`: the
+//!   photo is counted degraded from its structure, `crate::imagecheck`);
+//!   before it, an error.
 //!
 //! Errors: libjpeg reports a fatal error by unwinding out of the C code
 //! (mozjpeg's `unwinding` feature, no panic hook involved); it is caught here
@@ -76,7 +83,44 @@ pub fn decode_scaled(
     match decoder {
         JpegDecoder::JpegDecoder => with_jpeg_decoder(jpeg, want_w, want_h, samples),
         JpegDecoder::LibjpegTurbo => with_libjpeg_turbo(jpeg, want_w, want_h, samples),
+        JpegDecoder::Reduced => {
+            let header = reduced_jpeg::Header::read(jpeg)
+                .map_err(|e| anyhow::anyhow!("the JPEG does not decode (reduced-jpeg: {e})"))?;
+            if header.progressive {
+                with_reduced(jpeg, &header, want_w, want_h, samples)
+            } else {
+                with_libjpeg_turbo(jpeg, want_w, want_h, samples)
+            }
+        }
     }
+}
+
+fn with_reduced(
+    jpeg: &[u8],
+    header: &reduced_jpeg::Header,
+    want_w: u32,
+    want_h: u32,
+    samples: Samples,
+) -> anyhow::Result<Scaled> {
+    let denominator = scale_denominator(header.width, header.height, want_w, want_h);
+    // The cap was checked before (`limits.max_decode_bytes`, `jobs::cost`):
+    // the decoder's own is only a backstop.
+    let d = reduced_jpeg::decode(jpeg, denominator as u8)
+        .map_err(|e| anyhow::anyhow!("the JPEG does not decode (reduced-jpeg: {e})"))?;
+    let expected = match samples {
+        Samples::Gray => reduced_jpeg::ColorType::Gray8,
+        // reduced-jpeg turns CMYK and YCCK into RGB itself, the same naive
+        // way as `cmyk_to_rgb` here.
+        Samples::Rgb | Samples::CmykToRgb => reduced_jpeg::ColorType::Rgb8,
+    };
+    if d.color != expected {
+        anyhow::bail!("the JPEG's components changed between its header and its decode");
+    }
+    Ok(Scaled {
+        pixels: d.pixels,
+        width: d.width,
+        height: d.height,
+    })
 }
 
 /// CMYK samples (4 per pixel) to RGB (3 per pixel) in place, the buffer
@@ -199,6 +243,9 @@ mod tests {
         let jpeg = gradient_jpeg(640, 480);
         let a = decode_scaled(JpegDecoder::JpegDecoder, &jpeg, 150, 110, Samples::Rgb).unwrap();
         let b = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 150, 110, Samples::Rgb).unwrap();
+        // A baseline photo: `reduced` hands it to libjpeg-turbo.
+        let c = decode_scaled(JpegDecoder::Reduced, &jpeg, 150, 110, Samples::Rgb).unwrap();
+        assert_eq!(c.pixels, b.pixels);
         assert_eq!((a.width, a.height), (160, 120));
         assert_eq!((b.width, b.height), (160, 120));
         assert_eq!(b.pixels.len(), 160 * 120 * 3);
@@ -238,5 +285,62 @@ mod tests {
             .err()
             .unwrap();
         assert!(format!("{err:#}").contains("libjpeg"), "{err:#}");
+    }
+
+    /// A progressive 4:2:0 photo with detail, encoded by libjpeg-turbo.
+    fn progressive_jpeg(w: usize, h: usize) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..w * h)
+            .flat_map(|i| {
+                let (x, y) = (i % w, i / w);
+                let n = (x as u32).wrapping_mul(2_654_435_761) ^ (y as u32).wrapping_mul(40_503);
+                [(x * 255 / w) as u8, (y * 255 / h) as u8, (n >> 13) as u8]
+            })
+            .collect();
+        let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+        c.set_size(w, h);
+        c.set_quality(85.0);
+        c.set_progressive_mode();
+        let mut started = c.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(&pixels).unwrap();
+        started.finish().unwrap()
+    }
+
+    #[test]
+    fn reduced_decodes_a_progressive_photo_as_libjpeg_turbo_does() {
+        let jpeg = progressive_jpeg(800, 600);
+        let a = decode_scaled(JpegDecoder::Reduced, &jpeg, 200, 150, Samples::Rgb).unwrap();
+        let b = decode_scaled(JpegDecoder::LibjpegTurbo, &jpeg, 200, 150, Samples::Rgb).unwrap();
+        assert_eq!((a.width, a.height), (200, 150), "1/4 covers 200x150");
+        assert_eq!((b.width, b.height), (200, 150));
+        let max = a
+            .pixels
+            .iter()
+            .zip(&b.pixels)
+            .map(|(x, y)| x.abs_diff(*y))
+            .max();
+        assert!(max <= Some(3), "largest difference {max:?}");
+    }
+
+    #[test]
+    fn reduced_turns_cut_or_broken_progressive_photos_into_pictures_or_errors() {
+        let jpeg = progressive_jpeg(160, 120);
+        let sos = jpeg.windows(2).position(|m| m == [0xFF, 0xDA]).unwrap();
+        // Cut before the first scan: an error, not a panic.
+        let err = decode_scaled(JpegDecoder::Reduced, &jpeg[..sos], 40, 30, Samples::Rgb)
+            .err()
+            .unwrap();
+        assert!(format!("{err:#}").contains("reduced-jpeg"), "{err:#}");
+        // Cut anywhere after it, or with bytes of its data clobbered: what
+        // arrived, at the right size.
+        for cut in (sos + 20..jpeg.len()).step_by(97) {
+            let s =
+                decode_scaled(JpegDecoder::Reduced, &jpeg[..cut], 40, 30, Samples::Rgb).unwrap();
+            assert_eq!(s.pixels.len(), 40 * 30 * 3, "cut at {cut}");
+            let mut broken = jpeg.clone();
+            broken[cut] ^= 0x5A;
+            if let Ok(s) = decode_scaled(JpegDecoder::Reduced, &broken, 40, 30, Samples::Rgb) {
+                assert_eq!(s.pixels.len(), 40 * 30 * 3, "byte {cut} clobbered");
+            }
+        }
     }
 }

@@ -159,7 +159,7 @@ pub fn prepare_with(
         );
     }
     if let Some(cost) = ImageScan::frame_of(&bytes)
-        .and_then(|frame| super::cost::job_decode_bytes(&frame, settings))
+        .and_then(|frame| super::cost::job_decode_bytes_of(&bytes, &frame, settings))
         .filter(|&cost| cost > max_decode_bytes)
     {
         anyhow::bail!(

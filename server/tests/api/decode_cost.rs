@@ -127,3 +127,27 @@ async fn a_crafted_progressive_photo_is_a_placeholder_with_jpeg_decoder() {
 async fn a_crafted_progressive_photo_is_a_placeholder_in_original_mode() {
     assert_placeholder_in_a_job(profile("original"), "original").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reduced_decoder_is_judged_by_what_it_holds_not_by_the_coefficient_floor() {
+    // The crafted 7680x7680 4:4:4 photo at 1/4 (1920 px covers lean's 1200):
+    // 337.5 MiB of coefficients for libjpeg-turbo, about 94 MiB for
+    // reduced-jpeg (26 bytes a block, its planes and the output).
+    let mut s = profile("lean");
+    assert_eq!(s.photos.decoder, JpegDecoder::Reduced);
+    s.limits.max_decode_bytes = 128 << 20;
+    let (app, _dir) = app_with_the_crafted_photo(s.clone()).await;
+    let urls = vec![app.fake.photo_url("oomlab/bomb-1")];
+    let body = json!({"site": {"name": "Depot"}, "items": [{"asset": "A", "photo_urls": urls}]});
+    let ack: Value = app.submit(&body).await.json().await.unwrap();
+    let job = app.wait_for_job(ack["job_id"].as_i64().unwrap()).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let too_costly = job["degraded_photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["reason"].as_str().unwrap().contains("too costly"));
+    assert!(!too_costly, "decoded within the cap by reduced-jpeg: {job}");
+    s.photos.decoder = JpegDecoder::LibjpegTurbo;
+    assert_placeholder_in_a_job(s, "lean, libjpeg-turbo, 128 MiB").await;
+}

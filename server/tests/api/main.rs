@@ -2,6 +2,7 @@
 //! in this process, on ports from 127.0.0.1:0.
 
 mod bad_input;
+mod cdn_exif;
 mod codes;
 mod decode_cost;
 mod degraded;
@@ -14,6 +15,7 @@ mod pdf_output;
 mod pdf_read;
 mod pdf_unicode;
 mod redis_down;
+mod reduced;
 mod reports;
 mod restart;
 mod retention;

@@ -72,7 +72,11 @@ fn sideways_photo_comes_out_upright_rgb(src: Bytes, stored_as: mozjpeg::ColorSpa
         (400, 300, Components::Cmyk),
         "stored sideways"
     );
-    for decoder in [JpegDecoder::JpegDecoder, JpegDecoder::LibjpegTurbo] {
+    for decoder in [
+        JpegDecoder::JpegDecoder,
+        JpegDecoder::LibjpegTurbo,
+        JpegDecoder::Reduced,
+    ] {
         let s = PhotoSettings {
             embed: EmbedMode::Resize,
             max_px: 200,
