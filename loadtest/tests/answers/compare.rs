@@ -378,32 +378,16 @@ fn real_compare_of_lean_on_tiny_writes_the_table() {
     );
 }
 
-/// Validates `doc` against loadtest/schema/compare.schema.json.
-fn assert_valid_compare_json(doc: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../schema/compare.schema.json")).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "compare.json does not match the schema:\n{}",
-        errors.join("\n")
-    );
-}
-
 #[test]
 fn compare_json_matches_the_checked_in_schema() {
     let r = compare::build(&matrix(), 512 * MB, Some(300.0), vec![]);
-    assert_valid_compare_json(&serde_json::to_value(&r).unwrap());
+    crate::support::assert_valid_compare_json(&serde_json::to_value(&r).unwrap());
     // A row that did not finish is valid too.
     let mut r2 = r.clone();
     r2.rows[0].verdict = RowVerdict::Incomplete {
         why: "crashed".into(),
     };
-    assert_valid_compare_json(&serde_json::to_value(&r2).unwrap());
+    crate::support::assert_valid_compare_json(&serde_json::to_value(&r2).unwrap());
     // And the schema is not a rubber stamp.
     let mut bad = serde_json::to_value(&r).unwrap();
     bad["rows"][0]["peak_bytes"] = serde_json::json!("lots");

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::redis_available;
 use crate::support::{repo, run_json};
+use crate::{redis_available, service};
 
 /// Three users, four small submissions each, a second apart: several
 /// seconds of load with jobs in flight.
@@ -115,15 +115,6 @@ fn finish(child: Child, out: &Path) -> (Option<i32>, String, Value) {
         .unwrap_or_default()
         .to_string();
     (o.status.code(), format!("{summary}\n---\n{text}"), doc)
-}
-
-fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == name)
-        .unwrap_or_else(|| panic!("no {name} service in {doc}"))
 }
 
 #[test]

@@ -20,3 +20,13 @@ pub fn redis_available(test: &str) -> bool {
     );
     false
 }
+
+/// The service `name` (`web`, `worker`) of a run.json.
+pub fn service<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == name)
+        .unwrap_or_else(|| panic!("no {name} service in {doc}"))
+}

@@ -7,10 +7,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::redis_available;
 use crate::support::{
     assert_valid_run_json, only_run_dir as run_dir, read_run_json as read_json, repo,
 };
+use crate::{redis_available, service};
 
 fn oomlab_split(out: &Path, profile: &str, scenario: &str, limit: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oomlab"));
@@ -34,15 +34,6 @@ fn oomlab_split(out: &Path, profile: &str, scenario: &str, limit: &str, extra: &
     .args(extra)
     .stdin(Stdio::null());
     c
-}
-
-fn service<'a>(doc: &'a Value, name: &str) -> &'a Value {
-    doc["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == name)
-        .unwrap_or_else(|| panic!("no {name} service in {doc}"))
 }
 
 #[test]

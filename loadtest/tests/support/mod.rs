@@ -47,8 +47,25 @@ pub fn run_json(out: &Path) -> (PathBuf, serde_json::Value) {
 
 /// Validates `doc` against `loadtest/schema/run.schema.json`.
 pub fn assert_valid_run_json(doc: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../schema/run.schema.json")).unwrap();
+    assert_valid(
+        "run.json",
+        include_str!("../../schema/run.schema.json"),
+        doc,
+    );
+}
+
+/// Validates `doc` against `loadtest/schema/compare.schema.json`.
+pub fn assert_valid_compare_json(doc: &serde_json::Value) {
+    assert_valid(
+        "compare.json",
+        include_str!("../../schema/compare.schema.json"),
+        doc,
+    );
+}
+
+/// Validates `doc` (a `what`) against the JSON schema `schema`.
+fn assert_valid(what: &str, schema: &str, doc: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(doc)
@@ -56,7 +73,7 @@ pub fn assert_valid_run_json(doc: &serde_json::Value) {
         .collect();
     assert!(
         errors.is_empty(),
-        "run.json does not match the schema:\n{}",
+        "{what} does not match the schema:\n{}",
         errors.join("\n")
     );
 }
