@@ -108,9 +108,12 @@ pub(super) fn sample_until_stopped(
                             set_victim(shared, Victim { pid, name, bytes });
                         }
                         None => {
-                            kill_tree(target.pid);
+                            // Flag and event first: the supervisor may reap
+                            // the server the moment it dies, and must find
+                            // the kill its own, not a crash.
                             killed.store(true, Ordering::SeqCst);
                             record_event(shared, target, t_ms, trigger, true, &m, None);
+                            kill_tree(target.pid);
                             break;
                         }
                     }
