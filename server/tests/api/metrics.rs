@@ -32,8 +32,17 @@ fn promtool_check(text: &str) -> Option<String> {
         .spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("skipped: promtool not found (apt-get install prometheus)");
+        // Not on PATH, or there but not runnable (a copy hidden by a
+        // bind mount of /dev/null, as `.ci/run`'s first pass does).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            eprintln!(
+                "skipped: promtool not found or not runnable ({e}; apt-get install prometheus)"
+            );
             return None;
         }
         Err(e) => panic!("running promtool: {e}"),

@@ -78,8 +78,17 @@ fn pdftotext(pdf: &[u8]) -> Option<String> {
                     .collect(),
             )
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("skipped: pdftotext not found (apt-get install poppler-utils)");
+        // Not on PATH, or there but not runnable (a copy hidden by a
+        // bind mount of /dev/null, as `.ci/run`'s first pass does).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            eprintln!(
+                "skipped: pdftotext not found or not runnable ({e}; apt-get install poppler-utils)"
+            );
             None
         }
         Err(e) => panic!("running pdftotext: {e}"),
