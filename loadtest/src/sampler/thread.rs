@@ -37,24 +37,13 @@ pub(super) fn sample_until_stopped(
         let t_ms = shared.now_ms();
         if let Some(reading) = cg.filter(|r| r.oom_kills > oom_kills_before) {
             oom_kills_before = reading.oom_kills;
-            members.kernel_killed(t_ms);
             let m = mem.as_ref().map(|t| t.total).unwrap_or_default();
-            record_event(
-                shared,
-                target,
-                t_ms,
-                Trigger::Cgroup,
-                true,
-                &m,
-                reading.peak_bytes,
-            );
+            kernel_kill(shared, target, &mut members, t_ms, &m, reading.peak_bytes);
         }
         let Some(tree) = mem else {
             // The server is gone; the harness notices through its exit.
             // Its processes went with it.
-            let changes = members.root_gone(t_ms, target.generation);
-            after_kernel_kill(shared, target, &changes);
-            shared.push_process_events(changes);
+            record_changes(shared, target, members.root_gone(t_ms, target.generation));
             if cg.is_none() {
                 break;
             }
@@ -64,9 +53,11 @@ pub(super) fn sample_until_stopped(
             }
             continue;
         };
-        let changes = members.update(&tree, target.pid, t_ms, target.generation);
-        after_kernel_kill(shared, target, &changes);
-        shared.push_process_events(changes);
+        record_changes(
+            shared,
+            target,
+            members.update(&tree, target.pid, t_ms, target.generation),
+        );
         // One quantity for a tree: its PSS sum, as a container's accounting
         // counts shared pages once. The sum of each process's own VmHWM is
         // only an upper bound (they need not peak together): kept apart,
@@ -143,25 +134,34 @@ pub(super) fn sample_until_stopped(
     if let Some(reading) = target.cgroup.as_ref().and_then(|c| c.read().ok())
         && reading.oom_kills > oom_kills_before
     {
-        members.kernel_killed(t_ms);
         let m = ProcMemory::default();
-        record_event(
-            shared,
-            target,
-            t_ms,
-            Trigger::Cgroup,
-            true,
-            &m,
-            reading.peak_bytes,
-        );
+        kernel_kill(shared, target, &mut members, t_ms, &m, reading.peak_bytes);
     }
     // Stopped because the root ended (not before the harness stops it):
     // its processes ended with it.
     if memstats::read_tree(target.pid, false).is_err() {
-        let changes = members.root_gone(t_ms, target.generation);
-        after_kernel_kill(shared, target, &changes);
-        shared.push_process_events(changes);
+        record_changes(shared, target, members.root_gone(t_ms, target.generation));
     }
+}
+
+/// The cgroup's OOM counter moved at `t_ms`: a limit event, and the next
+/// process seen gone is the kernel's victim.
+fn kernel_kill(
+    shared: &Shared,
+    target: &Watched,
+    members: &mut TreeWatch,
+    t_ms: u64,
+    m: &ProcMemory,
+    cgroup_peak: Option<u64>,
+) {
+    members.kernel_killed(t_ms);
+    record_event(shared, target, t_ms, Trigger::Cgroup, true, m, cgroup_peak);
+}
+
+/// Processes that came and went: recorded, the kernel's victim named.
+fn record_changes(shared: &Shared, target: &Watched, changes: Vec<ProcessEvent>) {
+    after_kernel_kill(shared, target, &changes);
+    shared.push_process_events(changes);
 }
 
 /// One sample of `tree`, with the latest `/debug/memory` figures when they
