@@ -1,7 +1,7 @@
 //! [`RunReport`], the one result type of a run, and its exporters.
 //!
 //! Every other output is drawn from it: `run.json` is its serde form
-//! (pinned by `loadtest/schema/run.schema.json`), `report.md`
+//! (pinned by `oomlab/schema/run.schema.json`), `report.md`
 //! ([`markdown`]) and `memory.svg` ([`svg`]) render it, and `samples.csv` is
 //! the sample stream it summarises. Memory is in bytes, time in seconds
 //! (since the run started) unless a field's name says otherwise.

@@ -79,7 +79,7 @@ impl Checker<'_> {
         self.invalid(
             key,
             e.to_string(),
-            "use only the placeholders this template knows (see loadtest/SCENARIOS.md)",
+            "use only the placeholders this template knows (see oomlab/SCENARIOS.md)",
         )
     }
 

@@ -6,7 +6,7 @@
 //! kind, signatures, upload or reference), and an optional `[http]` that
 //! describes the app's API. Every `[http]` key defaults to the reference
 //! server's shape, so shipped scenarios leave it out. The format is
-//! documented for users in `loadtest/SCENARIOS.md`.
+//! documented for users in `oomlab/SCENARIOS.md`.
 //!
 //! Loading is two steps: serde parses the file into `Raw*` structs (unknown
 //! keys and wrong types are refused by the parser, which names key and

@@ -1,4 +1,4 @@
-//! What every loadtest test binary needs of a finished run: the repository,
+//! What every oomlab test binary needs of a finished run: the repository,
 //! the one run folder a command wrote, its `run.json` read and checked
 //! against the schema. Included by each binary's `main.rs` (`#[path]`), so
 //! the binaries share one copy; each uses what it needs.
@@ -29,7 +29,7 @@ pub fn only_run_dir(out: &Path) -> PathBuf {
     dirs[0].clone()
 }
 
-/// `dir/run.json`, checked against `loadtest/schema/run.schema.json`.
+/// `dir/run.json`, checked against `oomlab/schema/run.schema.json`.
 pub fn read_run_json(dir: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("run.json"))
         .unwrap_or_else(|e| panic!("reading {}/run.json: {e}", dir.display()));
@@ -45,7 +45,7 @@ pub fn run_json(out: &Path) -> (PathBuf, serde_json::Value) {
     (dir, doc)
 }
 
-/// Validates `doc` against `loadtest/schema/run.schema.json`.
+/// Validates `doc` against `oomlab/schema/run.schema.json`.
 pub fn assert_valid_run_json(doc: &serde_json::Value) {
     assert_valid(
         "run.json",
@@ -54,7 +54,7 @@ pub fn assert_valid_run_json(doc: &serde_json::Value) {
     );
 }
 
-/// Validates `doc` against `loadtest/schema/compare.schema.json`.
+/// Validates `doc` against `oomlab/schema/compare.schema.json`.
 pub fn assert_valid_compare_json(doc: &serde_json::Value) {
     assert_valid(
         "compare.json",
