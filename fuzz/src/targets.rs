@@ -1,17 +1,5 @@
-//! Mutation fuzzing of oomlab's parsers on stable Rust.
-//!
-//! A seeded mutation fuzzer (bit flips, byte insertions and deletions,
-//! splices between corpus entries, dictionary tokens) over a seed corpus
-//! taken from the shipped files, feeding each target and catching panics:
-//! the CI smoke test, with no tool beyond cargo. It has no coverage
-//! feedback, so it explores less deeply than libFuzzer; the coverage-guided
-//! harness in `fuzz/coverage` (cargo-fuzz, its own workspace) runs the same
-//! [`Target::run_one`] from the same seeds ([`write_seeds`]).
-//!
-//! # Layout
-//! - [`Target`]: the four targets and what each checks.
-//! - [`Mutator`]: the seeded mutations.
-//! - [`fuzz`]: run one target for a time or a count; report the first crash.
+//! The targets, the mutator and the loop (the `parsers` feature: the four
+//! parser targets need the server's, the fake's and the harness's crates).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -31,14 +19,18 @@ pub enum Target {
     Profile,
     /// The harness's scenario parser and validation.
     Scenario,
+    /// The reduced-scale JPEG decoder (`reduced-jpeg`, lean's decoder for
+    /// progressive photos): see [`crate::jpeg`].
+    ReducedJpeg,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [
+    pub const ALL: [Target; 5] = [
         Target::Transformation,
         Target::Submission,
         Target::Profile,
         Target::Scenario,
+        Target::ReducedJpeg,
     ];
 
     /// Seed inputs: the shipped files and typical values.
@@ -72,64 +64,66 @@ impl Target {
             ],
             Target::Profile => files("profiles"),
             Target::Scenario => files("scenarios"),
+            Target::ReducedJpeg => crate::jpeg::seeds(),
         }
     }
 
     /// Tokens worth inserting.
-    pub fn dictionary(self) -> &'static [&'static str] {
+    pub fn dictionary(self) -> &'static [&'static [u8]] {
         match self {
             Target::Transformation => &[
-                "w_",
-                "h_",
-                "c_limit",
-                "c_fill",
-                "c_fit",
-                "c_scale",
-                "q_auto",
-                "q_",
-                "f_auto",
-                "f_jpg",
-                ",",
-                "/",
-                "v1",
-                ".jpg",
-                ".png",
-                "99999999999",
-                "0",
-                "-1",
-                "%2e%2e",
+                b"w_",
+                b"h_",
+                b"c_limit",
+                b"c_fill",
+                b"c_fit",
+                b"c_scale",
+                b"q_auto",
+                b"q_",
+                b"f_auto",
+                b"f_jpg",
+                b",",
+                b"/",
+                b"v1",
+                b".jpg",
+                b".png",
+                b"99999999999",
+                b"0",
+                b"-1",
+                b"%2e%2e",
             ],
             Target::Submission => &[
-                "\"photo_urls\":",
-                "[",
-                "]",
-                "{",
-                "}",
-                "null",
-                "1e999",
-                "-1",
-                "\"\"",
-                "\\u0000",
-                "data:image/png;base64,",
-                "http://169.254.169.254/",
-                "4294967296",
+                b"\"photo_urls\":",
+                b"[",
+                b"]",
+                b"{",
+                b"}",
+                b"null",
+                b"1e999",
+                b"-1",
+                b"\"\"",
+                b"\\u0000",
+                b"data:image/png;base64,",
+                b"http://169.254.169.254/",
+                b"4294967296",
             ],
+            Target::ReducedJpeg => crate::jpeg::DICTIONARY,
             Target::Profile | Target::Scenario => &[
-                "=",
-                "[",
-                "]",
-                "\"",
-                "-1",
-                "0",
-                "1e400",
-                "nan",
-                "inf",
-                "true",
-                "[[",
-                "]]",
-                "18446744073709551616",
-                "\n",
-                "#",
+                b"=",
+                b"[",
+                b"]",
+                b"\"",
+                b"-1",
+                b"0",
+                b"1e400",
+                b"nan",
+                b"inf",
+                b"true",
+                b"[[",
+                b"]]",
+                b"18446744073709551616",
+                b"\n",
+                b"#",
             ],
         }
     }
@@ -165,6 +159,7 @@ impl Target {
                 let text = String::from_utf8_lossy(input);
                 let _ = oomlab::scenario::Scenario::parse(Path::new("fuzz.toml"), &text);
             }
+            Target::ReducedJpeg => crate::jpeg::run_one(input),
         }
     }
 }
@@ -182,7 +177,7 @@ impl Mutator {
     }
 
     /// A mutant of a random corpus entry: 1 to 8 stacked mutations.
-    pub fn mutate(&mut self, corpus: &[Vec<u8>], dict: &[&str]) -> Vec<u8> {
+    pub fn mutate(&mut self, corpus: &[Vec<u8>], dict: &[&[u8]]) -> Vec<u8> {
         let mut data = corpus[self.rng.random_range(0..corpus.len())].clone();
         for _ in 0..self.rng.random_range(1..=8) {
             let len = data.len();
@@ -201,7 +196,7 @@ impl Mutator {
                     data.drain(i..i + n);
                 }
                 3 => {
-                    let tok = dict[self.rng.random_range(0..dict.len())].as_bytes();
+                    let tok = dict[self.rng.random_range(0..dict.len())];
                     let i = self.rng.random_range(0..=len);
                     data.splice(i..i, tok.iter().copied());
                 }
@@ -237,6 +232,7 @@ impl Target {
             Target::Submission => "submission",
             Target::Profile => "profile",
             Target::Scenario => "scenario",
+            Target::ReducedJpeg => "reduced_jpeg",
         }
     }
 }
@@ -265,9 +261,9 @@ pub fn write_seeds(root: &Path, dir: &Path) -> std::io::Result<usize> {
 
 /// One libFuzzer dictionary line: the token quoted, with `\`, `"` and
 /// non-printable bytes escaped as `\xNN`.
-fn dict_entry(tok: &str) -> String {
+fn dict_entry(tok: &[u8]) -> String {
     let mut s = String::from("\"");
-    for b in tok.bytes() {
+    for &b in tok {
         if b != b'\\' && b != b'"' && (0x20..=0x7e).contains(&b) {
             s.push(b as char);
         } else {
