@@ -6,11 +6,15 @@
 //! `SQLITE_FULL` and is rolled back, which is exactly what SQLite does
 //! when the file system answers `ENOSPC` (its unix VFS turns a short write
 //! into `SQLITE_FULL`): the server meets the same error, through the same
-//! paths, as on a full disk. Why not a real one: a small tmpfs or a loop
-//! file system needs a mount (root, and a change to the machine's mounts);
+//! paths, as on a full disk. Why not a real one: a tmpfs of a few hundred
+//! KB in a private mount namespace (`unshare -m`, as `.ci/run` hides
+//! tools) would be the most literal, but needs root and the server as a
+//! child process inside the namespace, so it would skip on developers'
+//! machines; a loop file system needs a mount of the machine's;
 //! `RLIMIT_FSIZE` gives `EFBIG` (SQLite's `SQLITE_IOERR_WRITE`, not a full
-//! disk) and a signal. What this does not reach is a full disk under the
-//! spooled uploads: `error.rs`'s unit test writes to `/dev/full` for that.
+//! disk) and a signal. This runs anywhere, in-process. What it does not
+//! reach is a full disk under the spooled uploads: `error.rs`'s unit test
+//! writes to `/dev/full` for that.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -94,7 +98,10 @@ impl Running {
 }
 
 /// A submission of about 36 KB (four items with a 9,000-character
-/// description each, under `limits.max_text_chars`) and one photo.
+/// description each, under `limits.max_text_chars`), one photo and 18 that
+/// the fake refuses: the job lists those in `degraded_photos`, so its row
+/// grows by some 4 KB when its end is written, which needs new pages in a
+/// full database.
 fn big_submission(fake: &FakeCloudinary, n: usize) -> Value {
     let items: Vec<Value> = (0..4)
         .map(|i| {
@@ -103,10 +110,12 @@ fn big_submission(fake: &FakeCloudinary, n: usize) -> Value {
                 .chars()
                 .take(9_000)
                 .collect();
-            let photos = if i == 0 {
+            let photos: Vec<String> = if i == 0 {
                 vec![fake.photo_url(&small_photo(n % 5 + 1))]
             } else {
-                vec![]
+                (0..6)
+                    .map(|k| fake.photo_url(&format!("oomlab/broken-{n}-{i}-{k}")))
+                    .collect()
             };
             json!({"asset": format!("Asset {i}"), "system": "HVAC", "description": description,
                    "quantity": 1, "photo_urls": photos})
@@ -121,15 +130,19 @@ fn big_submission(fake: &FakeCloudinary, n: usize) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_database_is_507_and_every_acknowledged_job_completes_once_there_is_room() {
-    // Each photo takes 800 ms to arrive: the jobs are still running when
-    // the submissions fill the database, so they meet the full disk too.
+    // Each real photo takes 800 ms to arrive: the jobs are still running
+    // when the submissions fill the database, so they meet the full disk
+    // when they write their end. The broken ones fail at once.
     let fake = FakeCloudinary::builder()
         .seed(11)
         .faults(FaultConfig {
             rules: vec![
-                FaultRule::for_path("/image/upload/")
+                FaultRule::for_path("640x480-60k")
                     .methods(&["GET"])
                     .latency(Duration::from_millis(800), Duration::ZERO),
+                FaultRule::for_path("broken-")
+                    .methods(&["GET"])
+                    .errors(1.0, 500),
             ],
         })
         .start()
@@ -189,6 +202,10 @@ async fn a_full_database_is_507_and_every_acknowledged_job_completes_once_there_
             _ => panic!("job {id} lost to the full disk: {job}"),
         }
     }
+    println!(
+        "{} acknowledged, then 507; {unfinished} left unfinished by the full database",
+        acknowledged.len()
+    );
     assert!(
         unfinished > 0,
         "no job met the full disk: the test proves nothing (photos arrive after 800 ms)"

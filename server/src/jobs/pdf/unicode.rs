@@ -177,7 +177,7 @@ mod tests {
     fn a_line_becomes_one_text_object_with_one_font_per_script() {
         let mut t = UnicodeText::default();
         let (ops, used) = t.show(40.0, 700.0, Font::Regular, 10.0, "Ali علي");
-        assert_eq!(used, [true, true, false]);
+        assert_eq!(used, [true, true, false, false]);
         assert!(
             ops.starts_with("q BT 1 0 0 1 40.00 700.00 Tm /U0 10 Tf ["),
             "{ops}"
