@@ -189,6 +189,15 @@ impl Target {
         Ok(self)
     }
 
+    /// An app's working directory (where its own code is); `None` for the
+    /// reference server.
+    pub fn working_dir(&self) -> Option<&Path> {
+        match &self.program {
+            Program::App(a) => Some(&a.working_dir),
+            _ => None,
+        }
+    }
+
     /// The display name (the profile's file stem, or the target's name).
     pub fn name(&self) -> &str {
         &self.file.name
