@@ -236,7 +236,12 @@ pub fn build(
         .iter()
         .map(|p| {
             let path = runs.iter().find(|r| &r.report.profile.name == p).map(|r| r.report.profile.path.clone());
-            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile);
+            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile).map(|mut s| {
+                // An app's variant (--vary): its file's settings with the
+                // environment it ran with.
+                s.extend(crate::profile_settings::env_of_variant(p));
+                s
+            });
             if s.is_none() {
                 notes.push(format!(
                     "the settings of `{p}` are not shown: its profile file {} cannot be read any more",
