@@ -197,6 +197,10 @@ pub struct RunCell {
     /// completed jobs); `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<CellTrend>,
+    /// memray's flame graph of the run's largest process, relative to the
+    /// run's folder (`compare --heap`); `None`: not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<String>,
 }
 
 /// A run's memory trend in the compare table.
@@ -329,6 +333,10 @@ fn cell(r: &FinishedRun) -> RunCell {
             slope_per_hour_bytes: t.rss.slope_per_hour.map(|s| s.estimate),
             summary: t.summary.clone(),
         }),
+        flamegraph: rep
+            .heap
+            .as_ref()
+            .and_then(|h| h.largest()?.flamegraph.clone()),
     }
 }
 

@@ -85,6 +85,13 @@ pub struct CompareArgs {
     #[arg(long, value_name = "KEY=v1,v2", value_parser = input::vary, conflicts_with = "from")]
     pub vary: Vec<input::Vary>,
 
+    /// Trace each run of a --target (see `oomlab run --help`): its
+    /// report.md lists the allocation sites at the peak, and compare.html
+    /// links each run's flame graph. The profiles' runs are not traced. A
+    /// traced peak is higher than the untraced one.
+    #[arg(long, value_enum, default_value_t = crate::heap::HeapMode::Off, value_name = "TRACER", conflicts_with = "from")]
+    pub heap: crate::heap::HeapMode,
+
     #[command(flatten)]
     pub matrix: MatrixArgs,
 }
@@ -132,7 +139,10 @@ impl CompareArgs {
             limit: self.limit,
             enforce: self.enforce,
             cgroup_move_self: self.move_self.get(self.enforce)?,
-            matrix: self.matrix.settings(),
+            matrix: crate::matrix::MatrixSettings {
+                heap: self.heap,
+                ..self.matrix.settings()
+            },
         })
     }
 }

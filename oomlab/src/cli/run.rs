@@ -393,6 +393,7 @@ impl MatrixArgs {
             out: self.out.clone(),
             max_run_duration: self.max_duration,
             quiet: self.quiet,
+            heap: HeapMode::Off,
         }
     }
 }

@@ -221,7 +221,7 @@ fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends(
 }
 
 #[test]
-fn compare_vary_runs_one_row_per_variant_of_the_app_with_the_settings_that_differ() {
+fn compare_vary_runs_one_row_per_variant_of_the_app_traced_with_its_flame_graphs_linked() {
     let Some(root) = workspace_with_venv("compare_vary_runs_one_row_per_variant") else {
         return;
     };
@@ -235,6 +235,8 @@ fn compare_vary_runs_one_row_per_variant_of_the_app_with_the_settings_that_diffe
             "tiny",
             "--vary",
             "REPORT_PHOTO_SOURCE=memory,path",
+            "--heap",
+            "memray",
             "--out",
         ])
         .arg(out.path())
@@ -270,4 +272,7 @@ fn compare_vary_runs_one_row_per_variant_of_the_app_with_the_settings_that_diffe
         "{}",
         rows[1]
     );
+    // Each traced run's flame graph is linked from compare.html.
+    let html = std::fs::read_to_string(dir.join("compare.html")).unwrap();
+    assert_eq!(html.matches(">flame graph</a>").count(), 2, "{html}");
 }
