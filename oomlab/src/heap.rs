@@ -1,7 +1,8 @@
 //! `oomlab run --heap`: which lines of the app hold its memory at the peak.
 //!
-//! The app's command is started under a heap tracer: memray (native
-//! allocations with their Python stacks, every forked process followed,
+//! Every Python process of the app runs a heap tracer, started by a
+//! `sitecustomize` put first on the app's `PYTHONPATH` (forked and spawned
+//! workers included): memray (native allocations with their Python stacks,
 //! a capture that survives SIGKILL) or, when memray cannot be had,
 //! tracemalloc (Python's own allocations only). When the run has ended
 //! (or the app was killed at the limit), the captures are read with the
@@ -21,7 +22,6 @@ pub mod python;
 pub mod sites;
 pub mod your_code;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,11 +31,10 @@ use clap::ValueEnum;
 use crate::child::ServerCommand;
 use crate::error::ConfigError;
 use crate::report::heap::HeapReport;
-use python::{Memray, PythonCommand};
+use python::Memray;
 
-const MEMRAY_RUN: &str = include_str!("heap/memray_run.py");
+const SITECUSTOMIZE: &str = include_str!("heap/sitecustomize.py");
 const MEMRAY_SITES: &str = include_str!("heap/memray_sites.py");
-const TRACEMALLOC_RUN: &str = include_str!("heap/tracemalloc_run.py");
 const TRACEMALLOC_SITES: &str = include_str!("heap/tracemalloc_sites.py");
 
 /// Records kept per process by the reader, before grouping.
@@ -62,7 +61,9 @@ pub enum HeapMode {
 #[derive(Debug, Clone)]
 pub struct Tracer {
     tool: Tool,
-    python: PythonCommand,
+    /// The app's Python interpreter: memray is installed for it and the
+    /// captures are read with it.
+    interpreter: PathBuf,
     /// `<run>/heap`, where the captures go.
     dir: PathBuf,
 }
@@ -97,7 +98,7 @@ impl Tracer {
             (Some(cwd), true) if cmd.program.components().count() > 1 => cwd.join(&cmd.program),
             _ => cmd.program.clone(),
         };
-        let python = python::python_command(&program, &cmd.args, path).map_err(|e| {
+        let interpreter = python::interpreter_of(&program, path).map_err(|e| {
             ConfigError::flag(
                 "--heap",
                 format!(
@@ -110,33 +111,39 @@ impl Tracer {
         let tool = match mode {
             HeapMode::Off => unreachable!("returned above"),
             HeapMode::Tracemalloc => Tool::Tracemalloc,
-            HeapMode::Memray | HeapMode::Auto => {
-                match python::memray_for(&python.interpreter, say) {
-                    Ok(m) => Tool::Memray(m),
-                    Err(e) if mode == HeapMode::Auto => {
-                        say(&format!(
-                            "{e}; tracing with tracemalloc instead (it does not see C allocations such as Pillow's images)"
-                        ));
-                        Tool::Tracemalloc
-                    }
-                    Err(e) => {
-                        return Err(ConfigError::flag(
+            HeapMode::Memray | HeapMode::Auto => match python::memray_for(&interpreter, say) {
+                Ok(m) => Tool::Memray(m),
+                Err(e) if mode == HeapMode::Auto => {
+                    say(&format!(
+                        "{e}; tracing with tracemalloc instead (it does not see C allocations such as Pillow's images)"
+                    ));
+                    Tool::Tracemalloc
+                }
+                Err(e) => {
+                    return Err(ConfigError::flag(
                             "--heap",
                             format!("memray cannot be had: {e}"),
                             format!(
                                 "install it in the app's environment ({} -m pip install memray=={}), or use --heap tracemalloc",
-                                python.interpreter.display(),
+                                interpreter.display(),
                                 python::MEMRAY_VERSION
                             ),
                         )
                         .into());
-                    }
                 }
-            }
+            },
         };
         let dir = run_dir.join("heap");
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Some(Tracer { tool, python, dir }))
+        let site = dir.join("site");
+        std::fs::create_dir_all(&site).with_context(|| format!("creating {}", site.display()))?;
+        std::fs::write(site.join("sitecustomize.py"), SITECUSTOMIZE)
+            .with_context(|| format!("writing {}", site.display()))?;
+        let dir = dir.canonicalize().unwrap_or(dir);
+        Ok(Some(Tracer {
+            tool,
+            interpreter,
+            dir,
+        }))
     }
 
     /// The tracer in words for the start line.
@@ -147,32 +154,43 @@ impl Tracer {
         }
     }
 
-    /// `cmd` started under the tracer: the app's interpreter runs the
-    /// launcher, which runs the app's script (or module) with its arguments.
+    /// `cmd` with the tracer in every Python process it starts: a
+    /// `sitecustomize` first on its `PYTHONPATH` (`heap/sitecustomize.py`)
+    /// starts memray (following forks) or arms tracemalloc at each
+    /// interpreter's startup, spawned workers included. The command itself
+    /// is unchanged.
     pub fn wrap(&self, cmd: &mut ServerCommand) {
-        let launcher = match &self.tool {
+        let site = self.dir.join("site").display().to_string();
+        let theirs = cmd
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PYTHONPATH")
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var("PYTHONPATH").ok())
+            .filter(|v| !v.is_empty());
+        let path = match theirs {
+            Some(t) => format!("{site}:{t}"),
+            None => site,
+        };
+        let tool = match &self.tool {
             Tool::Memray(m) => {
                 if let Some(p) = &m.path {
                     cmd.env
                         .push(("OOMLAB_MEMRAY_PATH".into(), p.display().to_string()));
                 }
-                MEMRAY_RUN
+                "memray"
             }
-            Tool::Tracemalloc => TRACEMALLOC_RUN,
+            Tool::Tracemalloc => "tracemalloc",
         };
-        let dir = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
+        cmd.env.push(("PYTHONPATH".into(), path));
+        cmd.env.push(("OOMLAB_HEAP_TOOL".into(), tool.into()));
         cmd.env
-            .push(("OOMLAB_HEAP_DIR".into(), dir.display().to_string()));
-        // `python -u` was dropped from the command: its effect, kept.
-        cmd.env.push(("PYTHONUNBUFFERED".into(), "1".into()));
-        cmd.program = self.python.interpreter.clone();
-        let mut args: Vec<OsString> = vec!["-c".into(), launcher.into()];
-        args.extend(self.python.rest.iter().cloned());
-        cmd.args = args;
+            .push(("OOMLAB_HEAP_DIR".into(), self.dir.display().to_string()));
     }
 
     /// Tells the tracer the app has answered its readiness check:
-    /// tracemalloc starts tracing then (see its launcher), memray traces
+    /// tracemalloc starts tracing then (see heap/sitecustomize.py), memray traces
     /// from the start.
     pub fn app_ready(&self) {
         let _ = std::fs::write(self.dir.join("ready"), b"");
@@ -241,7 +259,7 @@ impl Tracer {
         let file = self.dir.join("read-sites.py");
         std::fs::write(&file, script)?;
         let out_json = self.dir.join("sites.json");
-        let mut c = Command::new(&self.python.interpreter);
+        let mut c = Command::new(&self.interpreter);
         c.arg(&file)
             .arg(&self.dir)
             .arg(&out_json)
@@ -254,7 +272,7 @@ impl Tracer {
         }
         let out = c
             .output()
-            .with_context(|| format!("running {}", self.python.interpreter.display()))?;
+            .with_context(|| format!("running {}", self.interpreter.display()))?;
         let _ = std::fs::remove_file(&file);
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);

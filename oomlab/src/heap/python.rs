@@ -6,7 +6,6 @@
 //! else is named by its runtime, so `--heap` can say what it does not
 //! support yet.
 
-use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,15 +14,6 @@ use std::process::Command;
 /// format and its API (`FileReader.get_high_watermark_allocation_records`)
 /// are what the reader script is written against.
 pub const MEMRAY_VERSION: &str = "1.19.1";
-
-/// A Python command, split into its interpreter and what the interpreter
-/// runs (a script with its arguments, or `-m module ...`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PythonCommand {
-    pub interpreter: PathBuf,
-    /// The script (or `-m`, module) and its arguments.
-    pub rest: Vec<OsString>,
-}
 
 /// Why a command is not one `--heap` can trace, in words for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,82 +67,47 @@ fn shebang(file: &Path) -> Result<Vec<String>, String> {
     Ok(line.split_whitespace().map(str::to_string).collect())
 }
 
-/// The Python command behind `program args`, resolved on `path`.
-pub fn python_command(
-    program: &Path,
-    args: &[OsString],
-    path: Option<&str>,
-) -> Result<PythonCommand, NotPython> {
+/// The Python interpreter that runs `program` (resolved on `path`): the
+/// program itself when it is one, else the interpreter its `#!` line names.
+pub fn interpreter_of(program: &Path, path: Option<&str>) -> Result<PathBuf, NotPython> {
     let resolved = resolve(program, path);
     let name = resolved
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if is_python_name(&name) {
-        return interpreter_args(resolved, args);
+        return Ok(resolved);
     }
     let words = shebang(&resolved).map_err(|what| NotPython { runtime: what })?;
-    let (interp, extra) = match words.split_first() {
-        Some((first, rest)) if first.ends_with("/env") => match rest.split_first() {
-            Some((prog, more)) => (resolve(Path::new(prog), path), more.to_vec()),
-            None => (PathBuf::from(first), Vec::new()),
-        },
-        Some((first, rest)) => (PathBuf::from(first), rest.to_vec()),
-        None => (PathBuf::new(), Vec::new()),
+    let interp = match words.split_first() {
+        Some((first, rest)) if first.ends_with("/env") => {
+            // `env -S python3 -u` or `env python3`: the first word that is
+            // not an option.
+            match rest.iter().find(|w| !w.starts_with('-')) {
+                Some(prog) => resolve(Path::new(prog), path),
+                None => PathBuf::from(first),
+            }
+        }
+        Some((first, _)) => PathBuf::from(first),
+        None => PathBuf::new(),
     };
     let interp_name = interp
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !is_python_name(&interp_name) {
-        let runtime = match interp_name.as_str() {
-            "sh" | "bash" | "dash" | "zsh" => format!(
-                "a shell script ({interp_name}); point the target's command at the Python \
-                 program the script starts (e.g. .venv/bin/gunicorn) and move the setup \
-                 into [[prepare]] steps"
-            ),
-            "" => format!("{} (its #! line names no program)", resolved.display()),
-            other => other.to_string(),
-        };
-        return Err(NotPython { runtime });
+    if is_python_name(&interp_name) {
+        return Ok(interp);
     }
-    if !extra.is_empty() {
-        return Err(NotPython {
-            runtime: format!(
-                "Python with interpreter flags on the #! line ({}); run the interpreter \
-                 directly in the target's command",
-                extra.join(" ")
-            ),
-        });
-    }
-    let mut rest = vec![resolved.into_os_string()];
-    rest.extend(args.iter().cloned());
-    Ok(PythonCommand {
-        interpreter: interp,
-        rest,
-    })
-}
-
-/// `python ARGS`: what the interpreter runs must come first (a script or
-/// `-m module`); `-u` is dropped (the tracer's launcher sets
-/// `PYTHONUNBUFFERED` instead).
-fn interpreter_args(interpreter: PathBuf, args: &[OsString]) -> Result<PythonCommand, NotPython> {
-    let mut rest: Vec<OsString> = args.to_vec();
-    while rest.first().is_some_and(|a| a == "-u") {
-        rest.remove(0);
-    }
-    match rest.first().and_then(|a| a.to_str()) {
-        Some("-m") if rest.len() > 1 => Ok(PythonCommand { interpreter, rest }),
-        Some(a) if !a.starts_with('-') => Ok(PythonCommand { interpreter, rest }),
-        other => Err(NotPython {
-            runtime: format!(
-                "Python started with {} first; --heap runs a script or `-m module` (write the \
-                 interpreter's flags as environment variables in [run.env], e.g. \
-                 PYTHONUNBUFFERED=1 for -u)",
-                other.map_or("no script".to_string(), |a| format!("`{a}`"))
-            ),
-        }),
-    }
+    let runtime = match interp_name.as_str() {
+        "sh" | "bash" | "dash" | "zsh" => format!(
+            "a shell script ({interp_name}); point the target's command at the Python \
+             program the script starts (e.g. .venv/bin/gunicorn) and move the setup \
+             into [[prepare]] steps"
+        ),
+        "" => format!("{} (its #! line names no program)", resolved.display()),
+        other => other.to_string(),
+    };
+    Err(NotPython { runtime })
 }
 
 /// The folder oomlab keeps what it installs in: `$OOMLAB_CACHE_DIR`, else
@@ -301,11 +256,14 @@ mod tests {
             "gunicorn",
             "#!/srv/app/.venv/bin/python\nimport sys\n",
         );
-        let c = python_command(&g, &["--bind".into(), "x".into()], None).unwrap();
-        assert_eq!(c.interpreter, PathBuf::from("/srv/app/.venv/bin/python"));
         assert_eq!(
-            c.rest,
-            vec![g.into_os_string(), "--bind".into(), "x".into()]
+            interpreter_of(&g, None).unwrap(),
+            PathBuf::from("/srv/app/.venv/bin/python")
+        );
+        let f = script(d.path(), "flags", "#!/usr/bin/python3.11 -u\n");
+        assert_eq!(
+            interpreter_of(&f, None).unwrap(),
+            PathBuf::from("/usr/bin/python3.11")
         );
     }
 
@@ -313,38 +271,30 @@ mod tests {
     fn env_shebangs_are_resolved_on_the_apps_path() {
         let d = tempfile::tempdir().unwrap();
         let py = script(d.path(), "python3.11", "");
-        let u = script(d.path(), "uvicorn", "#!/usr/bin/env python3.11\n");
+        script(d.path(), "uvicorn", "#!/usr/bin/env python3.11\n");
         let path = d.path().display().to_string();
-        let c = python_command(Path::new("uvicorn"), &[], Some(&path)).unwrap();
-        assert_eq!(c.interpreter, py);
-        assert_eq!(c.rest, vec![u.into_os_string()]);
-    }
-
-    #[test]
-    fn an_interpreter_runs_a_module_or_a_script_and_drops_u() {
-        let c = python_command(
-            Path::new("/usr/bin/python3"),
-            &["-u".into(), "-m".into(), "gunicorn".into()],
-            None,
-        )
-        .unwrap();
-        assert_eq!(c.rest, vec![OsString::from("-m"), "gunicorn".into()]);
-        let e = python_command(Path::new("/usr/bin/python3"), &["-X".into()], None).unwrap_err();
-        assert!(e.runtime.contains("`-X`"), "{e:?}");
+        assert_eq!(
+            interpreter_of(Path::new("uvicorn"), Some(&path)).unwrap(),
+            py
+        );
+        assert_eq!(
+            interpreter_of(Path::new("/usr/bin/python3"), None).unwrap(),
+            PathBuf::from("/usr/bin/python3")
+        );
     }
 
     #[test]
     fn other_runtimes_are_named() {
         let d = tempfile::tempdir().unwrap();
         let n = script(d.path(), "server.js", "#!/usr/bin/env node\n");
-        let e = python_command(&n, &[], Some("/nonexistent")).unwrap_err();
+        let e = interpreter_of(&n, Some("/nonexistent")).unwrap_err();
         assert_eq!(e.runtime, "node");
         let s = script(d.path(), "start.sh", "#!/bin/bash\nexec gunicorn app\n");
-        let e = python_command(&s, &[], None).unwrap_err();
+        let e = interpreter_of(&s, None).unwrap_err();
         assert!(e.runtime.starts_with("a shell script (bash)"), "{e:?}");
         let b = script(d.path(), "bin", "\x7fELF....");
         assert_eq!(
-            python_command(&b, &[], None).unwrap_err().runtime,
+            interpreter_of(&b, None).unwrap_err().runtime,
             "a native program (ELF)"
         );
     }

@@ -196,3 +196,56 @@ fn tracemalloc_traces_without_an_install_and_says_what_it_cannot_see() {
     let sites = procs[0]["sites"].to_string();
     assert!(sites.contains("inspections/"), "{heap}");
 }
+
+/// A worker started as a fresh interpreter (multiprocessing's spawn, as
+/// uvicorn --workers does), not forked, is traced too: the tracer starts in
+/// every interpreter through the app's PYTHONPATH.
+#[test]
+fn a_spawned_worker_is_traced_and_its_site_is_the_apps_own_line() {
+    if !crate::helpers::python3("a_spawned_worker_is_traced") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let app = d.path().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("spawner.py"),
+        "import multiprocessing as mp\n\n\
+         def hold():\n    block = bytearray(48 << 20)\n    return len(block)\n\n\
+         if __name__ == '__main__':\n    ctx = mp.get_context('spawn')\n\
+         \x20   p = ctx.Process(target=hold)\n    p.start()\n    p.join()\n",
+    )
+    .unwrap();
+    let mut cmd = oomlab::child::ServerCommand::new(
+        PathBuf::from("python3"),
+        vec!["spawner.py".into()],
+        d.path().join("app.log"),
+    );
+    cmd.cwd = Some(app.clone());
+    let run = d.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let tracer = oomlab::heap::Tracer::prepare(oomlab::heap::HeapMode::Memray, &cmd, &run, &|m| {
+        eprintln!("{m}")
+    })
+    .unwrap()
+    .unwrap();
+    tracer.wrap(&mut cmd);
+    let status = Command::new(&cmd.program)
+        .args(&cmd.args)
+        .current_dir(&app)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let heap = tracer.read(&app);
+    assert!(heap.errors.is_empty(), "{:?}", heap.errors);
+    assert!(heap.processes.len() >= 2, "{heap:#?}");
+    let top = heap.largest().unwrap();
+    let site = &top.sites[0];
+    assert!(site.bytes >= 48 << 20, "{site:#?}");
+    let own = site.own_frame.as_ref().unwrap();
+    assert_eq!(
+        (own.file.as_str(), own.function.as_str()),
+        ("spawner.py", "hold")
+    );
+}
