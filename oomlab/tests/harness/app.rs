@@ -5,26 +5,12 @@
 //! it is missing the test says so and passes without running, as the other
 //! optional-toolchain tests of the workspace do.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The workspace root when the example app's venv is there; otherwise `None`
-/// after saying that `test` is skipped.
-fn workspace_with_venv(test: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if root
-        .join("examples/flask-reportlab/.venv/bin/gunicorn")
-        .is_file()
-    {
-        return Some(root);
-    }
-    eprintln!("{test}: skipped: no venv (run examples/flask-reportlab/setup.sh)");
-    None
-}
 
 #[test]
 fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
-    let Some(root) = workspace_with_venv("the_example_flask_app_runs_as_a_target") else {
+    let Some(root) = crate::helpers::workspace_with_venv("the_example_flask_app_runs_as_a_target")
+    else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -74,7 +60,8 @@ fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
 
 #[test]
 fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagree() {
-    let Some(root) = workspace_with_venv("calibrate_runs_the_app_and_the_model") else {
+    let Some(root) = crate::helpers::workspace_with_venv("calibrate_runs_the_app_and_the_model")
+    else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -171,7 +158,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
 #[test]
 fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends() {
     let test = "under_a_kernel_enforced_limit_the_example_app_loses_its_job";
-    let Some(root) = workspace_with_venv(test) else {
+    let Some(root) = crate::helpers::workspace_with_venv(test) else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -222,7 +209,8 @@ fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends(
 
 #[test]
 fn compare_vary_runs_one_row_per_variant_of_the_app_traced_with_its_flame_graphs_linked() {
-    let Some(root) = workspace_with_venv("compare_vary_runs_one_row_per_variant") else {
+    let Some(root) = crate::helpers::workspace_with_venv("compare_vary_runs_one_row_per_variant")
+    else {
         return;
     };
     let out = tempfile::tempdir().unwrap();

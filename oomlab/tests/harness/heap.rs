@@ -7,18 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn workspace_with_venv(test: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if root
-        .join("examples/flask-reportlab/.venv/bin/gunicorn")
-        .is_file()
-    {
-        return Some(root);
-    }
-    eprintln!("{test}: skipped: no venv (run examples/flask-reportlab/setup.sh)");
-    None
-}
-
 fn oomlab(root: &Path, args: &[&str], out: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_oomlab"))
         .args(args)
@@ -107,7 +95,7 @@ fn heap_on_a_target_of_another_runtime_names_it_as_not_supported_yet() {
 #[test]
 fn the_example_app_killed_at_the_limit_still_names_reportlab_decoding_and_its_own_lines() {
     let test = "the_example_app_killed_at_the_limit_still_names_reportlab_decoding";
-    let Some(root) = workspace_with_venv(test) else {
+    let Some(root) = crate::helpers::workspace_with_venv(test) else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -158,7 +146,8 @@ fn the_example_app_killed_at_the_limit_still_names_reportlab_decoding_and_its_ow
 
 #[test]
 fn tracemalloc_traces_without_an_install_and_says_what_it_cannot_see() {
-    let Some(root) = workspace_with_venv("tracemalloc_traces_without_an_install") else {
+    let Some(root) = crate::helpers::workspace_with_venv("tracemalloc_traces_without_an_install")
+    else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
