@@ -241,6 +241,15 @@ pub fn tree_line(events: &[ProcessEvent], jobs_lost: u64) -> Option<String> {
     if ended.is_empty() {
         return None;
     }
+    // A process whose name was never read (it came and went between two
+    // readings of /proc) is called a process.
+    let name = |e: &ProcessEvent| -> String {
+        if e.name.is_empty() {
+            "process".to_string()
+        } else {
+            e.name.clone()
+        }
+    };
     for e in ended.iter().take(3) {
         let memory = e
             .last_bytes
@@ -249,11 +258,11 @@ pub fn tree_line(events: &[ProcessEvent], jobs_lost: u64) -> Option<String> {
             Some(k) => format!(
                 "{} killed {} {} at {:.1} s{memory}",
                 k.label(),
-                e.name,
+                name(e),
                 e.pid,
                 e.at_s
             ),
-            None => format!("{} {} ended at {:.1} s{memory}", e.name, e.pid, e.at_s),
+            None => format!("{} {} ended at {:.1} s{memory}", name(e), e.pid, e.at_s),
         });
     }
     if ended.len() > 3 {
@@ -264,7 +273,7 @@ pub fn tree_line(events: &[ProcessEvent], jobs_lost: u64) -> Option<String> {
         .iter()
         .filter(|e| e.change == ProcessChange::Started && e.at_s >= first_end)
         .take(3)
-        .map(|e| format!("{} {}", e.name, e.pid))
+        .map(|e| format!("{} {}", name(e), e.pid))
         .collect();
     if !started.is_empty() {
         parts.push(format!("then started: {}", started.join(", ")));

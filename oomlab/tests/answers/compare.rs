@@ -160,7 +160,10 @@ fn the_terminal_table_fits_100_columns_with_a_long_profile_name() {
         lean.starts_with("a-profile-from") && lean.contains('…'),
         "{t}"
     );
-    assert!(lean.contains("48.0 MiB") && lean.contains("held, 464.0 MiB"), "{t}");
+    assert!(
+        lean.contains("48.0 MiB") && lean.contains("held, 464.0 MiB"),
+        "{t}"
+    );
 }
 
 #[test]
