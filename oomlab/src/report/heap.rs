@@ -76,7 +76,8 @@ pub struct HeapSite {
     pub cause: Option<HeapCause>,
 }
 
-/// A Python frame.
+/// A Python frame: its file relative to the app's folder for the app's own
+/// code, from the package folder on for a library.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeapFrame {
     /// The function (empty when the tracer does not say: tracemalloc).
