@@ -16,7 +16,7 @@
 
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One checked-in schema: its file under `oomlab/schema/`, and how it is
 /// made.
@@ -84,19 +84,13 @@ pub fn generate<T: JsonSchema>(file: &str, title: &str, version: u32) -> Value {
     let mut schema = generator.into_root_schema_for::<T>().to_value();
     close_objects(&mut schema);
     unwrap_descriptions(&mut schema);
+    // serde_json's map keeps keys sorted: the files are stable whatever
+    // order schemars makes them in.
     let root = schema
         .as_object_mut()
         .expect("a struct's schema is an object");
-    // `$schema`, `$id` and `title` first, as a reader expects them.
-    let mut head = Map::new();
-    if let Some(meta) = root.remove("$schema") {
-        head.insert("$schema".into(), meta);
-    }
-    head.insert("$id".into(), Value::String(format!("{ID_BASE}{file}")));
-    head.insert("title".into(), Value::String(title.into()));
-    root.remove("title");
-    head.append(root);
-    let mut schema = Value::Object(head);
+    root.insert("$id".into(), Value::String(format!("{ID_BASE}{file}")));
+    root.insert("title".into(), Value::String(title.into()));
     if let Some(Value::Object(v)) = schema.pointer_mut("/properties/schema_version") {
         // The version a reader can rely on: one schema per version.
         v.insert("const".into(), Value::from(version));
