@@ -27,7 +27,7 @@ use crate::error::ConfigError;
 use serde::{Deserialize, Serialize};
 
 /// A profile or scenario file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InputFile {
     /// Its name (the file's stem, or the scenario's `name`).
     pub name: String,
@@ -36,7 +36,9 @@ pub struct InputFile {
 }
 
 /// The kinds of target.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TargetKind {
     /// oomlab's own build of the reference server (`oomlab serve`).

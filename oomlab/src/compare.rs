@@ -68,13 +68,14 @@ pub enum CompareInputs {
 
 /// The result of `oomlab compare`: one row per profile, and every run behind
 /// it. Memory in bytes, times in seconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompareReport {
     /// Version of this format ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// Version of oomlab that wrote it.
     pub oomlab_version: String,
     /// When the table was built, RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// The limit each profile is judged against, bytes.
     pub limit_bytes: u64,
@@ -94,7 +95,7 @@ pub struct CompareReport {
 }
 
 /// One profile over every scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProfileRow {
     /// The profile's name.
     pub profile: String,
@@ -138,7 +139,7 @@ pub struct ProfileRow {
 }
 
 /// Held or killed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RowVerdict {
     /// Every run stayed under the limit.
@@ -169,7 +170,7 @@ pub enum RowVerdict {
 }
 
 /// One run of the matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunCell {
     /// The profile.
     pub profile: String,
@@ -204,7 +205,7 @@ pub struct RunCell {
 }
 
 /// A run's memory trend in the compare table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellTrend {
     /// `returns`, `plateaus` or `grows` (from the RSS).
     pub verdict: crate::trend::LeakVerdict,

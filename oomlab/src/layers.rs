@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
         "error",
         "input",
         "units",
+        "table",
         "silence",
         "trend",
         "folders",
@@ -33,7 +34,8 @@ const LAYERS: &[&[&str]] = &[
     &["finished"],
     &["matrix"],
     &["compare", "gate", "plan", "calibrate", "bench"],
-    &["cli"],
+    // The command line, and the schemas of what the answers write.
+    &["cli", "schema"],
 ];
 
 /// The layer of each module.

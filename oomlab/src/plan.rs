@@ -174,11 +174,18 @@ pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
         serde_json::to_string_pretty(&report)? + "\n",
     )
     .with_context(|| format!("writing {}/plan.json", dir.display()))?;
-    println!("{md}");
+    print!("{}", render::terminal(&report));
     if let Some(w) = wall {
         println!("{} runs in {w:.0} s", finished.len() + split_runs.len());
     }
-    println!("written: {}/{{plan.md,plan.json}}", dir.display());
+    println!(
+        "{}",
+        crate::table::wrap(
+            &format!("full tables: {}/plan.md; data: plan.json", dir.display()),
+            crate::table::WIDTH,
+            "  "
+        )
+    );
     Ok(if report.recommendation.is_some() {
         Exit::WithinLimit
     } else {
@@ -224,13 +231,14 @@ fn from_note(f: &[FinishedRun]) -> String {
 }
 
 /// The whole answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanReport {
     /// Version of this format.
     pub schema_version: u32,
     /// Version of oomlab.
     pub oomlab_version: String,
     /// When it was made, RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// The plans file.
     pub plans_file: PathBuf,

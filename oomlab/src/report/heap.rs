@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::units::mb;
 
 /// What `--heap` found, in `run.json` as `heap`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeapReport {
     /// The tracer and its version, e.g. `memray 1.19.1`.
     pub tool: String,
@@ -32,7 +32,7 @@ pub struct HeapReport {
 }
 
 /// One traced process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeapProcess {
     pub pid: u32,
     /// Its command line as the tracer saw it.
@@ -52,7 +52,7 @@ pub struct HeapProcess {
 
 /// Memory held at the peak, grouped by where it was allocated and by the
 /// app's own frame that led there.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeapSite {
     /// Bytes held at the peak.
     pub bytes: u64,
@@ -76,8 +76,9 @@ pub struct HeapSite {
     pub cause: Option<HeapCause>,
 }
 
-/// A Python frame.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A Python frame: its file relative to the app's folder for the app's own
+/// code, from the package folder on for a library.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeapFrame {
     /// The function (empty when the tracer does not say: tracemalloc).
     pub function: String,
@@ -105,7 +106,7 @@ impl HeapFrame {
 }
 
 /// A known memory hog a site matches, with its fix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeapCause {
     /// The pattern's id, e.g. `reportlab-imagereader-in-memory`.
     pub id: String,

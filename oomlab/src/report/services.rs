@@ -13,7 +13,7 @@ use crate::units::mb;
 use crate::watchdog::OomEvent;
 
 /// A measured service of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     /// The target as one service: the reference server in one process, or
@@ -37,8 +37,10 @@ impl Service {
     }
 }
 
-/// One measured service of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One measured service of a run: its limit, peaks, starts, limit
+/// crossings, the processes of its tree that came and went, and its verdict
+/// line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceReport {
     /// Which service.
     pub service: Service,

@@ -91,11 +91,16 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
         String::from_utf8_lossy(&o.stderr),
     );
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.contains("**not calibrated**"), "{stdout}");
+    crate::support::assert_fits_100_columns(&stdout);
+    assert!(
+        crate::support::flat(&stdout).contains("not calibrated:"),
+        "{stdout}"
+    );
     let dir = crate::support::only_run_dir(out.path());
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();
+    crate::support::assert_valid_calibration_json(&c);
     assert_eq!(c["app"], "flask-reportlab[REPORT_WORKERS=1]");
     assert_eq!(c["passed"], false);
     let row = &c["rows"][0];
@@ -148,6 +153,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
     let c2: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir2.join("calibration.json")).unwrap())
             .unwrap();
+    crate::support::assert_valid_calibration_json(&c2);
     assert_eq!(c2["rows"][0]["app"]["peak_bytes"].as_u64(), Some(app_peak));
     assert!(
         c2["notes"].to_string().contains("reused"),
