@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
         "error",
         "input",
         "units",
+        "table",
         "silence",
         "trend",
         "folders",
@@ -27,12 +28,14 @@ const LAYERS: &[&[&str]] = &[
     // One run's machinery.
     &["sampler", "load", "stress"],
     &["live", "report"],
+    &["heap"],
     &["harness"],
     // The answers, which do not use each other.
     &["finished"],
     &["matrix"],
     &["compare", "gate", "plan", "calibrate", "bench"],
-    &["cli"],
+    // The command line, and the schemas of what the answers write.
+    &["cli", "schema"],
 ];
 
 /// The layer of each module.

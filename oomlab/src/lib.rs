@@ -14,6 +14,8 @@
 //! - [`input`]: flag values (sizes, durations, percentages, input files by
 //!   name), used as clap value parsers.
 //! - [`units`]: how figures are written (`mb`, `secs`).
+//! - [`table`]: tables and prose for a terminal, every line at most 100
+//!   characters.
 //! - [`trend`]: the memory trend over job cycles (Theil-Sen slope, its
 //!   confidence interval) and the leak verdict; pure.
 //! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
@@ -46,6 +48,8 @@
 //!   `vipsthumbnail` on the same photos (uses `scenario` only; each variant
 //!   runs in a process of its own, `oomlab bench-child`).
 //! - [`cli`]: the command line, parsed into the configs above.
+//! - [`schema`]: the JSON schemas of the result files, generated from the
+//!   report types (checked in under `oomlab/schema/`).
 
 pub mod app_target;
 pub mod bench;
@@ -60,6 +64,7 @@ pub mod finished;
 pub mod folders;
 pub mod gate;
 pub mod harness;
+pub mod heap;
 pub mod input;
 #[cfg(test)]
 mod layers;
@@ -72,8 +77,10 @@ pub mod redis_server;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
+pub mod schema;
 pub mod silence;
 pub mod stress;
+pub mod table;
 pub mod trend;
 pub mod units;
 pub mod watchdog;
