@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
         "watchdog",
         "cgroup",
         "crash",
+        "toml_text",
     ],
     // Inputs of a run: what is measured and how it is loaded.
     &["scenario", "child"],
@@ -32,6 +33,8 @@ const LAYERS: &[&[&str]] = &[
     &["finished"],
     &["matrix"],
     &["compare", "gate", "plan", "calibrate", "bench"],
+    // Files written from what the user has (a blueprint, a recorded flow).
+    &["blueprint", "har"],
     &["cli"],
 ];
 

@@ -13,7 +13,8 @@
 //! - [`error`]: [`ConfigError`] (the user's to fix, exit 2) and [`Exit`].
 //! - [`input`]: flag values (sizes, durations, percentages, input files by
 //!   name), used as clap value parsers.
-//! - [`units`]: how figures are written (`mb`, `secs`).
+//! - [`units`]: how figures are written (`mb`, `secs`); [`toml_text`]:
+//!   TOML strings and keys quoted, for the files written for the user.
 //! - [`trend`]: the memory trend over job cycles (Theil-Sen slope, its
 //!   confidence interval) and the leak verdict; pure.
 //! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
@@ -45,10 +46,14 @@
 //! - [`bench`]: `oomlab bench`, the server's lean photo pipeline against
 //!   `vipsthumbnail` on the same photos (uses `scenario` only; each variant
 //!   runs in a process of its own, `oomlab bench-child`).
+//! - [`blueprint`]: `oomlab target init`, a target file from a Render
+//!   blueprint; [`har`]: `oomlab scenario from-har`, a scenario from a
+//!   browser's recorded flow (pure: text in, text out).
 //! - [`cli`]: the command line, parsed into the configs above.
 
 pub mod app_target;
 pub mod bench;
+pub mod blueprint;
 pub mod calibrate;
 pub mod cgroup;
 pub mod child;
@@ -59,6 +64,7 @@ pub mod error;
 pub mod finished;
 pub mod folders;
 pub mod gate;
+pub mod har;
 pub mod harness;
 pub mod input;
 #[cfg(test)]
@@ -74,6 +80,7 @@ pub mod sampler;
 pub mod scenario;
 pub mod silence;
 pub mod stress;
+pub mod toml_text;
 pub mod trend;
 pub mod units;
 pub mod watchdog;
