@@ -22,9 +22,11 @@ pub fn key(k: &str) -> String {
 }
 
 /// A multi-line text (a JSON template) as a TOML multi-line literal
-/// string, or a basic string when the text holds `'''`.
+/// string, or a basic string when the text holds `'''` or a control
+/// character (a literal string cannot).
 pub fn multiline(s: &str) -> String {
-    if s.contains("'''") || s.ends_with('\'') {
+    let control = s.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+    if control || s.contains("'''") || s.ends_with('\'') {
         string(s)
     } else {
         format!("'''\n{s}'''")

@@ -326,15 +326,33 @@ fn is_login(c: &Call) -> bool {
             .any(|w| path.contains(w))
 }
 
-/// A multipart POST or PUT carrying an image.
+const IMAGE_EXTENSIONS: &[&str] = &[".jpg", ".jpeg", ".png", ".heic", ".webp"];
+
+/// A multipart POST or PUT carrying an image; when the recording left the
+/// body out (Playwright does), one whose answer names an image.
 fn is_upload(c: &Call) -> bool {
-    matches!(c.method.as_str(), "POST" | "PUT")
-        && c.files.iter().any(|f| {
-            let name = f.file_name.to_ascii_lowercase();
-            f.content_type.starts_with("image/")
-                || [".jpg", ".jpeg", ".png", ".heic", ".webp"]
-                    .iter()
-                    .any(|e| name.ends_with(e))
+    if !matches!(c.method.as_str(), "POST" | "PUT") {
+        return false;
+    }
+    if c.files.iter().any(|f| {
+        let name = f.file_name.to_ascii_lowercase();
+        f.content_type.starts_with("image/") || IMAGE_EXTENSIONS.iter().any(|e| name.ends_with(e))
+    }) {
+        return true;
+    }
+    c.files.is_empty()
+        && c.form.is_empty()
+        && c.request_type.starts_with("multipart/form-data")
+        && c.response_json.as_ref().is_some_and(|v| {
+            json::leaves(v).iter().any(|(p, x)| {
+                let k = json::last_key(p).to_ascii_lowercase();
+                k == "width"
+                    || k == "height"
+                    || x.as_str().is_some_and(|t| {
+                        let t = t.to_ascii_lowercase();
+                        IMAGE_EXTENSIONS.iter().any(|e| t.ends_with(e))
+                    })
+            })
         })
 }
 

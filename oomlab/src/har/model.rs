@@ -226,7 +226,17 @@ pub fn calls(har: &Har) -> Vec<Call> {
         })
         .enumerate()
         .map(|(index, (e, origin, path))| {
-            let (request_type, form, files, json) = request_body(e.request.post_data.as_ref());
+            let (mut request_type, form, files, json) = request_body(e.request.post_data.as_ref());
+            if request_type.is_empty() {
+                // Playwright leaves a multipart body out; its header says.
+                request_type = e
+                    .request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-type"))
+                    .map(|h| h.value.to_ascii_lowercase())
+                    .unwrap_or_default();
+            }
             let response_type = e
                 .response
                 .content

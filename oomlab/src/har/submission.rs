@@ -52,6 +52,11 @@ pub fn templates(calls: &[Call], flow: &Flow, submit: usize) -> Body {
         let up = &calls[first];
         b.upload_path = Some(up.path.clone());
         b.upload_field = up.files.first().map(|f| f.field.clone());
+        if b.upload_field.is_none() {
+            b.checks.push(
+                "the recording left out the uploads' bodies (Playwright does): the photo's multipart field is not known, the default `photo` is used; check upload_field".into(),
+            );
+        }
         if flow.uploads.iter().any(|&i| calls[i].path != up.path) {
             b.checks.push(format!(
                 "the uploads went to several paths; upload_path is the first's, {}",
@@ -249,7 +254,17 @@ pub fn templates(calls: &[Call], flow: &Flow, submit: usize) -> Body {
 /// (their URL, or their public id), and those values.
 fn upload_pointer(calls: &[Call], flow: &Flow, submit: &Call) -> (Option<String>, Vec<String>) {
     let body = body_text(submit);
-    let mut best: Option<(String, usize)> = None;
+    // The values the submission sends, whole: a value found whole beats
+    // one found inside another (a public id inside its URL).
+    let mut sent: Vec<String> = submit.form.iter().map(|(_, v)| v.clone()).collect();
+    if let Some(v) = &submit.json {
+        sent.extend(
+            json::leaves(v)
+                .into_iter()
+                .filter_map(|(_, x)| json::text(x)),
+        );
+    }
+    let mut best: Option<(String, (usize, usize))> = None;
     let Some(first) = flow
         .uploads
         .first()
@@ -258,7 +273,7 @@ fn upload_pointer(calls: &[Call], flow: &Flow, submit: &Call) -> (Option<String>
         return (None, Vec::new());
     };
     for (p, _) in json::leaves(first) {
-        let found = flow
+        let values: Vec<String> = flow
             .uploads
             .iter()
             .filter_map(|&i| {
@@ -268,9 +283,12 @@ fn upload_pointer(calls: &[Call], flow: &Flow, submit: &Call) -> (Option<String>
                     .pointer(&p)
                     .and_then(json::text)
             })
-            .filter(|t| t.len() > 3 && body.contains(t.as_str()))
-            .count();
-        if found > 0 && best.as_ref().is_none_or(|(_, n)| found > *n) {
+            .filter(|t| t.len() > 3)
+            .collect();
+        let whole = values.iter().filter(|t| sent.contains(t)).count();
+        let inside = values.iter().filter(|t| body.contains(t.as_str())).count();
+        let found = (whole, inside);
+        if inside > 0 && best.as_ref().is_none_or(|(_, n)| found > *n) {
             best = Some((p, found));
         }
     }

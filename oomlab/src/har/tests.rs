@@ -277,3 +277,84 @@ fn what_is_not_a_flow_is_refused_naming_the_file() {
         "{e}"
     );
 }
+
+/// The real browser's recording: Chromium driven by Playwright through
+/// examples/flask-reportlab's form (tests/fixtures/record_flask_reportlab_har.py).
+/// Playwright leaves multipart bodies and downloads out of its HAR: the
+/// uploads are known by their header and answer, the reports by the links
+/// of the last status answer.
+fn fixture() -> Written {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flask-reportlab-flow.har");
+    let text = std::fs::read_to_string(&path).unwrap();
+    scenario_from_har(
+        &path,
+        &text,
+        "flask-reportlab-recorded",
+        "oomlab scenario from-har flow.har",
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_browser_s_recording_of_the_example_app_is_read_part_by_part() {
+    let w = fixture();
+    assert_eq!(
+        w.summary,
+        "1 other request (a step), 3 photo uploads, a submission, 2 status polls, 2 static assets dropped"
+    );
+    let doc: toml::Table = w.toml.parse().unwrap();
+    let http = doc["http"].as_table().unwrap();
+    for (k, v) in [
+        ("upload_path", "/api/photos"),
+        ("upload_url_pointer", "/url"),
+        ("submit_path", "/api/submissions"),
+        ("job_id_pointer", "/job_id"),
+        ("status_url_pointer", "/status_url"),
+        ("status_pointer", "/status"),
+    ] {
+        assert_eq!(http[k].as_str(), Some(v), "{k}:\n{}", w.toml);
+    }
+    assert_eq!(http["done_values"][0].as_str(), Some("completed"));
+    let links: Vec<&str> = http["report_url_pointers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(links, ["/results/pdf_url", "/results/xlsx_url"]);
+    let item: Value = serde_json::from_str(http["item_template"].as_str().unwrap()).unwrap();
+    assert_eq!(item["photo_urls"], "{{photo_urls}}");
+    assert_eq!(item["asset"], "Rooftop unit 2");
+    let sig: Value = serde_json::from_str(http["signature_template"].as_str().unwrap()).unwrap();
+    assert_eq!(sig["role"], "{{role}}");
+    assert_eq!(sig["image"], "{{signature_png}}");
+    let sub: Value = serde_json::from_str(http["submission_template"].as_str().unwrap()).unwrap();
+    assert_eq!(sub["items"], "{{items}}");
+    assert_eq!(sub["signatures"], "{{signatures}}");
+    assert_eq!(sub["site"]["date"], "{{date}}");
+    assert_eq!(doc["submission"]["photos_per_item"].as_integer(), Some(3));
+    let steps = http["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1);
+    assert_eq!(steps[0]["at"].as_str(), Some("after_login"));
+    assert_eq!(steps[0]["path"].as_str(), Some("/"));
+    for needle in ["upload_field", "no report download"] {
+        assert!(
+            w.checks.iter().any(|c| c.contains(needle)),
+            "{needle}: {:?}",
+            w.checks
+        );
+    }
+    let sc = crate::scenario::Scenario::parse(Path::new("r.toml"), &without_steps(&w.toml))
+        .unwrap_or_else(|e| panic!("{e}\n{}", w.toml));
+    assert_eq!(sc.http.report_url_pointers.len(), 2);
+    assert_eq!(sc.submission.signatures, ["inspector", "client"]);
+}
+
+#[test]
+#[ignore = "needs the [[http.steps]] of branch steps-24 in the scenario loader"]
+fn the_browser_s_recording_loads_whole_with_its_steps() {
+    let w = fixture();
+    crate::scenario::Scenario::parse(Path::new("r.toml"), &w.toml)
+        .unwrap_or_else(|e| panic!("{e}\n{}", w.toml));
+}

@@ -44,7 +44,7 @@ impl Scenario<'_> {
         if let Some(p) = b.status.poll_interval_s {
             let _ = writeln!(
                 w,
-                "# The browser polled every {p} s.\npoll_interval_s = {p}"
+                "# The browser polled every {p} s.\npoll_interval_s = {p:?}"
             );
         }
 

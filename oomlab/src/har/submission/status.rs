@@ -151,6 +151,28 @@ pub fn read(calls: &[Call], flow: &Flow, submit: usize, checks: &mut Vec<String>
                     .into(),
             );
         }
+        // No download recorded (Playwright leaves downloads out): the
+        // report links of the last answer.
+        if flow.downloads.is_empty() {
+            let links: Vec<String> = json::leaves(last)
+                .into_iter()
+                .filter(|(p, v)| {
+                    let k = json::last_key(p).to_ascii_lowercase();
+                    v.as_str().is_some_and(|t| t.starts_with("http"))
+                        && (k.contains("url") || k.contains("link") || k.contains("href"))
+                })
+                .map(|(p, _)| p)
+                .collect();
+            if links.is_empty() {
+                checks.push("no report download was recorded: check download_paths".into());
+            } else {
+                checks.push(format!(
+                    "no report download was recorded: the links of the last status answer ({}) are downloaded; check report_url_pointers and download_paths",
+                    links.join(", ")
+                ));
+            }
+            s.report_url_pointers = links;
+        }
         // The report links of the last answer that were fetched.
         for &d in &flow.downloads {
             let c = &calls[d];
