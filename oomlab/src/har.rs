@@ -104,5 +104,27 @@ pub fn scenario_from_har(
     })
 }
 
+/// `text` without its `[[http.steps]]` tables, and the values they capture
+/// (`{{name}}`) as plain text, for a loader that does not read them yet.
+pub fn without_steps(text: &str) -> String {
+    let Ok(mut doc) = text.parse::<toml::Table>() else {
+        return text.to_string();
+    };
+    let mut captured = Vec::new();
+    if let Some(toml::Value::Table(http)) = doc.get_mut("http")
+        && let Some(toml::Value::Array(steps)) = http.remove("steps")
+    {
+        for step in &steps {
+            if let Some(toml::Value::Table(c)) = step.get("capture") {
+                captured.extend(c.keys().cloned());
+            }
+        }
+    }
+    let out = toml::to_string(&doc).unwrap_or_else(|_| text.to_string());
+    captured
+        .iter()
+        .fold(out, |t, name| t.replace(&format!("{{{{{name}}}}}"), name))
+}
+
 #[cfg(test)]
 mod tests;

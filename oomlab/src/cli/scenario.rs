@@ -86,7 +86,7 @@ impl FromHarArgs {
                 path: p.to_path_buf(),
                 source,
             })?;
-            crate::scenario::Scenario::parse(p, &without_steps(&text)).map(|_| ())
+            crate::scenario::Scenario::parse(p, &crate::har::without_steps(&text)).map(|_| ())
         })?;
         println!("wrote {} ({})", out.display(), written.summary);
         let mut checks = written.checks;
@@ -105,16 +105,4 @@ impl FromHarArgs {
 fn loader_reads_steps() -> bool {
     let probe = "[users]\ncount = 1\n[submission]\nphotos_per_item = 1\nphoto_kind = \"small\"\n[[http.steps]]\nat = \"after_login\"\npath = \"/\"\n";
     crate::scenario::Scenario::parse(Path::new("probe.toml"), probe).is_ok()
-}
-
-/// `text` without its `[[http.steps]]` tables, for a loader that does not
-/// read them yet.
-fn without_steps(text: &str) -> String {
-    let Ok(mut doc) = text.parse::<toml::Table>() else {
-        return text.to_string();
-    };
-    if let Some(toml::Value::Table(http)) = doc.get_mut("http") {
-        http.remove("steps");
-    }
-    toml::to_string(&doc).unwrap_or_else(|_| text.to_string())
 }

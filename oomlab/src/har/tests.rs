@@ -101,12 +101,10 @@ fn convert(har: &Value) -> Result<Written, ConfigError> {
     )
 }
 
-/// The written text without its steps, as a loader that does not read
-/// them yet takes it.
+/// The written text without its steps (and their captures), as a loader
+/// that does not read them yet takes it.
 fn without_steps(text: &str) -> String {
-    let mut doc: toml::Table = text.parse().unwrap();
-    doc["http"].as_table_mut().unwrap().remove("steps");
-    toml::to_string(&doc).unwrap()
+    super::without_steps(text)
 }
 
 #[test]
