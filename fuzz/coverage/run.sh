@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of oomlab's four parser targets with libFuzzer
+# Coverage-guided fuzzing of oomlab's four parser targets and the reduced
+# JPEG decoder with libFuzzer
 # (cargo-fuzz on stable Rust: --sanitizer none), each for a bounded time,
 # with a per-input timeout: an input that takes longer is reported as a
 # hang (libFuzzer's `timeout-*` artifact) and fails the run like a crash.
 #
 # Usage (from anywhere): fuzz/coverage/run.sh [SECONDS_PER_TARGET] [TARGET...]
-#   SECONDS_PER_TARGET  default 240; TARGET: transformation submission profile scenario
+#   SECONDS_PER_TARGET  default 240; TARGET: transformation submission profile
+#   scenario reduced_jpeg (all five when none is named). reduced_jpeg is built
+#   with --no-default-features: without the parsers' crates, in minutes.
 # Environment: FUZZ_TIMEOUT (seconds per input, default 5); FUZZ_BUILD_FLAGS
 # (cargo-fuzz build flags, default none: release with debug assertions and
 # overflow checks; e.g. "-O --codegen-units 16" for a much faster first build
@@ -23,7 +26,7 @@ fi
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(transformation submission profile scenario)
+    targets=(transformation submission profile scenario reduced_jpeg)
 fi
 timeout_s=${FUZZ_TIMEOUT:-5}
 read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS:-}"
@@ -36,16 +39,18 @@ cargo run -q --locked -p oomlab-fuzz -- --write-seeds "$dir/corpus"
 mkdir -p "$dir/logs"
 status=0
 for t in "${targets[@]}"; do
+    features=()
     case "$t" in
     transformation | submission | profile | scenario) ;;
+    reduced_jpeg) features=(--no-default-features) ;;
     *)
-        echo "run.sh: unknown target '$t' (transformation, submission, profile, scenario)" >&2
+        echo "run.sh: unknown target '$t' (transformation, submission, profile, scenario, reduced_jpeg)" >&2
         exit 2
         ;;
     esac
     log="$dir/logs/$t.log"
     echo "== $t: ${secs} s, ${timeout_s} s per input (log: $log)"
-    if cargo fuzz run --fuzz-dir "$dir" --sanitizer none ${build_flags[@]+"${build_flags[@]}"} "$t" -- \
+    if cargo fuzz run --fuzz-dir "$dir" --sanitizer none ${features[@]+"${features[@]}"} ${build_flags[@]+"${build_flags[@]}"} "$t" -- \
         -dict="$dir/corpus/$t.dict" -timeout="$timeout_s" -rss_limit_mb=2048 \
         -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1; then
         # The last status line: executions, coverage (cov: edges, ft:

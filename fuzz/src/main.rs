@@ -1,4 +1,4 @@
-//! `oomlab-fuzz`: mutation-fuzz oomlab's parsers on stable Rust.
+//! `oomlab-fuzz`: mutation-fuzz oomlab's parsers and the reduced JPEG decoder on stable Rust.
 //!
 //! Example: cargo run --release -p oomlab-fuzz -- --target submission --seconds 300
 
@@ -38,7 +38,8 @@ fn main() {
         match write_seeds(&cli.root, dir) {
             Ok(n) => {
                 println!(
-                    "{n} seed(s) and 4 dictionaries written to {}",
+                    "{n} seed(s) and {} dictionaries written to {}",
+                    Target::ALL.len(),
                     dir.display()
                 );
                 std::process::exit(0);

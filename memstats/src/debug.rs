@@ -25,7 +25,7 @@ pub struct AllocatorStats {
 }
 
 /// One job that a worker is processing, as seen at the moment of reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobInFlight {
     /// The job's id in the database.
     pub job_id: i64,
@@ -43,7 +43,7 @@ pub struct JobInFlight {
 }
 
 /// Memory that one stage of a job took.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageMemory {
     /// Stage name (see [`JobInFlight::stage`]).
     pub stage: String,

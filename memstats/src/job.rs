@@ -10,14 +10,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The three times of a job; each `None` (JSON `null`) until known.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobTimes {
     /// When the submission and its job were stored (the 202 answer follows).
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: Option<String>,
     /// When the current or last attempt started processing; a job taken up
     /// again after a restart gets a new one.
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: Option<String>,
     /// When the job became `completed` or `failed`.
+    #[schemars(extend("format" = "date-time"))]
     pub finished_at: Option<String>,
 }
 

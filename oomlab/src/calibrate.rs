@@ -73,13 +73,14 @@ pub struct CalibrateConfig {
 }
 
 /// The result of `oomlab calibrate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CalibrationReport {
     /// Version of this format ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// Version of oomlab that wrote it.
     pub oomlab_version: String,
     /// When it was made, RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// The app's name (with its environment overrides).
     pub app: String,
@@ -218,8 +219,18 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
     let md = render::markdown(&report);
     std::fs::write(dir.join("calibration.md"), &md)
         .with_context(|| format!("writing {}", dir.join("calibration.md").display()))?;
-    println!("{md}");
-    println!("calibration: {}", dir.join("calibration.md").display());
+    print!("{}", render::terminal(&report));
+    println!(
+        "{}",
+        crate::table::wrap(
+            &format!(
+                "full table and runs: {}",
+                dir.join("calibration.md").display()
+            ),
+            crate::table::WIDTH,
+            "  "
+        )
+    );
     Ok(if out.interrupted {
         Exit::HarnessFailed
     } else if report.passed {

@@ -27,7 +27,7 @@ pub use cpu::{CPU_PERIOD_US, CpuCgroup, CpuLimitReport, cpu_limit, cpu_quota_us}
 pub use scope::SystemdScope;
 
 /// Which cgroup hierarchy holds the memory controller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CgroupVersion {
     /// cgroup v1, `memory` controller hierarchy.
@@ -51,7 +51,9 @@ pub struct MemoryCgroup {
 }
 
 /// What the cgroup's files said, in bytes and counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct CgroupReading {
     /// Current usage (v1 `memory.usage_in_bytes`, v2 `memory.current`),
     /// in bytes; includes page cache.

@@ -68,13 +68,14 @@ pub enum CompareInputs {
 
 /// The result of `oomlab compare`: one row per profile, and every run behind
 /// it. Memory in bytes, times in seconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CompareReport {
     /// Version of this format ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// Version of oomlab that wrote it.
     pub oomlab_version: String,
     /// When the table was built, RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// The limit each profile is judged against, bytes.
     pub limit_bytes: u64,
@@ -94,7 +95,7 @@ pub struct CompareReport {
 }
 
 /// One profile over every scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProfileRow {
     /// The profile's name.
     pub profile: String,
@@ -138,7 +139,7 @@ pub struct ProfileRow {
 }
 
 /// Held or killed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RowVerdict {
     /// Every run stayed under the limit.
@@ -169,7 +170,7 @@ pub enum RowVerdict {
 }
 
 /// One run of the matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunCell {
     /// The profile.
     pub profile: String,
@@ -197,10 +198,14 @@ pub struct RunCell {
     /// completed jobs); `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<CellTrend>,
+    /// memray's flame graph of the run's largest process, relative to the
+    /// run's folder (`compare --heap`); `None`: not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<String>,
 }
 
 /// A run's memory trend in the compare table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CellTrend {
     /// `returns`, `plateaus` or `grows` (from the RSS).
     pub verdict: crate::trend::LeakVerdict,
@@ -236,7 +241,12 @@ pub fn build(
         .iter()
         .map(|p| {
             let path = runs.iter().find(|r| &r.report.profile.name == p).map(|r| r.report.profile.path.clone());
-            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile);
+            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile).map(|mut s| {
+                // An app's variant (--vary): its file's settings with the
+                // environment it ran with.
+                s.extend(crate::profile_settings::env_of_variant(p));
+                s
+            });
             if s.is_none() {
                 notes.push(format!(
                     "the settings of `{p}` are not shown: its profile file {} cannot be read any more",
@@ -324,6 +334,10 @@ fn cell(r: &FinishedRun) -> RunCell {
             slope_per_hour_bytes: t.rss.slope_per_hour.map(|s| s.estimate),
             summary: t.summary.clone(),
         }),
+        flamegraph: rep
+            .heap
+            .as_ref()
+            .and_then(|h| h.largest()?.flamegraph.clone()),
     }
 }
 

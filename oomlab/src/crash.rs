@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub const LAST_LINES: usize = 20;
 
 /// A target that ended on its own.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Crash {
     /// The signal that ended it; `None` when it exited with a code.
     pub signal: Option<SignalName>,
@@ -45,7 +45,7 @@ pub struct Crash {
 }
 
 /// A signal by number and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SignalName {
     /// Its number, e.g. 11.
     pub number: i32,
@@ -54,7 +54,7 @@ pub struct SignalName {
 }
 
 /// Where the core of a crash went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CoreFile {
     /// A core file was found.

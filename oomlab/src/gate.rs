@@ -436,12 +436,20 @@ pub async fn run(cfg: &GateConfig) -> anyhow::Result<Exit> {
         writeln!(f, "{md}").context("appending to $GITHUB_STEP_SUMMARY")?;
     }
 
+    // One check a line, wrapped to the terminal's 100 columns.
     for c in &g.checks {
-        println!(
-            "{} {}: {}",
-            if c.passed { "pass" } else { "FAIL" },
-            c.name,
-            c.message
+        print!(
+            "{}",
+            crate::table::wrap(
+                &format!(
+                    "{} {}: {}",
+                    if c.passed { "pass" } else { "FAIL" },
+                    c.name,
+                    c.message
+                ),
+                crate::table::WIDTH,
+                "     "
+            )
         );
     }
     println!(

@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
         "error",
         "input",
         "units",
+        "table",
         "silence",
         "trend",
         "folders",
@@ -28,6 +29,7 @@ const LAYERS: &[&[&str]] = &[
     // One run's machinery.
     &["sampler", "load", "stress"],
     &["live", "report"],
+    &["heap"],
     &["harness"],
     // The answers, which do not use each other.
     &["finished"],
@@ -35,7 +37,8 @@ const LAYERS: &[&[&str]] = &[
     &["compare", "gate", "plan", "calibrate", "bench"],
     // Files written from what the user has (a blueprint, a recorded flow).
     &["blueprint", "har"],
-    &["cli"],
+    // The command line, and the schemas of what the answers write.
+    &["cli", "schema"],
 ];
 
 /// The layer of each module.

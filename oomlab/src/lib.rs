@@ -15,6 +15,8 @@
 //!   name), used as clap value parsers.
 //! - [`units`]: how figures are written (`mb`, `secs`); [`toml_text`]:
 //!   TOML strings and keys quoted, for the files written for the user.
+//! - [`table`]: tables and prose for a terminal, every line at most 100
+//!   characters.
 //! - [`trend`]: the memory trend over job cycles (Theil-Sen slope, its
 //!   confidence interval) and the leak verdict; pure.
 //! - [`scenario`]: scenario TOML files (`scenarios/*.toml`).
@@ -50,6 +52,8 @@
 //!   blueprint; [`har`]: `oomlab scenario from-har`, a scenario from a
 //!   browser's recorded flow (pure: text in, text out).
 //! - [`cli`]: the command line, parsed into the configs above.
+//! - [`schema`]: the JSON schemas of the result files, generated from the
+//!   report types (checked in under `oomlab/schema/`).
 
 pub mod app_target;
 pub mod bench;
@@ -66,6 +70,7 @@ pub mod folders;
 pub mod gate;
 pub mod har;
 pub mod harness;
+pub mod heap;
 pub mod input;
 #[cfg(test)]
 mod layers;
@@ -78,8 +83,10 @@ pub mod redis_server;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
+pub mod schema;
 pub mod silence;
 pub mod stress;
+pub mod table;
 pub mod toml_text;
 pub mod trend;
 pub mod units;

@@ -71,6 +71,9 @@ pub struct PlanConfig {
     pub profiles: Vec<PathBuf>,
     /// App targets to try (target files), each with its own settings.
     pub targets: Vec<PathBuf>,
+    /// Environment values each target is run with, every combination
+    /// (`--vary`).
+    pub vary: Vec<crate::input::Vary>,
     /// Worker counts to try; empty: 1 and 2 up to the concurrency.
     pub workers: Vec<usize>,
     /// `--split`: also measure web + worker on Redis and price the triple
@@ -171,11 +174,18 @@ pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
         serde_json::to_string_pretty(&report)? + "\n",
     )
     .with_context(|| format!("writing {}/plan.json", dir.display()))?;
-    println!("{md}");
+    print!("{}", render::terminal(&report));
     if let Some(w) = wall {
         println!("{} runs in {w:.0} s", finished.len() + split_runs.len());
     }
-    println!("written: {}/{{plan.md,plan.json}}", dir.display());
+    println!(
+        "{}",
+        crate::table::wrap(
+            &format!("full tables: {}/plan.md; data: plan.json", dir.display()),
+            crate::table::WIDTH,
+            "  "
+        )
+    );
     Ok(if report.recommendation.is_some() {
         Exit::WithinLimit
     } else {
@@ -221,13 +231,14 @@ fn from_note(f: &[FinishedRun]) -> String {
 }
 
 /// The whole answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanReport {
     /// Version of this format.
     pub schema_version: u32,
     /// Version of oomlab.
     pub oomlab_version: String,
     /// When it was made, RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// The plans file.
     pub plans_file: PathBuf,

@@ -8,6 +8,7 @@
 
 mod attribution;
 mod figures;
+pub mod heap;
 pub mod leak;
 pub mod log_stage;
 pub mod markdown;
@@ -47,14 +48,16 @@ fn oom_kill_tree() -> crate::watchdog::OomKill {
 /// or is removed.
 pub const SCHEMA_VERSION: u32 = 3;
 
-/// The result of one `oomlab run`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The result of one `oomlab run` (`run.json`). Memory in bytes, time in
+/// seconds since the run started unless a field's name says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunReport {
     /// Version of this format ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
     /// Version of oomlab that wrote it.
     pub oomlab_version: String,
     /// When the run started, RFC 3339 UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub started_at: String,
     /// Wall-clock duration of the run, seconds.
     pub duration_s: f64,
@@ -123,10 +126,14 @@ pub struct RunReport {
     /// (`oomlab run --split`). `None`: not split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<split::SplitReport>,
+    /// The allocation sites at each traced process's peak (`oomlab run
+    /// --heap`, an app target). `None`: not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap: Option<heap::HeapReport>,
 }
 
 /// What ran, recorded as data rather than in file names.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunShape {
     /// What kind of target ran.
     pub target: TargetKind,
@@ -143,7 +150,7 @@ pub struct RunShape {
 }
 
 /// The limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LimitReport {
     /// The limit, bytes.
     pub bytes: u64,
@@ -151,17 +158,21 @@ pub struct LimitReport {
     pub enforce: Enforce,
     /// Whether the server was restarted after a kill.
     pub restart_on_oom: bool,
-    /// When a service was started again (`--restart`).
+    /// When a service that ended during the run was started again
+    /// (`--restart`).
     #[serde(default = "restart_never")]
     pub restart: crate::watchdog::Restart,
-    /// What a kill at the limit ended (`--oom-kill`).
+    /// What a kill at the limit ended (`--oom-kill`): the process the
+    /// kernel would choose, or the whole tree.
     #[serde(default = "oom_kill_tree")]
     pub oom_kill: crate::watchdog::OomKill,
     /// The memory cgroup, with `--enforce cgroup`.
     pub cgroup: Option<CgroupReport>,
     /// Why enforcement differs from what was asked (e.g. a cgroup fallback).
     pub notes: Vec<String>,
-    /// Whether and how the server's CPU was limited (`--cpus`).
+    /// Whether and how the server's CPU was limited (`--cpus`): a CPU
+    /// cgroup below the harness's own with a CFS quota per period; when not
+    /// limited although asked, `why_not` says why.
     #[serde(default)]
     pub cpu: crate::cgroup::CpuLimitReport,
 }
@@ -169,7 +180,7 @@ pub struct LimitReport {
 /// The memory cgroup the server ran in (in systemd scopes: the latest
 /// start's scope's; gone by the end of the run, so `reading` is usually
 /// `None` and the samples' `cgroup_usage` hold its figures).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CgroupReport {
     /// Its directory.
     pub path: PathBuf,
@@ -180,7 +191,7 @@ pub struct CgroupReport {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The load finished and memory stayed within the limit.
@@ -234,20 +245,21 @@ impl Outcome {
 }
 
 /// The verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     /// How the run ended.
     pub outcome: Outcome,
     /// One line, e.g. "killed at 14.2 s: 531.0 MiB (RSS), job 2 in stage pdf,
     /// 2 jobs in flight".
     pub summary: String,
-    /// The process exit code: 0 within the limit, 1 crossed, killed or
-    /// crashed, 3 interrupted, 4 the load failed.
+    /// The process exit code: 0 within the limit (or timed out with its
+    /// work done), 1 crossed, killed or crashed, 3 interrupted, 4 the load
+    /// failed (its work was not done: no memory answer).
     pub exit_code: u8,
 }
 
 /// Highest memory, by source. Bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Peaks {
     /// Highest sampled resident set (`VmRSS` every 10 ms), bytes.
     pub sampled_rss_bytes: u64,
@@ -298,7 +310,7 @@ pub struct Peaks {
 }
 
 /// Highest sampled RSS while `jobs_in_flight` jobs were being processed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeakByJobs {
     /// Jobs in flight (per the latest `/debug/memory` reading).
     pub jobs_in_flight: u32,
@@ -307,7 +319,7 @@ pub struct PeakByJobs {
 }
 
 /// The server process.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerReport {
     /// Its command line.
     pub command: Vec<String>,
@@ -318,7 +330,7 @@ pub struct ServerReport {
 }
 
 /// How one server start ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServerExit {
     /// Server start number (0 for the first).
     pub generation: u32,
@@ -341,7 +353,7 @@ pub struct ServerExit {
 }
 
 /// Why a server start ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitCause {
     /// The watchdog killed it at the limit.
@@ -372,7 +384,7 @@ impl ExitCause {
 }
 
 /// What the load did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadReport {
     /// Submissions the server acknowledged with a job id.
     pub submissions_acknowledged: u64,
@@ -429,8 +441,9 @@ pub struct LoadReport {
     pub work: work::WorkReport,
 }
 
-/// Acknowledged submissions lost to kills.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Acknowledged submissions lost to kills: by the reference server, and by
+/// the modelled app's in-memory queue.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SubmissionLosses {
     /// Kills during the run (watchdog or cgroup).
     pub kills: u32,
@@ -447,7 +460,7 @@ pub struct SubmissionLosses {
 }
 
 /// What one kill caught unfinished.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KillLosses {
     /// When the server was killed, seconds.
     pub at_s: f64,
@@ -466,7 +479,7 @@ pub struct KillLosses {
 pub const MIN_REPORTS_FOR_RATE: u64 = 5;
 
 /// Where times to report ready come from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "source", rename_all = "snake_case")]
 pub enum TimeSource {
     /// The server's job timestamps (`created_at`, `finished_at`, RFC 3339
@@ -481,7 +494,7 @@ pub enum TimeSource {
 }
 
 /// One acknowledged job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct JobReport {
     /// The job id the server answered with.
     pub job_id: String,
@@ -505,7 +518,7 @@ pub struct JobReport {
     /// `started_at` to `finished_at`: on a worker, seconds.
     #[serde(default)]
     pub processing_s: Option<f64>,
-    /// The server's timestamps of the job, when it gave them.
+    /// The server's timestamps of the job (RFC 3339, ms), when it gave them.
     #[serde(default)]
     pub server_times: Option<JobTimes>,
     /// Highest sampled RSS of the server while this job was in flight, bytes.
@@ -516,7 +529,7 @@ pub struct JobReport {
 }
 
 /// How memory was sampled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SamplingReport {
     /// `/proc` sampling interval, milliseconds.
     pub proc_interval_ms: u64,
@@ -531,7 +544,7 @@ pub struct SamplingReport {
 }
 
 /// The files of a run, relative to its folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Files {
     /// This report as JSON.
     pub run_json: PathBuf,

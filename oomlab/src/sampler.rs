@@ -42,7 +42,7 @@ pub const DEBUG_INTERVAL: Duration = Duration::from_millis(100);
 
 /// One job's stage as seen by the `/debug/memory` poller: a band on the
 /// timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageSpan {
     /// The job's id.
     pub job_id: i64,

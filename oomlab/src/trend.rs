@@ -49,8 +49,9 @@ pub const TOLERANCE_SHARE: f64 = 0.10;
 /// The two-sided 95% normal quantile.
 const Z_95: f64 = 1.959_964;
 
-/// A slope and its 95% confidence interval, in bytes per unit of x.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A Theil-Sen slope and its 95% rank-based confidence interval, in bytes
+/// per unit of x (`low`/`high` `None` when too few points bound it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Slope {
     /// The Theil-Sen estimate: the median of the pairwise slopes.
     pub estimate: f64,
@@ -116,7 +117,7 @@ pub fn theil_sen(xs: &[f64], ys: &[f64]) -> Option<Slope> {
 }
 
 /// What memory does over the job cycles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LeakVerdict {
     /// Back within the tolerance of the level before the load.

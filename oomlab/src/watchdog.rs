@@ -9,7 +9,9 @@ use memstats::{JobInFlight, ProcMemory};
 use serde::{Deserialize, Serialize};
 
 /// How the memory limit is enforced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Enforce {
     /// The harness sends SIGKILL when RSS or VmHWM crosses the limit.
@@ -33,7 +35,9 @@ impl Enforce {
 }
 
 /// What a kill at the limit ends (`--oom-kill`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OomKill {
     /// Only the process the kernel's OOM killer would choose: the highest
@@ -59,7 +63,9 @@ impl OomKill {
 }
 
 /// When a service is started again after it ended (`--restart`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Restart {
     /// Never: the first end of a service ends the run.
@@ -93,7 +99,7 @@ impl Restart {
 }
 
 /// The process a kill at the limit ended, when it was not the whole tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Victim {
     /// Its pid.
     pub pid: u32,
@@ -104,7 +110,7 @@ pub struct Victim {
 }
 
 /// Which figure crossed the limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// The sampled resident set (`VmRSS`, summed over the process tree).
@@ -143,7 +149,7 @@ pub fn check(limit: u64, mem: &ProcMemory) -> Option<Trigger> {
 }
 
 /// The limit was crossed: what the server held and was doing at that moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OomEvent {
     /// Seconds since the run started.
     pub at_s: f64,

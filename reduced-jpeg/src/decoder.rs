@@ -124,6 +124,13 @@ pub(crate) fn decode(
                 scans += 1;
                 return Ok(end);
             }
+            // The frame moved into `image`, so `segment_effect` cannot see
+            // it: refuse a second one here, as `read_header` does (a file
+            // whose header does not read must not decode; libjpeg: "two SOF
+            // markers"). Found by the coverage-guided fuzzer.
+            if matches!(marker, 0xC0..=0xC2) && image.is_some() {
+                return Err(Error::Malformed("a second frame header"));
+            }
             segment_effect(marker, body, &mut tables, &mut frame)?;
             if image.is_none()
                 && let Some(f) = frame.take()

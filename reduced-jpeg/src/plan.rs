@@ -34,8 +34,10 @@ pub(crate) struct Geometry {
 }
 
 /// Fixed-size state not proportional to the image: Huffman and quantisation
-/// tables, row scratch is counted separately. An allowance, rounded up.
-const FIXED_BYTES: u64 = 32 * 1024;
+/// tables, and up to three folded components' weights (12 KiB each: i64
+/// and i32 copies); row scratch is counted separately. An allowance,
+/// rounded up.
+const FIXED_BYTES: u64 = 48 * 1024;
 
 impl Geometry {
     pub(crate) fn new(frame: &Frame, scale_denom: u8) -> Result<Geometry, Error> {

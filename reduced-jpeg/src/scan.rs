@@ -215,12 +215,24 @@ impl<'t> ScanState<'t> {
             }
         }
         if self.eobrun > 0 {
-            // In an EOB run: only refinement bits for coefficients with history.
-            while k <= se {
-                if b.nonzero(k) && r.bit() {
-                    b.refine(k, p1);
+            // In an EOB run: only refinement bits for coefficients with
+            // history, in zigzag order. Visiting only the set bits of the
+            // history mask (most of a block's 63 are zero) instead of every
+            // position was a sixth of a 1/2 decode's time.
+            if k <= se {
+                let upto = if se >= 63 {
+                    u64::MAX
+                } else {
+                    (1u64 << (se + 1)) - 1
+                };
+                let mut pending = b.nonzero_mask() & upto & !((1u64 << k) - 1);
+                while pending != 0 {
+                    let zz = pending.trailing_zeros() as usize;
+                    if r.bit() {
+                        b.refine(zz, p1);
+                    }
+                    pending &= pending - 1;
                 }
-                k += 1;
             }
             self.eobrun -= 1;
         }

@@ -59,6 +59,13 @@ pub struct DbSettings {
     /// the connection idle the longest first, so every kept connection is
     /// used in turn.
     pub use_lifo: bool,
+    /// The most bytes the database file may grow to (SQLite's
+    /// `max_page_count`, in whole pages); none by default. A write that
+    /// would grow it further fails as on a full disk: the request is
+    /// answered 507 `insufficient_storage` and nothing of it is kept. For
+    /// an operator whose database shares a small disk with the spooled
+    /// uploads and the log, and the full-disk test's model of one.
+    pub max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -315,6 +322,7 @@ impl Default for DbSettings {
             max_overflow: 20,
             pool_timeout_secs: 30.0,
             use_lifo: false,
+            max_bytes: None,
         }
     }
 }
@@ -459,6 +467,12 @@ impl Settings {
             return bad(
                 "db.pool_timeout_secs",
                 "must be a positive number of seconds",
+            );
+        }
+        if self.db.max_bytes.is_some_and(|b| b < 64 * 1024) {
+            return bad(
+                "db.max_bytes",
+                "must be at least 65536 (16 pages; leave it out for no cap)",
             );
         }
         if !self.db.url.is_empty() && !self.db.url.starts_with("sqlite://") {

@@ -8,7 +8,7 @@ use crate::finished::peak_of;
 use crate::report::RunReport;
 
 /// One side of a row: the app's or the model's figures on one scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Side {
     /// The run's folder, relative to the calibration's folder.
     pub run: String,
@@ -35,7 +35,7 @@ pub struct Side {
 }
 
 /// One scenario's row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Row {
     /// The scenario's name.
     pub scenario: String,

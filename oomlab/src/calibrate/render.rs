@@ -1,10 +1,12 @@
 //! `calibration.md`: the fidelity table, the verdict, and the setting that
-//! would close the idle gap.
+//! would close the idle gap; and [`terminal`], what the command prints: the
+//! same answer in at most [`table::WIDTH`] columns.
 
 use std::fmt::Write as _;
 
 use super::CalibrationReport;
 use super::fidelity::Side;
+use crate::table::{self, Align, Table};
 use crate::units::{mb, opt_mb};
 
 /// The whole file (also what the command prints).
@@ -129,6 +131,76 @@ pub fn markdown(r: &CalibrationReport) -> String {
     s
 }
 
+/// What the command prints: the peaks, the error and the idle figures of
+/// each scenario (medians; the ranges and the per-photo and left-after
+/// columns are in `calibration.md`), the verdict and the notes, every line
+/// at most [`table::WIDTH`] characters.
+pub fn terminal(r: &CalibrationReport) -> String {
+    let w = table::WIDTH;
+    let mut s = table::wrap(
+        &format!(
+            "Calibration: model `{}` against app `{}`, tolerance {:.0}%{}",
+            r.model,
+            r.app,
+            r.tolerance_pct,
+            if r.repeat > 1 {
+                format!(", {} runs per side (medians)", r.repeat)
+            } else {
+                String::new()
+            }
+        ),
+        w,
+        "  ",
+    );
+    let mut t = Table::new(&[
+        ("scenario", Align::Text),
+        ("photos", Align::Figure),
+        ("app peak", Align::Figure),
+        ("model peak", Align::Figure),
+        ("error", Align::Text),
+        ("app idle", Align::Figure),
+        ("model idle", Align::Figure),
+    ]);
+    for row in &r.rows {
+        let error = if row.failed.is_some() {
+            "n/a: a run failed".to_string()
+        } else if row.within_tolerance {
+            format!("{:+.1}%", row.peak_error_pct)
+        } else if row.within_app_spread {
+            format!("{:+.1}% in app spread", row.peak_error_pct)
+        } else {
+            format!("{:+.1}% over", row.peak_error_pct)
+        };
+        t.row(vec![
+            row.scenario.clone(),
+            row.photos_at_once.to_string(),
+            mb(row.app.peak_bytes),
+            mb(row.model.peak_bytes),
+            error,
+            opt_mb(row.app.idle_bytes),
+            opt_mb(row.model.idle_bytes),
+        ]);
+    }
+    s.push('\n');
+    s.push_str(&t.render(w));
+    // The verdict, the failed rows, the runtime suggestion and the notes:
+    // the Markdown's prose after its table, wrapped.
+    let md = markdown(r);
+    let after_table = md
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .skip_while(|l| l.starts_with('|'))
+        .filter(|l| !l.starts_with("Runs: "))
+        .map(|l| l.replace("**", ""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for line in after_table.lines() {
+        let indent = if line.starts_with("- ") { "  " } else { "" };
+        s.push_str(&table::wrap(line, w, indent));
+    }
+    s
+}
+
 /// The median peak, and the range when there was more than one run.
 fn peaks(median: u64, all: &[u64]) -> String {
     match (all.iter().min(), all.iter().max()) {
@@ -244,5 +316,45 @@ mod tests {
         let md = markdown(&r);
         assert!(md.contains("+25.7% (within the app's spread)"), "{md}");
         assert!(md.contains("**calibrated**: 1 of 1"), "{md}");
+    }
+
+    #[test]
+    fn the_terminal_answer_fits_100_columns_with_long_names() {
+        let mut r = report_of(
+            vec![side(600), side(730), side(700)],
+            vec![side(560), side(520), side(540)],
+            3,
+        );
+        r.rows[0].scenario = "a-scenario-from-a-user-directory-whose-name-goes-on-and-on".into();
+        r.app = "flask-reportlab (REPORT_SERVER__WORKERS=4, GUNICORN_CMD_ARGS=--preload)".into();
+        r.model_file =
+            "/home/someone/projects/a/very/long/path/to/profiles/original-with-overrides.toml"
+                .into();
+        r.notes.push(format!(
+            "burst: {}",
+            "the app's run took too long; ".repeat(8)
+        ));
+        let out = terminal(&r);
+        assert!(table::max_line_width(&out) <= table::WIDTH, "{out}");
+        assert!(out.contains("-22.9% over"), "{out}");
+        assert!(out.contains("not calibrated: 0 of 1"), "{out}");
+        assert!(out.contains("runtime_mb = 70"), "{out}");
+        assert!(!out.contains("**"), "{out}");
+        // The Markdown keeps the ranges the terminal leaves out.
+        assert!(markdown(&r).contains("(600.0 MiB to 730.0 MiB)"));
+    }
+
+    #[test]
+    fn the_calibration_json_matches_the_checked_in_schema() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/calibration.schema.json")).unwrap();
+        let v = jsonschema::validator_for(&schema).expect("the schema compiles");
+        let mut failed = side(100);
+        failed.failed = Some("the load failed".into());
+        for r in [report(630), report_of(vec![failed], vec![side(630)], 1)] {
+            let doc = serde_json::to_value(&r).unwrap();
+            let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}");
+        }
     }
 }

@@ -36,7 +36,7 @@ pub struct CpuCgroup {
 }
 
 /// How the server's CPU was limited, for `run.json`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CpuLimitReport {
     /// The share asked for with `--cpus`, in cores; `None`: not asked.
     pub cpus: Option<f64>,

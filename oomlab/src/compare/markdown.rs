@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::{CompareReport, ProfileRow, RowVerdict};
 use crate::report::Outcome;
+use crate::table::{Align, Table};
 use crate::units::{mb, opt_mb, secs_ms};
 
 /// The verdict cell, e.g. `held, 80.2 MiB headroom` or `killed on
@@ -64,75 +65,30 @@ fn row_cells(r: &ProfileRow) -> Vec<String> {
 }
 
 /// Widest line of [`render_terminal`].
-pub const TERMINAL_WIDTH: usize = 100;
+pub const TERMINAL_WIDTH: usize = crate::table::WIDTH;
 
 /// The table for a terminal: the figures that decide (idle, the peaks with
 /// one and two jobs in flight, the overall peak, p95 to report ready, the
-/// verdict), aligned, every line
-/// at most [`TERMINAL_WIDTH`] characters (the verdict is cut with `…` when
-/// it would not fit); the whole table is in compare.md.
+/// verdict), aligned, every line at most [`TERMINAL_WIDTH`] characters (a
+/// long profile name or verdict is cut with `…`, the figures never); the
+/// whole table is in compare.md.
 pub fn render_terminal(rep: &CompareReport) -> String {
-    let head = ["profile", "idle", "1 job", "2 jobs", "peak", "p95 ready"];
-    let rows: Vec<[String; 6]> = rep
-        .rows
-        .iter()
-        .map(|r| {
-            let at_least = if matches!(r.verdict, RowVerdict::Killed { .. }) {
-                ">="
-            } else {
-                ""
-            };
-            [
-                r.profile.clone(),
-                opt_mb(r.idle_rss_bytes),
-                opt_mb(r.one_job_peak_bytes),
-                r.two_jobs_peak_bytes.map_or_else(|| "-".into(), mb),
-                format!("{at_least}{}", mb(r.peak_bytes)),
-                secs_ms(r.time_to_ready_p95_s),
-            ]
-        })
-        .collect();
-    let mut widths = head.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let cells = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(widths)
-            .enumerate()
-            .map(|(i, (c, w))| {
-                if i == 0 {
-                    format!("{c:<w$}")
-                } else {
-                    format!("{c:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let fit = |line: String| -> String {
-        if line.chars().count() <= TERMINAL_WIDTH {
-            return line;
-        }
-        let mut cut: String = line.chars().take(TERMINAL_WIDTH - 1).collect();
-        cut.push('…');
-        cut
-    };
-    let mut s = String::new();
-    let head: Vec<String> = head.iter().map(|h| h.to_string()).collect();
-    let _ = writeln!(
-        s,
-        "{}",
-        fit(format!(
-            "{}  verdict at {}",
-            cells(&head),
-            mb(rep.limit_bytes)
-        ))
-    );
-    for (row, r) in rows.iter().zip(&rep.rows) {
+    let verdict_head = format!("verdict at {}", mb(rep.limit_bytes));
+    let mut t = Table::new(&[
+        ("profile", Align::Text),
+        ("idle", Align::Figure),
+        ("1 job", Align::Figure),
+        ("2 jobs", Align::Figure),
+        ("peak", Align::Figure),
+        ("p95 ready", Align::Figure),
+        (verdict_head.as_str(), Align::Text),
+    ]);
+    for r in &rep.rows {
+        let at_least = if matches!(r.verdict, RowVerdict::Killed { .. }) {
+            ">="
+        } else {
+            ""
+        };
         // The figure at a kill is in the peak column already.
         let verdict = match &r.verdict {
             RowVerdict::Killed {
@@ -150,9 +106,17 @@ pub fn render_terminal(rep: &CompareReport) -> String {
             ),
             v => verdict_cell(v).replace("**", ""),
         };
-        let _ = writeln!(s, "{}", fit(format!("{}  {verdict}", cells(row))));
+        t.row(vec![
+            r.profile.clone(),
+            opt_mb(r.idle_rss_bytes),
+            opt_mb(r.one_job_peak_bytes),
+            r.two_jobs_peak_bytes.map_or_else(|| "-".into(), mb),
+            format!("{at_least}{}", mb(r.peak_bytes)),
+            secs_ms(r.time_to_ready_p95_s),
+            verdict,
+        ]);
     }
-    s
+    t.render(TERMINAL_WIDTH)
 }
 
 /// The main table alone (compare.md's table).

@@ -8,7 +8,19 @@
 use serde::{Deserialize, Serialize};
 
 /// A step of the scenario whose requests are counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// `[http.login]`, once per user.
@@ -81,7 +93,7 @@ pub enum Answer {
 }
 
 /// The requests of one step and their answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepTally {
     /// The step.
     pub step: Step,
@@ -150,7 +162,7 @@ impl StepTally {
 }
 
 /// Why a request of a step could not be used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepFailure {
     /// The HTTP status, when there was an answer.
     pub status: Option<u16>,
@@ -163,7 +175,7 @@ pub struct StepFailure {
 /// A photo the app said it showed degraded in a completed report (the
 /// reference server's `degraded_photos`, or the scenario's
 /// `http.degraded_photos_pointer`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DegradedPhoto {
     /// The job whose report holds it.
     pub job_id: String,

@@ -61,7 +61,7 @@ pub struct RawPlan {
 }
 
 /// A checked plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostingPlan {
     /// Its name.
     pub name: String,

@@ -12,7 +12,7 @@ use crate::report::Outcome;
 use crate::units::{mb, secs_ms};
 
 /// One scenario of one configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Measurement {
     /// The scenario (base name, as given to --scenario).
     pub scenario: String,
@@ -40,7 +40,7 @@ pub struct Measurement {
 }
 
 /// A profile at a worker count, measured on every scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Config {
     /// The profile.
     pub profile: String,
@@ -109,7 +109,7 @@ impl Config {
 }
 
 /// A plan's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanVerdict {
     /// The plan.
     pub plan: HostingPlan,
@@ -124,7 +124,7 @@ pub struct PlanVerdict {
 }
 
 /// The recommendation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recommendation {
     /// The plan's name.
     pub plan: String,

@@ -53,7 +53,7 @@ pub fn split_plans(path: &Path, file: &PlansFile) -> Result<SplitPlans, ConfigEr
 }
 
 /// One scenario of a split configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SplitMeasurement {
     /// The scenario.
     pub scenario: String,
@@ -72,7 +72,7 @@ pub struct SplitMeasurement {
 }
 
 /// A profile at a worker count, split, measured on every scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SplitConfig {
     /// The profile.
     pub profile: String,
@@ -143,7 +143,7 @@ pub fn split_configs(runs: &[FinishedRun]) -> Vec<SplitConfig> {
 }
 
 /// A plan chosen for one part of the triple.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Chosen {
     /// The plan's name.
     pub plan: String,
@@ -156,7 +156,7 @@ pub struct Chosen {
 }
 
 /// The cheapest triple that holds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SplitRecommendation {
     /// The configuration.
     pub config: String,
@@ -173,7 +173,7 @@ pub struct SplitRecommendation {
 }
 
 /// The split part of `plan.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SplitAnswer {
     /// Every split configuration measured.
     pub configs: Vec<SplitConfig>,

@@ -10,7 +10,7 @@ use crate::sampler::PeakReading;
 /// jemalloc `allocated`: per-job live bytes (jemalloc per-thread counters
 /// of each job's worker thread) plus idle memory, against what jemalloc
 /// says is allocated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeakAttribution {
     /// When the reading was taken, seconds.
     pub at_s: f64,

@@ -34,8 +34,9 @@ pub const CYCLE_POINT: &str = "the first sample at or after each completed job's
 
 /// The idle step at the end of a run, before the target is stopped: memory
 /// held until a collection or a purge comes back in it, memory that never
-/// comes back does not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// comes back does not. RSS and jemalloc `allocated` before and after,
+/// bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SettleReport {
     /// When it started (the load done, job details read), seconds.
     pub started_at_s: f64,
@@ -81,7 +82,7 @@ impl SettleReport {
 }
 
 /// Where a series' end level comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndLevel {
     /// The end of the settle step.
@@ -91,7 +92,7 @@ pub enum EndLevel {
 }
 
 /// One cycle point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrendPoint {
     /// The job whose report was ready.
     pub job_id: String,
@@ -102,7 +103,7 @@ pub struct TrendPoint {
 }
 
 /// One figure's series over the cycles, fitted and judged.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SeriesTrend {
     /// What was read: `rss_anon` (the anonymous part of the resident set)
     /// or `jemalloc_allocated`.
@@ -133,8 +134,10 @@ pub struct SeriesTrend {
 }
 
 /// The memory trend of a run with at least [`trend::MIN_JOBS`] completed
-/// jobs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// jobs of one server start: one point per completed job, read right after
+/// its report was ready, a Theil-Sen slope after a warm-up, and the leak
+/// verdict (returns, plateaus, grows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrendReport {
     /// Where each cycle point is read ([`CYCLE_POINT`]).
     pub cycle_point: String,

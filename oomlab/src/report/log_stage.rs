@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const READ_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A stage the app's log began.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogStage {
     /// When the line was read, seconds since the run started.
     pub at_s: f64,

@@ -13,7 +13,7 @@ use crate::units::mb;
 use crate::watchdog::OomEvent;
 
 /// A measured service of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
     /// The target as one service: the reference server in one process, or
@@ -37,8 +37,10 @@ impl Service {
     }
 }
 
-/// One measured service of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One measured service of a run: its limit, peaks, starts, limit
+/// crossings, the processes of its tree that came and went, and its verdict
+/// line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ServiceReport {
     /// Which service.
     pub service: Service,
@@ -239,6 +241,15 @@ pub fn tree_line(events: &[ProcessEvent], jobs_lost: u64) -> Option<String> {
     if ended.is_empty() {
         return None;
     }
+    // A process whose name was never read (it came and went between two
+    // readings of /proc) is called a process.
+    let name = |e: &ProcessEvent| -> String {
+        if e.name.is_empty() {
+            "process".to_string()
+        } else {
+            e.name.clone()
+        }
+    };
     for e in ended.iter().take(3) {
         let memory = e
             .last_bytes
@@ -247,11 +258,11 @@ pub fn tree_line(events: &[ProcessEvent], jobs_lost: u64) -> Option<String> {
             Some(k) => format!(
                 "{} killed {} {} at {:.1} s{memory}",
                 k.label(),
-                e.name,
+                name(e),
                 e.pid,
                 e.at_s
             ),
-            None => format!("{} {} ended at {:.1} s{memory}", e.name, e.pid, e.at_s),
+            None => format!("{} {} ended at {:.1} s{memory}", name(e), e.pid, e.at_s),
         });
     }
     if ended.len() > 3 {
@@ -262,7 +273,7 @@ pub fn tree_line(events: &[ProcessEvent], jobs_lost: u64) -> Option<String> {
         .iter()
         .filter(|e| e.change == ProcessChange::Started && e.at_s >= first_end)
         .take(3)
-        .map(|e| format!("{} {}", e.name, e.pid))
+        .map(|e| format!("{} {}", name(e), e.pid))
         .collect();
     if !started.is_empty() {
         parts.push(format!("then started: {}", started.join(", ")));

@@ -15,8 +15,10 @@ use super::JobReport;
 use super::services::{Service, ServiceReport};
 use crate::units::mb;
 
-/// The split run's part of `run.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The split run's part of `run.json` (`oomlab run --split`): Redis, the
+/// API's answers and the jobs across the worker's restarts; the services
+/// themselves are in the report's `services`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SplitReport {
     /// The queue between them.
     pub redis: RedisReport,
@@ -28,8 +30,9 @@ pub struct SplitReport {
     pub summary: String,
 }
 
-/// Redis's own memory (`INFO memory`, `used_memory`) through the run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Redis's own memory (`INFO memory`, `used_memory`) every 250 ms through
+/// the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RedisReport {
     /// The executable that ran (`redis-server` or `valkey-server`).
     pub program: String,
@@ -48,7 +51,7 @@ pub struct RedisReport {
 }
 
 /// A sidecar (Redis) that died during the run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SidecarExit {
     /// Which (`redis`).
     pub name: String,
@@ -64,7 +67,7 @@ pub struct SidecarExit {
 }
 
 /// One `used_memory` reading.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RedisSample {
     /// Seconds since the run started.
     pub t_s: f64,
@@ -75,7 +78,9 @@ pub struct RedisSample {
 /// `GET /healthz` of the web service every 250 ms: does the API answer
 /// after the worker is killed, while it restarts and its jobs wait for
 /// their lease to run out?
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct ApiChecks {
     /// Checks made.
     pub checks: u64,
@@ -88,8 +93,11 @@ pub struct ApiChecks {
 }
 
 /// The jobs the web service acknowledged (202) and what the worker made
-/// of them, as the load's polls and the job's record say.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// of them, as the load's polls and the job's record say
+/// (`delivered_again`: taken up more than once).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SplitJobs {
     /// Submissions the web service acknowledged with a job id.
     pub acknowledged: u64,

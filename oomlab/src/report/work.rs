@@ -22,7 +22,7 @@ const APP_ERRORS_QUOTED: usize = 5;
 const APP_ERROR_LINE_LEN: usize = 240;
 
 /// What the scenario asked for and what happened.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkReport {
     /// Users the scenario starts.
     pub users_asked: u64,
@@ -70,7 +70,7 @@ pub struct WorkReport {
 }
 
 /// Lines of the app's output that mean its work failed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AppErrors {
     /// Matching lines.
     pub count: u64,
@@ -79,7 +79,7 @@ pub struct AppErrors {
 }
 
 /// One check of the load that failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WorkFailure {
     /// Which check.
     pub check: WorkCheck,
@@ -102,7 +102,7 @@ impl WorkFailure {
 
 /// The checks, named as the scenario's `[thresholds]` keys where one
 /// applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkCheck {
     /// Requests that failed, over `http_errors`.

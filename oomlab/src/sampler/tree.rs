@@ -23,8 +23,10 @@ pub const MAX_EVENTS: usize = 1000;
 /// taken for the kernel's victim, milliseconds.
 const KERNEL_KILL_WINDOW_MS: u64 = 1000;
 
-/// A process of the tree that appeared or ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A process of a service's tree (its root excepted) that appeared or
+/// ended: a worker killed by the kernel or the watchdog, a worker its
+/// master started in its place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessEvent {
     /// Seconds since the run started.
     pub at_s: f64,
@@ -46,7 +48,7 @@ pub struct ProcessEvent {
 }
 
 /// A process appeared or ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcessChange {
     /// It appeared (a worker started by its master, a helper).
@@ -56,7 +58,7 @@ pub enum ProcessChange {
 }
 
 /// What killed a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Killer {
     /// The harness's watchdog (`--oom-kill kernel`: the process the kernel

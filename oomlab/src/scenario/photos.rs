@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 pub const MAX_PHOTO_FILES: usize = 10_000;
 
 /// The encoding of a photo file, from its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PhotoFormat {
     /// JPEG (starts with `FF D8 FF`).
@@ -230,8 +230,10 @@ fn photo_file(position: usize, name: String, path: PathBuf) -> Result<PhotoFile,
     })
 }
 
-/// Where a run's photos came from, as `run.json` records it (`photos`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// Where a run's photos came from, as `run.json` records it (`photos`): the
+/// fake Cloudinary's synthetic catalogue, or the user's directory
+/// (`--photos`, `photo_dir`) with the files one submission uses, in order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PhotoOrigin {
     /// The fake's synthetic photos of `kind`, or the user's files in `dir`.
     pub source: PhotoSourceKind,
@@ -246,7 +248,9 @@ pub struct PhotoOrigin {
 }
 
 /// Where photos come from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PhotoSourceKind {
     /// The fake Cloudinary's synthetic catalogue.
@@ -257,7 +261,7 @@ pub enum PhotoSourceKind {
 }
 
 /// One photo file a run used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UsedPhoto {
     /// The file's name in the directory.
     pub name: String,

@@ -144,6 +144,28 @@ fn the_terminal_table_fits_100_columns_and_keeps_every_verdict() {
     assert!(!t.contains("**") && !t.contains('|'), "{t}");
 }
 
+/// A user's profile file may have a long name: the line stays within 100
+/// columns, the name and the verdict share what is left by the figures
+/// (cut with `…`), the figures are whole.
+#[test]
+fn the_terminal_table_fits_100_columns_with_a_long_profile_name() {
+    let mut r = compare::build(&matrix(), 512 * MB, Some(300.0), vec![]);
+    let long = "a-profile-from-a-user-directory-whose-name-goes-on-and-on-and-on";
+    r.rows[2].profile = long.into();
+    let t = compare::markdown::render_terminal(&r);
+    let widest = t.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest <= 100, "{widest} columns:\n{t}");
+    let lean = t.lines().nth(3).unwrap();
+    assert!(
+        lean.starts_with("a-profile-from") && lean.contains('…'),
+        "{t}"
+    );
+    assert!(
+        lean.contains("48.0 MiB") && lean.contains("held, 464.0 MiB"),
+        "{t}"
+    );
+}
+
 #[test]
 fn the_markdown_is_pinned() {
     let r = pinned(compare::build(&matrix(), 512 * MB, Some(300.0), vec![]));

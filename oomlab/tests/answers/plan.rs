@@ -7,6 +7,7 @@ use oomlab::plan::split::{SplitConfig, SplitMeasurement, recommend_split, split_
 use oomlab::plan::{self, Config, HostingPlan, Measurement, PlanReport};
 
 use crate::fixtures::{self, MB, oomlab};
+use crate::support;
 
 fn config(profile: &str, workers: usize, peak_mb: u64, p95: f64) -> Config {
     Config {
@@ -179,17 +180,22 @@ fn plan_from_finished_runs_recommends_and_pins_its_markdown_and_json() {
     let out = dir.path().join("out");
     let (code, stdout, err) = plan_from(&dir.path().join("plan-old"), &out);
     assert_eq!(code, 0, "{stdout}\n{err}");
+    support::assert_fits_100_columns(&stdout);
     assert!(
-        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MiB RAM) with lean, 1 worker:"),
+        stdout.contains("Recommendation: Free (USD 0/month, 512.0 MiB RAM) with lean, 1 worker:"),
         "{stdout}"
     );
-    assert!(stdout.contains("CPU was not limited"), "{stdout}");
+    assert!(
+        support::flat(&stdout).contains("CPU was not limited"),
+        "{stdout}"
+    );
     let made = std::fs::read_dir(&out)
         .unwrap()
         .flatten()
         .next()
         .unwrap()
         .path();
+    support::assert_valid_plan_json(&support::read_json(&made, "plan.json"));
     let mut report: PlanReport =
         serde_json::from_str(&std::fs::read_to_string(made.join("plan.json")).unwrap()).unwrap();
     report.created_at = "2026-11-28T12:00:00Z".into();
@@ -221,14 +227,20 @@ fn plan_never_recommends_from_a_load_that_failed_and_says_why() {
     let (code, stdout, err) = plan_from(&dir.path().join("plan-old"), &out);
     assert_eq!(code, 0, "{stdout}\n{err}");
     // lean's 48 MB would be the cheapest, but its load did no work.
+    support::assert_fits_100_columns(&stdout);
     assert!(
-        stdout.contains("**Recommendation: Free (USD 0/month, 512.0 MiB RAM) with quick-fix"),
+        stdout.contains("Recommendation: Free (USD 0/month, 512.0 MiB RAM) with quick-fix"),
         "{stdout}"
     );
+    // The terminal cuts a long cell; plan.md has it whole.
+    assert!(stdout.contains("incomplete: the load"), "{stdout}");
+    let made = crate::support::only_run_dir(&out);
+    let md = std::fs::read_to_string(made.join("plan.md")).unwrap();
     assert!(
-        stdout.contains("incomplete: the load failed: upload photo answered 404"),
-        "{stdout}"
+        md.contains("incomplete: the load failed: upload photo answered 404"),
+        "{md}"
     );
+    support::assert_valid_plan_json(&support::read_json(&made, "plan.json"));
 }
 
 #[test]
@@ -271,14 +283,16 @@ fn real_plan_on_tiny_runs_once_per_cpu_share_and_recommends_the_free_plan_for_le
         &[],
     );
     assert_eq!(code, 0, "{stdout}\n{err}");
-    assert!(stdout.contains("**Recommendation: Free"), "{stdout}");
+    support::assert_fits_100_columns(&stdout);
+    assert!(stdout.contains("Recommendation: Free"), "{stdout}");
+    let flat = support::flat(&stdout);
     // One run per distinct CPU share (0.1, 0.5, 1, and unlimited for 2 and
     // more on this 2-core machine), or one unlimited run where no CPU cgroup
     // can be made.
-    let runs = if stdout.contains("CPU was limited per plan") {
+    let runs = if flat.contains("CPU was limited per plan") {
         4
     } else {
-        assert!(stdout.contains("CPU was not limited"), "{stdout}");
+        assert!(flat.contains("CPU was not limited"), "{stdout}");
         1
     };
     assert!(stdout.contains(&format!("{runs} runs in")), "{stdout}");
@@ -288,6 +302,7 @@ fn real_plan_on_tiny_runs_once_per_cpu_share_and_recommends_the_free_plan_for_le
         .next()
         .unwrap()
         .path();
+    support::assert_valid_plan_json(&support::read_json(&made, "plan.json"));
     let report: PlanReport =
         serde_json::from_str(&std::fs::read_to_string(made.join("plan.json")).unwrap()).unwrap();
     assert_eq!(report.configs.len(), runs);

@@ -88,10 +88,13 @@ fn a_soak_that_grows_2_mib_a_job_fails_naming_the_slope_and_the_limit() {
     assert_eq!(r.trend.as_ref().unwrap().verdict.as_str(), "grows");
     let (code, out, err) = gate(&r, &["1MiB/job"]);
     assert_eq!(code, 1, "{out}\n{err}");
+    // Each check's line is wrapped to 100 columns.
+    assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        out.contains(
+        flat.contains(
             "FAIL anonymous RSS slope at most 1.0 MiB/job: anonymous RSS slope +2.00 MiB/job"
-        ) && out.contains("(grows); allowed: up to 1.0 MiB/job"),
+        ) && flat.contains("(grows); allowed: up to 1.0 MiB/job"),
         "{out}"
     );
     // One job a second: 7200 MiB an hour, far over 100 MiB/h.

@@ -5,26 +5,12 @@
 //! it is missing the test says so and passes without running, as the other
 //! optional-toolchain tests of the workspace do.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The workspace root when the example app's venv is there; otherwise `None`
-/// after saying that `test` is skipped.
-fn workspace_with_venv(test: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if root
-        .join("examples/flask-reportlab/.venv/bin/gunicorn")
-        .is_file()
-    {
-        return Some(root);
-    }
-    eprintln!("{test}: skipped: no venv (run examples/flask-reportlab/setup.sh)");
-    None
-}
 
 #[test]
 fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
-    let Some(root) = workspace_with_venv("the_example_flask_app_runs_as_a_target") else {
+    let Some(root) = crate::helpers::workspace_with_venv("the_example_flask_app_runs_as_a_target")
+    else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -74,7 +60,8 @@ fn the_example_flask_app_runs_as_a_target_and_its_whole_tree_is_measured() {
 
 #[test]
 fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagree() {
-    let Some(root) = workspace_with_venv("calibrate_runs_the_app_and_the_model") else {
+    let Some(root) = crate::helpers::workspace_with_venv("calibrate_runs_the_app_and_the_model")
+    else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -104,11 +91,16 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
         String::from_utf8_lossy(&o.stderr),
     );
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.contains("**not calibrated**"), "{stdout}");
+    crate::support::assert_fits_100_columns(&stdout);
+    assert!(
+        crate::support::flat(&stdout).contains("not calibrated:"),
+        "{stdout}"
+    );
     let dir = crate::support::only_run_dir(out.path());
     let c: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap())
             .unwrap();
+    crate::support::assert_valid_calibration_json(&c);
     assert_eq!(c["app"], "flask-reportlab[REPORT_WORKERS=1]");
     assert_eq!(c["passed"], false);
     let row = &c["rows"][0];
@@ -161,6 +153,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
     let c2: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir2.join("calibration.json")).unwrap())
             .unwrap();
+    crate::support::assert_valid_calibration_json(&c2);
     assert_eq!(c2["rows"][0]["app"]["peak_bytes"].as_u64(), Some(app_peak));
     assert!(
         c2["notes"].to_string().contains("reused"),
@@ -171,7 +164,7 @@ fn calibrate_runs_the_app_and_the_model_side_by_side_and_fails_when_they_disagre
 #[test]
 fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends() {
     let test = "under_a_kernel_enforced_limit_the_example_app_loses_its_job";
-    let Some(root) = workspace_with_venv(test) else {
+    let Some(root) = crate::helpers::workspace_with_venv(test) else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -218,4 +211,62 @@ fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends(
     let after = run["duration_s"].as_f64().unwrap() - kill["at_s"].as_f64().unwrap();
     assert!(after < 60.0, "ended {after:.1} s after the kill");
     assert!(t.elapsed() < std::time::Duration::from_secs(180));
+}
+
+#[test]
+fn compare_vary_runs_one_row_per_variant_of_the_app_traced_with_its_flame_graphs_linked() {
+    let Some(root) = crate::helpers::workspace_with_venv("compare_vary_runs_one_row_per_variant")
+    else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args([
+            "compare",
+            "--target",
+            "flask-reportlab",
+            "--scenario",
+            "tiny",
+            "--vary",
+            "REPORT_PHOTO_SOURCE=memory,path",
+            "--heap",
+            "memray",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let dir = crate::support::only_run_dir(out.path());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    crate::support::assert_valid_compare_json(&doc);
+    let rows = doc["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "flask-reportlab[REPORT_PHOTO_SOURCE=memory]",
+            "flask-reportlab[REPORT_PHOTO_SOURCE=path]"
+        ]
+    );
+    assert!(
+        rows[1]["settings_delta"]
+            .as_str()
+            .unwrap()
+            .contains("run.env.REPORT_PHOTO_SOURCE path"),
+        "{}",
+        rows[1]
+    );
+    // Each traced run's flame graph is linked from compare.html.
+    let html = std::fs::read_to_string(dir.join("compare.html")).unwrap();
+    assert_eq!(html.matches(">flame graph</a>").count(), 2, "{html}");
 }

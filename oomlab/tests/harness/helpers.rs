@@ -72,3 +72,18 @@ pub fn jpeg(width: u32, height: u32, seed: u8) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
     out.into_inner()
 }
+
+/// The workspace root when the example app's venv is there
+/// (`examples/flask-reportlab/setup.sh` makes it); otherwise `None` after
+/// saying that `test` is skipped.
+pub fn workspace_with_venv(test: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if root
+        .join("examples/flask-reportlab/.venv/bin/gunicorn")
+        .is_file()
+    {
+        return Some(root);
+    }
+    eprintln!("{test}: skipped: no venv (run examples/flask-reportlab/setup.sh)");
+    None
+}

@@ -11,6 +11,7 @@ mod cli;
 mod cpu;
 mod crash;
 mod from_what_you_have;
+mod heap;
 mod helpers;
 mod kill_modes;
 mod leak;

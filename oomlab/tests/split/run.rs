@@ -268,15 +268,15 @@ fn plan_split_on_tiny_prices_web_worker_and_key_value_next_to_the_single_answer(
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("**Recommendation: Free"), "{stdout}");
-    assert!(
-        stdout.contains("## Split: web service + background worker + Key Value"),
-        "{stdout}"
-    );
+    crate::support::assert_fits_100_columns(&stdout);
+    assert!(stdout.contains("Recommendation: Free"), "{stdout}");
     // lean on tiny: the web and the worker each well under 512 MB, Redis
     // under 25 MB: Free web, Starter worker (no free worker), Free Key Value.
     assert!(
-        stdout.contains("web Free ($0) + worker Starter ($7) + Key Value Free ($0) = $7/month"),
+        crate::support::flat(&stdout).contains(
+            "Split (web + worker + Key Value): web Free ($0) + worker Starter ($7) \
+             + Key Value Free ($0) = $7/month"
+        ),
         "{stdout}"
     );
     let made = std::fs::read_dir(out.path())
@@ -285,6 +285,12 @@ fn plan_split_on_tiny_prices_web_worker_and_key_value_next_to_the_single_answer(
         .next()
         .unwrap()
         .path();
+    let md = std::fs::read_to_string(made.join("plan.md")).unwrap();
+    assert!(
+        md.contains("## Split: web service + background worker + Key Value"),
+        "{md}"
+    );
+    crate::support::assert_valid_plan_json(&crate::support::read_json(&made, "plan.json"));
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(made.join("plan.json")).unwrap()).unwrap();
     let split = &report["split"];

@@ -63,6 +63,49 @@ pub fn assert_valid_compare_json(doc: &serde_json::Value) {
     );
 }
 
+/// Validates `doc` against `oomlab/schema/plan.schema.json`.
+pub fn assert_valid_plan_json(doc: &serde_json::Value) {
+    assert_valid(
+        "plan.json",
+        include_str!("../../schema/plan.schema.json"),
+        doc,
+    );
+}
+
+/// Validates `doc` against `oomlab/schema/calibration.schema.json`.
+pub fn assert_valid_calibration_json(doc: &serde_json::Value) {
+    assert_valid(
+        "calibration.json",
+        include_str!("../../schema/calibration.schema.json"),
+        doc,
+    );
+}
+
+/// `dir/name` read as JSON.
+pub fn read_json(dir: &Path, name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join(name))
+        .unwrap_or_else(|e| panic!("reading {}/{name}: {e}", dir.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}/{name}: {e}", dir.display()))
+}
+
+/// Fails unless every line of a command's `output` is at most 100
+/// characters (the answer commands' terminal width).
+pub fn assert_fits_100_columns(output: &str) {
+    for line in output.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}\n{output}",
+            line.chars().count()
+        );
+    }
+}
+
+/// `text` with every run of whitespace one space: what a wrapped line
+/// said, whatever the wrapping.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Validates `doc` (a `what`) against the JSON schema `schema`.
 fn assert_valid(what: &str, schema: &str, doc: &serde_json::Value) {
     let schema: serde_json::Value = serde_json::from_str(schema).unwrap();

@@ -3,5 +3,6 @@
 
 mod compare;
 mod corpus;
+mod fuzz_finds;
 mod robustness;
 mod support;

@@ -53,6 +53,8 @@ pub struct PoolOptions {
     /// Wait for a connection before giving up (`pool_timeout`).
     pub timeout: Duration,
     pub order: PoolOrder,
+    /// The most bytes the database file may grow to (`db.max_bytes`).
+    pub max_bytes: Option<u64>,
 }
 
 impl PoolOptions {
@@ -62,6 +64,7 @@ impl PoolOptions {
             max_overflow: s.max_overflow,
             timeout: Duration::from_secs_f64(s.pool_timeout_secs),
             order: PoolOrder::from_use_lifo(s.use_lifo),
+            max_bytes: s.max_bytes,
         }
     }
 }
@@ -79,6 +82,7 @@ struct PoolInner {
     max_open: usize,
     timeout: Duration,
     order: PoolOrder,
+    max_bytes: Option<u64>,
     state: Mutex<PoolState>,
     returned: Condvar,
 }
@@ -173,6 +177,7 @@ impl Pool {
                 max_overflow,
                 timeout,
                 order: PoolOrder::Fifo,
+                max_bytes: None,
             },
         )
     }
@@ -190,6 +195,7 @@ impl Pool {
                 max_open: options.pool_size + options.max_overflow,
                 timeout: options.timeout,
                 order: options.order,
+                max_bytes: options.max_bytes,
                 state: Mutex::new(PoolState::default()),
                 returned: Condvar::new(),
             }),
@@ -221,7 +227,7 @@ impl Pool {
                 st.opened_total += 1;
                 let serial = st.opened_total;
                 drop(st);
-                return match open_connection(&inner.path) {
+                return match open_connection(&inner.path, inner.max_bytes) {
                     Ok(conn) => Ok(PooledConn {
                         slot: Some(Slot { conn, serial }),
                         pool: inner.clone(),
@@ -261,13 +267,20 @@ impl Pool {
     }
 }
 
-fn open_connection(path: &Path) -> anyhow::Result<Connection> {
+fn open_connection(path: &Path, max_bytes: Option<u64>) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("opening the database {}", path.display()))?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    if let Some(max) = max_bytes {
+        // Per connection, not stored in the file. A write past it fails
+        // with SQLITE_FULL, the code SQLite gives an ENOSPC, and is rolled
+        // back the same way. (A cap below the file's size holds it there.)
+        let page: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", max / page.max(512))?;
+    }
     Ok(conn)
 }
 
@@ -284,6 +297,7 @@ mod tests {
                 max_overflow: overflow,
                 timeout: Duration::from_millis(200),
                 order,
+                max_bytes: None,
             },
         )
         .unwrap();

@@ -157,6 +157,21 @@ pub fn run_job(ctx: &JobContext, io: &WorkerIo, job_id: i64) -> JobEnd {
         // resident when the report is seen ready.
         ctx.test_leak.leak(ctx.settings.model.test_leak_per_job_mb);
     });
+    if let Err(e) = &result
+        && let Some(why) = crate::error::storage_full(e)
+    {
+        // A full disk is not the job's fault: it is left unfinished, as a
+        // crash would leave it, and taken up again (at the next start with
+        // the in-process queue; by re-delivery with Redis) instead of being
+        // recorded as failed, which the full disk may not even allow.
+        tracing::error!(
+            job_id,
+            error = format!("{e:#}"),
+            "{why}: the job is left unfinished, to run again"
+        );
+        ctx.in_flight.end(job_id);
+        return JobEnd::Unrecorded;
+    }
     let (status, error) = match &result {
         Ok(()) => (JobStatus::Completed.as_str(), None),
         Err(e) => (JobStatus::Failed.as_str(), Some(format!("{e:#}"))),
@@ -225,7 +240,15 @@ fn process(
     let progress = |stages: &mut Stages, stage: &str, p: u8| -> anyhow::Result<()> {
         ctx.in_flight.update(job_id, stage, p, stages.live());
         let conn = ctx.pool.get()?;
-        db::set_progress(&conn, job_id, p, stage, &stages.json())
+        match db::set_progress(&conn, job_id, p, stage, &stages.json()) {
+            // Progress is for the polling browser: on a full disk the job
+            // goes on without it (its end needs no more room than its row).
+            Err(e) if crate::error::storage_full(&e).is_some() => {
+                tracing::warn!(job_id, error = format!("{e:#}"), "progress not stored");
+                Ok(())
+            }
+            other => other,
+        }
     };
 
     stages.begin("load", &ctx.monitor);

@@ -8,6 +8,7 @@ mod decode_cost;
 mod degraded;
 mod errors;
 mod faults;
+mod full_disk;
 mod helpers;
 mod metrics;
 mod origin;

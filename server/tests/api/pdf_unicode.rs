@@ -1,5 +1,5 @@
-//! `pdf.font = "unicode"` (issue 26): names in Arabic, CJK and Latin
-//! beyond WinAnsi are drawn with the bundled fonts, embedded as subsets,
+//! `pdf.font = "unicode"` (issue 26): names in Arabic, CJK, Korean and
+//! Latin beyond WinAnsi are drawn with the bundled fonts, embedded as subsets,
 //! and read back by a PDF text extractor: poppler's `pdftotext` when it is
 //! installed (it reorders right-to-left text as a reader does), lopdf
 //! always.
@@ -18,6 +18,10 @@ const ARABIC_INSPECTOR: &str = "محمد عبد الله";
 const CJK_CLIENT: &str = "東京建設株式会社";
 const JAPANESE_ASSET: &str = "大阪の冷却塔ユニット";
 const LATIN: &str = "Zoë Łukasz Şahin Dvořák";
+/// Hangul syllables, among them 가, which Droid Sans Fallback has too: the
+/// whole name must still come from the Hangul font.
+const KOREAN_BRAND: &str = "한빛냉동 주식회사 가산";
+const KOREAN_NAME: &str = "김민준";
 
 fn submission() -> Submission {
     serde_json::from_value(json!({
@@ -25,8 +29,8 @@ fn submission() -> Submission {
                  "inspector": ARABIC_INSPECTOR, "date": "2026-12-07"},
         "items": [{
             "asset": JAPANESE_ASSET, "system": "HVAC", "description": LATIN,
-            "quantity": 1, "brand": "Acme", "specification": "RTU-5",
-            "comments": "ok 😀 한", "photo_urls": [],
+            "quantity": 1, "brand": KOREAN_BRAND, "specification": "RTU-5",
+            "comments": format!("ok 😀 {KOREAN_NAME}"), "photo_urls": [],
         }],
         "signatures": [{"role": "inspector", "name": ARABIC_INSPECTOR, "image": signature_uri()}],
     }))
@@ -109,7 +113,9 @@ fn arabic_cjk_and_latin_names_read_back_with_pdftotext() {
         LATIN,
         "Straße 5, 大阪",
         "Site inspection report",
-        "ok ? ?",
+        KOREAN_BRAND,
+        // Emoji are not bundled: `?`, as the builtin fonts show them.
+        format!("ok ? {KOREAN_NAME}").as_str(),
     ] {
         assert!(text.contains(expected), "`{expected}` is not in:\n{text}");
     }
@@ -117,7 +123,9 @@ fn arabic_cjk_and_latin_names_read_back_with_pdftotext() {
     // drew, not the file's metadata.
     let builtin = pdftotext(&build(PdfFont::Builtin)).unwrap();
     assert!(
-        !builtin.contains(CJK_CLIENT) && !builtin.contains("محمد"),
+        !builtin.contains(CJK_CLIENT)
+            && !builtin.contains("محمد")
+            && !builtin.contains(KOREAN_NAME),
         "{builtin}"
     );
 }
@@ -170,7 +178,7 @@ fn the_fonts_are_embedded_subsets_with_identity_h_and_to_unicode() {
             file.content.len()
         );
     }
-    assert_eq!(type0, 3, "one font per script: Latin, Arabic, CJK");
+    assert_eq!(type0, 4, "one font per script: Latin, Arabic, CJK, Hangul");
     // No base-14 font is declared.
     assert!(!String::from_utf8_lossy(&pdf).contains("/Helvetica"));
     assert!(pdf.len() < 120_000, "{} bytes", pdf.len());
@@ -182,7 +190,14 @@ fn lopdf_extracts_the_text_through_the_to_unicode_maps() {
     let doc = lopdf::Document::load_mem(&pdf).unwrap();
     let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
     let text = doc.extract_text(&pages).expect("the text extracts");
-    for expected in [CJK_CLIENT, JAPANESE_ASSET, LATIN, "Site inspection report"] {
+    for expected in [
+        CJK_CLIENT,
+        JAPANESE_ASSET,
+        LATIN,
+        KOREAN_BRAND,
+        KOREAN_NAME,
+        "Site inspection report",
+    ] {
         assert!(text.contains(expected), "`{expected}` is not in:\n{text}");
     }
     // lopdf reads glyphs in drawing order and does not reorder
@@ -190,4 +205,138 @@ fn lopdf_extracts_the_text_through_the_to_unicode_maps() {
     // the left, the last letter first.
     let drawn: String = "محمد".chars().rev().collect();
     assert!(text.contains(&drawn), "`{drawn}` is not in:\n{text}");
+}
+
+/// A glyph's outline as path commands in font units, to compare a glyph of
+/// the embedded subset with the bundled font's.
+#[derive(Default, PartialEq, Debug)]
+struct Outline(Vec<(char, [i32; 6])>);
+
+impl rustybuzz::ttf_parser::OutlineBuilder for Outline {
+    fn move_to(&mut self, x: f32, y: f32) {
+        self.0.push(('M', [x as i32, y as i32, 0, 0, 0, 0]));
+    }
+    fn line_to(&mut self, x: f32, y: f32) {
+        self.0.push(('L', [x as i32, y as i32, 0, 0, 0, 0]));
+    }
+    fn quad_to(&mut self, x1: f32, y1: f32, x: f32, y: f32) {
+        self.0
+            .push(('Q', [x1 as i32, y1 as i32, x as i32, y as i32, 0, 0]));
+    }
+    fn curve_to(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, x: f32, y: f32) {
+        self.0.push(('C', [x1, y1, x2, y2, x, y].map(|v| v as i32)));
+    }
+    fn close(&mut self) {
+        self.0.push(('Z', [0; 6]));
+    }
+}
+
+fn outline(face: &rustybuzz::ttf_parser::Face, id: rustybuzz::ttf_parser::GlyphId) -> Outline {
+    let mut o = Outline::default();
+    face.outline_glyph(id, &mut o);
+    o
+}
+
+/// What the content stream draws, checked without the `ToUnicode` map that
+/// the extractors read: the glyphs shown in the Hangul font (CIDs in its
+/// `Tj`/`TJ` strings) are, outline for outline, the bundled font's glyphs
+/// of the Korean name's syllables, in order.
+#[test]
+fn the_korean_name_is_drawn_with_the_hangul_fonts_glyphs() {
+    use lopdf::Object;
+    use rustybuzz::ttf_parser::{Face, GlyphId};
+
+    let pdf = build(PdfFont::Unicode);
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let bundled = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fonts/NanumSquareR.ttf"
+    ))
+    .unwrap();
+    let bundled = Face::parse(&bundled, 0).unwrap();
+    let mut drawn: Vec<Outline> = Vec::new();
+    let mut subset_file: Option<Vec<u8>> = None;
+    for page in doc.get_pages().into_values() {
+        let fonts = doc.get_page_fonts(page).unwrap();
+        // The page's resource names of the Hangul font (one in practice).
+        let hangul: Vec<(&Vec<u8>, &&lopdf::Dictionary)> = fonts
+            .iter()
+            .filter(|(_, f)| {
+                f.get(b"BaseFont")
+                    .and_then(Object::as_name)
+                    .is_ok_and(|n| n.ends_with(b"+NanumSquareR"))
+            })
+            .collect();
+        if let Some((_, font)) = hangul.first() {
+            let cid = doc
+                .get_dictionary(
+                    font.get(b"DescendantFonts").unwrap().as_array().unwrap()[0]
+                        .as_reference()
+                        .unwrap(),
+                )
+                .unwrap();
+            let descriptor = doc
+                .get_dictionary(cid.get(b"FontDescriptor").unwrap().as_reference().unwrap())
+                .unwrap();
+            let file = doc
+                .get_object(
+                    descriptor
+                        .get(b"FontFile2")
+                        .unwrap()
+                        .as_reference()
+                        .unwrap(),
+                )
+                .unwrap()
+                .as_stream()
+                .unwrap();
+            subset_file = Some(file.decompressed_content().unwrap());
+        }
+        let Some(subset) = &subset_file else { continue };
+        let subset = Face::parse(subset, 0).expect("the embedded subset parses");
+        let mut in_hangul = false;
+        for op in doc.get_and_decode_page_content(page).unwrap().operations {
+            match op.operator.as_str() {
+                "Tf" => {
+                    in_hangul = op.operands[0]
+                        .as_name()
+                        .is_ok_and(|n| hangul.iter().any(|(h, _)| h.as_slice() == n));
+                }
+                "Tj" | "TJ" if in_hangul => {
+                    let strings: Vec<&[u8]> = match &op.operands[0] {
+                        Object::String(b, _) => vec![b],
+                        Object::Array(parts) => {
+                            parts.iter().filter_map(|p| p.as_str().ok()).collect()
+                        }
+                        other => panic!("a text operand: {other:?}"),
+                    };
+                    for codes in strings {
+                        for pair in codes.chunks(2) {
+                            let cid = u16::from_be_bytes([pair[0], pair[1]]);
+                            drawn.push(outline(&subset, GlyphId(cid)));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(subset_file.is_some(), "no NanumSquareR font in the PDF");
+    // Spaces have no outline (and a line break may take one away).
+    drawn.retain(|o| !o.0.is_empty());
+    let expected = |text: &str| -> Vec<Outline> {
+        text.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| outline(&bundled, bundled.glyph_index(c).unwrap()))
+            .collect()
+    };
+    let name = expected(KOREAN_NAME);
+    let brand = expected(KOREAN_BRAND);
+    assert_eq!(
+        drawn.len(),
+        name.len() + brand.len(),
+        "only the Korean text"
+    );
+    let at = |want: &[Outline]| drawn.windows(want.len()).position(|w| w == want);
+    assert!(at(&name).is_some(), "the name's glyphs, in order");
+    assert!(at(&brand).is_some(), "the brand's glyphs, in order");
 }

@@ -37,7 +37,7 @@ impl Face {
 
 /// The files, in fallback order: a character is drawn in the first font
 /// that has a glyph for it.
-const FILES: [(&str, &[u8]); 3] = [
+const FILES: [(&str, &[u8]); 4] = [
     (
         "NotoSans-Regular",
         include_bytes!("../../../../fonts/NotoSans-Regular.ttf"),
@@ -49,6 +49,12 @@ const FILES: [(&str, &[u8]); 3] = [
     (
         "DroidSansFallbackFull",
         include_bytes!("../../../../fonts/DroidSansFallbackFull.ttf"),
+    ),
+    // Last: Droid Sans Fallback has no Hangul, and this one's Latin and
+    // hanja must not take over from the fonts above.
+    (
+        "NanumSquareR",
+        include_bytes!("../../../../fonts/NanumSquareR.ttf"),
     ),
 ];
 
@@ -68,9 +74,29 @@ pub fn faces() -> &'static [Face; COUNT] {
     })
 }
 
-/// The first font that has `c`, if any.
+/// The Hangul font's place in [`faces`].
+const HANGUL: usize = 3;
+
+/// Hangul letters: syllables and jamo (conjoining, compatibility and the
+/// extended blocks).
+fn is_hangul(c: char) -> bool {
+    matches!(c,
+        '\u{1100}'..='\u{11FF}'
+        | '\u{3130}'..='\u{318F}'
+        | '\u{A960}'..='\u{A97F}'
+        | '\u{AC00}'..='\u{D7FF}')
+}
+
+/// The font `c` is drawn in: the first that has it, except that a Hangul
+/// letter goes to the Hangul font whenever that font has it. Droid Sans
+/// Fallback, ahead of it, has the jamo and 3 of the 11,172 syllables (가
+/// among them): without this a word would be set in two fonts.
 pub fn first_covering(c: char) -> Option<usize> {
-    faces().iter().position(|f| f.covers(c))
+    let all = faces();
+    if is_hangul(c) && all[HANGUL].covers(c) {
+        return Some(HANGUL);
+    }
+    all.iter().position(|f| f.covers(c))
 }
 
 #[cfg(test)]
@@ -84,9 +110,19 @@ mod tests {
         assert_eq!(first_covering('م'), Some(1));
         assert_eq!(first_covering('東'), Some(2));
         assert_eq!(first_covering('あ'), Some(2));
-        // Hangul is not bundled (a Korean font would double the fonts'
-        // size): it prints as `?`.
-        assert_eq!(first_covering('한'), None);
+        // Hangul syllables and the compatibility jamo people type alone.
+        assert_eq!(first_covering('한'), Some(3));
+        assert_eq!(first_covering('힣'), Some(3));
+        assert_eq!(first_covering('ㄱ'), Some(3));
+        // One of Droid Sans Fallback's three syllables: still Nanum's.
+        assert_eq!(first_covering('가'), Some(3));
+        // Old conjoining jamo that only Droid Sans Fallback has.
+        assert_eq!(first_covering('\u{1100}'), Some(2));
+        // Hanja stay with the CJK font, Latin with Noto.
+        assert_eq!(first_covering('韓'), Some(2));
+        assert_eq!(first_covering('K'), Some(0));
+        // Not bundled: emoji print as `?`.
+        assert_eq!(first_covering('😀'), None);
         // Every bundled font has TrueType outlines: the writer embeds them
         // as `/CIDFontType2` with `/FontFile2`.
         for f in faces() {
