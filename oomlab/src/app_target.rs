@@ -257,6 +257,15 @@ impl Target {
         }
     }
 
+    /// The memory of the plan an app is deployed on (its target file's
+    /// `limit`): the default of `run --limit`.
+    pub fn default_limit(&self) -> Option<u64> {
+        match &self.program {
+            Program::App(a) => a.limit,
+            _ => None,
+        }
+    }
+
     /// How long a start may take to be ready, and how long it gets to stop,
     /// when the target file says.
     pub fn timeouts(&self) -> Option<(Duration, Duration)> {

@@ -13,6 +13,8 @@
 //! - `compare`, `gate`, `plan`, `calibrate`: the flags of the answer commands.
 //! - `photos`: `--photos DIR`, shared by all four.
 //! - `bench`: `oomlab bench`'s flags and the hidden `bench-child`.
+//! - `target`, `scenario`: `target init` and `scenario from-har`, files
+//!   written from what the user already has.
 
 mod bench;
 mod calibrate;
@@ -21,6 +23,8 @@ mod gate;
 mod photos;
 mod plan;
 mod run;
+mod scenario;
+mod target;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +36,8 @@ pub use compare::CompareArgs;
 pub use gate::GateArgs;
 pub use plan::PlanArgs;
 pub use run::RunArgs;
+pub use scenario::ScenarioArgs;
+pub use target::TargetArgs;
 
 /// oomlab: reproduce, measure and prevent the out-of-memory kill of a report
 /// server.
@@ -68,6 +74,12 @@ pub enum Command {
     /// Time the lean photo pipeline against vipsthumbnail on a directory of
     /// photos: wall time, CPU time and peak RSS, side by side.
     Bench(BenchArgs),
+    /// Write a target file from the app's Render blueprint (`target init
+    /// --from render.yaml`).
+    Target(TargetArgs),
+    /// Write a scenario from a browser's recorded flow (`scenario from-har
+    /// FILE.har`).
+    Scenario(ScenarioArgs),
     /// One measured variant of `bench`, in a process of its own.
     #[command(hide = true)]
     BenchChild(BenchChildArgs),
@@ -136,11 +148,28 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         print!("{}", crate::bench::render(&result));
         return Ok(Exit::WithinLimit);
     }
+    match &cli.command {
+        Command::Target(t) => {
+            let target::TargetCommand::Init(args) = &t.command;
+            args.run()?;
+            return Ok(Exit::WithinLimit);
+        }
+        Command::Scenario(s) => {
+            let scenario::ScenarioCommand::FromHar(args) = &s.command;
+            args.run()?;
+            return Ok(Exit::WithinLimit);
+        }
+        _ => {}
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve(_) | Command::BenchChild(_) | Command::Bench(_) => {
+        Command::Serve(_)
+        | Command::BenchChild(_)
+        | Command::Bench(_)
+        | Command::Target(_)
+        | Command::Scenario(_) => {
             unreachable!("handled above")
         }
         Command::Run(args) => {

@@ -21,6 +21,7 @@ const LAYERS: &[&[&str]] = &[
         "watchdog",
         "cgroup",
         "crash",
+        "toml_text",
     ],
     // Inputs of a run: what is measured and how it is loaded.
     &["scenario", "child"],
@@ -34,6 +35,8 @@ const LAYERS: &[&[&str]] = &[
     &["finished"],
     &["matrix"],
     &["compare", "gate", "plan", "calibrate", "bench"],
+    // Files written from what the user has (a blueprint, a recorded flow).
+    &["blueprint", "har"],
     // The command line, and the schemas of what the answers write.
     &["cli", "schema"],
 ];

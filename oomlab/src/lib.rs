@@ -13,7 +13,8 @@
 //! - [`error`]: [`ConfigError`] (the user's to fix, exit 2) and [`Exit`].
 //! - [`input`]: flag values (sizes, durations, percentages, input files by
 //!   name), used as clap value parsers.
-//! - [`units`]: how figures are written (`mb`, `secs`).
+//! - [`units`]: how figures are written (`mb`, `secs`); [`toml_text`]:
+//!   TOML strings and keys quoted, for the files written for the user.
 //! - [`table`]: tables and prose for a terminal, every line at most 100
 //!   characters.
 //! - [`trend`]: the memory trend over job cycles (Theil-Sen slope, its
@@ -47,12 +48,16 @@
 //! - [`bench`]: `oomlab bench`, the server's lean photo pipeline against
 //!   `vipsthumbnail` on the same photos (uses `scenario` only; each variant
 //!   runs in a process of its own, `oomlab bench-child`).
+//! - [`blueprint`]: `oomlab target init`, a target file from a Render
+//!   blueprint; [`har`]: `oomlab scenario from-har`, a scenario from a
+//!   browser's recorded flow (pure: text in, text out).
 //! - [`cli`]: the command line, parsed into the configs above.
 //! - [`schema`]: the JSON schemas of the result files, generated from the
 //!   report types (checked in under `oomlab/schema/`).
 
 pub mod app_target;
 pub mod bench;
+pub mod blueprint;
 pub mod calibrate;
 pub mod cgroup;
 pub mod child;
@@ -63,6 +68,7 @@ pub mod error;
 pub mod finished;
 pub mod folders;
 pub mod gate;
+pub mod har;
 pub mod harness;
 pub mod heap;
 pub mod input;
@@ -81,6 +87,7 @@ pub mod schema;
 pub mod silence;
 pub mod stress;
 pub mod table;
+pub mod toml_text;
 pub mod trend;
 pub mod units;
 pub mod watchdog;

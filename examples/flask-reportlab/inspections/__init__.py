@@ -10,7 +10,7 @@ import logging
 
 from flask import Flask
 
-from . import db, jobs, storage
+from . import db, jobs, storage, web
 from .api import errors, health, photos, submissions
 from .config import load_config
 
@@ -33,4 +33,6 @@ def create_app(overrides=None):
     app.register_blueprint(health.bp)
     app.register_blueprint(photos.bp, url_prefix="/api")
     app.register_blueprint(submissions.bp, url_prefix="/api")
+    # The inspector's form (a page, its script and style).
+    app.register_blueprint(web.bp)
     return app

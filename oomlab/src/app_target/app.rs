@@ -4,6 +4,7 @@
 //! name = "my-app"                      # optional; default: the file's stem
 //! description = "Flask under gunicorn" # optional
 //! setup = "examples/my-app/setup.sh"   # optional: named when the command is missing
+//! limit = "512MiB"                     # optional: the default of `run --limit`
 //!
 //! [run]
 //! working_dir = "examples/my-app"      # relative to where oomlab runs
@@ -64,6 +65,7 @@ struct RawTarget {
     name: Option<String>,
     description: Option<String>,
     setup: Option<String>,
+    limit: Option<String>,
     run: RawRun,
     readiness: RawReadiness,
     #[serde(default)]
@@ -187,6 +189,9 @@ pub struct AppTarget {
     /// The app's own scenario files by the shipped scenario's name they
     /// stand for (`[scenarios]`): its HTTP flow for that load.
     pub scenarios: std::collections::BTreeMap<String, PathBuf>,
+    /// The memory of the plan it is deployed on (`limit`), bytes: the
+    /// default of `run --limit` for it.
+    pub limit: Option<u64>,
 }
 
 /// How an app is seen to be ready.
@@ -362,7 +367,16 @@ impl AppTarget {
                 Ok((re, st.stage.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let limit = raw
+            .limit
+            .as_deref()
+            .map(|l| {
+                crate::input::size(l)
+                    .map_err(|e| bad("limit", e, "e.g. limit = \"512MiB\" (the plan's memory)"))
+            })
+            .transpose()?;
         Ok(AppTarget {
+            limit,
             prepare,
             stage_patterns,
             scenarios: raw.scenarios,

@@ -84,9 +84,10 @@ pub struct RunArgs {
     /// Memory limit of the server, e.g. 512MiB, 512MB (= MiB, as the
     /// platforms write it), 2GiB. With --split, one size for each service or
     /// one per service: web=512MiB,worker=150MiB (a service left out gets
-    /// 512MiB).
-    #[arg(long, default_value = "512MiB", value_name = "SIZE", value_parser = input::limit)]
-    pub limit: input::LimitArg,
+    /// 512MiB). Default: the target file's `limit` (its plan's memory),
+    /// else 512MiB.
+    #[arg(long, value_name = "SIZE", value_parser = input::limit)]
+    pub limit: Option<input::LimitArg>,
 
     /// Run the reference server as two measured processes, as the platform
     /// deploys it: the web service (the API; the load talks to it) and a
@@ -302,8 +303,11 @@ impl RunArgs {
     /// The limit of the measured process (a split run's worker), and the
     /// split run's settings; what a split run cannot do is exit 2 here.
     fn limits(&self, target: &Target) -> Result<(u64, Option<Split>), ConfigError> {
+        let limit = self.limit.unwrap_or(input::LimitArg::One(
+            target.default_limit().unwrap_or(input::DEFAULT_LIMIT),
+        ));
         if !self.split {
-            return match self.limit {
+            return match limit {
                 input::LimitArg::One(b) => Ok((b, None)),
                 input::LimitArg::PerService { .. } => Err(ConfigError::flag(
                     "--limit",
@@ -333,7 +337,7 @@ impl RunArgs {
                 fix: "install it (Debian: apt-get install -y redis-server) or name it in OOMLAB_REDIS_SERVER".into(),
             });
         }
-        let (web, worker) = self.limit.per_service();
+        let (web, worker) = limit.per_service();
         Ok((worker, Some(Split { web_limit: web })))
     }
 }
