@@ -7,6 +7,7 @@
 //! saying so.
 
 mod app;
+mod fastapi_app;
 mod cli;
 mod cpu;
 mod crash;
