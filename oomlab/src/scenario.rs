@@ -284,7 +284,10 @@ pub struct HttpShape {
 impl HttpShape {
     /// The steps at `at`, in file order.
     pub fn steps_at(&self, at: steps::At) -> impl Iterator<Item = (usize, &steps::FlowStep)> {
-        self.steps.iter().enumerate().filter(move |(_, s)| s.at == at)
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.at == at)
     }
 }
 

@@ -201,7 +201,14 @@ mod tests {
         let mut r = Record::default();
         r.answer(Step::Submit, Answer::Used(202), "", 0.0);
         r.flow_answer(At::AfterSubmit, 1, "job page", Answer::Used(200), "", 0.0);
-        r.flow_answer(At::BeforeSubmit, 0, "form page", Answer::Refused(404), "gone", 0.1);
+        r.flow_answer(
+            At::BeforeSubmit,
+            0,
+            "form page",
+            Answer::Refused(404),
+            "gone",
+            0.1,
+        );
         r.answer(Step::LogIn, Answer::Used(302), "", 0.0);
         let labels: Vec<_> = r
             .step_tallies()

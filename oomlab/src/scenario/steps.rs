@@ -246,10 +246,7 @@ mod tests {
     fn a_header_capture_reads_the_header_or_says_it_is_missing() {
         let c = capture(CaptureFrom::Header("Location".into()));
         let found = c
-            .read(
-                |n| (n == "Location").then(|| "/jobs/7".to_string()),
-                "",
-            )
+            .read(|n| (n == "Location").then(|| "/jobs/7".to_string()), "")
             .unwrap();
         assert_eq!(found, json!("/jobs/7"));
         assert!(c.read(|_| None, "").unwrap_err().contains("Location"));
@@ -259,7 +256,9 @@ mod tests {
     fn a_capture_larger_than_the_bound_is_refused() {
         let re = regex::Regex::new("(x+)").unwrap();
         let big = "x".repeat(MAX_CAPTURE_BYTES + 1);
-        let e = capture(CaptureFrom::Regex(re)).read(|_| None, &big).unwrap_err();
+        let e = capture(CaptureFrom::Regex(re))
+            .read(|_| None, &big)
+            .unwrap_err();
         assert!(e.contains("bytes"), "{e}");
     }
 

@@ -14,7 +14,10 @@ use std::process::Command;
 /// saying that `test` is skipped.
 fn workspace_with_venv(test: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    if root.join("examples/fastapi-fpdf/.venv/bin/uvicorn").is_file() {
+    if root
+        .join("examples/fastapi-fpdf/.venv/bin/uvicorn")
+        .is_file()
+    {
         return Some(root);
     }
     eprintln!("{test}: skipped: no venv (run examples/fastapi-fpdf/setup.sh)");
@@ -52,15 +55,16 @@ fn the_fastapi_app_runs_its_own_flow_on_tiny_and_its_stages_are_read_from_its_lo
     let steps = work["steps"].as_array().expect("the step table");
     let names: Vec<_> = steps
         .iter()
-        .map(|s| s["name"].as_str().unwrap_or_else(|| s["step"].as_str().unwrap()))
+        .map(|s| {
+            s["name"]
+                .as_str()
+                .unwrap_or_else(|| s["step"].as_str().unwrap())
+        })
         .collect();
     for name in ["login page", "log_in", "new inspection page", "submit"] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
-    assert!(
-        steps.iter().all(|s| s["ok"] == s["requests"]),
-        "{steps:?}"
-    );
+    assert!(steps.iter().all(|s| s["ok"] == s["requests"]), "{steps:?}");
     // uvicorn's supervisor and its two workers: a tree.
     let csv = std::fs::read_to_string(dir.join("samples.csv")).unwrap();
     let most = csv
@@ -73,6 +77,9 @@ fn the_fastapi_app_runs_its_own_flow_on_tiny_and_its_stages_are_read_from_its_lo
     // The job's stages came from the app's log lines.
     let stages = run["log_stages"].to_string();
     for stage in ["excel", "pdf", "upload", "done"] {
-        assert!(stages.contains(&format!("\"{stage}\"")), "{stage}: {stages}");
+        assert!(
+            stages.contains(&format!("\"{stage}\"")),
+            "{stage}: {stages}"
+        );
     }
 }

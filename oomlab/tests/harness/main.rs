@@ -7,10 +7,10 @@
 //! saying so.
 
 mod app;
-mod fastapi_app;
 mod cli;
 mod cpu;
 mod crash;
+mod fastapi_app;
 mod helpers;
 mod kill_modes;
 mod leak;

@@ -73,7 +73,10 @@ async fn login(State(app): State<Arc<FormApp>>, headers: HeaderMap, body: Bytes)
     app.saw("POST /login".into());
     let fields: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let visitor = cookie(&headers, "visitor").unwrap_or_default();
-    if !app.token_ok(&visitor, fields.get("csrf_token").map_or("", String::as_str)) {
+    if !app.token_ok(
+        &visitor,
+        fields.get("csrf_token").map_or("", String::as_str),
+    ) {
         return app.refuse(StatusCode::FORBIDDEN);
     }
     let user = fields.get("user").cloned().unwrap_or_default();
@@ -117,7 +120,11 @@ async fn submit(
             "csrf_token" => token = field.text().await.unwrap_or_default(),
             "site" => site = field.text().await.unwrap_or_default(),
             "photos" if field.file_name().is_some() => {
-                if field.bytes().await.is_ok_and(|b| b.starts_with(&[0xff, 0xd8])) {
+                if field
+                    .bytes()
+                    .await
+                    .is_ok_and(|b| b.starts_with(&[0xff, 0xd8]))
+                {
                     photos += 1;
                 }
             }
@@ -140,12 +147,7 @@ async fn submit(
 
 async fn ack(State(app): State<Arc<FormApp>>, UrlPath(id): UrlPath<u64>) -> Response {
     app.saw(format!("POST /jobs/{id}/ack"));
-    (
-        StatusCode::CREATED,
-        [("x-receipt", format!("r{id}"))],
-        "",
-    )
-        .into_response()
+    (StatusCode::CREATED, [("x-receipt", format!("r{id}"))], "").into_response()
 }
 
 async fn job(State(app): State<Arc<FormApp>>, UrlPath(id): UrlPath<u64>) -> Json<Value> {
@@ -291,7 +293,10 @@ async fn steps_run_in_order_and_their_captures_reach_the_later_requests() {
     );
     assert_eq!((out.submissions_acknowledged, out.jobs_completed), (1, 1));
     assert_eq!(out.jobs[0].job_id, "1");
-    assert_eq!((out.photos_uploaded, app.photos.load(Ordering::SeqCst)), (2, 2));
+    assert_eq!(
+        (out.photos_uploaded, app.photos.load(Ordering::SeqCst)),
+        (2, 2)
+    );
     assert_eq!(out.reports_downloaded, 1);
     // Each flow step has its own line in the step table, in flow order.
     let labels: Vec<_> = out.steps.iter().map(|t| t.label().to_string()).collect();
@@ -328,7 +333,13 @@ async fn a_step_whose_capture_does_not_match_fails_the_submission_and_names_the_
     // Nothing was submitted, but the submission was asked for.
     assert_eq!(out.submissions_acknowledged, 0);
     assert_eq!(out.submissions_attempted, 1);
-    assert!(!app.log.lock().unwrap().iter().any(|r| r.starts_with("POST /inspections")));
+    assert!(
+        !app.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.starts_with("POST /inspections"))
+    );
     let form = out.steps.iter().find(|t| t.label() == "form page").unwrap();
     assert_eq!((form.requests, form.failed()), (1, 1));
     assert_eq!(form.first_failure.as_ref().unwrap().status, Some(200));

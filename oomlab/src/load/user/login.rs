@@ -34,7 +34,11 @@ pub(super) async fn log_in(user: &mut GooseUser, shared: Arc<Shared>) -> Transac
     result
 }
 
-async fn log_in_once(user: &mut GooseUser, shared: &Shared, it: &mut Iteration) -> TransactionResult {
+async fn log_in_once(
+    user: &mut GooseUser,
+    shared: &Shared,
+    it: &mut Iteration,
+) -> TransactionResult {
     let Some(login) = &shared.scenario.http.login else {
         return Ok(());
     };
@@ -65,7 +69,12 @@ async fn log_in_once(user: &mut GooseUser, shared: &Shared, it: &mut Iteration) 
         }
         Err((_, e)) => {
             it.session.stop();
-            Err(failed(shared, it, "log in", &format!("{e}; the user stops")))
+            Err(failed(
+                shared,
+                it,
+                "log in",
+                &format!("{e}; the user stops"),
+            ))
         }
     }
 }

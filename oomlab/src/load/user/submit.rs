@@ -9,8 +9,7 @@
 //! `Location` is read from that answer, not from the page it points to.
 
 use super::{
-    Answer, Iteration, Job, JobOutcome, Shared, Step, describe, excerpt, failed, iteration,
-    text_at,
+    Answer, Iteration, Job, JobOutcome, Shared, Step, describe, excerpt, failed, iteration, text_at,
 };
 use crate::scenario::PhotoSource;
 use crate::scenario::template::{self, Vars};
@@ -225,7 +224,9 @@ async fn send(
             None => {
                 return Err((
                     code,
-                    format!("no job id in the `{value}` of the answer's header (its last path segment)"),
+                    format!(
+                        "no job id in the `{value}` of the answer's header (its last path segment)"
+                    ),
                 ));
             }
         },

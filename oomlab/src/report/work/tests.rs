@@ -233,12 +233,14 @@ fn a_failed_flow_step_fails_the_load_by_its_name() {
         steps: vec![form_page],
         ..done()
     };
-    let s = scenario("[[http.steps]]\nat = \"before_submit\"\nname = \"form page\"\npath = \"/new\"\n");
+    let s =
+        scenario("[[http.steps]]\nat = \"before_submit\"\nname = \"form page\"\npath = \"/new\"\n");
     let w = WorkReport::check(&s, &o, &[], AppErrors::default());
     let first = &w.failures[0];
     assert_eq!(first.check, WorkCheck::HttpErrors);
     assert!(
-        first.line().contains("`form page` failed 1 of 1") && first.line().contains("[[http.steps]]"),
+        first.line().contains("`form page` failed 1 of 1")
+            && first.line().contains("[[http.steps]]"),
         "{}",
         first.line()
     );

@@ -53,7 +53,9 @@ impl Checker<'_> {
                     "keep one: form (a table of form fields) or json (a JSON body)",
                 ));
             }
-            (Some(form), None) => LoginBody::Form(self.form_fields("http.login.form", form, &vars)?),
+            (Some(form), None) => {
+                LoginBody::Form(self.form_fields("http.login.form", form, &vars)?)
+            }
             (None, Some(json)) => {
                 LoginBody::Json(self.json_template("http.login.json", Some(json), "", &vars)?)
             }

@@ -195,7 +195,10 @@ impl Checker<'_> {
         raw: RawCapture,
         at: At,
     ) -> Result<Capture, ConfigError> {
-        let valid_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid_name {
             return Err(self.invalid(

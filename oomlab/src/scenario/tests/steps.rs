@@ -60,12 +60,18 @@ fn a_job_id_header_makes_the_header_the_status_url_unless_a_path_is_given() {
     ))
     .unwrap();
     assert_eq!(s.http.job_id_header.as_deref(), Some("Location"));
-    assert_eq!((s.http.status_url_pointer, s.http.status_path), (None, None));
+    assert_eq!(
+        (s.http.status_url_pointer, s.http.status_path),
+        (None, None)
+    );
     let s = parse(&format!(
         "{MINIMAL}[http]\njob_id_header = \"Location\"\nstatus_path = \"/jobs/{{{{job_id}}}}/status\"\n"
     ))
     .unwrap();
-    assert_eq!(s.http.status_path.as_deref(), Some("/jobs/{{job_id}}/status"));
+    assert_eq!(
+        s.http.status_path.as_deref(),
+        Some("/jobs/{{job_id}}/status")
+    );
 }
 
 #[test]
@@ -194,7 +200,10 @@ fn an_unknown_step_key_is_refused_by_the_parser() {
     let m = message(&format!(
         "{MINIMAL}[[http.steps]]\nat = \"after_login\"\npath = \"/\"\nbody = \"x\"\n"
     ));
-    assert!(m.contains("scenarios/test.toml") && m.contains("body"), "{m}");
+    assert!(
+        m.contains("scenarios/test.toml") && m.contains("body"),
+        "{m}"
+    );
     let m = message(&format!(
         "{MINIMAL}[[http.steps]]\nat = \"after_login\"\npath = \"/\"\ncapture = {{ t = {{ xpath = \"/a\" }} }}\n"
     ));
