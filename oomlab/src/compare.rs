@@ -197,6 +197,10 @@ pub struct RunCell {
     /// completed jobs); `None` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<CellTrend>,
+    /// memray's flame graph of the run's largest process, relative to the
+    /// run's folder (`compare --heap`); `None`: not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<String>,
 }
 
 /// A run's memory trend in the compare table.
@@ -236,7 +240,12 @@ pub fn build(
         .iter()
         .map(|p| {
             let path = runs.iter().find(|r| &r.report.profile.name == p).map(|r| r.report.profile.path.clone());
-            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile);
+            let s = path.as_deref().and_then(crate::profile_settings::flatten_profile).map(|mut s| {
+                // An app's variant (--vary): its file's settings with the
+                // environment it ran with.
+                s.extend(crate::profile_settings::env_of_variant(p));
+                s
+            });
             if s.is_none() {
                 notes.push(format!(
                     "the settings of `{p}` are not shown: its profile file {} cannot be read any more",
@@ -324,6 +333,10 @@ fn cell(r: &FinishedRun) -> RunCell {
             slope_per_hour_bytes: t.rss.slope_per_hour.map(|s| s.estimate),
             summary: t.summary.clone(),
         }),
+        flamegraph: rep
+            .heap
+            .as_ref()
+            .and_then(|h| h.largest()?.flamegraph.clone()),
     }
 }
 

@@ -98,6 +98,8 @@ pub struct RunConfig {
     pub seed: u64,
     /// What the run prints of its own.
     pub output: Output,
+    /// The heap tracer an app runs under (`--heap`).
+    pub heap: crate::heap::HeapMode,
 }
 
 impl RunConfig {
@@ -129,6 +131,7 @@ impl RunConfig {
             cpus: None,
             seed: 1,
             output: Output::Terminal,
+            heap: crate::heap::HeapMode::Off,
         }
     }
 }
@@ -229,7 +232,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
 
     let mut redis = services::Redis::start(cfg).await?;
     let (fake, cloudinary) = start_fake(cfg, &dir).await?;
-    let cmds: Vec<_> = specs
+    let mut cmds: Vec<_> = specs
         .iter()
         .map(|s| {
             let at = Placement {
@@ -241,6 +244,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
             services::command(cfg, s, &at, redis.as_ref().map(|r| &r.server))
         })
         .collect::<anyhow::Result<_>>()?;
+    let tracer = heap_tracer(cfg, &mut cmds, &dir)?;
 
     let stop_live = CancellationToken::new();
     let live = (cfg.output == Output::Terminal && crate::live::enabled()).then(|| {
@@ -253,6 +257,9 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     let mut sups = Vec::with_capacity(specs.len());
     for ((cmd, l), sh) in cmds.iter().zip(&limits).zip(&shared) {
         sups.push(Supervisor::start(cmd, l, sh.clone(), cfg.ready_timeout).await?);
+    }
+    if let Some(t) = &tracer {
+        t.app_ready();
     }
     // An app's stages, from its own log (`[log] stage`).
     let stop_logs = CancellationToken::new();
@@ -318,6 +325,13 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     };
     stop_logs.cancel();
     let log_stages = log_stages.await.unwrap_or_default();
+    let heap = match (&tracer, cfg.target.working_dir()) {
+        (Some(t), Some(app_dir)) => {
+            let (t, app_dir) = (t.clone(), app_dir.to_path_buf());
+            Some(tokio::task::spawn_blocking(move || t.read(&app_dir)).await?)
+        }
+        _ => None,
+    };
     let end_ms = main_shared.now_ms();
     for s in &shared {
         s.finish(end_ms);
@@ -328,7 +342,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
     }
     drop(fake);
 
-    let report = finish::run_report(finish::RunParts {
+    let mut report = finish::run_report(finish::RunParts {
         cfg,
         specs: &specs,
         limits: &limits,
@@ -347,6 +361,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         split: redis.zip(polled),
         log_stages,
     });
+    report.heap = heap;
     let samples: Vec<Vec<crate::sampler::Sample>> =
         shared.iter().map(|s| s.state().samples.clone()).collect();
     let web_samples = if samples.len() > 1 {
@@ -359,6 +374,9 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         println!("{}", report.verdict.summary);
         if let Some(t) = &report.trend {
             println!("memory trend: {}", t.summary);
+        }
+        if let Some(h) = &report.heap {
+            println!("{}", h.summary());
         }
         println!("report: {}", dir.join(&report.files.report_md).display());
     }
@@ -373,6 +391,43 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<RunOutput> {
         dir,
         failure,
     })
+}
+
+/// The heap tracer `--heap` asks for, with the app's command wrapped in
+/// it; `None` when off. Only an app target is traced: the reference server
+/// says its stages and stacks itself (`/debug/memory`, the dhat build).
+fn heap_tracer(
+    cfg: &RunConfig,
+    cmds: &mut [crate::child::ServerCommand],
+    dir: &Path,
+) -> anyhow::Result<Option<crate::heap::Tracer>> {
+    if cfg.heap == crate::heap::HeapMode::Off {
+        return Ok(None);
+    }
+    if cfg.target.kind != crate::app_target::TargetKind::App || cmds.len() != 1 {
+        return Err(crate::error::ConfigError::flag(
+            "--heap",
+            "traces your own app (--target), and this run is the reference server",
+            "the reference server says where its memory is itself: report.md's stages \
+             (/debug/memory) and its dhat build (docs/run.md); or pass --target",
+        )
+        .into());
+    }
+    let quiet = cfg.output == Output::Silent;
+    let say = |m: &str| {
+        if !quiet {
+            eprintln!("oomlab: {m}");
+        }
+    };
+    let tracer = crate::heap::Tracer::prepare(cfg.heap, &cmds[0], dir, &say)?;
+    if let Some(t) = &tracer {
+        t.wrap(&mut cmds[0]);
+        say(&format!(
+            "heap: the app runs under {} (a traced peak is not the untraced one)",
+            t.describe()
+        ));
+    }
+    Ok(tracer)
 }
 
 /// `cfg` with the app's own scenario file when its target maps the

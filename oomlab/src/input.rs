@@ -185,6 +185,34 @@ pub fn key_value(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.to_string()))
 }
 
+/// One `--vary KEY=v1,v2`: an environment variable of an app and the
+/// values to run it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vary {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// `KEY=v1,v2` (values separated by `|` instead when any holds a comma or
+/// an `=`: `GUNICORN_CMD_ARGS=--threads=1|--threads=4`).
+pub fn vary(s: &str) -> Result<Vary, String> {
+    let (key, list) = key_value(s).map_err(|e| e.replace("KEY=VALUE", "KEY=v1,v2"))?;
+    let sep = if list.contains('|') { '|' } else { ',' };
+    let values: Vec<String> = list.split(sep).map(str::to_string).collect();
+    if values.iter().any(String::is_empty) {
+        return Err(format!(
+            "`{s}` has an empty value; write KEY=v1,v2 (or KEY=v1|v2 when values hold commas)"
+        ));
+    }
+    let mut seen = values.clone();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != values.len() {
+        return Err(format!("`{s}` names a value twice"));
+    }
+    Ok(Vary { key, values })
+}
+
 /// The folder of shipped profiles.
 pub const PROFILES: &str = "profiles";
 /// The folder of shipped scenarios.
@@ -303,6 +331,17 @@ mod tests {
         assert!(limit("db=1GiB").unwrap_err().contains("web and worker"));
         assert!(limit("web=1GiB,web=2GiB").unwrap_err().contains("twice"));
         assert!(limit("web=0").is_err());
+    }
+
+    #[test]
+    fn a_vary_takes_comma_or_bar_separated_values() {
+        let v = vary("REPORT_WORKERS=1,2").unwrap();
+        assert_eq!((v.key.as_str(), v.values.len()), ("REPORT_WORKERS", 2));
+        let v = vary("GUNICORN_CMD_ARGS=--threads=1|--threads=4").unwrap();
+        assert_eq!(v.values, ["--threads=1", "--threads=4"]);
+        assert!(vary("A=1,,2").unwrap_err().contains("empty value"));
+        assert!(vary("A=1,1").unwrap_err().contains("twice"));
+        assert!(vary("A").unwrap_err().contains("KEY=v1,v2"));
     }
 
     #[test]

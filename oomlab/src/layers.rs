@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     // One run's machinery.
     &["sampler", "load", "stress"],
     &["live", "report"],
+    &["heap"],
     &["harness"],
     // The answers, which do not use each other.
     &["finished"],

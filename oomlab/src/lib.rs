@@ -60,6 +60,7 @@ pub mod finished;
 pub mod folders;
 pub mod gate;
 pub mod harness;
+pub mod heap;
 pub mod input;
 #[cfg(test)]
 mod layers;

@@ -32,6 +32,9 @@ pub struct MatrixSettings {
     pub max_run_duration: Duration,
     /// No progress bar.
     pub quiet: bool,
+    /// The heap tracer of the app targets' runs (`compare --heap`); the
+    /// reference server's runs are never traced.
+    pub heap: crate::heap::HeapMode,
 }
 
 impl MatrixSettings {
@@ -51,6 +54,11 @@ impl MatrixSettings {
             out: runs.to_path_buf(),
             max_duration: self.max_run_duration,
             output: Output::Silent,
+            heap: if target.kind == crate::app_target::TargetKind::App {
+                self.heap
+            } else {
+                crate::heap::HeapMode::Off
+            },
             ..RunConfig::new(target, scenario)
         }
     }

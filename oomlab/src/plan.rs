@@ -71,6 +71,9 @@ pub struct PlanConfig {
     pub profiles: Vec<PathBuf>,
     /// App targets to try (target files), each with its own settings.
     pub targets: Vec<PathBuf>,
+    /// Environment values each target is run with, every combination
+    /// (`--vary`).
+    pub vary: Vec<crate::input::Vary>,
     /// Worker counts to try; empty: 1 and 2 up to the concurrency.
     pub workers: Vec<usize>,
     /// `--split`: also measure web + worker on Redis and price the triple

@@ -13,6 +13,36 @@ use std::path::Path;
 /// memory choice.
 const IGNORED: &[&str] = &["name", "description", "cloudinary.", "db.url", "limits."];
 
+/// The environment a variant's name says it was run with
+/// (`app[K=V,K2=V2]`, see `Target::with_env`), as `run.env.K` settings.
+pub fn env_of_variant(name: &str) -> Vec<(String, String)> {
+    let Some(inner) = name
+        .strip_suffix(']')
+        .and_then(|n| n.split_once('[').map(|(_, rest)| rest))
+    else {
+        return Vec::new();
+    };
+    // A value may hold a comma: a part that is not KEY=... belongs to the
+    // value before it.
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for part in inner.split(',') {
+        match part.split_once('=') {
+            Some((k, v))
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+            {
+                pairs.push((format!("run.env.{k}"), v.to_string()));
+            }
+            _ => {
+                if let Some(last) = pairs.last_mut() {
+                    last.1.push(',');
+                    last.1.push_str(part);
+                }
+            }
+        }
+    }
+    pairs
+}
+
 /// A profile's settings as dotted keys (`photos.embed`) and their values as
 /// TOML writes them. `None` when the file cannot be read.
 pub fn flatten_profile(path: &Path) -> Option<BTreeMap<String, String>> {
@@ -106,6 +136,18 @@ pub fn delta_line(this: &BTreeMap<String, String>, baseline: &BTreeMap<String, S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_variants_name_gives_its_environment_values_with_commas_kept() {
+        assert_eq!(
+            super::env_of_variant("app[A=1,B=--x=1,2]"),
+            vec![
+                ("run.env.A".to_string(), "1".to_string()),
+                ("run.env.B".to_string(), "--x=1,2".to_string())
+            ]
+        );
+        assert!(super::env_of_variant("original").is_empty());
+    }
+
     use super::*;
 
     fn m(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

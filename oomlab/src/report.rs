@@ -8,6 +8,7 @@
 
 mod attribution;
 mod figures;
+pub mod heap;
 pub mod leak;
 pub mod log_stage;
 pub mod markdown;
@@ -123,6 +124,10 @@ pub struct RunReport {
     /// (`oomlab run --split`). `None`: not split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<split::SplitReport>,
+    /// The allocation sites at each traced process's peak (`oomlab run
+    /// --heap`, an app target). `None`: not traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap: Option<heap::HeapReport>,
 }
 
 /// What ran, recorded as data rather than in file names.

@@ -22,6 +22,10 @@ Examples:
   # Your app next to the model's profiles:
   oomlab compare --target flask-reportlab --profile original --profile lean
 
+  # What-if runs of your app: one row per combination of its settings:
+  oomlab compare --target flask-reportlab --scenario single-report \\
+      --vary REPORT_WORKERS=1,2 --vary REPORT_PHOTO_SOURCE=memory,path
+
   # Rebuild the table from finished runs without running anything:
   oomlab compare --from reports/compare-20261128-120000
 
@@ -72,6 +76,22 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR", conflicts_with = "from")]
     pub photos: Option<PathBuf>,
 
+    /// What-if runs of your app: run each --target once per combination
+    /// of these environment values, e.g. `--vary REPORT_WORKERS=1,2
+    /// --vary WEB_CONCURRENCY=1,2` (4 variants) or, when values hold
+    /// commas or `=`, `--vary GUNICORN_CMD_ARGS=--threads=1|--threads=4`.
+    /// Each variant is a row named after its values; the values override
+    /// the target file's `[run.env]`. Repeatable.
+    #[arg(long, value_name = "KEY=v1,v2", value_parser = input::vary, conflicts_with = "from")]
+    pub vary: Vec<input::Vary>,
+
+    /// Trace each run of a --target (see `oomlab run --help`): its
+    /// report.md lists the allocation sites at the peak, and compare.html
+    /// links each run's flame graph. The profiles' runs are not traced. A
+    /// traced peak is higher than the untraced one.
+    #[arg(long, value_enum, default_value_t = crate::heap::HeapMode::Off, value_name = "TRACER", conflicts_with = "from")]
+    pub heap: crate::heap::HeapMode,
+
     #[command(flatten)]
     pub matrix: MatrixArgs,
 }
@@ -92,13 +112,22 @@ impl CompareArgs {
             } else {
                 self.profiles.clone()
             };
+            if !self.vary.is_empty() && self.targets.is_empty() {
+                return Err(ConfigError::flag(
+                    "--vary",
+                    "sets your app's environment, and no --target was given",
+                    "add --target NAME (a file in targets/), or vary a profile's settings in copies of its file",
+                ));
+            }
+            let mut targets = Vec::new();
+            for t in &self.targets {
+                targets.extend(Target::app(t)?.variants(&self.vary)?);
+            }
+            for p in &profiles {
+                targets.push(Target::reference(p, None)?);
+            }
             CompareInputs::Run {
-                targets: self
-                    .targets
-                    .iter()
-                    .map(|t| Target::app(t))
-                    .chain(profiles.iter().map(|p| Target::reference(p, None)))
-                    .collect::<Result<_, _>>()?,
+                targets,
                 scenarios: super::scenarios_or(&self.scenarios, DEFAULT_SCENARIOS)?
                     .into_iter()
                     .map(|sc| super::photos::apply(sc, &photos))
@@ -110,7 +139,10 @@ impl CompareArgs {
             limit: self.limit,
             enforce: self.enforce,
             cgroup_move_self: self.move_self.get(self.enforce)?,
-            matrix: self.matrix.settings(),
+            matrix: crate::matrix::MatrixSettings {
+                heap: self.heap,
+                ..self.matrix.settings()
+            },
         })
     }
 }

@@ -70,6 +70,15 @@ pub struct PlanArgs {
     #[arg(long = "target", value_name = "FILE|NAME", value_parser = input::target)]
     pub targets: Vec<PathBuf>,
 
+    /// What-if runs of your app: run each --target once per combination
+    /// of these environment values, e.g. `--vary REPORT_WORKERS=1,2
+    /// --vary WEB_CONCURRENCY=1,2` (4 variants) or, when values hold
+    /// commas or `=`, `--vary GUNICORN_CMD_ARGS=--threads=1|--threads=4`.
+    /// Each variant is a candidate named after its values; the values override
+    /// the target file's `[run.env]`. Repeatable.
+    #[arg(long, value_name = "KEY=v1,v2", value_parser = input::vary, conflicts_with = "from")]
+    pub vary: Vec<input::Vary>,
+
     /// Worker counts to try, comma-separated. Default: 1 and 2, without
     /// counts above the concurrency (extra workers would sit idle).
     #[arg(long, value_delimiter = ',', value_name = "N,N", value_parser = input::count)]
@@ -132,8 +141,15 @@ impl PlanArgs {
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
+        if !self.vary.is_empty() && self.targets.is_empty() {
+            return Err(ConfigError::flag(
+                "--vary",
+                "sets your app's environment, and no --target was given",
+                "add --target NAME (a file in targets/)",
+            ));
+        }
         for t in &self.targets {
-            crate::app_target::Target::app(t)?;
+            crate::app_target::Target::app(t)?.variants(&self.vary)?;
         }
         let profiles =
             if self.profiles.is_empty() && self.from.is_empty() && self.targets.is_empty() {
@@ -167,6 +183,7 @@ impl PlanArgs {
             plans,
             profiles,
             targets: self.targets.clone(),
+            vary: self.vary.clone(),
             workers: self.workers.clone(),
             from: self.from.clone(),
             matrix: self.matrix.settings(),

@@ -8,6 +8,7 @@ use clap::Args;
 use crate::app_target::{Target, TargetKind};
 use crate::error::ConfigError;
 use crate::harness::{Output, RunConfig, Split};
+use crate::heap::HeapMode;
 use crate::input;
 use crate::matrix::MatrixSettings;
 use crate::scenario::Scenario;
@@ -34,6 +35,9 @@ Examples:
 
   # Your own app (a target file; its whole process tree is measured):
   oomlab run --target flask-reportlab --scenario single-report
+
+  # Which lines of your app hold the memory at the peak (memray):
+  oomlab run --target flask-reportlab --scenario single-report --heap auto
 
   # The kill as a container's kernel makes it: only the worker it chooses
   # dies, its master starts another, the job it held is lost:
@@ -198,6 +202,19 @@ pub struct RunArgs {
     /// Never draw the live line (it is drawn only on a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
+
+    /// Trace your app's heap (a Python --target) and say which lines hold
+    /// its memory at the peak: `memray` (every allocation, C buffers such
+    /// as Pillow's images included, with its Python stack; every forked
+    /// worker traced; installed once into oomlab's cache when the app's
+    /// environment has none), `tracemalloc` (Python's own allocations
+    /// only, nothing to install), `auto` (memray, else tracemalloc), `off`.
+    /// report.md lists the top sites of the process with the largest peak,
+    /// your own frames apart from library frames, the known cause and fix
+    /// when one matches, and memray's flame graph. A traced app is slower
+    /// and larger than the untraced one.
+    #[arg(long, value_enum, default_value_t = HeapMode::Off, value_name = "TRACER")]
+    pub heap: HeapMode,
 }
 
 impl RunArgs {
@@ -224,6 +241,14 @@ impl RunArgs {
                 ));
             }
         };
+        if self.heap != HeapMode::Off && target.kind != TargetKind::App {
+            return Err(ConfigError::flag(
+                "--heap",
+                "traces your own app (--target), and this run is the reference server",
+                "the reference server says where its memory is itself: report.md's stages \
+                 (/debug/memory) and its dhat build (docs/run.md); or pass --target",
+            ));
+        }
         let (ready_default, grace_default) = target
             .timeouts()
             .unwrap_or((Duration::from_secs(60), Duration::from_secs(5)));
@@ -247,6 +272,7 @@ impl RunArgs {
             settle: self.settle,
             cpus: self.cpus,
             seed: self.seed,
+            heap: self.heap,
             output: if self.quiet {
                 Output::NoLiveLine
             } else {
@@ -367,6 +393,7 @@ impl MatrixArgs {
             out: self.out.clone(),
             max_run_duration: self.max_duration,
             quiet: self.quiet,
+            heap: HeapMode::Off,
         }
     }
 }

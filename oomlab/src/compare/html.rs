@@ -402,9 +402,14 @@ pub fn render(rep: &CompareReport, base: &std::path::Path) -> String {
             .unwrap_or(&c.dir)
             .display()
             .to_string();
+        let flame = c
+            .flamegraph
+            .as_ref()
+            .map(|f| format!(", <a href=\"{}/{}\">flame graph</a>", esc(&link), esc(f)))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "<li>{} on {}: {} (<a href=\"{}/report.md\">report</a>, <a href=\"{}/memory.svg\">timeline</a>)</li>",
+            "<li>{} on {}: {} (<a href=\"{}/report.md\">report</a>, <a href=\"{}/memory.svg\">timeline</a>{flame})</li>",
             esc(&c.profile),
             esc(&c.scenario),
             esc(&c.summary),

@@ -231,6 +231,7 @@ pub fn report(i: Inputs<'_>) -> RunReport {
         services: Vec::new(),
         log_stages: i.log_stages.clone(),
         split: None,
+        heap: None,
     }
 }
 

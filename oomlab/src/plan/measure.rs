@@ -64,7 +64,7 @@ pub fn cells(cfg: &PlanConfig, dir: &Path) -> anyhow::Result<Measuring> {
     }
     // An app runs with its own settings: one configuration each.
     for t in &cfg.targets {
-        targets.push(Target::app(t)?);
+        targets.extend(Target::app(t)?.variants(&cfg.vary)?);
     }
     let mut scenarios = Vec::new();
     for s in &cfg.scenarios {

@@ -108,6 +108,9 @@ pub fn render(r: &RunReport) -> String {
     for n in &r.limit.notes {
         let _ = writeln!(o, "\nNote: {n}");
     }
+    if let Some(h) = &r.heap {
+        super::heap::markdown(&mut o, h);
+    }
 
     let p = &r.peaks;
     let _ = writeln!(o, "\n## Peak memory by source\n");

@@ -248,6 +248,7 @@ pub fn run_limited(
         services: Vec::new(),
         log_stages: Vec::new(),
         split: None,
+        heap: None,
     };
     with_limit(r, limit_mb, enforce)
 }

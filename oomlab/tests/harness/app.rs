@@ -219,3 +219,60 @@ fn under_a_kernel_enforced_limit_the_example_app_loses_its_job_and_the_run_ends(
     assert!(after < 60.0, "ended {after:.1} s after the kill");
     assert!(t.elapsed() < std::time::Duration::from_secs(180));
 }
+
+#[test]
+fn compare_vary_runs_one_row_per_variant_of_the_app_traced_with_its_flame_graphs_linked() {
+    let Some(root) = workspace_with_venv("compare_vary_runs_one_row_per_variant") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args([
+            "compare",
+            "--target",
+            "flask-reportlab",
+            "--scenario",
+            "tiny",
+            "--vary",
+            "REPORT_PHOTO_SOURCE=memory,path",
+            "--heap",
+            "memray",
+            "--out",
+        ])
+        .arg(out.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    let dir = crate::support::only_run_dir(out.path());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    crate::support::assert_valid_compare_json(&doc);
+    let rows = doc["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "flask-reportlab[REPORT_PHOTO_SOURCE=memory]",
+            "flask-reportlab[REPORT_PHOTO_SOURCE=path]"
+        ]
+    );
+    assert!(
+        rows[1]["settings_delta"]
+            .as_str()
+            .unwrap()
+            .contains("run.env.REPORT_PHOTO_SOURCE path"),
+        "{}",
+        rows[1]
+    );
+    // Each traced run's flame graph is linked from compare.html.
+    let html = std::fs::read_to_string(dir.join("compare.html")).unwrap();
+    assert_eq!(html.matches(">flame graph</a>").count(), 2, "{html}");
+}

@@ -11,6 +11,7 @@ mod cli;
 mod cpu;
 mod crash;
 mod fastapi_app;
+mod heap;
 mod helpers;
 mod kill_modes;
 mod leak;

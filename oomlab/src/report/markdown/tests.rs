@@ -231,6 +231,7 @@ pub(crate) fn synthetic() -> RunReport {
         services: Vec::new(),
         log_stages: Vec::new(),
         split: None,
+        heap: None,
     }
 }
 
