@@ -120,13 +120,8 @@ async fn submit(
             "csrf_token" => token = field.text().await.unwrap_or_default(),
             "site" => site = field.text().await.unwrap_or_default(),
             "photos" if field.file_name().is_some() => {
-                if field
-                    .bytes()
-                    .await
-                    .is_ok_and(|b| b.starts_with(&[0xff, 0xd8]))
-                {
-                    photos += 1;
-                }
+                let bytes = field.bytes().await;
+                photos += u64::from(bytes.is_ok_and(|b| b.starts_with(&[0xff, 0xd8])));
             }
             _ => {}
         }
