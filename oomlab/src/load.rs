@@ -277,9 +277,10 @@ struct Shared {
     /// absolute URL on one of them is the server's and is re-based. Bounded
     /// by `MAX_ORIGINS`.
     origins: Mutex<Vec<Origin>>,
-    /// For logins: redirects are not followed, so the answer that sets the
-    /// session cookie is the one checked.
-    login_client: reqwest::Client,
+    /// For the login, the `[[http.steps]]` and the submission: redirects
+    /// are not followed, so the answer checked (its status, the cookie it
+    /// sets, its `Location`) is the app's own.
+    direct_client: reqwest::Client,
     /// For report links: follows redirects only to loopback hosts.
     link_client: reqwest::Client,
 }
@@ -302,6 +303,21 @@ impl Shared {
     fn answer(&self, step: tally::Step, answer: tally::Answer, message: &str) {
         let at_s = self.started.elapsed().as_secs_f64();
         self.record().answer(step, answer, message, at_s);
+    }
+
+    /// Counts one request of `[[http.steps]]` step `index` (its place in the
+    /// file), named `name`, at `at`.
+    fn flow_answer(
+        &self,
+        at: crate::scenario::steps::At,
+        index: usize,
+        name: &str,
+        answer: tally::Answer,
+        message: &str,
+    ) {
+        let at_s = self.started.elapsed().as_secs_f64();
+        self.record()
+            .flow_answer(at, index, name, answer, message, at_s);
     }
 
     /// The server's current base URL, remembered as one of its addresses.
@@ -373,7 +389,7 @@ pub async fn run_load(
             None => lost::LostWatch::new(None, lost::DEFAULT_LOST_AFTER),
         },
         origins: Mutex::new(Vec::new()),
-        login_client: http_client(scenario, reqwest::redirect::Policy::none())?,
+        direct_client: http_client(scenario, reqwest::redirect::Policy::none())?,
         link_client: http_client(scenario, address::loopback_redirects())?,
     });
 

@@ -19,7 +19,10 @@
 //! - `check`: the `Raw*` structs serde reads and the checks that turn them
 //!   into a [`Scenario`].
 //!   `check/access` checks `[http.login]` and `[http.headers]`.
+//!   `check/steps` checks `[[http.steps]]`.
 //! - [`template`]: JSON templates with `{{name}}` placeholders.
+//! - [`steps`]: `[[http.steps]]`, extra requests at named points of a
+//!   user's flow, and the values captured from their answers.
 //! - [`photos`]: a directory of the user's own photos (`photo_dir`,
 //!   `--photos`).
 //! - [`thresholds`]: `[thresholds]`, what the load must achieve to count
@@ -27,6 +30,7 @@
 
 mod check;
 pub mod photos;
+pub mod steps;
 pub mod template;
 pub mod thresholds;
 
@@ -113,6 +117,10 @@ pub enum PhotoSource {
     Upload,
     /// Referenced by their Cloudinary delivery URL, no upload.
     Catalogue,
+    /// Sent as files of the submission itself: the submission is a
+    /// multipart form (its template's top-level keys as fields, each photo
+    /// a file part named `http.upload_field`).
+    Attached,
 }
 
 /// What each submission holds.
@@ -234,6 +242,10 @@ pub struct HttpShape {
     pub signature_template: Value,
     /// JSON pointer to the job id in the submission answer.
     pub job_id_pointer: String,
+    /// Or: the answer header whose value holds the job id as its last path
+    /// segment (`Location: /jobs/42` gives `42`); without `status_path` or
+    /// `status_url_pointer`, the header's value is the status URL.
+    pub job_id_header: Option<String>,
     /// JSON pointer to the status URL in the submission answer; used when
     /// `status_path` is not set.
     pub status_url_pointer: Option<String>,
@@ -264,6 +276,19 @@ pub struct HttpShape {
     /// when it has one. `None` (an empty string in the file): the app does
     /// not say.
     pub degraded_photos_pointer: Option<String>,
+    /// Extra requests at named points of each user's flow
+    /// (`[[http.steps]]`), in file order.
+    pub steps: Vec<steps::FlowStep>,
+}
+
+impl HttpShape {
+    /// The steps at `at`, in file order.
+    pub fn steps_at(&self, at: steps::At) -> impl Iterator<Item = (usize, &steps::FlowStep)> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(move |(_, s)| s.at == at)
+    }
 }
 
 /// A user's login request. Its answer's `Set-Cookie` headers are kept per

@@ -2,6 +2,7 @@
 
 use super::JobOutcome;
 use super::tally::{Answer, DegradedPhoto, Step, StepFailure, StepTally};
+use crate::scenario::steps::At;
 use std::collections::BTreeMap;
 
 /// Distinct error messages kept; further ones are counted together, so a
@@ -40,7 +41,8 @@ pub(crate) struct Record {
     pub degraded: Vec<DegradedPhoto>,
     /// All of them, kept or not.
     pub degraded_total: u64,
-    steps: BTreeMap<Step, StepTally>,
+    /// By place in the flow (see [`flow_order`]).
+    steps: BTreeMap<(u8, usize), StepTally>,
     errors: BTreeMap<String, u64>,
     other_errors: u64,
 }
@@ -70,6 +72,34 @@ impl Record {
     /// Counts one request of `step`; `message` says why it failed (the
     /// first failure of each step is kept with it).
     pub fn answer(&mut self, step: Step, answer: Answer, message: &str, at_s: f64) {
+        let key = (built_in_order(step), 0);
+        self.count(key, step, None, answer, message, at_s);
+    }
+
+    /// Counts one request of `[[http.steps]]` step number `index` (its
+    /// place in the file), named `name`, at `at`.
+    pub fn flow_answer(
+        &mut self,
+        at: At,
+        index: usize,
+        name: &str,
+        answer: Answer,
+        message: &str,
+        at_s: f64,
+    ) {
+        let key = (flow_order(at), index);
+        self.count(key, Step::FlowStep, Some(name), answer, message, at_s);
+    }
+
+    fn count(
+        &mut self,
+        key: (u8, usize),
+        step: Step,
+        name: Option<&str>,
+        answer: Answer,
+        message: &str,
+        at_s: f64,
+    ) {
         let failure = (!matches!(answer, Answer::Used(_))).then(|| StepFailure {
             status: match answer {
                 Answer::Used(s) | Answer::Refused(s) => Some(s),
@@ -79,8 +109,8 @@ impl Record {
             at_s,
         });
         self.steps
-            .entry(step)
-            .or_insert_with(|| StepTally::new(step))
+            .entry(key)
+            .or_insert_with(|| StepTally::new(step, name.map(str::to_string)))
             .count(answer, failure);
     }
 
@@ -122,6 +152,31 @@ impl Record {
     }
 }
 
+/// Where a built-in step comes in a user's flow, between the points of
+/// `[[http.steps]]` ([`flow_order`]).
+fn built_in_order(step: Step) -> u8 {
+    match step {
+        Step::LogIn => 1,
+        Step::UploadPhoto => 4,
+        Step::Submit => 5,
+        Step::PollStatus => 7,
+        Step::DownloadReport => 8,
+        // Counted through `flow_answer`; here for completeness.
+        Step::FlowStep => 10,
+    }
+}
+
+/// Where the steps at `at` come in a user's flow.
+fn flow_order(at: At) -> u8 {
+    match at {
+        At::BeforeLogin => 0,
+        At::AfterLogin => 2,
+        At::BeforeSubmit => 3,
+        At::AfterSubmit => 6,
+        At::AfterDownload => 9,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +194,29 @@ mod tests {
         assert!(lines.contains(&"poll status: connection refused (x3)".to_string()));
         assert_eq!(lines.len(), MAX_DISTINCT_ERRORS + 1);
         assert_eq!(lines.last().unwrap(), "51 further errors of other kinds");
+    }
+
+    #[test]
+    fn flow_steps_are_tallied_by_name_in_flow_order() {
+        let mut r = Record::default();
+        r.answer(Step::Submit, Answer::Used(202), "", 0.0);
+        r.flow_answer(At::AfterSubmit, 1, "job page", Answer::Used(200), "", 0.0);
+        r.flow_answer(
+            At::BeforeSubmit,
+            0,
+            "form page",
+            Answer::Refused(404),
+            "gone",
+            0.1,
+        );
+        r.answer(Step::LogIn, Answer::Used(302), "", 0.0);
+        let labels: Vec<_> = r
+            .step_tallies()
+            .iter()
+            .map(|t| t.label().to_string())
+            .collect();
+        assert_eq!(labels, ["log in", "form page", "submit", "job page"]);
+        let form = &r.step_tallies()[1];
+        assert_eq!((form.step, form.failed()), (Step::FlowStep, 1));
     }
 }

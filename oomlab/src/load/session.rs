@@ -1,5 +1,6 @@
 //! Who a goose user is to the app: the scenario's `[http.headers]` rendered
-//! for it, and the cookies its login (and later answers) set.
+//! for it, the cookies its login (and later answers) set, and the values its
+//! `[[http.steps]]` captured for its later templates.
 //!
 //! The cookie jar is the load's own, not reqwest's: the workspace builds
 //! goose and reqwest without their `cookies` feature, and a jar of our own
@@ -12,6 +13,7 @@
 use crate::scenario::HttpShape;
 use crate::scenario::template::{self, Vars};
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +31,10 @@ pub(crate) struct UserSession {
     cookies: Mutex<BTreeMap<String, String>>,
     /// Its login failed: the user does nothing more.
     stopped: AtomicBool,
+    /// Values captured by `[[http.steps]]`, by placeholder name. Bounded:
+    /// the names are the scenario's, each value at most
+    /// `MAX_CAPTURE_BYTES`.
+    captures: Mutex<BTreeMap<String, Value>>,
 }
 
 impl UserSession {
@@ -61,7 +67,21 @@ impl UserSession {
             headers,
             cookies: Mutex::new(cookies),
             stopped: AtomicBool::new(false),
+            captures: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// `base` with the user's captured values added: the variables of a
+    /// template of this user.
+    pub(crate) fn vars(&self, base: Vars) -> Vars {
+        let captures = self.captures.lock().unwrap_or_else(|p| p.into_inner());
+        base.with_all(captures.iter())
+    }
+
+    /// Keeps `value` as `{{name}}` for the user's later templates.
+    pub(crate) fn capture(&self, name: &str, value: Value) {
+        let mut captures = self.captures.lock().unwrap_or_else(|p| p.into_inner());
+        captures.insert(name.to_string(), value);
     }
 
     fn cookies(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {

@@ -33,6 +33,9 @@ pub enum Step {
     PollStatus,
     /// One report, through `http.download_paths` or a report link.
     DownloadReport,
+    /// One request of a `[[http.steps]]` step (its name is the tally's
+    /// `name`).
+    FlowStep,
 }
 
 impl Step {
@@ -44,6 +47,7 @@ impl Step {
             Step::Submit => "submit",
             Step::PollStatus => "poll status",
             Step::DownloadReport => "download report",
+            Step::FlowStep => "flow step",
         }
     }
 
@@ -72,6 +76,12 @@ impl Step {
             (Step::DownloadReport, Some(404)) => {
                 Some("check `http.download_paths` or `http.report_url_pointers`")
             }
+            (Step::FlowStep, Some(404 | 405)) => {
+                Some("check the step's `path` and `method` in `[[http.steps]]`")
+            }
+            (Step::FlowStep, Some(400 | 422)) => Some(
+                "the app refused the step's request: check its `json` or `form` in `[[http.steps]]` and the values it uses",
+            ),
             (_, None) => None,
             _ => None,
         }
@@ -97,6 +107,9 @@ pub enum Answer {
 pub struct StepTally {
     /// The step.
     pub step: Step,
+    /// A `[[http.steps]]` step's name (`flow_step` tallies only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Requests made.
     pub requests: u64,
     /// Requests whose answer the step could use.
@@ -116,9 +129,10 @@ pub struct StepTally {
 }
 
 impl StepTally {
-    pub(super) fn new(step: Step) -> Self {
+    pub(super) fn new(step: Step, name: Option<String>) -> Self {
         StepTally {
             step,
+            name,
             requests: 0,
             ok: 0,
             status_2xx: 0,
@@ -128,6 +142,11 @@ impl StepTally {
             no_answer: 0,
             first_failure: None,
         }
+    }
+
+    /// How the verdict and the tables name it: a flow step by its name.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.step.label())
     }
 
     /// Requests the step could not use.
@@ -302,7 +321,7 @@ mod tests {
 
     #[test]
     fn a_tally_counts_by_class_and_keeps_the_first_failure() {
-        let mut t = StepTally::new(Step::UploadPhoto);
+        let mut t = StepTally::new(Step::UploadPhoto, None);
         let fail = |m: &str| StepFailure {
             status: Some(404),
             message: m.into(),

@@ -441,4 +441,5 @@ async fn max_run_time_bounds_a_load_whose_jobs_never_end() {
     assert_eq!(out.jobs[0].status, "stopped");
 }
 
+mod flow_steps;
 mod real_app;

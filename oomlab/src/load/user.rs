@@ -1,14 +1,21 @@
 //! The goose scenario: one iteration is one submission's life, in four
 //! named transactions that pass their state on through the user's session
 //! data. With `[http.login]`, an on-start transaction `log in` comes first
-//! (`login`); downloads are streamed to a byte counter (`download`).
+//! (`login`); downloads are streamed to a byte counter (`download`). The
+//! scenario's `[[http.steps]]` run at their points (`steps`): in the
+//! on-start transaction around the login, in transactions `before submit`
+//! and `after submit` of their own, and at the end of `download reports`.
 
 mod download;
 mod login;
 mod poll;
+mod steps;
+mod submit;
 mod upload;
 
+use crate::scenario::steps::At;
 use poll::wait_for_report;
+use submit::submit;
 use upload::upload_photos;
 
 use super::address::Destination;
@@ -63,7 +70,9 @@ struct Job {
 /// The goose scenario for `shared.scenario`.
 pub(super) fn goose_scenario(shared: &Arc<Shared>) -> Scenario {
     let mut s = Scenario::new(&shared.scenario.name);
-    if shared.scenario.http.login.is_some() {
+    let http = &shared.scenario.http;
+    let has_steps = |at| http.steps_at(at).next().is_some();
+    if http.login.is_some() || has_steps(At::BeforeLogin) || has_steps(At::AfterLogin) {
         let sh = Arc::clone(shared);
         let f: TransactionFunction = Arc::new(move |u| {
             Box::pin(unless_stopped(
@@ -71,13 +80,31 @@ pub(super) fn goose_scenario(shared: &Arc<Shared>) -> Scenario {
                 login::log_in(u, Arc::clone(&sh)),
             ))
         });
-        s = s.register_transaction(Transaction::new(f).set_name("log in").set_on_start());
+        let name = if http.login.is_some() {
+            "log in"
+        } else {
+            "start"
+        };
+        s = s.register_transaction(Transaction::new(f).set_name(name).set_on_start());
     }
     let mut seq = 0;
     let mut add = |s: Scenario, name: &str, f: TransactionFunction| {
         seq += 1;
         s.register_transaction(Transaction::new(f).set_name(name).set_sequence(seq))
     };
+    if has_steps(At::BeforeSubmit) {
+        let sh = Arc::clone(shared);
+        s = add(
+            s,
+            "before submit",
+            Arc::new(move |u| {
+                Box::pin(unless_stopped(
+                    Arc::clone(&sh),
+                    before_submit(u, Arc::clone(&sh)),
+                ))
+            }),
+        );
+    }
     if shared.scenario.submission.photos == PhotoSource::Upload {
         let sh = Arc::clone(shared);
         s = add(
@@ -97,6 +124,19 @@ pub(super) fn goose_scenario(shared: &Arc<Shared>) -> Scenario {
         "submit",
         Arc::new(move |u| Box::pin(unless_stopped(Arc::clone(&sh), submit(u, Arc::clone(&sh))))),
     );
+    if has_steps(At::AfterSubmit) {
+        let sh = Arc::clone(shared);
+        s = add(
+            s,
+            "after submit",
+            Arc::new(move |u| {
+                Box::pin(unless_stopped(
+                    Arc::clone(&sh),
+                    after_submit(u, Arc::clone(&sh)),
+                ))
+            }),
+        );
+    }
     let sh = Arc::clone(shared);
     s = add(
         s,
@@ -119,6 +159,40 @@ pub(super) fn goose_scenario(shared: &Arc<Shared>) -> Scenario {
             ))
         }),
     )
+}
+
+/// The `before submit` transaction: the steps at `before_submit`, before
+/// the submission's uploads and the submission itself. A failure skips the
+/// submission (asked for, never sent).
+async fn before_submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
+    let mut it = iteration(user, &shared);
+    let mut result = Ok(());
+    if !it.broken {
+        result = steps::run_steps(user, &shared, &mut it, At::BeforeSubmit, None).await;
+        if result.is_err() {
+            shared.record().submissions_attempted += 1;
+        }
+    }
+    user.set_session_data(it);
+    result
+}
+
+/// The `after submit` transaction: the steps at `after_submit`, with the
+/// acknowledged job's `{{job_id}}`.
+async fn after_submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
+    let mut it = iteration(user, &shared);
+    let mut result = Ok(());
+    if let Some(job) = it.job.clone().filter(|_| !it.broken) {
+        result = steps::run_steps(user, &shared, &mut it, At::AfterSubmit, Some(&job.id)).await;
+    }
+    user.set_session_data(it);
+    result
+}
+
+/// The variables of a template that runs once job `job_id` is known: the
+/// user, the iteration, the job and the captured values.
+fn job_vars(it: &Iteration, user_number: usize, job_id: &str) -> Vars {
+    submit::submission_vars(it, user_number).with("job_id", job_id)
 }
 
 /// Runs `step` until it ends or the load is stopped; a stopped step drops
@@ -188,182 +262,6 @@ fn text_at(answer: &Value, pointer: &str) -> Option<String> {
     }
 }
 
-// ------------------------------------------------------------------ submit
-
-/// The submission body for `photo_urls`.
-pub(super) fn submission_body(
-    shared: &Shared,
-    user_number: usize,
-    iteration: usize,
-    photo_urls: &[String],
-) -> Result<Value, template::TemplateError> {
-    let sub = &shared.scenario.submission;
-    let http = &shared.scenario.http;
-    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    let common = Vars::new()
-        .with("user", user_number)
-        .with("iteration", iteration)
-        .with("date", date.as_str())
-        .with("signature_png", shared.signature_png.as_str());
-    let items = (0..sub.items)
-        .map(|i| {
-            let urls = photo_urls
-                .iter()
-                .skip(i * sub.photos_per_item)
-                .take(sub.photos_per_item)
-                .cloned()
-                .map(Value::String)
-                .collect::<Vec<_>>();
-            let vars = common
-                .clone()
-                .with("item_number", i + 1)
-                .with("photo_count", urls.len())
-                .with("photo_urls", Value::Array(urls));
-            template::render(&http.item_template, &vars)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let signatures = sub
-        .signatures
-        .iter()
-        .map(|role| {
-            let vars = common.clone().with("role", role.as_str());
-            template::render(&http.signature_template, &vars)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let vars = common
-        .with("photo_count", photo_urls.len())
-        .with("items", Value::Array(items))
-        .with("signatures", Value::Array(signatures));
-    template::render(&http.submission_template, &vars)
-}
-
-async fn submit(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
-    let mut it = iteration(user, &shared);
-    if it.broken {
-        return Ok(());
-    }
-    let sub = &shared.scenario.submission;
-    let http = &shared.scenario.http;
-    if sub.photos == PhotoSource::Catalogue {
-        shared.record().submissions_attempted += 1;
-        it.photo_urls = (0..sub.photos_per_submission())
-            .map(|k| {
-                let ext = sub.photo_format(k).extension();
-                shared.cloudinary.image_url(&sub.photo_id(k), ext)
-            })
-            .collect();
-    }
-    let result = submit_iteration(user, &shared, &mut it, http).await;
-    user.set_session_data(it);
-    result
-}
-
-async fn submit_iteration(
-    user: &mut GooseUser,
-    shared: &Shared,
-    it: &mut Iteration,
-    http: &crate::scenario::HttpShape,
-) -> TransactionResult {
-    let body = submission_body(
-        shared,
-        user.weighted_users_index + 1,
-        it.number,
-        &it.photo_urls,
-    )
-    .map_err(|e| {
-        failed(
-            shared,
-            it,
-            "submit",
-            &format!("rendering the submission: {e}"),
-        )
-    })?;
-    let url = shared.url(&http.submit_path);
-    let request = GooseRequest::builder()
-        .method(GooseMethod::Post)
-        .name("submit")
-        .set_request_builder(it.session.apply(user.client.post(&url)).json(&body))
-        .build();
-    let submitted = Instant::now();
-    let goose = user.request(request).await?;
-    let resp = match goose.response {
-        Ok(r) => r,
-        Err(e) => {
-            let e = describe(e);
-            shared.answer(Step::Submit, Answer::NoAnswer, &e);
-            return Err(failed(shared, it, "submit", &e));
-        }
-    };
-    it.session.keep_cookies(resp.headers());
-    let status = resp.status();
-    // Every way a 2xx answer can still be unusable is a refusal of the step.
-    let refused = |it: &mut Iteration, message: String| {
-        shared.answer(Step::Submit, Answer::Refused(status.as_u16()), &message);
-        failed(shared, it, "submit", &message)
-    };
-    if !status.is_success() {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(refused(it, format!("status {status}: {}", excerpt(&text))));
-    }
-    let answer: Value = match resp.json().await {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(refused(it, format!("answer is not JSON: {}", describe(e))));
-        }
-    };
-    let Some(job_id) = text_at(&answer, &http.job_id_pointer) else {
-        return Err(refused(
-            it,
-            format!("no job id at `{}` in the answer", http.job_id_pointer),
-        ));
-    };
-    let status_path = match (&http.status_path, &http.status_url_pointer) {
-        (Some(path), _) => {
-            match template::render_text(path, &Vars::new().with("job_id", job_id.as_str())) {
-                Ok(p) => p,
-                Err(e) => return Err(refused(it, e.to_string())),
-            }
-        }
-        (None, Some(pointer)) => match text_at(&answer, pointer) {
-            Some(p) => p,
-            None => {
-                return Err(refused(
-                    it,
-                    format!("no status URL at `{pointer}` in the answer"),
-                ));
-            }
-        },
-        (None, None) => unreachable!("a scenario always has a status path or pointer"),
-    };
-    // A status URL the load will not poll fails the submission now rather
-    // than every poll until the job's deadline.
-    if let Err(e) = shared.destination(&status_path) {
-        return Err(refused(it, format!("status URL: {e}")));
-    }
-    shared.answer(Step::Submit, Answer::Used(status.as_u16()), "");
-    let index = {
-        let mut record = shared.record();
-        record.submissions_acknowledged += 1;
-        record.jobs.push(JobOutcome {
-            job_id: job_id.clone(),
-            submitted_at_ms: shared.ms_since_start(submitted),
-            finished_at_ms: None,
-            status: memstats::JobStatus::Pending.to_string(),
-            time_to_ready_ms: None,
-        });
-        record.jobs.len() - 1
-    };
-    it.job = Some(Job {
-        id: job_id,
-        status: status_path,
-        submitted,
-        index,
-        ready: false,
-        links: Vec::new(),
-    });
-    Ok(())
-}
-
 // --------------------------------------------------------- wait for report
 
 // -------------------------------------------------------- download reports
@@ -385,7 +283,8 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
             (shared.scenario.http.download_paths.len() + job.links.len()) as u64;
         for (n, path) in shared.scenario.http.download_paths.iter().enumerate() {
             let name = download_name(path, n);
-            let path = template::render_text(path, &Vars::new().with("job_id", job.id.as_str()))
+            let vars = job_vars(&it, user.weighted_users_index + 1, &job.id);
+            let path = template::render_text(path, &vars)
                 .map_err(|e| failed(&shared, &mut it, &name, &e.to_string()))?;
             let request = GooseRequest::builder()
                 .name(name.as_str())
@@ -439,6 +338,10 @@ async fn download_reports(user: &mut GooseUser, shared: Arc<Shared>) -> Transact
                 result = Err(failed(&shared, &mut it, &name, &e));
             }
         }
+    }
+    let done = it.job.as_ref().filter(|j| j.ready && !it.broken).cloned();
+    if let (Some(job), true) = (done, result.is_ok()) {
+        result = steps::run_steps(user, &shared, &mut it, At::AfterDownload, Some(&job.id)).await;
     }
     think(&shared, user.weighted_users_index + 1, it.number).await;
     if it.session.stopped() && matches!(shared.scenario.users.length, RunLength::RunTime(_)) {

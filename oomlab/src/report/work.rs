@@ -189,7 +189,7 @@ impl WorkReport {
                     WorkCheck::HttpErrors,
                     format!(
                         "`{}` failed {} of {} time(s){what}{}",
-                        step.step.label(),
+                        step.label(),
                         step.failed(),
                         step.requests,
                         if t.http_errors > 0 {

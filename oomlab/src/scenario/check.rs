@@ -5,6 +5,7 @@
 mod access;
 mod http;
 mod photo_dir;
+mod steps;
 mod thresholds;
 
 use super::*;
@@ -77,6 +78,8 @@ pub(super) struct RawHttp {
     headers: Option<BTreeMap<String, String>>,
     report_url_pointers: Option<Vec<String>>,
     degraded_photos_pointer: Option<String>,
+    job_id_header: Option<String>,
+    steps: Option<Vec<steps::RawStep>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +126,13 @@ impl Checker<'_> {
         let users = self.users(raw.users)?;
         let submission = self.submission(raw.submission)?;
         let http = self.http(raw.http)?;
+        if submission.photos == PhotoSource::Attached && !http.submission_template.is_object() {
+            return Err(self.invalid(
+                "http.submission_template",
+                "is not a JSON object, but photos = \"attached\" sends the submission as a multipart form whose fields are the template's top-level keys",
+                "make the template an object, e.g. '''{\"site\": \"Site {{user}}\", \"items\": \"{{items}}\"}''' (a list or object value is sent as JSON text)",
+            ));
+        }
         let thresholds = self.thresholds(raw.thresholds)?;
         Ok(Scenario {
             name,

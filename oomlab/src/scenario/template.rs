@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 /// The variables a template may name, with their values.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
-    values: BTreeMap<&'static str, Value>,
+    values: BTreeMap<String, Value>,
 }
 
 impl Vars {
@@ -29,14 +29,33 @@ impl Vars {
     }
 
     /// Adds (or replaces) `name`.
-    pub fn with(mut self, name: &'static str, value: impl Into<Value>) -> Self {
-        self.values.insert(name, value.into());
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.values.insert(name.into(), value.into());
         self
     }
 
+    /// Adds (or replaces) every `(name, value)` of `more` (a user's
+    /// captured values).
+    pub fn with_all<'a>(mut self, more: impl IntoIterator<Item = (&'a String, &'a Value)>) -> Self {
+        for (name, value) in more {
+            self.values.insert(name.clone(), value.clone());
+        }
+        self
+    }
+
+    /// Every `(name, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.values.iter()
+    }
+
+    /// Whether `name` is defined.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
     /// The names defined, for error messages.
-    pub fn names(&self) -> Vec<&'static str> {
-        self.values.keys().copied().collect()
+    pub fn names(&self) -> Vec<&str> {
+        self.values.keys().map(String::as_str).collect()
     }
 }
 

@@ -467,3 +467,5 @@ fn every_toml_example_in_scenarios_md_parses() {
     }
     assert!(examples >= 7, "{examples} examples");
 }
+
+mod steps;

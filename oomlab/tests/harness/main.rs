@@ -10,6 +10,7 @@ mod app;
 mod cli;
 mod cpu;
 mod crash;
+mod fastapi_app;
 mod from_what_you_have;
 mod heap;
 mod helpers;

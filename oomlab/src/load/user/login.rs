@@ -1,5 +1,6 @@
 //! `log in`: the on-start transaction of each user when the scenario has an
-//! `[http.login]`. It runs once per user, before its first submission; the
+//! `[http.login]` (or steps at `before_login` or `after_login`, which run
+//! around it; named `start` without a login). It runs once per user, before its first submission; the
 //! cookies its answer sets go with every later request to the app. A failed
 //! login is recorded like any step's error and the user stops: its
 //! iterations start broken and do nothing.
@@ -9,20 +10,40 @@
 //! failed one often shows the form again with `200`, so the status checked
 //! is the login answer's own.
 
+use super::steps::run_steps;
 use super::{Answer, Iteration, Shared, Step, UserSession, describe, excerpt, failed, iteration};
+use crate::scenario::steps::At;
 use crate::scenario::template::{self, Vars};
 use crate::scenario::{Login, LoginBody};
 use goose::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The on-start transaction: the `before_login` steps, the login, the
+/// `after_login` steps. The first failure stops the user.
 pub(super) async fn log_in(user: &mut GooseUser, shared: Arc<Shared>) -> TransactionResult {
     let mut it: Iteration = iteration(user, &shared);
+    let mut result = run_steps(user, &shared, &mut it, At::BeforeLogin, None).await;
+    if result.is_ok() {
+        result = log_in_once(user, &shared, &mut it).await;
+    }
+    if result.is_ok() {
+        result = run_steps(user, &shared, &mut it, At::AfterLogin, None).await;
+    }
+    user.set_session_data(it);
+    result
+}
+
+async fn log_in_once(
+    user: &mut GooseUser,
+    shared: &Shared,
+    it: &mut Iteration,
+) -> TransactionResult {
     let Some(login) = &shared.scenario.http.login else {
         return Ok(());
     };
     let started = Instant::now();
-    let r = send(&shared, &it.session, login, user.weighted_users_index + 1).await;
+    let r = send(shared, &it.session, login, user.weighted_users_index + 1).await;
     let (status, error) = match &r {
         Ok(status) => (Some(*status), None),
         Err((status, e)) => (*status, Some(e.as_str())),
@@ -41,7 +62,7 @@ pub(super) async fn log_in(user: &mut GooseUser, shared: Arc<Shared>) -> Transac
         error,
     )
     .await?;
-    let result = match r {
+    match r {
         Ok(_) => {
             shared.record().users_logged_in += 1;
             Ok(())
@@ -49,15 +70,13 @@ pub(super) async fn log_in(user: &mut GooseUser, shared: Arc<Shared>) -> Transac
         Err((_, e)) => {
             it.session.stop();
             Err(failed(
-                &shared,
-                &mut it,
+                shared,
+                it,
                 "log in",
                 &format!("{e}; the user stops"),
             ))
         }
-    };
-    user.set_session_data(it);
-    result
+    }
 }
 
 /// Sends user `user_number`'s login; its status, or the status (if any)
@@ -68,12 +87,12 @@ async fn send(
     login: &Login,
     user_number: usize,
 ) -> Result<u16, (Option<u16>, String)> {
-    let vars = Vars::new().with("user", user_number);
+    let vars = session.vars(Vars::new().with("user", user_number));
     let render = |e: template::TemplateError| (None, format!("rendering the login: {e}"));
     let path = template::render_text(&login.path, &vars).map_err(render)?;
     let method = reqwest::Method::from_bytes(login.method.as_bytes())
         .map_err(|e| (None, format!("method {}: {e}", login.method)))?;
-    let request = session.apply(shared.login_client.request(method, shared.url(&path)));
+    let request = session.apply(shared.direct_client.request(method, shared.url(&path)));
     let request = match &login.body {
         LoginBody::Empty => request,
         LoginBody::Form(fields) => {

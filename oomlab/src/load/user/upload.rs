@@ -2,7 +2,9 @@
 //! app's upload path, `upload_parallelism` at a time, as a browser's
 //! uploads; each counted as the `upload photo` step.
 
+use super::submit::submission_vars;
 use super::{Answer, Shared, Step, UserSession, describe, excerpt, failed, iteration, text_at};
+use crate::scenario::template;
 use futures::StreamExt as _;
 use goose::prelude::*;
 use serde_json::Value;
@@ -18,13 +20,26 @@ pub(super) async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> 
     shared.record().submissions_attempted += 1;
     let sub = &shared.scenario.submission;
     let client = user.client.clone();
+    let path = match template::render_text(
+        &shared.scenario.http.upload_path,
+        &submission_vars(&it, user.weighted_users_index + 1),
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            let e = format!("rendering the upload path: {e}");
+            let r = Err(failed(&shared, &mut it, "upload photos", &e));
+            user.set_session_data(it);
+            return r;
+        }
+    };
     let uploads = (0..sub.photos_per_submission()).map(|k| {
         let client = client.clone();
+        let path = path.clone();
         let shared = Arc::clone(&shared);
         let session = Arc::clone(&it.session);
         async move {
             let started = Instant::now();
-            let r = upload_one(&client, &shared, &session, k).await;
+            let r = upload_one(&client, &shared, &session, &path, k).await;
             (started.elapsed(), r)
         }
     });
@@ -83,6 +98,7 @@ async fn upload_one(
     client: &reqwest::Client,
     shared: &Shared,
     session: &UserSession,
+    path: &str,
     k: usize,
 ) -> Result<(u16, String), (Option<u16>, String)> {
     let http = &shared.scenario.http;
@@ -96,7 +112,7 @@ async fn upload_one(
         .map_err(|e| (None, e.to_string()))?;
     let form = reqwest::multipart::Form::new().part(http.upload_field.clone(), part);
     let resp = session
-        .apply(client.post(shared.url(&http.upload_path)))
+        .apply(client.post(shared.url(path)))
         .multipart(form)
         .send()
         .await

@@ -60,7 +60,7 @@ pub(super) fn section(o: &mut String, w: &WorkReport) {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                s.step.label(),
+                s.label(),
                 s.requests,
                 s.ok,
                 s.status_2xx,

@@ -11,6 +11,7 @@ fn scenario(extra: &str) -> Scenario {
 
 fn tally(step: Step, requests: u64, ok: u64, status: Option<u16>) -> StepTally {
     StepTally {
+        name: None,
         step,
         requests,
         ok,
@@ -217,4 +218,30 @@ fn app_error_lines_are_counted_and_the_first_five_quoted() {
     assert_eq!(found.first.len(), 5);
     assert_eq!(found.first[0], "ERROR upload failed 0");
     assert_eq!(scan_app_errors(&log, &[]).count, 0);
+}
+
+#[test]
+fn a_failed_flow_step_fails_the_load_by_its_name() {
+    let mut form_page = tally(Step::FlowStep, 1, 0, Some(404));
+    form_page.name = Some("form page".into());
+    let o = LoadOutcome {
+        submissions_acknowledged: 0,
+        photos_uploaded: 0,
+        jobs_completed: 0,
+        reports_expected: 0,
+        reports_downloaded: 0,
+        steps: vec![form_page],
+        ..done()
+    };
+    let s =
+        scenario("[[http.steps]]\nat = \"before_submit\"\nname = \"form page\"\npath = \"/new\"\n");
+    let w = WorkReport::check(&s, &o, &[], AppErrors::default());
+    let first = &w.failures[0];
+    assert_eq!(first.check, WorkCheck::HttpErrors);
+    assert!(
+        first.line().contains("`form page` failed 1 of 1")
+            && first.line().contains("[[http.steps]]"),
+        "{}",
+        first.line()
+    );
 }

@@ -21,7 +21,10 @@ fn user_vars() -> Vars {
 }
 
 impl Checker<'_> {
-    pub(super) fn login(&self, raw: RawLogin) -> Result<Login, ConfigError> {
+    /// `[http.login]`; `captured` holds the names the `before_login` steps
+    /// capture.
+    pub(super) fn login(&self, raw: RawLogin, captured: &Vars) -> Result<Login, ConfigError> {
+        let vars = user_vars().with_all(captured.iter());
         let path = raw.path;
         if !path.starts_with('/') {
             return Err(self.invalid(
@@ -30,7 +33,7 @@ impl Checker<'_> {
                 "start it with a slash, e.g. path = \"/login\"",
             ));
         }
-        self.text_template("http.login.path", &path, &user_vars())?;
+        self.text_template("http.login.path", &path, &vars)?;
         let method = raw
             .method
             .unwrap_or_else(|| "POST".to_string())
@@ -50,13 +53,12 @@ impl Checker<'_> {
                     "keep one: form (a table of form fields) or json (a JSON body)",
                 ));
             }
-            (Some(form), None) => LoginBody::Form(self.login_form(form)?),
-            (None, Some(json)) => LoginBody::Json(self.json_template(
-                "http.login.json",
-                Some(json),
-                "",
-                &user_vars(),
-            )?),
+            (Some(form), None) => {
+                LoginBody::Form(self.form_fields("http.login.form", form, &vars)?)
+            }
+            (None, Some(json)) => {
+                LoginBody::Json(self.json_template("http.login.json", Some(json), "", &vars)?)
+            }
             (None, None) => LoginBody::Empty,
         };
         if method == "GET" && !matches!(body, LoginBody::Empty) {
@@ -70,20 +72,28 @@ impl Checker<'_> {
             path,
             method,
             body,
-            expect_status: self.expect_status(raw.expect_status)?,
+            expect_status: self.expect_status(
+                "http.login.expect_status",
+                raw.expect_status,
+                "give a status or a list of them, e.g. expect_status = 302 or [200, 302]; leave it out for any 2xx",
+            )?,
         })
     }
 
-    fn login_form(
+    /// A form body's fields (a login's or a step's, `form_key`), each value
+    /// a template checked with `vars`.
+    pub(super) fn form_fields(
         &self,
+        form_key: &str,
         form: BTreeMap<String, toml::Value>,
+        vars: &Vars,
     ) -> Result<Vec<(String, String)>, ConfigError> {
         let mut fields = Vec::with_capacity(form.len());
         for (name, value) in form {
-            let key = format!("http.login.form.{name}");
+            let key = format!("{form_key}.{name}");
             if name.trim().is_empty() {
                 return Err(self.invalid(
-                    "http.login.form",
+                    form_key,
                     "has a field with an empty name",
                     "name every form field, e.g. username = \"user{{user}}\"",
                 ));
@@ -101,15 +111,19 @@ impl Checker<'_> {
                     ));
                 }
             };
-            self.text_template(&key, &text, &user_vars())?;
+            self.text_template(&key, &text, vars)?;
             fields.push((name, text));
         }
         Ok(fields)
     }
 
-    fn expect_status(&self, raw: Option<toml::Value>) -> Result<Vec<u16>, ConfigError> {
-        let key = "http.login.expect_status";
-        let fix = "give a status or a list of them, e.g. expect_status = 302 or [200, 302]; leave it out for any 2xx";
+    /// A status or a list of them at `key`; `None`: the default (empty).
+    pub(super) fn expect_status(
+        &self,
+        key: &str,
+        raw: Option<toml::Value>,
+        fix: &str,
+    ) -> Result<Vec<u16>, ConfigError> {
         let values = match raw {
             None => return Ok(Vec::new()),
             Some(toml::Value::Array(a)) if a.is_empty() => {

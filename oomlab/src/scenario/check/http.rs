@@ -2,14 +2,18 @@
 //! values), each key checked and every template rendered once with sample
 //! values, so a mistake is a `ConfigError` before anything starts.
 
+use super::steps::captured_through;
 use super::*;
+use crate::scenario::steps::At;
 
 impl Checker<'_> {
+    /// A path (`default` when not given), a template checked with `vars`.
     pub(super) fn path_key(
         &self,
         key: &str,
         v: Option<String>,
         default: &str,
+        vars: &Vars,
     ) -> Result<String, ConfigError> {
         let v = v.unwrap_or_else(|| default.to_string());
         if !v.starts_with('/') {
@@ -19,7 +23,7 @@ impl Checker<'_> {
                 format!("start it with a slash, e.g. \"{default}\""),
             ));
         }
-        self.text_template(key, &v, &Vars::new().with("job_id", "1"))?;
+        self.text_template(key, &v, vars)?;
         Ok(v)
     }
 
@@ -101,9 +105,23 @@ impl Checker<'_> {
     }
 
     pub(super) fn http(&self, raw: RawHttp) -> Result<HttpShape, ConfigError> {
+        // The steps first: the names they capture are known to the
+        // templates that come after them in the flow, and only to those.
+        let steps = self.steps(raw.steps.unwrap_or_default())?;
+        let before_login = captured_through(&steps, At::BeforeLogin);
+        let before_submission = captured_through(&steps, At::BeforeSubmit);
+        let after_submission = captured_through(&steps, At::AfterSubmit);
+        let submission_paths = sample_vars().with_all(before_submission.iter());
+        // The status path is rendered when the submission is acknowledged,
+        // before the `after_submit` steps.
+        let status_paths = submission_paths.clone().with("job_id", "1");
+        let job_paths = sample_vars()
+            .with("job_id", "1")
+            .with_all(after_submission.iter());
         // A signature's data URI is usable in every template of the
         // submission (an app may take signatures as top-level keys).
         let item_sample = sample_vars()
+            .with_all(before_submission.iter())
             .with("signature_png", "data:image/png;base64,")
             .with("item_number", 1)
             .with(
@@ -112,13 +130,32 @@ impl Checker<'_> {
             )
             .with("photo_count", 1);
         let submission_sample = sample_vars()
+            .with_all(before_submission.iter())
             .with("signature_png", "data:image/png;base64,")
             .with("items", Value::Array(vec![]))
             .with("signatures", Value::Array(vec![]))
             .with("photo_count", 1);
         let signature_sample = sample_vars()
+            .with_all(before_submission.iter())
             .with("role", "inspector")
             .with("signature_png", "data:image/png;base64,");
+        let job_id_header = match raw.job_id_header {
+            Some(_) if raw.job_id_pointer.is_some() => {
+                return Err(self.invalid(
+                    "http.job_id_header",
+                    "is given together with http.job_id_pointer",
+                    "keep one: job_id_pointer (where the JSON answer holds the id) or job_id_header (a header such as Location whose last path segment is the id)",
+                ));
+            }
+            Some(h) if reqwest::header::HeaderName::from_bytes(h.as_bytes()).is_err() => {
+                return Err(self.invalid(
+                    "http.job_id_header",
+                    format!("`{h}` is not a valid header name"),
+                    "name the header that holds the job's URL, e.g. job_id_header = \"Location\"",
+                ));
+            }
+            h => h,
+        };
         let status_url_pointer = match (&raw.status_path, raw.status_url_pointer) {
             (Some(_), Some(_)) => {
                 return Err(self.invalid(
@@ -128,10 +165,17 @@ impl Checker<'_> {
                 ));
             }
             (Some(_), None) => None,
+            // The header's value is the status URL.
+            (None, None) if job_id_header.is_some() => None,
             (None, p) => Some(self.pointer_key("http.status_url_pointer", p, "/status_url")?),
         };
         let status_path = match raw.status_path {
-            Some(p) => Some(self.path_key("http.status_path", Some(p), "/api/jobs/{{job_id}}")?),
+            Some(p) => Some(self.path_key(
+                "http.status_path",
+                Some(p),
+                "/api/jobs/{{job_id}}",
+                &status_paths,
+            )?),
             None => None,
         };
         let error_pointer = match raw.error_pointer {
@@ -163,6 +207,7 @@ impl Checker<'_> {
                         "http.download_paths",
                         Some(p.clone()),
                         "/api/jobs/{{job_id}}/report.pdf",
+                        &job_paths,
                     )?;
                 }
                 paths
@@ -177,14 +222,24 @@ impl Checker<'_> {
             ));
         }
         Ok(HttpShape {
-            upload_path: self.path_key("http.upload_path", raw.upload_path, "/api/photos")?,
+            upload_path: self.path_key(
+                "http.upload_path",
+                raw.upload_path,
+                "/api/photos",
+                &submission_paths,
+            )?,
             upload_field,
             upload_url_pointer: self.pointer_key(
                 "http.upload_url_pointer",
                 raw.upload_url_pointer,
                 "/url",
             )?,
-            submit_path: self.path_key("http.submit_path", raw.submit_path, "/api/submissions")?,
+            submit_path: self.path_key(
+                "http.submit_path",
+                raw.submit_path,
+                "/api/submissions",
+                &submission_paths,
+            )?,
             submission_template: self.json_template(
                 "http.submission_template",
                 raw.submission_template,
@@ -208,6 +263,7 @@ impl Checker<'_> {
                 raw.job_id_pointer,
                 "/job_id",
             )?,
+            job_id_header,
             status_url_pointer,
             status_path,
             status_pointer: self.pointer_key(
@@ -225,7 +281,10 @@ impl Checker<'_> {
                 1.0,
                 3_600.0,
             )?,
-            login: raw.login.map(|l| self.login(l)).transpose()?,
+            login: raw
+                .login
+                .map(|l| self.login(l, &before_login))
+                .transpose()?,
             headers: self.headers(raw.headers.unwrap_or_default())?,
             report_url_pointers,
             degraded_photos_pointer: match raw.degraded_photos_pointer {
@@ -234,6 +293,7 @@ impl Checker<'_> {
                     Some(self.pointer_key("http.degraded_photos_pointer", p, "/degraded_photos")?)
                 }
             },
+            steps,
         })
     }
 }
