@@ -209,7 +209,6 @@ fn a_recorded_flow_becomes_a_scenario_with_its_parts_in_place() {
 }
 
 #[test]
-#[ignore = "needs the [[http.steps]] of branch steps-24 in the scenario loader"]
 fn a_recorded_flow_loads_whole_with_its_steps() {
     let w = convert(&recording()).unwrap();
     crate::scenario::Scenario::parse(Path::new("recorded.toml"), &w.toml)
@@ -350,7 +349,6 @@ fn the_browser_s_recording_of_the_example_app_is_read_part_by_part() {
 }
 
 #[test]
-#[ignore = "needs the [[http.steps]] of branch steps-24 in the scenario loader"]
 fn the_browser_s_recording_loads_whole_with_its_steps() {
     let w = fixture();
     crate::scenario::Scenario::parse(Path::new("r.toml"), &w.toml)
