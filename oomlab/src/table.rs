@@ -1,5 +1,7 @@
-//! Tables and prose for a terminal: aligned columns, every line at most
-//! [`WIDTH`] characters. The answer commands print these; the full tables
+//! Tables for a terminal and for Markdown, and prose for a terminal.
+//! [`Table::render`]: aligned columns, every line at most [`WIDTH`]
+//! characters; [`Table::markdown`]: the same table for report.md and the
+//! other Markdown files, figures right-aligned there too. The answer commands print these; the full tables
 //! (every column, nothing cut) are in the files they write (`compare.md`,
 //! `plan.md`, `calibration.md`).
 //!
@@ -90,6 +92,49 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The table as Markdown: `| a | b |` rows under a `|---|---:|` line
+    /// (figures right-aligned), every cell whole, a `|` in a cell escaped
+    /// (one already escaped is left as it is).
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let line = |cells: &[String]| -> String {
+            let cells: Vec<String> = cells.iter().map(|c| escape_bars(c)).collect();
+            format!("| {} |", cells.join(" | "))
+        };
+        let _ = writeln!(s, "{}", line(&self.head));
+        let rule: String = self
+            .align
+            .iter()
+            .map(|a| match a {
+                Align::Text => "---|",
+                Align::Figure => "---:|",
+            })
+            .collect();
+        let _ = writeln!(s, "|{rule}");
+        for row in &self.rows {
+            let _ = writeln!(s, "{}", line(row));
+        }
+        s
+    }
+}
+
+/// `cell` with each `|` not already escaped written `\|`, and line breaks
+/// as spaces (a Markdown row is one line).
+fn escape_bars(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    let mut prev = ' ';
+    for c in cell.chars() {
+        match c {
+            '|' if prev != '\\' => out.push_str("\\|"),
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+        prev = c;
+    }
+    out
+}
+
 /// `text` word-wrapped to `width`, continuation lines indented by
 /// `indent`; a word longer than a line (a path) is broken where the line
 /// ends.
@@ -172,6 +217,17 @@ mod tests {
             "held; ".repeat(20),
         ]);
         t
+    }
+
+    #[test]
+    fn the_markdown_form_aligns_figures_right_and_escapes_bars_once() {
+        let mut t = Table::new(&[("what", Align::Text), ("bytes", Align::Figure)]);
+        t.row(vec!["a | b".into(), "12".into()]);
+        t.row(vec!["c \\| d\nnext".into(), "3".into()]);
+        assert_eq!(
+            t.markdown(),
+            "| what | bytes |\n|---|---:|\n| a \\| b | 12 |\n| c \\| d next | 3 |\n"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::table::{Align, Table};
 use crate::units::mb;
 
 /// What `--heap` found, in `run.json` as `heap`.
@@ -215,8 +216,13 @@ pub fn markdown(o: &mut String, h: &HeapReport) {
             }
             continue;
         }
-        let _ = writeln!(o, "| # | held | allocations | allocated at | your code |");
-        let _ = writeln!(o, "|--:|--:|--:|---|---|");
+        let mut t = Table::new(&[
+            ("#", Align::Figure),
+            ("held", Align::Figure),
+            ("allocations", Align::Figure),
+            ("allocated at", Align::Text),
+            ("your code", Align::Text),
+        ]);
         for (i, s) in p.sites.iter().enumerate() {
             let own = s
                 .own_frame
@@ -225,21 +231,20 @@ pub fn markdown(o: &mut String, h: &HeapReport) {
                     if f.code.is_empty() {
                         format!("`{}`", f.at())
                     } else {
-                        format!("`{}`: `{}`", f.at(), f.code.replace('|', "\\|"))
+                        format!("`{}`: `{}`", f.at(), f.code)
                     }
                 })
                 .unwrap_or_else(|| "none in the stack".into());
             let via: String = s.via.iter().map(|f| format!(" via `{}`", f.at())).collect();
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | `{}`{via} | {} |",
-                i + 1,
+            t.row(vec![
+                (i + 1).to_string(),
                 mb(s.bytes),
-                s.allocations,
-                s.frame.at(),
-                own
-            );
+                s.allocations.to_string(),
+                format!("`{}`{via}", s.frame.at()),
+                own,
+            ]);
         }
+        o.push_str(&t.markdown());
         let mut seen = Vec::new();
         for (i, s) in p.sites.iter().enumerate() {
             let Some(c) = &s.cause else { continue };

@@ -157,8 +157,10 @@ fn tracemalloc_traces_without_an_install_and_says_what_it_cannot_see() {
             "run",
             "--target",
             "flask-reportlab",
+            // Ten photos: the job is long enough for the snapshots, which
+            // start once the app is ready (a tiny job can be over by then).
             "--scenario",
-            "tiny",
+            "single-report",
             "--heap",
             "tracemalloc",
             // tracemalloc slows this app's job ~60x (reportlab's pure-Python
@@ -171,8 +173,8 @@ fn tracemalloc_traces_without_an_install_and_says_what_it_cannot_see() {
     );
     let (stdout, stderr) = texts(&o);
     assert!(
-        matches!(o.status.code(), Some(0 | 4)),
-        "within the limit, done or not: {stdout}\n{stderr}"
+        matches!(o.status.code(), Some(0 | 1 | 4)),
+        "timed out, killed or the job not done, not a harness failure: {stdout}\n{stderr}"
     );
     let dir = crate::support::only_run_dir(out.path());
     let run = crate::support::read_run_json(&dir);
@@ -182,6 +184,7 @@ fn tracemalloc_traces_without_an_install_and_says_what_it_cannot_see() {
     // The worker that ran the job has a snapshot with the photos' bytes
     // under the app's own download line (an idle master may have none).
     let procs = heap["processes"].as_array().unwrap();
+    assert!(!procs.is_empty(), "{heap}");
     let sites = procs[0]["sites"].to_string();
     assert!(sites.contains("inspections/"), "{heap}");
 }

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::report::work::WorkReport;
+use crate::table::{Align, Table};
 
 /// The one line under the verdict: the failed check, or the counts.
 pub(super) fn headline(o: &mut String, w: &WorkReport) {
@@ -22,58 +23,77 @@ pub(super) fn headline(o: &mut String, w: &WorkReport) {
 pub(super) fn section(o: &mut String, w: &WorkReport) {
     let _ = writeln!(o, "\n## The load's work\n");
     let asked = |n: Option<u64>| n.map_or_else(|| "open-ended".to_string(), |n| n.to_string());
-    let _ = writeln!(o, "| what | asked | done |\n|---|---:|---:|");
-    let _ = writeln!(
-        o,
-        "| users started | {} | {} |",
-        w.users_asked, w.users_started
-    );
+    let mut t = Table::new(&[
+        ("what", Align::Text),
+        ("asked", Align::Figure),
+        ("done", Align::Figure),
+    ]);
+    t.row(vec![
+        "users started".into(),
+        w.users_asked.to_string(),
+        w.users_started.to_string(),
+    ]);
     if let Some(n) = w.users_logged_in {
-        let _ = writeln!(o, "| users logged in | {} | {n} |", w.users_asked);
+        t.row(vec![
+            "users logged in".into(),
+            w.users_asked.to_string(),
+            n.to_string(),
+        ]);
     }
     if let Some(n) = w.photo_uploads_asked {
-        let _ = writeln!(o, "| photos uploaded | {n} | {} |", w.photos_uploaded);
+        t.row(vec![
+            "photos uploaded".into(),
+            n.to_string(),
+            w.photos_uploaded.to_string(),
+        ]);
     }
-    let _ = writeln!(
-        o,
-        "| submissions acknowledged | {} | {} |",
+    t.row(vec![
+        "submissions acknowledged".into(),
         asked(w.submissions_asked),
-        w.submissions_acknowledged
-    );
-    let _ = writeln!(
-        o,
-        "| reports completed | {} | {} |",
+        w.submissions_acknowledged.to_string(),
+    ]);
+    t.row(vec![
+        "reports completed".into(),
         asked(w.submissions_asked),
-        w.reports_completed
-    );
-    let _ = writeln!(
-        o,
-        "| report downloads (whole, right file type) | {} | {} |",
-        w.downloads_expected, w.downloads_checked
-    );
+        w.reports_completed.to_string(),
+    ]);
+    t.row(vec![
+        "report downloads (whole, right file type)".into(),
+        w.downloads_expected.to_string(),
+        w.downloads_checked.to_string(),
+    ]);
+    o.push_str(&t.markdown());
     if !w.steps.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n| step | requests | used | 2xx | 3xx | 4xx | 5xx | no answer | first failure |\n|---|---:|---:|---:|---:|---:|---:|---:|---|"
-        );
+        let figure = |h| (h, Align::Figure);
+        let mut t = Table::new(&[
+            ("step", Align::Text),
+            figure("requests"),
+            figure("used"),
+            figure("2xx"),
+            figure("3xx"),
+            figure("4xx"),
+            figure("5xx"),
+            figure("no answer"),
+            ("first failure", Align::Text),
+        ]);
         for s in &w.steps {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                s.label(),
-                s.requests,
-                s.ok,
-                s.status_2xx,
-                s.status_3xx,
-                s.status_4xx,
-                s.status_5xx,
-                s.no_answer,
+            t.row(vec![
+                s.label().to_string(),
+                s.requests.to_string(),
+                s.ok.to_string(),
+                s.status_2xx.to_string(),
+                s.status_3xx.to_string(),
+                s.status_4xx.to_string(),
+                s.status_5xx.to_string(),
+                s.no_answer.to_string(),
                 s.first_failure.as_ref().map_or_else(
                     || "none".to_string(),
-                    |f| format!("{} at {:.1} s", f.message.replace('|', "\\|"), f.at_s)
-                )
-            );
+                    |f| format!("{} at {:.1} s", f.message, f.at_s),
+                ),
+            ]);
         }
+        let _ = writeln!(o);
+        o.push_str(&t.markdown());
     }
     if w.failures.is_empty() {
         let _ = writeln!(o, "\nEvery check of the scenario's `[thresholds]` passed.");
