@@ -404,15 +404,7 @@ fn heap_tracer(
     if cfg.heap == crate::heap::HeapMode::Off {
         return Ok(None);
     }
-    if cfg.target.kind != crate::app_target::TargetKind::App || cmds.len() != 1 {
-        return Err(crate::error::ConfigError::flag(
-            "--heap",
-            "traces your own app (--target), and this run is the reference server",
-            "the reference server says where its memory is itself: report.md's stages \
-             (/debug/memory) and its dhat build (docs/run.md); or pass --target",
-        )
-        .into());
-    }
+    crate::heap::check_target(cfg.heap, cfg.target.kind)?;
     let quiet = cfg.output == Output::Silent;
     let say = |m: &str| {
         if !quiet {

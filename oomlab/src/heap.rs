@@ -57,6 +57,23 @@ pub enum HeapMode {
     Tracemalloc,
 }
 
+/// `mode` for a target of `kind`: every tracer but `off` traces an app
+/// (`--target`); the reference server says where its memory is itself.
+pub fn check_target(
+    mode: HeapMode,
+    kind: crate::app_target::TargetKind,
+) -> Result<(), ConfigError> {
+    if mode == HeapMode::Off || kind == crate::app_target::TargetKind::App {
+        return Ok(());
+    }
+    Err(ConfigError::flag(
+        "--heap",
+        "traces your own app (--target), and this run is the reference server",
+        "the reference server says where its memory is itself: report.md's stages \
+         (/debug/memory) and its dhat build (docs/run.md); or pass --target",
+    ))
+}
+
 /// The tracer of one run.
 #[derive(Debug, Clone)]
 pub struct Tracer {

@@ -417,7 +417,7 @@ impl AppTarget {
 }
 
 /// The first `{name}` in `text` that is not a placeholder.
-fn unknown_placeholder(text: &str) -> Option<String> {
+pub fn unknown_placeholder(text: &str) -> Option<String> {
     let mut rest = text;
     while let Some(start) = rest.find('{') {
         let after = &rest[start + 1..];

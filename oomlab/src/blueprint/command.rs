@@ -54,7 +54,7 @@ pub fn convert(start: &str) -> Result<Command, CommandError> {
             text = text.replace(any, "{host}");
         }
     }
-    if let Some(b) = unknown_braces(&text) {
+    if let Some(b) = crate::app_target::app::unknown_placeholder(&text) {
         return Err(CommandError::Braces(b));
     }
     let (argv, shell) = match split(&text)? {
@@ -95,21 +95,6 @@ fn replace_port(text: &str) -> (String, bool) {
     }
     out.push_str(rest);
     (out, found)
-}
-
-/// The first `{name}` in `text` that is not a placeholder.
-fn unknown_braces(text: &str) -> Option<String> {
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let end = after.find('}')?;
-        let name = &after[..end];
-        if !PLACEHOLDERS.contains(&name) {
-            return Some(name.to_string());
-        }
-        rest = &after[end + 1..];
-    }
-    None
 }
 
 /// The words of `text` as a POSIX shell splits them, or `None` when it

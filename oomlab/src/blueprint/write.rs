@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::raw;
-use crate::app_target::app::{CLOUDINARY_ENV, PLACEHOLDERS};
+use crate::app_target::app::CLOUDINARY_ENV;
 use crate::toml_text::{key as toml_key, string as toml_string};
 
 /// One variable of `[run.env]`.
@@ -116,7 +116,7 @@ fn convert(
             }
             _ => value,
         };
-        if has_unknown_braces(&value) {
+        if crate::app_target::app::unknown_placeholder(&value).is_some() {
             checks.push(format!(
                 "{key}{from}: its value has braces, which a target reads as placeholders; set it in the app's own config"
             ));
@@ -204,21 +204,6 @@ fn convert(
         }
     };
     push(env, line);
-}
-
-fn has_unknown_braces(text: &str) -> bool {
-    let mut rest = text;
-    while let Some(start) = rest.find('{') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('}') else {
-            return false;
-        };
-        if !PLACEHOLDERS.contains(&&after[..end]) {
-            return true;
-        }
-        rest = &after[end + 1..];
-    }
-    false
 }
 
 /// Everything the file says.

@@ -242,14 +242,7 @@ impl RunArgs {
                 ));
             }
         };
-        if self.heap != HeapMode::Off && target.kind != TargetKind::App {
-            return Err(ConfigError::flag(
-                "--heap",
-                "traces your own app (--target), and this run is the reference server",
-                "the reference server says where its memory is itself: report.md's stages \
-                 (/debug/memory) and its dhat build (docs/run.md); or pass --target",
-            ));
-        }
+        crate::heap::check_target(self.heap, target.kind)?;
         let (ready_default, grace_default) = target
             .timeouts()
             .unwrap_or((Duration::from_secs(60), Duration::from_secs(5)));

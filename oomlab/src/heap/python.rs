@@ -180,15 +180,16 @@ pub fn memray_for(interpreter: &Path, announce: &dyn Fn(&str)) -> Result<Memray,
     )
     .map_err(|e| format!("asking {} its version: {e}", interpreter.display()))?;
     let dir = cache_dir().join(format!("memray-{MEMRAY_VERSION}-{tag}"));
+    let cached = |version: String| Memray {
+        path: Some(dir.clone()),
+        source: format!(
+            "memray {version} installed by oomlab in {} (the app's environment untouched)",
+            dir.display()
+        ),
+        version,
+    };
     if let Ok(v) = python_says(interpreter, Some(&dir), MEMRAY_VERSION_CODE) {
-        return Ok(Memray {
-            path: Some(dir.clone()),
-            source: format!(
-                "memray {v} installed by oomlab in {} (the app's environment untouched)",
-                dir.display()
-            ),
-            version: v,
-        });
+        return Ok(cached(v));
     }
     announce(&format!(
         "installing memray {MEMRAY_VERSION} for {} into {} (once)",
@@ -228,14 +229,7 @@ pub fn memray_for(interpreter: &Path, announce: &dyn Fn(&str)) -> Result<Memray,
     }
     let v = python_says(interpreter, Some(&dir), MEMRAY_VERSION_CODE)
         .map_err(|e| format!("memray installed in {} does not import: {e}", dir.display()))?;
-    Ok(Memray {
-        path: Some(dir.clone()),
-        source: format!(
-            "memray {v} installed by oomlab in {} (the app's environment untouched)",
-            dir.display()
-        ),
-        version: v,
-    })
+    Ok(cached(v))
 }
 
 #[cfg(test)]
