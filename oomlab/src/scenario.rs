@@ -123,6 +123,33 @@ pub enum PhotoSource {
     Attached,
 }
 
+/// How the submission's body is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmitAs {
+    /// The rendered template as JSON (the default without attached photos).
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`: the template's top-level keys
+    /// as fields (a list or object as JSON text), as an HTML form without
+    /// files sends it.
+    Form,
+    /// `multipart/form-data`: the same fields as parts, and with
+    /// `photos = "attached"` (which needs it) every photo as a file part.
+    Multipart,
+}
+
+impl SubmitAs {
+    /// As a scenario writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SubmitAs::Json => "json",
+            SubmitAs::Form => "form",
+            SubmitAs::Multipart => "multipart",
+        }
+    }
+}
+
 /// What each submission holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Submission {
@@ -231,6 +258,14 @@ pub struct HttpShape {
     pub upload_url_pointer: String,
     /// Submission: `POST` JSON.
     pub submit_path: String,
+    /// How the submission's body is sent (`http.submit_as`).
+    pub submit_as: SubmitAs,
+    /// Headers of the submission request only (`[http.submit_headers]`),
+    /// templates: a CSRF token captured by a step, sent as a header.
+    pub submit_headers: Vec<Header>,
+    /// Headers of each photo upload only (`[http.upload_headers]`),
+    /// templates.
+    pub upload_headers: Vec<Header>,
     /// The submission body; placeholders `{{items}}`, `{{signatures}}`,
     /// `{{user}}`, `{{iteration}}`, `{{date}}`, `{{photo_count}}`.
     pub submission_template: Value,
@@ -304,6 +339,9 @@ pub struct Login {
     /// The statuses that mean the login worked; empty: any 2xx. Redirects
     /// are not followed, so a login answering `302` needs `302` here.
     pub expect_status: Vec<u16>,
+    /// Headers of the login request only, templates (a token captured by a
+    /// `before_login` step).
+    pub headers: Vec<Header>,
 }
 
 /// The body of the login request.
@@ -323,7 +361,8 @@ pub enum LoginBody {
 pub struct Header {
     /// The header's name, as written.
     pub name: String,
-    /// Its value; may hold `{{user}}`.
+    /// Its value, a template: `{{user}}` in `[http.headers]`; in a
+    /// request's own headers, whatever its body knows (captured names).
     pub value: String,
 }
 

@@ -5,6 +5,7 @@ import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from . import db, storage
@@ -39,4 +40,6 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(inspections.router)
     app.include_router(jobs.router)
+    static = os.path.join(os.path.dirname(__file__), "static")
+    app.mount("/static", StaticFiles(directory=static), name="static")
     return app

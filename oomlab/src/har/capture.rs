@@ -47,14 +47,75 @@ const BUILT_IN: &[&str] = &[
     "job_id",
 ];
 
-/// The values sent by the login, the steps and the submission that an
-/// earlier step's answer handed out.
-pub fn find(calls: &[Call], flow: &Flow, checks: &mut Vec<String>) -> Vec<Capture> {
+/// A header a request sent with a captured value: sent again as a
+/// template (`X-CSRF-Token = "{{x_csrf_token}}"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentHeader {
+    /// The call that sent it.
+    pub call: usize,
+    /// The header's name, as recorded.
+    pub name: String,
+    /// Its value with the captured value as its placeholder.
+    pub template: String,
+}
+
+/// What [`find`] found: the captures, and the headers that send them.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub captures: Vec<Capture>,
+    pub headers: Vec<SentHeader>,
+}
+
+/// Headers a browser or its HTTP stack sets by itself: never a token of
+/// the app's.
+fn browser_header(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "connection",
+        "content-length",
+        "content-type",
+        "cookie",
+        "dnt",
+        "host",
+        "if-modified-since",
+        "if-none-match",
+        "origin",
+        "pragma",
+        "priority",
+        "purpose",
+        "range",
+        "referer",
+        "te",
+        "upgrade-insecure-requests",
+        "user-agent",
+        "x-requested-with",
+    ];
+    let n = name.to_ascii_lowercase();
+    // `:authority` and the like: HTTP/2 pseudo-headers, as DevTools lists them.
+    n.starts_with(':') || n.starts_with("sec-") || NAMES.contains(&n.as_str())
+}
+
+/// The values sent by the login, the steps, the first upload and the
+/// submission (in a form field, a JSON body or a header) that an earlier
+/// step's answer handed out.
+pub fn find(calls: &[Call], flow: &Flow, checks: &mut Vec<String>) -> Found {
     let mut senders: Vec<usize> = flow.steps.iter().map(|(_, i)| *i).collect();
     senders.extend(flow.login);
     senders.extend(flow.submit);
+    senders.extend(flow.uploads.first());
     senders.sort_unstable();
-    let mut out: Vec<Capture> = Vec::new();
+    let mut found = Found::default();
+    let source = |i: usize, value: &str| {
+        flow.steps
+            .iter()
+            .map(|(_, s)| *s)
+            .filter(|&s| s < i)
+            .rev()
+            .find_map(|s| locate(&calls[s], value).map(|how| (s, how)))
+    };
     for &i in &senders {
         let c = &calls[i];
         let mut sent: Vec<(String, String)> = c.form.clone();
@@ -66,37 +127,63 @@ pub fn find(calls: &[Call], flow: &Flow, checks: &mut Vec<String>) -> Vec<Captur
             );
         }
         for (key, value) in sent {
-            if !token_like(&value) || out.iter().any(|k| k.value == value) {
+            if !token_like(&value) || found.captures.iter().any(|k| k.value == value) {
                 continue;
             }
-            let source = flow
-                .steps
-                .iter()
-                .map(|(_, s)| *s)
-                .filter(|&s| s < i)
-                .rev()
-                .find_map(|s| locate(&calls[s], &value).map(|how| (s, how)));
-            if let Some((step, how)) = source {
-                out.push(Capture {
+            if let Some((step, how)) = source(i, &value) {
+                let name = name_for(&key, &found.captures);
+                found.captures.push(Capture {
                     step,
-                    name: name_for(&key, out.len()),
+                    name,
                     how,
                     value,
                 });
             }
         }
         for (h, v) in &c.request_headers {
-            let lower = h.to_ascii_lowercase();
-            if (lower.contains("csrf") || lower.contains("xsrf")) && !v.is_empty() {
-                checks.push(format!(
-                    "{} sends a {h} header: the scenario's headers are fixed; give the app a route without it, or a token that stays valid (`[http.headers]`)",
-                    c.label()
-                ));
+            if browser_header(h) || v.is_empty() {
+                continue;
+            }
+            // `Bearer abc...`: the token after the scheme.
+            let token = match v.split_once(' ') {
+                Some((_, t)) if !token_like(v) => t.trim(),
+                _ => v.as_str(),
+            };
+            let known = found.captures.iter().find(|k| k.value == token).cloned();
+            let capture = known.or_else(|| {
+                let (step, how) = source(i, token).filter(|_| token_like(token))?;
+                let k = Capture {
+                    step,
+                    name: name_for(h, &found.captures),
+                    how,
+                    value: token.to_string(),
+                };
+                found.captures.push(k.clone());
+                Some(k)
+            });
+            match capture {
+                Some(k) => found.headers.push(SentHeader {
+                    call: i,
+                    name: h.clone(),
+                    template: v.replace(token, &format!("{{{{{}}}}}", k.name)),
+                }),
+                None => {
+                    let lower = h.to_ascii_lowercase();
+                    let why = if lower.contains("csrf") || lower.contains("xsrf") {
+                        "its token is in no earlier answer the flow replays (a cookie's value?)"
+                    } else {
+                        "its value is in no earlier answer"
+                    };
+                    checks.push(format!(
+                        "{} sends a {h} header: not replayed, {why}; if the app needs it, add it to [http.headers] or capture it in a step",
+                        c.label()
+                    ));
+                }
             }
         }
     }
     checks.dedup();
-    out
+    found
 }
 
 /// Long enough and without spaces to be a token, not a word of a form.
@@ -136,7 +223,10 @@ fn locate(call: &Call, value: &str) -> Option<How> {
     found.then_some(How::Regex(re))
 }
 
-fn name_for(key: &str, n: usize) -> String {
+/// A placeholder name for a value sent under `key` (a field or a header),
+/// unlike the load's own names and those taken.
+fn name_for(key: &str, taken: &[Capture]) -> String {
+    let n = taken.len();
     let clean: String = key
         .chars()
         .map(|c| {
@@ -148,12 +238,17 @@ fn name_for(key: &str, n: usize) -> String {
         })
         .collect();
     let clean = clean.trim_matches('_').to_string();
-    if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
+    let name = if clean.is_empty() || clean.starts_with(|c: char| c.is_ascii_digit()) {
         format!("token_{}", n + 1)
     } else if BUILT_IN.contains(&clean.as_str()) {
         format!("captured_{clean}")
     } else {
         clean
+    };
+    if taken.iter().any(|k| k.name == name) {
+        format!("{name}_{}", n + 1)
+    } else {
+        name
     }
 }
 

@@ -44,6 +44,9 @@ pub struct Flow {
     pub login: Option<usize>,
     pub uploads: Vec<usize>,
     pub submit: Option<usize>,
+    /// The submission carries the photos itself (a multipart form with
+    /// image files): `photos = "attached"`.
+    pub attached: bool,
     /// The status polls, in order.
     pub polls: Vec<usize>,
     pub downloads: Vec<usize>,
@@ -95,6 +98,17 @@ impl Flow {
             .filter(|c| Some(c.index) != f.login && is_upload(c))
             .map(|c| c.index)
             .collect();
+        // A form that carries its photos: the last multipart POST with
+        // images, when it was answered as a submission is (a job made:
+        // 202, a redirect, a Location) or sent more than a caption with
+        // them, is the submission, not an upload.
+        if let Some(&last) = f.uploads.last()
+            && carries_a_submission(&calls[last])
+        {
+            f.uploads.pop();
+            f.submit = Some(last);
+            f.attached = true;
+        }
         let after_uploads = f.uploads.last().copied().or(f.login).map_or(0, |i| i + 1);
         let upload_values: Vec<String> = f
             .uploads
@@ -116,16 +130,22 @@ impl Flow {
                     && !f.uploads.contains(&c.index)
             })
             .collect();
-        f.submit = posts
-            .iter()
-            .find(|c| {
-                let body = body_text(c);
-                upload_values.iter().any(|u| body.contains(u.as_str()))
-            })
-            .or_else(|| posts.iter().find(|c| c.json.is_some()))
-            .or_else(|| posts.first())
-            .map(|c| c.index);
-        if f.uploads.is_empty() {
+        if !f.attached {
+            f.submit = posts
+                .iter()
+                .find(|c| {
+                    let body = body_text(c);
+                    upload_values.iter().any(|u| body.contains(u.as_str()))
+                })
+                .or_else(|| {
+                    posts
+                        .iter()
+                        .find(|c| c.json.is_some() || !c.form.is_empty())
+                })
+                .or_else(|| posts.first())
+                .map(|c| c.index);
+        }
+        if f.uploads.is_empty() && !f.attached {
             f.checks.push(
                 "no photo upload (a multipart POST with an image) in the recording: the scenario references catalogue photos (`photos = \"catalogue\"`); check the submission's photo URLs".into(),
             );
@@ -269,7 +289,13 @@ impl Flow {
             self.login.map(|_| "a login".to_string()),
             n(pages, "other request (a step)", "other requests (steps)"),
             n(self.uploads.len(), "photo upload", "photo uploads"),
-            self.submit.map(|_| "a submission".to_string()),
+            self.submit.map(|_| {
+                if self.attached {
+                    "a submission with its photos attached".to_string()
+                } else {
+                    "a submission".to_string()
+                }
+            }),
             n(self.polls.len(), "status poll", "status polls"),
             n(self.downloads.len(), "download", "downloads"),
             n(
@@ -343,17 +369,34 @@ fn is_upload(c: &Call) -> bool {
     c.files.is_empty()
         && c.form.is_empty()
         && c.request_type.starts_with("multipart/form-data")
-        && c.response_json.as_ref().is_some_and(|v| {
-            json::leaves(v).iter().any(|(p, x)| {
-                let k = json::last_key(p).to_ascii_lowercase();
-                k == "width"
-                    || k == "height"
-                    || x.as_str().is_some_and(|t| {
-                        let t = t.to_ascii_lowercase();
-                        IMAGE_EXTENSIONS.iter().any(|e| t.ends_with(e))
-                    })
-            })
+        && answers_a_stored_image(c)
+}
+
+/// The answer names a stored image: a width or height, or a value ending
+/// in an image's extension (what an upload answers).
+fn answers_a_stored_image(c: &Call) -> bool {
+    c.response_json.as_ref().is_some_and(|v| {
+        json::leaves(v).iter().any(|(p, x)| {
+            let k = json::last_key(p).to_ascii_lowercase();
+            k == "width"
+                || k == "height"
+                || x.as_str().is_some_and(|t| {
+                    let t = t.to_ascii_lowercase();
+                    IMAGE_EXTENSIONS.iter().any(|e| t.ends_with(e))
+                })
         })
+    })
+}
+
+/// Whether an image-carrying multipart POST is a submission with its
+/// photos attached rather than one photo's upload.
+fn carries_a_submission(c: &Call) -> bool {
+    if answers_a_stored_image(c) {
+        return false;
+    }
+    let redirect = (300..400).contains(&c.status);
+    let text_fields = c.form.iter().filter(|(_, v)| !v.is_empty()).count();
+    c.status == 202 || redirect || c.response_header("location").is_some() || text_fields >= 2
 }
 
 fn has_status_key(v: &serde_json::Value) -> bool {

@@ -314,6 +314,16 @@ fn request_body(pd: Option<&PostData>) -> Body {
     let mut form = Vec::new();
     let mut files = Vec::new();
     let mut json = None;
+    let text = pd.text.as_deref().unwrap_or("");
+    // A multipart body's own text names its files (`filename=`); the
+    // params of some exporters do not (a file's value written as
+    // `(binary)`), so the text is read first when there is one.
+    if mime.starts_with("multipart/form-data") && !text.is_empty() {
+        (form, files) = multipart_parts(text);
+        if !form.is_empty() || !files.is_empty() {
+            return (mime, form, files, None);
+        }
+    }
     for p in &pd.params {
         match &p.file_name {
             Some(f) => files.push(FilePart {
@@ -324,10 +334,9 @@ fn request_body(pd: Option<&PostData>) -> Body {
             None => form.push((p.name.clone(), p.value.clone().unwrap_or_default())),
         }
     }
-    let text = pd.text.as_deref().unwrap_or("");
-    if mime.starts_with("multipart/form-data") && files.is_empty() && form.is_empty() {
-        (form, files) = multipart_parts(text);
-    } else if mime.starts_with("application/x-www-form-urlencoded") && form.is_empty() {
+    // The text again: whether an exporter's params are still URL-encoded
+    // varies, the text is as sent.
+    if mime.starts_with("application/x-www-form-urlencoded") && !text.is_empty() {
         form = url::form_urlencoded::parse(text.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();

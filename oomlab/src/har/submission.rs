@@ -14,6 +14,8 @@ use super::model::Call;
 
 pub use status::Status;
 
+use crate::scenario::SubmitAs;
+
 /// Everything `[http]` and `[submission]` take from the recording.
 #[derive(Debug, Clone, Default)]
 pub struct Body {
@@ -22,6 +24,8 @@ pub struct Body {
     /// The pointer of the upload answer's value the submission references.
     pub upload_url_pointer: Option<String>,
     pub submit_path: String,
+    /// How the submission was sent.
+    pub submit_as: SubmitAs,
     pub submission_template: Option<Value>,
     pub item_template: Option<Value>,
     pub signature_template: Option<Value>,
@@ -77,25 +81,43 @@ pub fn templates(calls: &[Call], flow: &Flow, submit: usize) -> Body {
             ));
         }
     }
-    let (pointer, photo_values) = upload_pointer(calls, flow, call);
+    let (pointer, mut photo_values) = upload_pointer(calls, flow, call);
     b.upload_url_pointer = pointer;
     b.status = status::read(calls, flow, submit, &mut b.checks);
-
-    let Some(body) = call.json.clone() else {
-        b.items = 1;
-        b.photos_per_item = flow.uploads.len();
-        if !call.form.is_empty() {
+    if flow.attached {
+        // The photos are parts of the submission: the load sends its own
+        // under `upload_field`, and `{{photo_urls}}` holds their file names.
+        b.upload_field = call.files.first().map(|f| f.field.clone());
+        photo_values = call.files.iter().map(|f| f.file_name.clone()).collect();
+        if let Some(other) = call
+            .files
+            .iter()
+            .find(|f| Some(&f.field) != b.upload_field.as_ref())
+        {
             b.checks.push(format!(
-                "the submission, {}, is a form, not JSON: the scenario's submission is a JSON template; write submission_template by hand",
-                call.label()
+                "the submission sent files under several fields ({} and {}): the load sends every photo under upload_field",
+                call.files[0].field, other.field
             ));
-        } else {
+        }
+    }
+    b.submit_as = submit_as(call);
+
+    let body = match (&call.json, call.form.is_empty()) {
+        (Some(v), _) => v.clone(),
+        (None, false) => form_object(call, &mut b.checks),
+        (None, true) => {
+            b.items = 1;
+            b.photos_per_item = if flow.attached {
+                call.files.len()
+            } else {
+                flow.uploads.len()
+            };
             b.checks.push(format!(
                 "the submission, {}, has no body in the recording; write submission_template by hand",
                 call.label()
             ));
+            return b;
         }
-        return b;
     };
     let day = call.day.clone();
     let leaves: Vec<(String, Value)> = json::leaves(&body)
@@ -127,6 +149,10 @@ pub fn templates(calls: &[Call], flow: &Flow, submit: usize) -> Body {
                 "the photo URLs are at {first} of the submission, not in a list inside a list of items: the templates cannot place them; the recorded URLs are kept, edit submission_template"
             )),
         }
+    } else if flow.attached && !call.files.is_empty() {
+        b.checks.push(
+            "no field of the submission names its photos' files: the photos are sent, but no item lists them; check item_template".into(),
+        );
     } else if !flow.uploads.is_empty() {
         b.checks.push(
             "no value the uploads answered is in the submission: check upload_url_pointer and item_template".into(),
@@ -197,7 +223,11 @@ pub fn templates(calls: &[Call], flow: &Flow, submit: usize) -> Body {
         b.item_template = Some(item);
     } else {
         b.items = 1;
-        b.photos_per_item = flow.uploads.len();
+        b.photos_per_item = if flow.attached {
+            call.files.len()
+        } else {
+            flow.uploads.len()
+        };
     }
     if let Some(sigs) = &sigs_ptr {
         let arr = body
@@ -241,13 +271,53 @@ pub fn templates(calls: &[Call], flow: &Flow, submit: usize) -> Body {
     }
     b.submission_template = Some(sub);
     let total = b.items * b.photos_per_item;
-    if !flow.uploads.is_empty() && total != flow.uploads.len() {
+    let sent = if flow.attached {
+        call.files.len()
+    } else {
+        flow.uploads.len()
+    };
+    if sent > 0 && total != sent {
+        let how = if flow.attached {
+            "attached"
+        } else {
+            "uploaded"
+        };
         b.checks.push(format!(
-            "{} photos were uploaded but the submission references {total}",
-            flow.uploads.len()
+            "{sent} photos were {how} but the submission references {total}"
         ));
     }
     b
+}
+
+/// How the recorded submission was sent.
+fn submit_as(call: &Call) -> SubmitAs {
+    if call.json.is_some() {
+        SubmitAs::Json
+    } else if call.request_type.starts_with("multipart/") || !call.files.is_empty() {
+        SubmitAs::Multipart
+    } else {
+        SubmitAs::Form
+    }
+}
+
+/// A form's fields as a JSON object, the template the load sends back as
+/// a form: a field holding JSON text (a list or an object, as a page's
+/// script fills a hidden field) as that JSON, so its photos and signatures
+/// can be placed; the load sends it as JSON text again.
+fn form_object(call: &Call, checks: &mut Vec<String>) -> Value {
+    let mut out = serde_json::Map::new();
+    for (k, v) in &call.form {
+        let value = match serde_json::from_str::<Value>(v) {
+            Ok(j @ (Value::Array(_) | Value::Object(_))) => j,
+            _ => Value::String(v.clone()),
+        };
+        if out.insert(k.clone(), value).is_some() {
+            checks.push(format!(
+                "the submission's form sends the field `{k}` more than once: the template keeps the last value"
+            ));
+        }
+    }
+    Value::Object(out)
 }
 
 /// The pointer of the upload answers' value that the submission holds

@@ -2,6 +2,8 @@
 //! each; the real browser's recording is the fixture of
 //! `tests/harness/from_har.rs`.
 
+mod forms;
+
 use super::*;
 use serde_json::{Value, json};
 

@@ -5,10 +5,11 @@
 
 use std::fmt::Write as _;
 
-use super::capture::{self, Capture, How};
+use super::capture::{self, Capture, Found, How};
 use super::flow::{At, Flow};
 use super::model::Call;
 use super::submission::Body;
+use crate::scenario::SubmitAs;
 use crate::toml_text::{key, multiline, string};
 
 /// Everything the scenario says.
@@ -24,7 +25,8 @@ impl Scenario<'_> {
     /// The TOML text; what needs the user is added to `checks`.
     pub fn render(&self, checks: &mut Vec<String>) -> String {
         let (f, b, calls) = (self.flow, self.body, self.calls);
-        let caps = capture::find(calls, f, checks);
+        let found = capture::find(calls, f, checks);
+        let caps = &found.captures[..];
         let mut s = String::new();
         let w = &mut s;
         let _ = writeln!(
@@ -61,7 +63,12 @@ impl Scenario<'_> {
             let r: Vec<String> = roles.iter().map(|x| string(x)).collect();
             let _ = writeln!(w, "signatures = [{}]", r.join(", "));
         }
-        if f.uploads.is_empty() {
+        if f.attached {
+            let _ = writeln!(
+                w,
+                "# The photos were sent as files of the submission itself.\nphotos = \"attached\""
+            );
+        } else if f.uploads.is_empty() {
             let _ = writeln!(
                 w,
                 "# CHECK: no upload was recorded: photos are referenced by their URL.\nphotos = \"catalogue\""
@@ -70,7 +77,7 @@ impl Scenario<'_> {
 
         let _ = writeln!(w, "\n[http]");
         if let Some(p) = &b.upload_path {
-            let _ = writeln!(w, "upload_path = {}", string(&capture::swap(p, &caps)));
+            let _ = writeln!(w, "upload_path = {}", string(&capture::swap(p, caps)));
         }
         if let Some(p) = &b.upload_field {
             let _ = writeln!(w, "upload_field = {}", string(p));
@@ -90,11 +97,24 @@ impl Scenario<'_> {
         let _ = writeln!(
             w,
             "submit_path = {}",
-            string(&capture::swap(&b.submit_path, &caps))
+            string(&capture::swap(&b.submit_path, caps))
         );
+        // Attached photos imply a multipart form.
+        if b.submit_as != SubmitAs::Json && !f.attached {
+            let _ = writeln!(w, "submit_as = {}", string(b.submit_as.name()));
+        }
+        headers_key(w, "submit_headers", f.submit, &found);
+        headers_key(w, "upload_headers", f.uploads.first().copied(), &found);
         let st = &b.status;
         if let Some(p) = &st.job_id_pointer {
             let _ = writeln!(w, "job_id_pointer = {}", string(p));
+        }
+        if let Some(h) = &st.job_id_header {
+            let _ = writeln!(
+                w,
+                "# The job's URL is the submission's {h} header, polled as it is.\njob_id_header = {}",
+                string(h)
+            );
         }
         if let Some(p) = &st.status_url_pointer {
             let _ = writeln!(w, "status_url_pointer = {}", string(p));
@@ -126,7 +146,7 @@ impl Scenario<'_> {
             ("signature_template", &b.signature_template),
         ] {
             if let Some(v) = v {
-                let text = serde_json::to_string_pretty(&capture::swap_json(v, &caps))
+                let text = serde_json::to_string_pretty(&capture::swap_json(v, caps))
                     .expect("JSON serialises");
                 let _ = writeln!(w, "{k} = {}", multiline(&format!("{text}\n")));
             }
@@ -142,7 +162,8 @@ impl Scenario<'_> {
             if c.method != "POST" {
                 let _ = writeln!(w, "method = {}", string(&c.method));
             }
-            body_keys(w, c, &caps);
+            body_keys(w, c, caps);
+            headers_key(w, "headers", Some(i), &found);
             if !(200..300).contains(&c.status) {
                 let _ = writeln!(w, "expect_status = {}", c.status);
             }
@@ -171,8 +192,9 @@ impl Scenario<'_> {
             if c.method != "GET" {
                 let _ = writeln!(w, "method = {}", string(&c.method));
             }
-            let _ = writeln!(w, "path = {}", string(&capture::swap(&path, &caps)));
-            body_keys(w, c, &caps);
+            let _ = writeln!(w, "path = {}", string(&capture::swap(&path, caps)));
+            body_keys(w, c, caps);
+            headers_key(w, "headers", Some(*i), &found);
             let mine: Vec<&Capture> = caps.iter().filter(|k| k.step == *i).collect();
             if !mine.is_empty() {
                 let parts: Vec<String> = mine
@@ -186,6 +208,21 @@ impl Scenario<'_> {
             }
         }
         s
+    }
+}
+
+/// `key = { Name = "{{token}}" }`: the headers call `call` sent with a
+/// captured value.
+fn headers_key(w: &mut String, key_name: &str, call: Option<usize>, found: &Found) {
+    let Some(call) = call else { return };
+    let parts: Vec<String> = found
+        .headers
+        .iter()
+        .filter(|h| h.call == call)
+        .map(|h| format!("{} = {}", key(&h.name), string(&h.template)))
+        .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(w, "{key_name} = {{ {} }}", parts.join(", "));
     }
 }
 

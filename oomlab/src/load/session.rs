@@ -10,8 +10,8 @@
 //! value); `Domain` and `Path` are not interpreted, since every cookie comes
 //! from the one app and goes back only to it.
 
-use crate::scenario::HttpShape;
 use crate::scenario::template::{self, Vars};
+use crate::scenario::{Header, HttpShape};
 use reqwest::header::{COOKIE, HeaderMap, HeaderName, HeaderValue, SET_COOKIE};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -140,6 +140,23 @@ impl UserSession {
     }
 }
 
+/// One request's own headers (`[http.submit_headers]`, a step's
+/// `headers`, ...) rendered with `vars`; why not, when a value does not
+/// render or is not a header value (a captured value with a line break).
+pub(crate) fn request_headers(headers: &[Header], vars: &Vars) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        let value = template::render_text(&h.value, vars)
+            .map_err(|e| format!("rendering header {}: {e}", h.name))?;
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|e| format!("header {}: {e}", h.name))?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| format!("header {}: its value is not a header value", h.name))?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
 /// A `Set-Cookie` value as its name and value, `None` for a deletion.
 fn parse_set_cookie(header: &str) -> Option<(String, Option<String>)> {
     let mut parts = header.split(';');
@@ -219,5 +236,20 @@ mod tests {
             .unwrap();
         assert_eq!(req.headers()["x-tenant"], "t-7");
         assert_eq!(req.headers()["cookie"], "consent=yes");
+    }
+
+    #[test]
+    fn a_request_s_own_headers_render_captured_values_and_refuse_a_line_break() {
+        let headers = [crate::scenario::Header {
+            name: "X-CSRF-Token".into(),
+            value: "{{csrf}}".into(),
+        }];
+        let vars = Vars::new().with("csrf", "tok-1");
+        let map = request_headers(&headers, &vars).unwrap();
+        assert_eq!(map["x-csrf-token"], "tok-1");
+        let e = request_headers(&headers, &Vars::new().with("csrf", "a\nb")).unwrap_err();
+        assert!(e.contains("X-CSRF-Token"), "{e}");
+        let e = request_headers(&headers, &Vars::new()).unwrap_err();
+        assert!(e.contains("rendering header"), "{e}");
     }
 }

@@ -62,6 +62,9 @@ pub(super) struct RawHttp {
     upload_field: Option<String>,
     upload_url_pointer: Option<String>,
     submit_path: Option<String>,
+    submit_as: Option<SubmitAs>,
+    submit_headers: Option<BTreeMap<String, String>>,
+    upload_headers: Option<BTreeMap<String, String>>,
     submission_template: Option<String>,
     item_template: Option<String>,
     signature_template: Option<String>,
@@ -90,6 +93,7 @@ pub(super) struct RawLogin {
     form: Option<BTreeMap<String, toml::Value>>,
     json: Option<String>,
     expect_status: Option<toml::Value>,
+    headers: Option<BTreeMap<String, String>>,
 }
 
 /// Turns raw values into checked ones, with errors that name `path`.
@@ -125,11 +129,37 @@ impl Checker<'_> {
         };
         let users = self.users(raw.users)?;
         let submission = self.submission(raw.submission)?;
-        let http = self.http(raw.http)?;
-        if submission.photos == PhotoSource::Attached && !http.submission_template.is_object() {
+        let raw_submit_as = raw.http.submit_as;
+        let attached = submission.photos == PhotoSource::Attached;
+        let mut http = self.http(raw.http)?;
+        http.submit_as = match (raw_submit_as, attached) {
+            (None, true) => SubmitAs::Multipart,
+            (None, false) => SubmitAs::Json,
+            (Some(SubmitAs::Multipart), _) => SubmitAs::Multipart,
+            (Some(other), true) => {
+                return Err(self.invalid(
+                    "http.submit_as",
+                    format!(
+                        "is \"{}\", but photos = \"attached\" sends the photos as parts of a multipart form",
+                        other.name()
+                    ),
+                    "use submit_as = \"multipart\" or leave the key out",
+                ));
+            }
+            (Some(other), false) => other,
+        };
+        if http.submit_as != SubmitAs::Json && !http.submission_template.is_object() {
+            let why = if attached {
+                "photos = \"attached\" sends the submission as a multipart form".to_string()
+            } else {
+                format!(
+                    "submit_as = \"{}\" sends the submission as a form",
+                    http.submit_as.name()
+                )
+            };
             return Err(self.invalid(
                 "http.submission_template",
-                "is not a JSON object, but photos = \"attached\" sends the submission as a multipart form whose fields are the template's top-level keys",
+                format!("is not a JSON object, but {why} whose fields are the template's top-level keys"),
                 "make the template an object, e.g. '''{\"site\": \"Site {{user}}\", \"items\": \"{{items}}\"}''' (a list or object value is sent as JSON text)",
             ));
         }

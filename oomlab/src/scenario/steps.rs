@@ -81,6 +81,9 @@ pub struct FlowStep {
     pub path: String,
     /// The body.
     pub body: StepBody,
+    /// Headers of this request only, templates (a captured token sent as
+    /// `X-CSRF-Token`).
+    pub headers: Vec<super::Header>,
     /// The statuses that mean it worked; empty: any 2xx or 3xx (redirects
     /// are not followed, so the answer checked is the app's own).
     pub expect_status: Vec<u16>,
@@ -270,6 +273,7 @@ mod tests {
             method: "GET".into(),
             path: "/".into(),
             body: StepBody::Empty,
+            headers: vec![],
             expect_status: vec![],
             captures: vec![],
         };

@@ -83,3 +83,61 @@ fn the_fastapi_app_runs_its_own_flow_on_tiny_and_its_stages_are_read_from_its_lo
         );
     }
 }
+
+/// The scenario `oomlab scenario from-har` writes from the browser's
+/// recording of this app (tests/fixtures/fastapi-fpdf-flow.har: the form
+/// login, the photos sent with the form, the CSRF token as a header, the
+/// job in `Location`) runs against the app as it is, with nothing edited
+/// but the photos' size.
+#[test]
+fn a_scenario_written_from_the_browser_s_recording_runs_against_the_app() {
+    let test = "a_scenario_written_from_the_browser_s_recording_runs_against_the_app";
+    let Some(root) = workspace_with_venv(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("recorded.toml");
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args([
+            "scenario",
+            "from-har",
+            "oomlab/tests/fixtures/fastapi-fpdf-flow.har",
+            "--out",
+        ])
+        .arg(&scenario)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // The flow is under test, not the memory: small photos.
+    let text = std::fs::read_to_string(&scenario).unwrap();
+    assert!(text.contains("photo_kind = \"phone\""), "{text}");
+    std::fs::write(
+        &scenario,
+        text.replace("photo_kind = \"phone\"", "photo_kind = \"640x480-60k\""),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_oomlab"))
+        .args(["run", "--target", "fastapi-fpdf", "--scenario"])
+        .arg(&scenario)
+        .args(["--quiet", "--max-duration", "120s", "--out"])
+        .arg(&out)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}\n{text}");
+    assert!(stdout.contains("1 of 1 report(s) completed"), "{stdout}");
+    let (_, run) = crate::support::run_json(&out);
+    let work = &run["load"]["work"];
+    assert_eq!(work["users_logged_in"], 1, "{work}");
+    assert_eq!(work["photos_uploaded"], 3, "{work}");
+    assert_eq!(work["downloads_checked"], 2, "{work}");
+    let steps = work["steps"].as_array().expect("the step table");
+    assert!(steps.iter().all(|s| s["ok"] == s["requests"]), "{steps:?}");
+}

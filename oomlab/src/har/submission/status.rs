@@ -15,6 +15,9 @@ pub struct Status {
     /// The recorded job id (its text), to put `{{job_id}}` in later paths.
     pub job_id: Option<String>,
     pub job_id_pointer: Option<String>,
+    /// The answer header holding the job's URL (`Location`), when the
+    /// browser polled that URL.
+    pub job_id_header: Option<String>,
     pub status_url_pointer: Option<String>,
     pub status_path: Option<String>,
     pub status_pointer: Option<String>,
@@ -37,46 +40,40 @@ pub fn read(calls: &[Call], flow: &Flow, submit: usize, checks: &mut Vec<String>
                 .collect()
         })
         .unwrap_or_default();
-    if answer.is_none() {
-        let loc = calls[submit]
-            .response_header("location")
-            .map_or(String::new(), |l| format!(" (its Location header: {l})"));
-        checks.push(format!(
-            "the submission's answer is not JSON{loc}: job_id_pointer and status_url_pointer read JSON; check them"
-        ));
+    let location = calls[submit].response_header("location").map(|l| {
+        url::Url::parse(l)
+            .map(|u| u.path().to_string())
+            .unwrap_or_else(|_| l.split(['?', '#']).next().unwrap_or(l).to_string())
+    });
+    let first_poll = flow.polls.first().map(|&i| &calls[i]);
+    // The job's URL in `Location`, polled as it was given (or nothing
+    // else to go by): the header is the job id and the status URL.
+    if let Some(loc) = &location
+        && (first_poll.is_some_and(|p| p.bare_path() == loc) || answer.is_none())
+        && let Some(id) = loc.rsplit('/').find(|seg| !seg.is_empty())
+    {
+        s.job_id_header = Some("Location".into());
+        s.job_id = Some(id.to_string());
+        if first_poll.is_some_and(|p| p.bare_path() != loc) {
+            checks.push(format!(
+                "the status was polled at {} but the submission's Location is {loc}: the load polls the Location; check status_path",
+                first_poll.map_or("", |p| p.path.as_str())
+            ));
+        }
+    } else if answer.is_none() {
+        checks.push(
+            "the submission's answer is not JSON and has no Location header: check job_id_pointer and status_url_pointer".to_string(),
+        );
     }
-    let Some(&first_poll) = flow.polls.first() else {
+    let Some(poll) = first_poll else {
         return s;
     };
-    let poll = &calls[first_poll];
     let segments: Vec<&str> = poll.bare_path().split('/').collect();
-
-    s.status_url_pointer = leaves
-        .iter()
-        .find(|(_, t)| {
-            *t == poll.path
-                || *t == format!("{}{}", poll.origin, poll.path)
-                || url::Url::parse(t).is_ok_and(|u| u.path() == poll.bare_path())
-        })
-        .map(|(p, _)| p.clone());
-    let job_id = leaves
-        .iter()
-        .filter(|(_, t)| !t.is_empty() && segments.contains(&t.as_str()))
-        .max_by_key(|(p, _)| {
-            let k = json::last_key(p).to_ascii_lowercase();
-            (k.contains("job"), k.contains("id"))
-        })
-        .cloned();
-    s.job_id = job_id.as_ref().map(|(_, t)| t.clone());
-    s.job_id_pointer = job_id.as_ref().map(|(p, _)| p.clone()).or_else(|| {
-        leaves
-            .iter()
-            .find(|(p, _)| json::last_key(p).to_ascii_lowercase().ends_with("id"))
-            .map(|(p, _)| p.clone())
-    });
-    if s.job_id_pointer.is_none() {
-        checks.push("no job id found in the submission's answer: check job_id_pointer".into());
-    }
+    let job_id = if s.job_id_header.is_some() {
+        s.job_id.clone().map(|id| (String::new(), id))
+    } else {
+        read_pointers(&mut s, &leaves, poll, &segments, checks)
+    };
     let with_id = |path: &str| -> String {
         match &job_id {
             Some((_, id)) => path
@@ -87,7 +84,7 @@ pub fn read(calls: &[Call], flow: &Flow, submit: usize, checks: &mut Vec<String>
             None => path.to_string(),
         }
     };
-    if s.status_url_pointer.is_none() {
+    if s.status_url_pointer.is_none() && s.job_id_header.is_none() {
         let p = with_id(&poll.path);
         if !p.contains("{{job_id}}") {
             checks.push(format!(
@@ -154,15 +151,7 @@ pub fn read(calls: &[Call], flow: &Flow, submit: usize, checks: &mut Vec<String>
         // No download recorded (Playwright leaves downloads out): the
         // report links of the last answer.
         if flow.downloads.is_empty() {
-            let links: Vec<String> = json::leaves(last)
-                .into_iter()
-                .filter(|(p, v)| {
-                    let k = json::last_key(p).to_ascii_lowercase();
-                    v.as_str().is_some_and(|t| t.starts_with("http"))
-                        && (k.contains("url") || k.contains("link") || k.contains("href"))
-                })
-                .map(|(p, _)| p)
-                .collect();
+            let links = report_links(last, &flow.origin, poll.bare_path());
             if links.is_empty() {
                 checks.push("no report download was recorded: check download_paths".into());
             } else {
@@ -209,4 +198,79 @@ pub fn read(calls: &[Call], flow: &Flow, submit: usize, checks: &mut Vec<String>
         s.poll_interval_s = Some(((m * 20.0).round() / 20.0).clamp(0.05, 60.0));
     }
     s
+}
+
+/// The job id's and the status URL's pointers in the JSON answer
+/// (`leaves`), found by the first poll's path (`segments`); the job id's
+/// pointer and text.
+fn read_pointers(
+    s: &mut Status,
+    leaves: &[(String, String)],
+    poll: &Call,
+    segments: &[&str],
+    checks: &mut Vec<String>,
+) -> Option<(String, String)> {
+    s.status_url_pointer = leaves
+        .iter()
+        .find(|(_, t)| {
+            *t == poll.path
+                || *t == format!("{}{}", poll.origin, poll.path)
+                || url::Url::parse(t).is_ok_and(|u| u.path() == poll.bare_path())
+        })
+        .map(|(p, _)| p.clone());
+    let job_id = leaves
+        .iter()
+        .filter(|(_, t)| !t.is_empty() && segments.contains(&t.as_str()))
+        .max_by_key(|(p, _)| {
+            let k = json::last_key(p).to_ascii_lowercase();
+            (k.contains("job"), k.contains("id"))
+        })
+        .cloned();
+    s.job_id = job_id.as_ref().map(|(_, t)| t.clone());
+    s.job_id_pointer = job_id.as_ref().map(|(p, _)| p.clone()).or_else(|| {
+        leaves
+            .iter()
+            .find(|(p, _)| json::last_key(p).to_ascii_lowercase().ends_with("id"))
+            .map(|(p, _)| p.clone())
+    });
+    if s.job_id_pointer.is_none() {
+        checks.push("no job id found in the submission's answer: check job_id_pointer".into());
+    }
+    job_id
+}
+
+/// Report extensions: a link ending in one is a report whatever its key.
+const REPORT_EXTENSIONS: &[&str] = &[".pdf", ".xlsx", ".xls", ".csv", ".zip", ".docx"];
+
+/// The pointers of the report links in the last status answer: a URL or a
+/// path whose key names a link (`url`, `link`, `href`) or whose value ends
+/// in a report's extension. When some are on the app (a path, or the app's
+/// origin), only those: the app serves its reports, and the others are
+/// where it stored them (the browser's links are the app's). A link to
+/// the status itself (`poll_path`) is not a report.
+fn report_links(last: &Value, origin: &str, poll_path: &str) -> Vec<String> {
+    let found: Vec<(String, bool)> = json::leaves(last)
+        .into_iter()
+        .filter_map(|(p, v)| {
+            let t = v.as_str()?;
+            let k = json::last_key(&p).to_ascii_lowercase();
+            let on_app = t.starts_with('/') && !t.starts_with("//") || t.starts_with(origin);
+            let link = t.starts_with("http") || on_app;
+            let bare = t.split(['?', '#']).next().unwrap_or(t).to_ascii_lowercase();
+            if bare.ends_with(poll_path) {
+                return None;
+            }
+            let report = k.contains("url")
+                || k.contains("link")
+                || k.contains("href")
+                || REPORT_EXTENSIONS.iter().any(|e| bare.ends_with(e));
+            (link && report).then_some((p, on_app))
+        })
+        .collect();
+    let any_on_app = found.iter().any(|(_, app)| *app);
+    found
+        .into_iter()
+        .filter(|(_, app)| *app || !any_on_app)
+        .map(|(p, _)| p)
+        .collect()
 }

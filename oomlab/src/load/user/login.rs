@@ -92,7 +92,11 @@ async fn send(
     let path = template::render_text(&login.path, &vars).map_err(render)?;
     let method = reqwest::Method::from_bytes(login.method.as_bytes())
         .map_err(|e| (None, format!("method {}: {e}", login.method)))?;
-    let request = session.apply(shared.direct_client.request(method, shared.url(&path)));
+    let own = crate::load::session::request_headers(&login.headers, &vars)
+        .map_err(|e| (None, format!("the login's {e}")))?;
+    let request = session
+        .apply(shared.direct_client.request(method, shared.url(&path)))
+        .headers(own);
     let request = match &login.body {
         LoginBody::Empty => request,
         LoginBody::Form(fields) => {

@@ -80,7 +80,10 @@ async fn send(
     let path = template::render_text(&step.path, vars).map_err(render)?;
     let method = reqwest::Method::from_bytes(step.method.as_bytes())
         .map_err(|e| (None, format!("method {}: {e}", step.method)))?;
-    let request = session.apply(shared.direct_client.request(method, shared.url(&path)));
+    let own = crate::load::session::request_headers(&step.headers, vars).map_err(|e| (None, e))?;
+    let request = session
+        .apply(shared.direct_client.request(method, shared.url(&path)))
+        .headers(own);
     let request = match &step.body {
         StepBody::Empty => request,
         StepBody::Form(fields) => {

@@ -11,8 +11,9 @@
 use super::{
     Answer, Iteration, Job, JobOutcome, Shared, Step, describe, excerpt, failed, iteration, text_at,
 };
-use crate::scenario::PhotoSource;
+use crate::load::session::request_headers;
 use crate::scenario::template::{self, Vars};
+use crate::scenario::{PhotoSource, SubmitAs};
 use goose::prelude::*;
 use serde_json::Value;
 use std::sync::Arc;
@@ -182,12 +183,24 @@ async fn send(
     let render = |e: template::TemplateError| (None, format!("rendering the submission: {e}"));
     let body = submission_body(shared, common.clone(), &it.photo_urls).map_err(render)?;
     let path = template::render_text(&http.submit_path, &common).map_err(render)?;
+    let own = request_headers(&http.submit_headers, &common).map_err(|e| (None, e))?;
     let request = it
         .session
-        .apply(shared.direct_client.post(shared.url(&path)));
-    let request = match shared.scenario.submission.photos {
-        PhotoSource::Attached => request.multipart(attached_form(shared, &body, &it.photo_urls)?),
-        PhotoSource::Upload | PhotoSource::Catalogue => request.json(&body),
+        .apply(shared.direct_client.post(shared.url(&path)))
+        .headers(own);
+    let attached: &[String] = match shared.scenario.submission.photos {
+        PhotoSource::Attached => &it.photo_urls,
+        PhotoSource::Upload | PhotoSource::Catalogue => &[],
+    };
+    let request = match http.submit_as {
+        SubmitAs::Json => request.json(&body),
+        SubmitAs::Form => request
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form_fields(&body)),
+        SubmitAs::Multipart => request.multipart(multipart_form(shared, &body, attached)?),
     };
     let resp = request.send().await.map_err(|e| (None, describe(e)))?;
     it.session.keep_cookies(resp.headers());
@@ -262,24 +275,45 @@ async fn send(
     })
 }
 
-/// The multipart form of an attached submission: the body's top-level keys
-/// as text fields (a list or object as JSON text), then each photo as a file
-/// part named `http.upload_field`.
-fn attached_form(
-    shared: &Shared,
-    body: &Value,
-    names: &[String],
-) -> Result<reqwest::multipart::Form, (Option<u16>, String)> {
-    let mut form = reqwest::multipart::Form::new();
-    if let Value::Object(fields) = body {
-        for (name, value) in fields {
+/// The body's top-level keys as form fields: a string as it is, `null` as
+/// empty, a number or boolean as its text, a list or object as JSON text.
+fn fields(body: &Value) -> Vec<(String, String)> {
+    let Value::Object(fields) = body else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .map(|(name, value)| {
             let text = match value {
                 Value::String(s) => s.clone(),
                 Value::Null => String::new(),
                 other => other.to_string(),
             };
-            form = form.text(name.clone(), text);
-        }
+            (name.clone(), text)
+        })
+        .collect()
+}
+
+/// The body as `application/x-www-form-urlencoded` text.
+fn form_fields(body: &Value) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in fields(body) {
+        form.append_pair(&name, &value);
+    }
+    form.finish()
+}
+
+/// The multipart form of a submission: the body's fields as text parts,
+/// then each attached photo (`names`, none unless `photos = "attached"`)
+/// as a file part named `http.upload_field`.
+fn multipart_form(
+    shared: &Shared,
+    body: &Value,
+    names: &[String],
+) -> Result<reqwest::multipart::Form, (Option<u16>, String)> {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, text) in fields(body) {
+        form = form.text(name, text);
     }
     let sub = &shared.scenario.submission;
     for (k, name) in names.iter().enumerate() {
@@ -306,7 +340,26 @@ fn last_segment(location: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::last_segment;
+    use super::{form_fields, last_segment};
+
+    #[test]
+    fn a_form_submission_sends_the_template_s_top_level_keys() {
+        let body =
+            serde_json::json!({"csrf_token": "t/1", "items": [{"n": 1}], "count": 2, "none": null});
+        let text = form_fields(&body);
+        let back: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(
+            back,
+            [
+                ("count".to_string(), "2".to_string()),
+                ("csrf_token".into(), "t/1".into()),
+                ("items".into(), r#"[{"n":1}]"#.into()),
+                ("none".into(), String::new()),
+            ]
+        );
+    }
 
     #[test]
     fn the_job_id_is_the_locations_last_path_segment() {

@@ -4,6 +4,7 @@
 
 use super::submit::submission_vars;
 use super::{Answer, Shared, Step, UserSession, describe, excerpt, failed, iteration, text_at};
+use crate::load::session::request_headers;
 use crate::scenario::template;
 use futures::StreamExt as _;
 use goose::prelude::*;
@@ -20,13 +21,16 @@ pub(super) async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> 
     shared.record().submissions_attempted += 1;
     let sub = &shared.scenario.submission;
     let client = user.client.clone();
-    let path = match template::render_text(
-        &shared.scenario.http.upload_path,
-        &submission_vars(&it, user.weighted_users_index + 1),
-    ) {
+    let vars = submission_vars(&it, user.weighted_users_index + 1);
+    let rendered = template::render_text(&shared.scenario.http.upload_path, &vars)
+        .map_err(|e| format!("rendering the upload path: {e}"))
+        .and_then(|path| {
+            let own = request_headers(&shared.scenario.http.upload_headers, &vars)?;
+            Ok((path, own))
+        });
+    let (path, own) = match rendered {
         Ok(p) => p,
         Err(e) => {
-            let e = format!("rendering the upload path: {e}");
             let r = Err(failed(&shared, &mut it, "upload photos", &e));
             user.set_session_data(it);
             return r;
@@ -35,11 +39,12 @@ pub(super) async fn upload_photos(user: &mut GooseUser, shared: Arc<Shared>) -> 
     let uploads = (0..sub.photos_per_submission()).map(|k| {
         let client = client.clone();
         let path = path.clone();
+        let own = own.clone();
         let shared = Arc::clone(&shared);
         let session = Arc::clone(&it.session);
         async move {
             let started = Instant::now();
-            let r = upload_one(&client, &shared, &session, &path, k).await;
+            let r = upload_one(&client, &shared, &session, (&path, own), k).await;
             (started.elapsed(), r)
         }
     });
@@ -98,7 +103,7 @@ async fn upload_one(
     client: &reqwest::Client,
     shared: &Shared,
     session: &UserSession,
-    path: &str,
+    (path, own): (&str, reqwest::header::HeaderMap),
     k: usize,
 ) -> Result<(u16, String), (Option<u16>, String)> {
     let http = &shared.scenario.http;
@@ -113,6 +118,7 @@ async fn upload_one(
     let form = reqwest::multipart::Form::new().part(http.upload_field.clone(), part);
     let resp = session
         .apply(client.post(shared.url(path)))
+        .headers(own)
         .multipart(form)
         .send()
         .await

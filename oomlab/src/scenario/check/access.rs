@@ -69,6 +69,11 @@ impl Checker<'_> {
             ));
         }
         Ok(Login {
+            headers: self.request_headers(
+                "http.login.headers",
+                raw.headers.unwrap_or_default(),
+                &vars,
+            )?,
             path,
             method,
             body,
@@ -141,14 +146,64 @@ impl Checker<'_> {
             .collect()
     }
 
+    /// `[http.headers]`: sent on every request to the app, `{{user}}` only.
     pub(super) fn headers(
         &self,
         raw: BTreeMap<String, String>,
     ) -> Result<Vec<Header>, ConfigError> {
+        let headers = self.header_table("http.headers", raw, &user_vars())?;
+        for h in &headers {
+            let sample = template::render_text(&h.value, &user_vars()).unwrap_or_default();
+            if h.name.eq_ignore_ascii_case("cookie")
+                && sample.split(';').any(|pair| !pair.contains('='))
+            {
+                return Err(self.invalid(
+                    &format!("http.headers.{}", h.name),
+                    format!("`{}` is not a list of name=value cookies", h.value),
+                    "write it as Cookie = \"name=value; other=value\"; a login's cookies are added to it",
+                ));
+            }
+        }
+        Ok(headers)
+    }
+
+    /// The headers of one kind of request (`table`: `http.submit_headers`,
+    /// `http.steps[2].headers`, ...), values templates checked with `vars`
+    /// (the names captured before that request). A cookie is the user's,
+    /// not one request's.
+    pub(super) fn request_headers(
+        &self,
+        table: &str,
+        raw: BTreeMap<String, String>,
+        vars: &Vars,
+    ) -> Result<Vec<Header>, ConfigError> {
+        let headers = self.header_table(table, raw, vars)?;
+        if let Some(h) = headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("cookie"))
+        {
+            return Err(self.invalid(
+                &format!("{table}.{}", h.name),
+                "is a cookie of one request",
+                "put it in [http.headers] (every request), or let the app set it: its answers' cookies are kept",
+            ));
+        }
+        Ok(headers)
+    }
+
+    /// A table of headers at `table`: names valid, not set by the load per
+    /// request and not given twice; values templates with `vars`, whose
+    /// sample rendering is a valid header value.
+    fn header_table(
+        &self,
+        table: &str,
+        raw: BTreeMap<String, String>,
+        vars: &Vars,
+    ) -> Result<Vec<Header>, ConfigError> {
         let mut seen = Vec::with_capacity(raw.len());
         let mut headers = Vec::with_capacity(raw.len());
         for (name, value) in raw {
-            let key = format!("http.headers.{name}");
+            let key = format!("{table}.{name}");
             let parsed = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                 self.invalid(
                     &key,
@@ -160,7 +215,7 @@ impl Checker<'_> {
                 return Err(self.invalid(
                     &key,
                     format!("`{name}` is set by the load for each request"),
-                    "remove it: uploads are multipart, submissions JSON, and the client sets the rest",
+                    "remove it: uploads are multipart, submissions JSON or a form (http.submit_as), and the client sets the rest",
                 ));
             }
             if seen.contains(&parsed) {
@@ -170,24 +225,15 @@ impl Checker<'_> {
                     "keep one of them",
                 ));
             }
-            self.text_template(&key, &value, &user_vars())?;
-            // `{{user}}` renders as digits, so the sample shows whether
-            // every user's value is a valid header value.
-            let sample = template::render_text(&value, &user_vars()).unwrap_or_default();
+            self.text_template(&key, &value, vars)?;
+            // The sample values are digits and `x`, so the sample shows
+            // whether the text around the placeholders is a valid value.
+            let sample = template::render_text(&value, vars).unwrap_or_default();
             if HeaderValue::from_str(&sample).is_err() {
                 return Err(self.invalid(
                     &key,
                     "is not a valid header value (it holds a line break or a control character)",
                     "write the value on one line, without control characters",
-                ));
-            }
-            if parsed == reqwest::header::COOKIE
-                && sample.split(';').any(|pair| !pair.contains('='))
-            {
-                return Err(self.invalid(
-                    &key,
-                    format!("`{value}` is not a list of name=value cookies"),
-                    "write it as Cookie = \"name=value; other=value\"; a login's cookies are added to it",
                 ));
             }
             seen.push(parsed);

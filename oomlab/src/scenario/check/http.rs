@@ -240,6 +240,18 @@ impl Checker<'_> {
                 "/api/submissions",
                 &submission_paths,
             )?,
+            // Set by the scenario's check, which knows the photo source.
+            submit_as: SubmitAs::Json,
+            submit_headers: self.request_headers(
+                "http.submit_headers",
+                raw.submit_headers.unwrap_or_default(),
+                &submission_paths,
+            )?,
+            upload_headers: self.request_headers(
+                "http.upload_headers",
+                raw.upload_headers.unwrap_or_default(),
+                &submission_paths,
+            )?,
             submission_template: self.json_template(
                 "http.submission_template",
                 raw.submission_template,

@@ -36,6 +36,7 @@ pub(in crate::scenario) struct RawStep {
     form: Option<BTreeMap<String, toml::Value>>,
     expect_status: Option<toml::Value>,
     capture: Option<BTreeMap<String, RawCapture>>,
+    headers: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +169,11 @@ impl Checker<'_> {
                 "use method = \"POST\", or drop the body and put the fields in the path",
             ));
         }
+        let headers = self.request_headers(
+            &format!("{key}.headers"),
+            raw.headers.unwrap_or_default(),
+            vars,
+        )?;
         let expect_status = self.expect_status(
             &format!("{key}.expect_status"),
             raw.expect_status,
@@ -183,6 +189,7 @@ impl Checker<'_> {
             method,
             path: raw.path,
             body,
+            headers,
             expect_status,
             captures,
         })

@@ -224,3 +224,66 @@ fn the_example_apps_scenarios_parse() {
     }
     assert!(n >= 3, "{n} scenarios");
 }
+
+#[test]
+fn a_request_s_own_headers_know_what_was_captured_before_it() {
+    let s = parse(&format!(
+        "{MINIMAL}{FLOW}[http.login.headers]\nX-Login-Token = \"{{{{login_csrf}}}}\"\n[http.submit_headers]\nX-CSRF-Token = \"{{{{list}}}}\"\n[http.upload_headers]\nX-CSRF-Token = \"{{{{list}}}}-{{{{user}}}}\"\n"
+    ))
+    .unwrap();
+    let login = s.http.login.as_ref().unwrap();
+    assert_eq!(login.headers[0].name, "X-Login-Token");
+    assert_eq!(s.http.submit_headers[0].value, "{{list}}");
+    assert_eq!(s.http.upload_headers[0].value, "{{list}}-{{user}}");
+    // A name captured only after the submission is not known to it.
+    let m = message(&format!(
+        "{MINIMAL}{FLOW}[http.submit_headers]\nX-Seen = \"{{{{loc}}}}\"\n"
+    ));
+    assert!(
+        m.contains("http.submit_headers.X-Seen") && m.contains("loc"),
+        "{m}"
+    );
+    // A step's headers: what its point knows.
+    let m = message(&format!(
+        "{MINIMAL}[[http.steps]]\nat = \"after_login\"\npath = \"/\"\nheaders = {{ X-Job = \"{{{{job_id}}}}\" }}\n"
+    ));
+    assert!(m.contains("http.steps[1].headers.X-Job"), "{m}");
+    // A cookie is the user's, and the load sets Content-Type itself.
+    let m = message(&format!(
+        "{MINIMAL}[http.submit_headers]\nCookie = \"a=b\"\n"
+    ));
+    assert!(m.contains("[http.headers]"), "{m}");
+    let m = message(&format!(
+        "{MINIMAL}[http.upload_headers]\nContent-Type = \"text/plain\"\n"
+    ));
+    assert!(m.contains("set by the load"), "{m}");
+}
+
+#[test]
+fn submit_as_a_form_needs_an_object_and_attached_photos_need_multipart() {
+    let s = parse(&format!(
+        "{MINIMAL}[http]\nsubmit_as = \"form\"\nsubmission_template = '{{\"site\": \"S{{{{user}}}}\", \"items\": \"{{{{items}}}}\"}}'\n"
+    ))
+    .unwrap();
+    assert_eq!(s.http.submit_as, SubmitAs::Form);
+    assert_eq!(parse(MINIMAL).unwrap().http.submit_as, SubmitAs::Json);
+    let m = message(&format!(
+        "{MINIMAL}[http]\nsubmit_as = \"form\"\nsubmission_template = '[\"{{{{items}}}}\"]'\n"
+    ));
+    assert!(
+        m.contains("http.submission_template") && m.contains("submit_as = \"form\""),
+        "{m}"
+    );
+    let attached = MINIMAL.replace("photo_kind", "photos = \"attached\"\nphoto_kind");
+    assert_eq!(
+        parse(&attached).unwrap().http.submit_as,
+        SubmitAs::Multipart
+    );
+    let m = message(&format!("{attached}[http]\nsubmit_as = \"json\"\n"));
+    assert!(
+        m.contains("http.submit_as") && m.contains("multipart"),
+        "{m}"
+    );
+    let m = message(&format!("{MINIMAL}[http]\nsubmit_as = \"xml\"\n"));
+    assert!(m.contains("submit_as") && m.contains("form"), "{m}");
+}
