@@ -192,6 +192,8 @@ pub struct AppTarget {
     /// The memory of the plan it is deployed on (`limit`), bytes: the
     /// default of `run --limit` for it.
     pub limit: Option<u64>,
+    /// What installs it (`setup`), named when its program is missing.
+    pub setup: Option<String>,
 }
 
 /// How an app is seen to be ready.
@@ -204,9 +206,38 @@ pub enum AppReadiness {
 }
 
 impl AppTarget {
-    /// Reads and checks a target file; every mistake names the file, the
-    /// key and the fix.
+    /// Reads and checks a target file, and that its program is installed;
+    /// every mistake names the file, the key and the fix. Relative paths of
+    /// the file are taken from the folder oomlab runs in.
     pub fn load(path: &Path) -> Result<AppTarget, ConfigError> {
+        let app = Self::read(path, Path::new(""))?;
+        app.check_installed(path)?;
+        Ok(app)
+    }
+
+    /// Whether the program a command names by its path is there (a venv's
+    /// `gunicorn`); the error names the target's `setup`.
+    pub fn check_installed(&self, path: &Path) -> Result<(), ConfigError> {
+        if self.program.components().count() > 1 && !self.program.is_file() {
+            return Err(ConfigError::invalid(
+                path,
+                "run.command",
+                format!("{} does not exist", self.program.display()),
+                self.setup.as_deref().map_or_else(
+                    || "install the app first, or fix the path".to_string(),
+                    |s| format!("run {s} first (it installs the app)"),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads and checks a target file as [`AppTarget::load`] does, but
+    /// without asking whether its program is installed yet (a fresh clone
+    /// has no venv until the app's setup runs); its relative paths
+    /// (`working_dir`, `[scenarios]`, a step's `working_dir`) are taken
+    /// from `base` (`""`: where oomlab runs).
+    pub fn read(path: &Path, base: &Path) -> Result<AppTarget, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
@@ -240,7 +271,7 @@ impl AppTarget {
                 ));
             }
         }
-        let working_dir = raw.run.working_dir.unwrap_or_else(|| PathBuf::from("."));
+        let working_dir = base.join(raw.run.working_dir.unwrap_or_else(|| PathBuf::from(".")));
         if !working_dir.is_dir() {
             return Err(bad(
                 "run.working_dir",
@@ -248,18 +279,10 @@ impl AppTarget {
                 "give it relative to the folder oomlab runs in (the repository root for the shipped targets)",
             ));
         }
+        // A program named by its path is found from the working directory
+        // (checked by `check_installed`); a bare name on the PATH.
         let program_path = if program.contains('/') {
             let p = working_dir.join(program);
-            if !p.is_file() {
-                return Err(bad(
-                    "run.command",
-                    format!("{} does not exist", p.display()),
-                    &raw.setup.as_deref().map_or_else(
-                        || "install the app first, or fix the path".to_string(),
-                        |s| format!("run {s} first (it installs the app)"),
-                    ),
-                ));
-            }
             p.canonicalize().unwrap_or(p)
         } else {
             PathBuf::from(program)
@@ -319,7 +342,10 @@ impl AppTarget {
                         "command = [\"sh\", \"-c\", \"cp -r app {data_dir}/app\"]",
                     ));
                 }
-                let dir = p.working_dir.clone().unwrap_or_else(|| working_dir.clone());
+                let dir = p
+                    .working_dir
+                    .as_ref()
+                    .map_or_else(|| working_dir.clone(), |d| base.join(d));
                 if !dir.is_dir() {
                     return Err(bad(
                         &key("working_dir"),
@@ -335,7 +361,12 @@ impl AppTarget {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        for (name, file) in &raw.scenarios {
+        let scenarios: std::collections::BTreeMap<String, PathBuf> = raw
+            .scenarios
+            .into_iter()
+            .map(|(name, file)| (name, base.join(file)))
+            .collect();
+        for (name, file) in &scenarios {
             let key = format!("scenarios.{name}");
             if let Err(e) = crate::scenario::Scenario::load(file) {
                 return Err(bad(
@@ -379,7 +410,8 @@ impl AppTarget {
             limit,
             prepare,
             stage_patterns,
-            scenarios: raw.scenarios,
+            scenarios,
+            setup: raw.setup,
             error_patterns: raw
                 .log
                 .error_regex

@@ -262,3 +262,47 @@ fn variants_are_every_combination_of_the_values_in_flag_order() {
     let e = Target::app(&file).unwrap().variants(&twice).unwrap_err();
     assert!(e.to_string().contains("varied twice"), "{e}");
 }
+
+/// Every shipped target file, as a fresh clone has it (no venv: the
+/// command need not exist until a run): it parses, its placeholders are
+/// known, its `[scenarios]` files load as scenarios, and the only thing
+/// missing is what its `setup` installs.
+#[test]
+fn every_shipped_target_loads_on_a_fresh_clone_without_its_venv() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files: Vec<_> = std::fs::read_dir(root.join("targets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+    for file in &files {
+        let app =
+            app::AppTarget::read(file, &root).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert!(!app.name.is_empty(), "{}", file.display());
+        for (name, scenario) in &app.scenarios {
+            let sc = crate::scenario::Scenario::load(scenario)
+                .unwrap_or_else(|e| panic!("{} [scenarios] {name}: {e}", file.display()));
+            // A mapped name is a shipped scenario's: calibrate pairs them.
+            assert!(
+                root.join("scenarios")
+                    .join(format!("{name}.toml"))
+                    .is_file(),
+                "{} maps `{name}`, which is no shipped scenario",
+                file.display()
+            );
+            assert!(sc.submission.photos_per_submission() > 0, "{name}");
+        }
+        // Whether the venv is there or not, a missing program is the only
+        // thing `load` adds, and its message names the setup.
+        if let Err(e) = app.check_installed(file) {
+            let e = e.to_string();
+            assert!(
+                e.contains("does not exist") && e.contains("first"),
+                "{}: {e}",
+                file.display()
+            );
+        }
+    }
+}
