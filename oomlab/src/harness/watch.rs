@@ -109,7 +109,13 @@ pub async fn load_and_watch(
     };
     load_cancel.cancel();
     let (outcome, failure) = collect_load(done, load, &mut sups[last].notes).await;
-    let details = sups[first].job_details(&outcome).await;
+    // Only the reference server has a job API oomlab knows
+    // (`GET /api/jobs/{id}`, with per-stage memory); an app's paths are its
+    // own, and what is known of its jobs is the load's view.
+    let details = match cfg.target.kind {
+        crate::app_target::TargetKind::App => Default::default(),
+        _ => sups[first].job_details(&outcome).await,
+    };
     Ok(Watched {
         end,
         outcome,

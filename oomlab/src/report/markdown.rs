@@ -244,38 +244,11 @@ pub fn render(r: &RunReport) -> String {
         }
     }
 
-    let _ = writeln!(o, "\n## Jobs\n");
-    if r.jobs.is_empty() {
-        let _ = writeln!(o, "No submission was acknowledged.");
+    if r.shape.target == super::TargetKind::App {
+        app_jobs::section(&mut o, r);
     } else {
-        let _ = writeln!(
-            o,
-            "| job | status | submitted (s) | ready after (s) | queued (s) | processing (s) | seen ready by polls (s) | peak RSS in flight (MiB) | heaviest stage (allocated high water, MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|---|"
-        );
-        for j in &r.jobs {
-            let heaviest = j
-                .stages
-                .iter()
-                .max_by_key(|s| s.allocated_high_water)
-                .map(|s| format!("{} ({})", s.stage, mb(s.allocated_high_water)))
-                .unwrap_or_else(|| "n/a".into());
-            let _ = writeln!(
-                o,
-                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
-                j.job_id,
-                j.status,
-                j.submitted_at_s,
-                opt_ms(j.time_to_ready_s),
-                opt_ms(j.queue_wait_s),
-                opt_ms(j.processing_s),
-                opt_s(j.time_to_ready_polled_s),
-                opt_mb(j.peak_rss_bytes),
-                heaviest
-            );
-        }
+        reference_jobs(&mut o, r);
     }
-
-    per_job_stages(&mut o, r);
 
     let l = &r.load;
     let _ = writeln!(o, "\n## Load\n");
@@ -415,6 +388,43 @@ fn attribution(o: &mut String, a: &super::PeakAttribution) {
     );
 }
 
+/// "Jobs" of the reference server: what it said of each job when asked
+/// (`GET /api/jobs/{id}`), and its memory by stage.
+fn reference_jobs(o: &mut String, r: &RunReport) {
+    let _ = writeln!(o, "\n## Jobs\n");
+    if r.jobs.is_empty() {
+        let _ = writeln!(o, "No submission was acknowledged.");
+    } else {
+        let _ = writeln!(
+            o,
+            "| job | status | submitted (s) | ready after (s) | queued (s) | processing (s) | seen ready by polls (s) | peak RSS in flight (MiB) | heaviest stage (allocated high water, MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|---|"
+        );
+        for j in &r.jobs {
+            let heaviest = j
+                .stages
+                .iter()
+                .max_by_key(|s| s.allocated_high_water)
+                .map(|s| format!("{} ({})", s.stage, mb(s.allocated_high_water)))
+                .unwrap_or_else(|| "n/a".into());
+            let _ = writeln!(
+                o,
+                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                j.job_id,
+                j.status,
+                j.submitted_at_s,
+                opt_ms(j.time_to_ready_s),
+                opt_ms(j.queue_wait_s),
+                opt_ms(j.processing_s),
+                opt_s(j.time_to_ready_polled_s),
+                opt_mb(j.peak_rss_bytes),
+                heaviest
+            );
+        }
+    }
+
+    per_job_stages(o, r);
+}
+
 /// A table per job of what each stage cost, or, for a job the server could
 /// no longer be asked about, what it held at the kill.
 fn per_job_stages(o: &mut String, r: &RunReport) {
@@ -520,6 +530,7 @@ fn losses(o: &mut String, x: &super::SubmissionLosses, restarted: bool) {
     }
 }
 
+mod app_jobs;
 mod crash;
 mod work;
 
