@@ -464,14 +464,23 @@ pub async fn run(cfg: &GateConfig) -> anyhow::Result<Exit> {
         println!("oomlab gate: passed");
         Ok(Exit::WithinLimit)
     } else {
-        eprintln!(
-            "oomlab gate: FAILED: {}",
-            g.checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
+        // The failed checks by name (their messages are on the FAIL lines
+        // above), wrapped like them.
+        eprint!(
+            "{}",
+            crate::table::wrap(
+                &format!(
+                    "oomlab gate: FAILED: {}",
+                    g.checks
+                        .iter()
+                        .filter(|c| !c.passed)
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                crate::table::WIDTH,
+                "     "
+            )
         );
         // The load failing is its own answer (exit 4), as for `oomlab run`.
         let load_failed = g
