@@ -298,7 +298,7 @@ async fn a_report_that_meets_a_full_disk_leaves_its_job_unfinished_not_failed() 
     assert_eq!(id, 1);
     app.settle().await;
     let job = app.get("/api/jobs/1").await;
-    // Reverted, the job is "failed" with "writing .../job-1-report.pdf: No
+    // Reverted, the job is "failed" with "creating .../job-1-report.pdf: No
     // space left on device (os error 28)".
     assert!(
         job["status"] == "processing" || job["status"] == "pending",
