@@ -44,8 +44,33 @@ impl Model {
     }
 }
 
+/// Scratch for one plane's upsampled row, and the column sums of a fancy
+/// 2x2 row.
+struct Scratch {
+    row: Vec<u8>,
+    sums: Vec<u16>,
+}
+
+/// Row `y` of the output for plane `p`: the plane's own row when it maps
+/// one to one (no copy), else upsampled into `s.row`.
+fn plane_row<'a>(p: &'a Plane, y: usize, fancy: bool, s: &'a mut Scratch) -> &'a [u8] {
+    let width = s.row.len();
+    if p.hx == 1 && p.vx == 1 && p.stride >= width {
+        let r = y.min(p.rows - 1) * p.stride;
+        return &p.data[r..r + width];
+    }
+    upsample_row(p, y, fancy, &mut s.row, &mut s.sums);
+    &s.row
+}
+
 /// Upsample row `y` of plane `p` into `out` (one value per output column).
-fn upsample_row(p: &Plane, y: usize, fancy: bool, out: &mut [u8]) {
+/// `sums`: scratch for fancy 2x2 (grown as needed).
+///
+/// Every path gives what libjpeg's per-pixel rules give (the reference
+/// in the tests: the same rules written one output pixel at a time); the
+/// interiors run as straight loops over zipped slices, without a branch,
+/// a division or an index check per pixel, which the compiler vectorises.
+fn upsample_row(p: &Plane, y: usize, fancy: bool, out: &mut [u8], sums: &mut Vec<u16>) {
     let row = |r: usize| &p.data[r.min(p.rows - 1) * p.stride..][..p.stride];
     let last = p.dh.saturating_sub(1);
     // libjpeg's fancy paths need at least 3 samples across for 2x.
@@ -59,25 +84,25 @@ fn upsample_row(p: &Plane, y: usize, fancy: bool, out: &mut [u8]) {
             (near + 1).min(last)
         };
         let (a, b) = (row(near), row(far));
-        let sum = |i: usize| 3 * u32::from(a[i]) + u32::from(b[i]);
         if fancy_h {
-            let end = p.dw - 1;
-            for (x, o) in out.iter_mut().enumerate() {
-                let i = (x / 2).min(end);
-                let v = if x % 2 == 0 {
-                    let left = if i == 0 { sum(i) } else { sum(i - 1) };
-                    (3 * sum(i) + left + 8) >> 4
-                } else {
-                    let right = if i == end { sum(i) } else { sum(i + 1) };
-                    (3 * sum(i) + right + 7) >> 4
-                };
-                *o = v as u8;
+            // Vertical 3:1 sums first (at most 1020), then 3:1 across.
+            let n = p.dw;
+            sums.resize(n.max(sums.len()), 0);
+            let s = &mut sums[..n];
+            for ((s, &a), &b) in s.iter_mut().zip(&a[..n]).zip(&b[..n]) {
+                *s = 3 * u16::from(a) + u16::from(b);
             }
+            fancy_h2(s, out, 8, 7, 4);
         } else if p.hx == 1 {
             let bias = if y.is_multiple_of(2) { 1 } else { 2 };
-            for (x, o) in out.iter_mut().enumerate() {
-                *o = ((sum(x.min(p.stride - 1)) + bias) >> 2) as u8;
+            let n = out.len().min(p.stride);
+            let (body, rest) = out.split_at_mut(n);
+            for ((o, &a), &b) in body.iter_mut().zip(a).zip(b) {
+                *o = ((3 * u16::from(a) + u16::from(b) + bias) >> 2) as u8;
             }
+            let edge =
+                ((3 * u16::from(a[p.stride - 1]) + u16::from(b[p.stride - 1]) + bias) >> 2) as u8;
+            rest.fill(edge);
         } else {
             box_row(a, p.hx, out);
         }
@@ -85,36 +110,83 @@ fn upsample_row(p: &Plane, y: usize, fancy: bool, out: &mut [u8]) {
     }
     let src = row(y / p.vx);
     if fancy_h && p.vx == 1 {
-        let end = p.dw - 1;
-        for (x, o) in out.iter_mut().enumerate() {
-            let i = (x / 2).min(end);
-            let c = 3 * u32::from(src[i]);
-            let v = if x % 2 == 0 {
-                if i == 0 {
-                    u32::from(src[0])
-                } else {
-                    (c + u32::from(src[i - 1]) + 1) >> 2
-                }
-            } else if i == end {
-                u32::from(src[i])
-            } else {
-                (c + u32::from(src[i + 1]) + 2) >> 2
-            };
-            *o = v as u8;
-        }
+        fancy_h2(&src[..p.dw], out, 1, 2, 2);
     } else {
         box_row(src, p.hx, out);
     }
 }
 
+/// libjpeg's fancy 2x horizontal upsampling (h2v1 on samples, h2v2 on
+/// the vertical sums): sample `i` gives `(3 s[i] + s[i-1] + even) >> shift`
+/// and `(3 s[i] + s[i+1] + odd) >> shift`, the first and the last sample
+/// standing in for their missing neighbour (which is libjpeg's edge rule:
+/// `(4 s + even) >> shift` is `s` at the scale of the output). Output
+/// columns past `2 s.len()` repeat the last sample's pair rule, as the
+/// clamped index of the per-pixel rule does. `s` has at least 3 samples.
+#[inline]
+fn fancy_h2<T: Copy + Into<u32>>(s: &[T], out: &mut [u8], even: u32, odd: u32, shift: u32) {
+    let end = s.len() - 1;
+    let at = |x: usize| -> u8 {
+        let i = (x / 2).min(end);
+        let c = 3 * s[i].into();
+        let v = if x.is_multiple_of(2) {
+            c + s[i.saturating_sub(1)].into() + even
+        } else {
+            c + s[(i + 1).min(end)].into() + odd
+        };
+        (v >> shift) as u8
+    };
+    // Samples 1..lim have both neighbours and both outputs inside `out`.
+    let lim = end.min(out.len() / 2);
+    if lim > 1 {
+        let pairs = out[2..2 * lim].chunks_exact_mut(2);
+        for (((o, &l), &c), &r) in pairs.zip(&s[..lim - 1]).zip(&s[1..lim]).zip(&s[2..=lim]) {
+            let c = 3 * c.into();
+            o[0] = ((c + l.into() + even) >> shift) as u8;
+            o[1] = ((c + r.into() + odd) >> shift) as u8;
+        }
+    }
+    let width = out.len();
+    for x in (0..2.min(width)).chain((2 * lim).max(2)..width) {
+        out[x] = at(x);
+    }
+}
+
+/// Plain replication: output column `x` takes sample `x / hx` (the last
+/// sample past the end).
 fn box_row(src: &[u8], hx: usize, out: &mut [u8]) {
-    for (x, o) in out.iter_mut().enumerate() {
-        *o = src[(x / hx).min(src.len() - 1)];
+    let n = match hx {
+        1 => {
+            let n = out.len().min(src.len());
+            out[..n].copy_from_slice(&src[..n]);
+            n
+        }
+        2 => {
+            let n = (out.len() / 2).min(src.len());
+            for (o, &v) in out.chunks_exact_mut(2).zip(&src[..n]) {
+                o[0] = v;
+                o[1] = v;
+            }
+            2 * n
+        }
+        _ => {
+            let mut n = 0;
+            for (o, &v) in out.chunks_mut(hx).zip(src) {
+                o.fill(v);
+                n += o.len();
+            }
+            n
+        }
+    };
+    // Columns left over: an odd last column, or past the samples.
+    for x in n..out.len() {
+        out[x] = src[(x / hx).min(src.len() - 1)];
     }
 }
 
 /// jdcolor.c's YCbCr to RGB: 16-bit fixed point, rounded as libjpeg's
 /// tables are.
+#[inline]
 fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
     const ONE_HALF: i32 = 1 << 15;
     let (y, cb, cr) = (i32::from(y), i32::from(cb) - 128, i32::from(cr) - 128);
@@ -126,6 +198,7 @@ fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [u8; 3] {
 
 /// RGB of a CMYK sample as libjpeg would output it (for Adobe files: 255 is
 /// no ink). The conversion is the naive one, without a colour profile.
+#[inline]
 pub fn cmyk_to_rgb(cmyk: [u8; 4], inverted: bool) -> [u8; 3] {
     let ink = |v: u8| {
         if inverted {
@@ -136,6 +209,42 @@ pub fn cmyk_to_rgb(cmyk: [u8; 4], inverted: bool) -> [u8; 3] {
     };
     let k = ink(cmyk[3]);
     [0, 1, 2].map(|i| ((ink(cmyk[i]) * k + 127) / 255) as u8)
+}
+
+/// Pixels converted per step: the colour conversions work on arrays of
+/// this many samples, then interleave, so each step is a handful of vector
+/// operations.
+const LANES: usize = 16;
+
+/// Convert one row of three planes' samples into interleaved RGB, `f`
+/// taking a pixel's three samples. Whole steps of [`LANES`] pixels go
+/// through fixed-size arrays; the rest one at a time.
+#[inline]
+fn three_to_rgb(line: &mut [u8], c: [&[u8]; 3], f: impl Fn(u8, u8, u8) -> [u8; 3]) {
+    let n = line.len() / 3;
+    let (c0, c1, c2) = (&c[0][..n], &c[1][..n], &c[2][..n]);
+    let steps = line.chunks_exact_mut(3 * LANES);
+    let s0 = c0.chunks_exact(LANES);
+    let s1 = c1.chunks_exact(LANES);
+    let s2 = c2.chunks_exact(LANES);
+    let done = n / LANES * LANES;
+    for (((o, a), b), d) in steps.zip(s0).zip(s1).zip(s2) {
+        let mut rgb = [[0u8; LANES]; 3];
+        for i in 0..LANES {
+            let [r, g, bl] = f(a[i], b[i], d[i]);
+            rgb[0][i] = r;
+            rgb[1][i] = g;
+            rgb[2][i] = bl;
+        }
+        for (i, px) in o.chunks_exact_mut(3).enumerate() {
+            px[0] = rgb[0][i];
+            px[1] = rgb[1][i];
+            px[2] = rgb[2][i];
+        }
+    }
+    for (x, px) in line.chunks_exact_mut(3).enumerate().skip(done) {
+        px.copy_from_slice(&f(c0[x], c1[x], c2[x]));
+    }
 }
 
 /// Fill `out` (`width` x `height` pixels of `model.channels()` bytes) from
@@ -149,35 +258,36 @@ pub(crate) fn convert(
     out: &mut [u8],
 ) {
     let ch = model.channels();
-    let mut rows: Vec<Vec<u8>> = planes.iter().map(|_| vec![0u8; width]).collect();
+    let mut scratch: Vec<Scratch> = planes
+        .iter()
+        .map(|_| Scratch {
+            row: vec![0u8; width],
+            sums: Vec::new(),
+        })
+        .collect();
     for (y, line) in out.chunks_exact_mut(width * ch).take(height).enumerate() {
-        for (p, r) in planes.iter().zip(rows.iter_mut()) {
-            upsample_row(p, y, fancy, r);
+        let mut rows: [&[u8]; 4] = [&[]; 4];
+        for ((p, s), r) in planes.iter().zip(scratch.iter_mut()).zip(rows.iter_mut()) {
+            *r = plane_row(p, y, fancy, s);
         }
+        let three = [rows[0], rows[1], rows[2]];
         match model {
-            Model::Gray => line.copy_from_slice(&rows[0]),
-            Model::Rgb | Model::YCbCr => {
-                for (x, px) in line.chunks_exact_mut(3).enumerate() {
-                    let (a, b, c) = (rows[0][x], rows[1][x], rows[2][x]);
-                    let rgb = if model == Model::Rgb {
-                        [a, b, c]
-                    } else {
-                        ycc_to_rgb(a, b, c)
-                    };
-                    px.copy_from_slice(&rgb);
-                }
-            }
+            Model::Gray => line.copy_from_slice(&rows[0][..width]),
+            Model::Rgb => three_to_rgb(line, three, |r, g, b| [r, g, b]),
+            Model::YCbCr => three_to_rgb(line, three, ycc_to_rgb),
             Model::Cmyk { inverted } => {
-                for (x, px) in line.chunks_exact_mut(3).enumerate() {
-                    let cmyk = [rows[0][x], rows[1][x], rows[2][x], rows[3][x]];
+                let k = &rows[3][..width];
+                for ((x, px), &k) in line.chunks_exact_mut(3).enumerate().zip(k) {
+                    let cmyk = [rows[0][x], rows[1][x], rows[2][x], k];
                     px.copy_from_slice(&cmyk_to_rgb(cmyk, inverted));
                 }
             }
             Model::Ycck => {
-                for (x, px) in line.chunks_exact_mut(3).enumerate() {
+                let k = &rows[3][..width];
+                for ((x, px), &k) in line.chunks_exact_mut(3).enumerate().zip(k) {
                     // jdcolor.c's ycck_cmyk_convert, then Adobe's inverted CMYK.
                     let [r, g, b] = ycc_to_rgb(rows[0][x], rows[1][x], rows[2][x]);
-                    let cmyk = [255 - r, 255 - g, 255 - b, rows[3][x]];
+                    let cmyk = [255 - r, 255 - g, 255 - b, k];
                     px.copy_from_slice(&cmyk_to_rgb(cmyk, true));
                 }
             }
@@ -186,40 +296,4 @@ pub(crate) fn convert(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ycc_conversion_matches_libjpeg_reference_values() {
-        // Grey stays grey; pure colours land where libjpeg puts them.
-        assert_eq!(ycc_to_rgb(128, 128, 128), [128, 128, 128]);
-        assert_eq!(ycc_to_rgb(76, 85, 255), [254, 0, 0]);
-        assert_eq!(ycc_to_rgb(29, 255, 107), [0, 0, 254]);
-    }
-
-    #[test]
-    fn fancy_h2v1_keeps_edges_and_blends_three_to_one() {
-        let p = Plane {
-            data: vec![0, 100, 200, 40],
-            stride: 4,
-            rows: 1,
-            dw: 3,
-            dh: 1,
-            hx: 2,
-            vx: 1,
-        };
-        let mut out = [0u8; 6];
-        upsample_row(&p, 0, true, &mut out);
-        // (3*0+0+1)>>2.. first is the sample; then 3:1 blends; last repeats.
-        assert_eq!(out, [0, 25, 75, 125, 175, 200]);
-        upsample_row(&p, 0, false, &mut out);
-        assert_eq!(out, [0, 0, 100, 100, 200, 200]);
-    }
-
-    #[test]
-    fn inverted_cmyk_with_no_ink_is_white() {
-        assert_eq!(cmyk_to_rgb([255, 255, 255, 255], true), [255, 255, 255]);
-        assert_eq!(cmyk_to_rgb([0, 0, 0, 0], false), [255, 255, 255]);
-        assert_eq!(cmyk_to_rgb([255, 0, 255, 255], true), [255, 0, 255]);
-    }
-}
+mod tests;

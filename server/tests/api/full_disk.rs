@@ -248,3 +248,90 @@ async fn a_full_database_is_507_and_every_acknowledged_job_completes_once_there_
     }
     app.stop().await;
 }
+
+/// The job runner's half of the change, on its own: a job whose report
+/// cannot be written because the disk is full is left unfinished, not
+/// recorded as failed, even when the database still has room for a
+/// "failed" row. (In the test above the database is the full disk, so the
+/// old "failed" write failed too and the job stayed unfinished either way;
+/// this one fails with the runner's change reverted.)
+///
+/// The full disk: the incremental PDF's file, `tmp/job-1-report.pdf`
+/// under the data directory, is a symbolic link to `/dev/full`, where every
+/// write fails with `ENOSPC` as on a full file system. The database is
+/// untouched. Linux only (skipped without `/dev/full`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_meets_a_full_disk_leaves_its_job_unfinished_not_failed() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("skipped: no /dev/full on this system (a Linux device)");
+        return;
+    }
+    let fake = FakeCloudinary::builder().seed(5).start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut s = test_settings();
+    s.cloudinary.base_url = fake.base_url();
+    s.cloudinary.cloud_name = fake.cloud_name().to_string();
+    s.pdf.assembly = report_server::settings::Assembly::Incremental;
+    let submission = json!({
+        "site": {"name": "Depot", "date": "2026-12-07"},
+        "items": [{"asset": "Unit 1", "system": "HVAC", "description": "Rooftop unit",
+                   "quantity": 1, "photo_urls": [fake.photo_url(&small_photo(1))]}],
+        "signatures": [{"role": "inspector", "name": "A. Lee", "image": signature_uri()}],
+    });
+
+    let app = Running::start(s.clone(), data.path()).await;
+    // The first job of a fresh database is job 1.
+    let pdf = data.path().join("tmp/job-1-report.pdf");
+    std::os::unix::fs::symlink(full, &pdf).unwrap();
+    let resp = app
+        .http
+        .post(format!("{}/api/submissions", app.base))
+        .json(&submission)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+    let id = resp.json::<Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(id, 1);
+    app.settle().await;
+    let job = app.get("/api/jobs/1").await;
+    // Reverted, the job is "failed" with "creating .../job-1-report.pdf: No
+    // space left on device (os error 28)".
+    assert!(
+        job["status"] == "processing" || job["status"] == "pending",
+        "a full disk is not the job's fault; it must be left to run again: {job}"
+    );
+    // The database did have room: the workbook's link was stored.
+    assert!(
+        job["results"]["excel"]["cloudinary_url"].is_string(),
+        "{job}"
+    );
+    app.stop().await;
+
+    // Room again: the next start takes the job up and completes it.
+    std::fs::remove_file(&pdf).unwrap();
+    let app = Running::start(s, data.path()).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let job = app.get("/api/jobs/1").await;
+        if job["status"] == "completed" || job["status"] == "failed" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "job 1 did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["status"], "completed", "{job}");
+    let resp = app
+        .http
+        .get(format!("{}/api/jobs/1/report.pdf", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let bytes = resp.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "the report is a PDF");
+    app.stop().await;
+}
