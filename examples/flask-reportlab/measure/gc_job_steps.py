@@ -5,6 +5,7 @@ SQLite), a report upload and a photo upload through the Cloudinary SDK
 download with requests (`PhotoFetcher`).
 
     .venv/bin/python measure/gc_job_steps.py 30      # repetitions per step
+    .venv/bin/python measure/gc_job_steps.py --serve 18732   # only the stand-in
 
 Printed per step: ``net`` (``gc.get_count()[0]`` added per call with the
 collector disabled) and ``garbage`` (what ``gc.collect()`` then found
@@ -29,7 +30,8 @@ class Cloudinary(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps({"secure_url": "https://x/y", "public_id": "y"}).encode()
+        body = json.dumps({"secure_url": "https://x/y", "public_id": "y", "bytes": 700_004,
+                           "width": 2160, "height": 3840}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -46,6 +48,8 @@ class Cloudinary(http.server.BaseHTTPRequestHandler):
         pass
 
 
+if sys.argv[1:2] == ["--serve"]:
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Cloudinary).serve_forever()
 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cloudinary)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 base = f"http://127.0.0.1:{server.server_port}"

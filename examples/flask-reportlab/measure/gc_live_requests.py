@@ -12,6 +12,11 @@ Start the app with the tracer (see gctrace/sitecustomize.py), e.g.
 then:
 
     .venv/bin/python measure/gc_live_requests.py http://127.0.0.1:18731 /tmp/gc-live 700
+
+Photo uploads are measured too when the app's CLOUDINARY_UPLOAD_PREFIX
+points at a stand-in that answers uploads as Cloudinary does (run
+``measure/gc_job_steps.py --serve PORT`` and start the app with
+``CLOUDINARY_UPLOAD_PREFIX=http://127.0.0.1:PORT``); pass ``--photos``.
 """
 import glob
 import json
@@ -37,13 +42,19 @@ def main():
     http = requests.Session()
     job = http.post(f"{base}/api/submissions", json=SUBMISSION).json()["job_id"]
     time.sleep(3)  # its job runs (and fails: no photos to upload) first
-    for label, path in (("GET /api/jobs/<id>", f"/api/jobs/{job}"), ("GET /healthz", "/healthz")):
+    photo = b"\xff\xd8\xff\xe0" + b"x" * 700_000
+    routes = [("GET /api/jobs/<id>", lambda: http.get(f"{base}/api/jobs/{job}"), n),
+              ("GET /healthz", lambda: http.get(f"{base}/healthz"), n)]
+    if "--photos" in sys.argv:
+        routes.append(("POST /api/photos (0.7 MB)", lambda: http.post(
+            f"{base}/api/photos", files={"photo": ("p.jpg", photo, "image/jpeg")}), n // 5))
+    for label, call, n in routes:
         for _ in range(5):
-            http.get(base + path)
+            call()
         time.sleep(0.5)
         before = collections(trace_dir)
         for _ in range(n):
-            http.get(base + path)
+            call()
         time.sleep(0.5)
         ran = collections(trace_dir) - before
         print(f"{label}: {ran} collections in {n} requests: "
