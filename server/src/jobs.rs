@@ -26,6 +26,7 @@ pub mod decode;
 pub mod degraded;
 pub mod encode;
 pub mod excel;
+pub mod generations;
 mod layout;
 pub mod orientation;
 pub mod pdf;

@@ -261,6 +261,10 @@ fn process(
     drop(body);
 
     stages.begin("excel", &ctx.monitor);
+    // `cyclic_gc`: the objects the modelled collector counts, where the app
+    // makes them (`jobs::generations`); a collection they trigger frees
+    // other jobs' leftovers on this thread, credited to this job.
+    stages.credit_freed_for_others(ctx.collector.count_job().bytes);
     progress(stages, "excel", 10)?;
     let xlsx = build_workbook(&sub, &ctx.logo_png).context("building the Excel report")?;
     progress(stages, "excel_upload", 30)?;
@@ -295,36 +299,54 @@ fn process(
         for (i, u) in photo_urls.iter().enumerate() {
             check_deadline()?;
             upfront.push(fetch_photo(ctx, io, u, i, deadline, notes));
+            stages.credit_freed_for_others(ctx.collector.count_photo_download().bytes);
             ctx.in_flight.update(job_id, "photos", 45, stages.live());
         }
     }
 
     stages.begin("pdf", &ctx.monitor);
-    if s.model.release == Release::CyclicGc {
-        // The modelled full collection runs as a document build starts (the
-        // rule and why: `jobs::retention`). It frees other jobs' leftovers on
-        // this thread; this job's live bytes are credited for them.
-        let freed = ctx.collector.collect_once(s.model.gc_after_jobs as usize);
-        stages.credit_freed_for_others(freed.bytes);
-    }
+    let photos = photo_urls.len() as u64;
+    stages.credit_freed_for_others(ctx.collector.count_document(job_id, photos).bytes);
     ctx.in_flight.update(job_id, "pdf", 45, stages.live());
     // Photos fetched up front stay referenced until the document is built,
     // as the modelled app's list of in-memory files does.
     let mut upfront_iter = upfront.iter().cloned();
-    let BuiltPdf { output: pdf, held } = build_pdf(
+    let built = build_pdf(
         &sub,
         s,
         |n, url, notes| {
             check_deadline()?;
             Ok(match s.photos.fetch {
                 FetchMode::AllUpfront => upfront_iter.next().flatten(),
-                FetchMode::OneAtATime => fetch_photo(ctx, io, url, n, deadline, notes),
+                FetchMode::OneAtATime => {
+                    let photo = fetch_photo(ctx, io, url, n, deadline, notes);
+                    stages.credit_freed_for_others(ctx.collector.count_photo_download().bytes);
+                    photo
+                }
             })
         },
         notes,
-        || ctx.in_flight.update(job_id, "pdf", 45, stages.live()),
+        |held| {
+            // `cyclic_gc`: the app's build leaves a drawn photo's RGB string
+            // as garbage, freed by a collection during the build, if one
+            // runs (`jobs::retention`).
+            if s.model.release == Release::CyclicGc
+                && let Some(rgb) = held.take_last_rgb()
+            {
+                ctx.collector.loosen(job_id, rgb);
+            }
+            ctx.in_flight.update(job_id, "pdf", 45, stages.live())
+        },
         &ctx.tmp_dir.join(format!("job-{job_id}-report.pdf")),
-    )?;
+    );
+    // The strings no collection freed stay with the document (also when
+    // the build failed: the job's other buffers are dropped with it).
+    let loose = ctx.collector.reclaim(job_id);
+    let BuiltPdf {
+        output: pdf,
+        mut held,
+    } = built?;
+    held.keep_loose(loose);
     drop(upfront);
     // The document is saved: `immediate` frees what it held now, `cyclic_gc`
     // keeps it (decoded buffers, the document's streams, the file's buffer)
