@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod cpu;
 mod env;
 mod gc;
 mod http;
 mod limits;
 mod queue;
 
+pub use cpu::CpuSettings;
 pub use env::{apply_env_overrides, deserialize_with_overrides};
 pub use gc::GcSettings;
 pub use http::{HttpSettings, UploadBody};
@@ -243,6 +245,9 @@ pub struct ModelSettings {
     /// With `release = "cyclic_gc"`: the object counts that make the
     /// modelled CPython collector run (`jobs::generations`).
     pub gc: GcSettings,
+    /// The CPU time the modelled app spends per stage, photo and byte,
+    /// spent by the job's thread (`jobs::cpu`); all 0: off.
+    pub cpu: CpuSettings,
     /// **For tests only**: MiB every completed job leaks on purpose
     /// (allocated, touched, never freed; `jobs::test_leak`), so the
     /// harness's leak verdict can be tested against a known slope. 0 (the
@@ -487,6 +492,9 @@ impl Settings {
             );
         }
         if let Some((key, why)) = self.model.gc.invalid() {
+            return bad(key, why);
+        }
+        if let Some((key, why)) = self.model.cpu.invalid() {
             return bad(key, why);
         }
         if self.http.max_in_flight == 0 {
