@@ -24,6 +24,7 @@ use crate::error::Exit;
 use crate::finished::peak_of;
 use crate::harness::RunConfig;
 use crate::report::{Outcome, RunReport};
+use crate::table::{Align, Table};
 use crate::units::mb;
 use crate::watchdog::of_which_runtime;
 
@@ -343,36 +344,38 @@ pub fn markdown(g: &GateResult) -> String {
         g.profile,
         g.scenario
     );
-    s.push_str("| figure | value |\n| --- | --- |\n");
-    s.push_str(&format!(
-        "| peak memory | {} ({}) |\n",
-        mb(g.peak_bytes),
-        g.peak_source
-    ));
+    let mut t = Table::new(&[("figure", Align::Text), ("value", Align::Text)]);
+    t.row(vec![
+        "peak memory".into(),
+        format!("{} ({})", mb(g.peak_bytes), g.peak_source),
+    ]);
     if let Some(m) = g.modelled_runtime_bytes.filter(|m| *m > 0) {
-        s.push_str(&format!(
-            "| of which modelled runtime (declared, included) | {} |\n",
-            mb(m)
-        ));
+        t.row(vec![
+            "of which modelled runtime (declared, included)".into(),
+            mb(m),
+        ]);
     }
-    s.push_str(&format!("| budget | {} |\n", mb(g.thresholds.budget_bytes)));
-    s.push_str(&format!(
-        "| must stay under (budget minus {:.0}% headroom) | {} |\n",
-        g.thresholds.headroom * 100.0,
-        mb(g.thresholds.ceiling_bytes())
-    ));
+    t.row(vec!["budget".into(), mb(g.thresholds.budget_bytes)]);
+    t.row(vec![
+        format!(
+            "must stay under (budget minus {:.0}% headroom)",
+            g.thresholds.headroom * 100.0
+        ),
+        mb(g.thresholds.ceiling_bytes()),
+    ]);
     if let Some(b) = g.baseline_peak_bytes {
-        s.push_str(&format!(
-            "| baseline peak (allowed +{:.0}%) | {} |\n",
-            g.thresholds.max_regression * 100.0,
-            mb(b)
-        ));
+        t.row(vec![
+            format!(
+                "baseline peak (allowed +{:.0}%)",
+                g.thresholds.max_regression * 100.0
+            ),
+            mb(b),
+        ]);
     }
-    s.push_str(&format!("| at the peak | {} |\n", g.stage_at_peak));
-    s.push_str(&format!(
-        "| run | {} |\n\n",
-        g.run_summary.replace('|', "\\|")
-    ));
+    t.row(vec!["at the peak".into(), g.stage_at_peak.to_string()]);
+    t.row(vec!["run".into(), g.run_summary.clone()]);
+    s.push_str(&t.markdown());
+    s.push('\n');
     for c in &g.checks {
         s.push_str(&format!(
             "- {} ({}): {}\n",
@@ -461,14 +464,23 @@ pub async fn run(cfg: &GateConfig) -> anyhow::Result<Exit> {
         println!("oomlab gate: passed");
         Ok(Exit::WithinLimit)
     } else {
-        eprintln!(
-            "oomlab gate: FAILED: {}",
-            g.checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| c.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
+        // The failed checks by name (their messages are on the FAIL lines
+        // above), wrapped like them.
+        eprint!(
+            "{}",
+            crate::table::wrap(
+                &format!(
+                    "oomlab gate: FAILED: {}",
+                    g.checks
+                        .iter()
+                        .filter(|c| !c.passed)
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                crate::table::WIDTH,
+                "     "
+            )
         );
         // The load failing is its own answer (exit 4), as for `oomlab run`.
         let load_failed = g

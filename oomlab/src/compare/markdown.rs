@@ -138,29 +138,38 @@ pub fn render_table(rep: &CompareReport) -> String {
     // Jobs lost to a death (a worker killed, its job never finished): a
     // column when any profile lost one.
     let lost = rep.rows.iter().any(|r| r.jobs_lost > 0);
-    let mut head = head.to_vec();
+    let mut head: Vec<(String, Align)> = head
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| {
+            (
+                h,
+                if (1..=4).contains(&i) || (6..=9).contains(&i) {
+                    Align::Figure
+                } else {
+                    Align::Text
+                },
+            )
+        })
+        .collect();
     if lost {
-        head.insert(6, "jobs lost".into());
+        head.insert(6, ("jobs lost".into(), Align::Figure));
     }
-    let mut s = String::new();
-    line(&mut s, &head);
-    line(
-        &mut s,
-        &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
-    );
+    let mut t = owned_table(&head);
     for r in &rep.rows {
         let mut cells = row_cells(r);
         if lost {
             cells.insert(6, format!("{} of {}", r.jobs_lost, r.jobs_acknowledged));
         }
-        line(&mut s, &cells);
+        t.row(cells);
     }
-    s
+    t.markdown()
 }
 
-fn line(s: &mut String, cells: &[String]) {
-    let escaped: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
-    let _ = writeln!(s, "| {} |", escaped.join(" | "));
+/// A [`Table`] with headers made at run time.
+fn owned_table(head: &[(String, Align)]) -> Table {
+    let cols: Vec<(&str, Align)> = head.iter().map(|(h, a)| (h.as_str(), *a)).collect();
+    Table::new(&cols)
 }
 
 /// The whole `compare.md`.
@@ -195,42 +204,32 @@ pub fn render(rep: &CompareReport) -> String {
     );
 
     let _ = writeln!(s, "\n## Runs\n");
-    let head: Vec<String> = [
-        "profile",
-        "scenario",
-        "verdict",
-        "peak",
-        "idle",
-        "p50",
-        "p95",
-        "reports per minute",
-        "run folder",
-    ]
-    .iter()
-    .map(|h| h.to_string())
-    .collect();
-    line(&mut s, &head);
-    line(
-        &mut s,
-        &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
-    );
+    let mut t = Table::new(&[
+        ("profile", Align::Text),
+        ("scenario", Align::Text),
+        ("verdict", Align::Text),
+        ("peak", Align::Figure),
+        ("idle", Align::Figure),
+        ("p50", Align::Figure),
+        ("p95", Align::Figure),
+        ("reports per minute", Align::Figure),
+        ("run folder", Align::Text),
+    ]);
     for c in &rep.runs {
-        line(
-            &mut s,
-            &[
-                c.profile.clone(),
-                c.scenario.clone(),
-                c.summary.clone(),
-                mb(c.peak_bytes),
-                opt_mb(c.idle_rss_bytes),
-                secs_ms(c.time_to_ready_p50_s),
-                secs_ms(c.time_to_ready_p95_s),
-                c.reports_per_minute
-                    .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
-                format!("`{}`", c.dir.display()),
-            ],
-        );
+        t.row(vec![
+            c.profile.clone(),
+            c.scenario.clone(),
+            c.summary.clone(),
+            mb(c.peak_bytes),
+            opt_mb(c.idle_rss_bytes),
+            secs_ms(c.time_to_ready_p50_s),
+            secs_ms(c.time_to_ready_p95_s),
+            c.reports_per_minute
+                .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
+            format!("`{}`", c.dir.display()),
+        ]);
     }
+    s.push_str(&t.markdown());
 
     let trends: Vec<_> = rep
         .runs
@@ -242,31 +241,24 @@ pub fn render(rep: &CompareReport) -> String {
             s,
             "\n## Memory trend (runs with at least 5 completed jobs)\n"
         );
-        line(
-            &mut s,
-            &[
-                "profile",
-                "scenario",
-                "leak verdict",
-                "RSS slope per job",
-                "RSS slope per hour",
-            ]
-            .map(String::from),
-        );
-        line(&mut s, &["---"; 5].map(String::from));
-        for (c, t) in trends {
-            line(
-                &mut s,
-                &[
-                    c.profile.clone(),
-                    c.scenario.clone(),
-                    t.summary.clone(),
-                    format!("{:+.2} MiB", t.slope_per_job_bytes / 1048576.0),
-                    t.slope_per_hour_bytes
-                        .map_or_else(|| "n/a".into(), |h| format!("{:+.1} MiB", h / 1048576.0)),
-                ],
-            );
+        let mut t = Table::new(&[
+            ("profile", Align::Text),
+            ("scenario", Align::Text),
+            ("leak verdict", Align::Text),
+            ("RSS slope per job", Align::Figure),
+            ("RSS slope per hour", Align::Figure),
+        ]);
+        for (c, tr) in trends {
+            t.row(vec![
+                c.profile.clone(),
+                c.scenario.clone(),
+                tr.summary.clone(),
+                format!("{:+.2} MiB", tr.slope_per_job_bytes / 1048576.0),
+                tr.slope_per_hour_bytes
+                    .map_or_else(|| "n/a".into(), |h| format!("{:+.1} MiB", h / 1048576.0)),
+            ]);
         }
+        s.push_str(&t.markdown());
     }
 
     let keys: Vec<&String> = {
@@ -281,13 +273,9 @@ pub fn render(rep: &CompareReport) -> String {
     };
     if !keys.is_empty() {
         let _ = writeln!(s, "\n## Settings that differ (from the profile files)\n");
-        let mut head = vec!["profile".to_string()];
-        head.extend(keys.iter().map(|k| format!("`{k}`")));
-        line(&mut s, &head);
-        line(
-            &mut s,
-            &head.iter().map(|_| "---".to_string()).collect::<Vec<_>>(),
-        );
+        let mut head = vec![("profile".to_string(), Align::Text)];
+        head.extend(keys.iter().map(|k| (format!("`{k}`"), Align::Text)));
+        let mut t = owned_table(&head);
         for r in &rep.rows {
             let Some(m) = rep.settings_that_differ.get(&r.profile) else {
                 continue;
@@ -297,10 +285,10 @@ pub fn render(rep: &CompareReport) -> String {
                 keys.iter()
                     .map(|k| m.get(*k).cloned().unwrap_or_else(|| "?".into())),
             );
-            line(&mut s, &cells);
+            t.row(cells);
         }
+        s.push_str(&t.markdown());
     }
-
     let _ = writeln!(s, "\n## Notes\n");
     for n in &rep.notes {
         let _ = writeln!(s, "- {n}");

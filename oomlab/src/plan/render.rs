@@ -41,49 +41,64 @@ pub fn markdown(r: &PlanReport) -> String {
         }
     }
     let _ = writeln!(s, "## Every plan\n");
-    s.push_str(
-        "| plan | RAM | CPU | USD/month | must stay under | verdict | configurations that hold |\n",
-    );
-    s.push_str("| --- | --- | --- | --- | --- | --- | --- |\n");
+    let mut t = Table::new(&[
+        ("plan", Align::Text),
+        ("RAM", Align::Figure),
+        ("CPU", Align::Figure),
+        ("USD/month", Align::Figure),
+        ("must stay under", Align::Figure),
+        ("verdict", Align::Text),
+        ("configurations that hold", Align::Figure),
+    ]);
     for v in &r.verdicts {
         let verdict = match (&v.best, v.lowest_peak_bytes) {
             (Some(b), _) => format!("holds with {b}"),
             (None, Some(low)) => format!("does not hold: the lowest peak is {}", mb(low)),
             (None, None) => "not known: no configuration completed".into(),
         };
-        let _ = writeln!(
-            s,
-            "| {}{} | {} | {} | {} | {} | {} | {} |",
-            v.plan.name,
-            v.plan
-                .note
-                .as_ref()
-                .map_or_else(String::new, |n| format!(" ({n})")),
+        t.row(vec![
+            format!(
+                "{}{}",
+                v.plan.name,
+                v.plan
+                    .note
+                    .as_ref()
+                    .map_or_else(String::new, |n| format!(" ({n})"))
+            ),
             mb(v.plan.ram_bytes),
-            v.plan.cpu,
-            v.plan.usd_per_month,
+            v.plan.cpu.to_string(),
+            v.plan.usd_per_month.to_string(),
             mb(v.ceiling_bytes),
             verdict,
             if v.holding.is_empty() {
                 "-".to_string()
             } else {
                 v.holding.len().to_string()
-            }
-        );
+            },
+        ]);
     }
+    s.push_str(&t.markdown());
     let _ = writeln!(
         s,
         "\n## Measurements (no memory limit; CPU share as in the configuration, none: not limited)\n"
     );
-    s.push_str("| configuration | scenario | peak | idle after start | p50 to report ready | p95 to report ready | reports per minute | modelled runtime (declared, included) | jobs lost | run |\n");
-    s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    let mut t = Table::new(&[
+        ("configuration", Align::Text),
+        ("scenario", Align::Text),
+        ("peak", Align::Figure),
+        ("idle after start", Align::Figure),
+        ("p50 to report ready", Align::Figure),
+        ("p95 to report ready", Align::Figure),
+        ("reports per minute", Align::Figure),
+        ("modelled runtime (declared, included)", Align::Figure),
+        ("jobs lost", Align::Figure),
+        ("run", Align::Text),
+    ]);
     for c in &r.configs {
         for m in &c.measurements {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            t.row(vec![
                 c.label(),
-                m.scenario,
+                m.scenario.clone(),
                 mb(m.peak_bytes),
                 m.idle_rss_bytes.map_or_else(|| "n/a".into(), mb),
                 secs_ms(m.time_to_ready_p50_s),
@@ -91,15 +106,16 @@ pub fn markdown(r: &PlanReport) -> String {
                 m.reports_per_minute
                     .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
                 c.modelled_runtime_bytes.map_or_else(|| "n/a".into(), mb),
-                m.jobs_lost,
+                m.jobs_lost.to_string(),
                 if m.all_jobs_completed {
                     "all jobs completed".to_string()
                 } else {
-                    format!("incomplete: {}", m.summary.replace('|', "\\|"))
-                }
-            );
+                    format!("incomplete: {}", m.summary)
+                },
+            ]);
         }
     }
+    s.push_str(&t.markdown());
     if let Some(a) = &r.split {
         let single = r.recommendation.as_ref().map(|rec| rec.summary.as_str());
         s.push_str(&super::split::markdown(a, single, r.headroom));

@@ -20,6 +20,7 @@ use super::plans_file::{HostingPlan, PlansFile};
 use crate::error::ConfigError;
 use crate::finished::FinishedRun;
 use crate::report::services::Service;
+use crate::table::{Align, Table};
 use crate::units::mb;
 
 /// The plans of the split configuration, checked, cheapest first.
@@ -261,42 +262,57 @@ pub fn markdown(a: &SplitAnswer, single: Option<&str>, headroom: f64) -> String 
         s,
         "\n## Split: web service + background worker + Key Value\n"
     );
-    let _ = writeln!(
-        s,
-        "| answer | plans | USD/month |\n| --- | --- | --- |\n| single service | {} | |\n| split | {} | {} |\n",
-        single.unwrap_or("no plan holds"),
+    let mut t = Table::new(&[
+        ("answer", Align::Text),
+        ("plans", Align::Text),
+        ("USD/month", Align::Figure),
+    ]);
+    t.row(vec![
+        "single service".into(),
+        single.unwrap_or("no plan holds").to_string(),
+        String::new(),
+    ]);
+    t.row(vec![
+        "split".into(),
         a.recommendation
             .as_ref()
             .map_or("no triple holds".to_string(), |r| r.summary.clone()),
         a.recommendation
             .as_ref()
-            .map_or_else(|| "-".to_string(), |r| format!("{}", r.usd_per_month))
-    );
+            .map_or_else(|| "-".to_string(), |r| format!("{}", r.usd_per_month)),
+    ]);
+    s.push_str(&t.markdown());
+    s.push('\n');
     let _ = writeln!(
         s,
         "Each part must hold its own peak with {:.0}% of its RAM free.\n",
         headroom * 100.0
     );
-    s.push_str("| configuration | scenario | web peak | worker peak | Redis used_memory | run |\n");
-    s.push_str("| --- | --- | --- | --- | --- | --- |\n");
+    let mut t = Table::new(&[
+        ("configuration", Align::Text),
+        ("scenario", Align::Text),
+        ("web peak", Align::Figure),
+        ("worker peak", Align::Figure),
+        ("Redis used_memory", Align::Figure),
+        ("run", Align::Text),
+    ]);
     for c in &a.configs {
         for m in &c.measurements {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} |",
+            t.row(vec![
                 c.label(),
-                m.scenario,
+                m.scenario.clone(),
                 mb(m.web_peak_bytes),
                 mb(m.worker_peak_bytes),
                 m.redis_peak_bytes.map_or_else(|| "n/a".into(), mb),
                 if m.all_jobs_completed {
                     "all jobs completed".to_string()
                 } else {
-                    format!("incomplete: {}", m.summary.replace('|', "\\|"))
-                }
-            );
+                    format!("incomplete: {}", m.summary)
+                },
+            ]);
         }
     }
+    s.push_str(&t.markdown());
     for n in &a.notes {
         let _ = writeln!(s, "\n- {n}");
     }

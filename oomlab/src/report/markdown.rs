@@ -5,6 +5,7 @@ use std::fmt::Write;
 use memstats::format_mb;
 
 use super::RunReport;
+use crate::table::{Align, Table};
 
 fn mb(b: u64) -> String {
     format_mb(b)
@@ -67,44 +68,46 @@ pub fn render(r: &RunReport) -> String {
     for w in &r.warnings {
         let _ = writeln!(o, "**Warning:** {w}\n");
     }
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(
-        o,
-        "| profile | {} (`{}`) |",
-        r.profile.name,
-        r.profile.path.display()
-    );
-    let _ = writeln!(
-        o,
-        "| scenario | {} (`{}`) |",
-        r.scenario.name,
-        r.scenario.path.display()
-    );
-    let _ = writeln!(
-        o,
-        "| limit | {} MiB, enforced by {}{} |",
-        mb(r.limit.bytes),
-        r.limit.enforce.as_str(),
-        if r.limit.restart_on_oom {
-            ", restart on OOM"
-        } else {
-            ""
-        }
-    );
     let sh = &r.shape;
-    let _ = writeln!(
-        o,
-        "| shape | {} worker(s), {} user(s) at once, CPU {} |",
-        sh.workers
-            .map_or_else(|| "n/a".to_string(), |w| w.to_string()),
-        sh.concurrency,
-        sh.cpus
-            .map_or_else(|| "not limited".to_string(), |c| format!("{c} core(s)"))
+    let mut t = Table::new(&[("", Align::Text), ("", Align::Text)]);
+    let mut kv = |k: &str, v: String| t.row(vec![k.to_string(), v]);
+    kv(
+        "profile",
+        format!("{} (`{}`)", r.profile.name, r.profile.path.display()),
     );
-    let _ = writeln!(o, "| started | {} |", r.started_at);
-    let _ = writeln!(o, "| duration | {:.1} s |", r.duration_s);
-    let _ = writeln!(o, "| server starts | {} |", r.server.starts);
-    let _ = writeln!(o, "| exit code | {} |", r.verdict.exit_code);
+    kv(
+        "scenario",
+        format!("{} (`{}`)", r.scenario.name, r.scenario.path.display()),
+    );
+    kv(
+        "limit",
+        format!(
+            "{} MiB, enforced by {}{}",
+            mb(r.limit.bytes),
+            r.limit.enforce.as_str(),
+            if r.limit.restart_on_oom {
+                ", restart on OOM"
+            } else {
+                ""
+            }
+        ),
+    );
+    kv(
+        "shape",
+        format!(
+            "{} worker(s), {} user(s) at once, CPU {}",
+            sh.workers
+                .map_or_else(|| "n/a".to_string(), |w| w.to_string()),
+            sh.concurrency,
+            sh.cpus
+                .map_or_else(|| "not limited".to_string(), |c| format!("{c} core(s)"))
+        ),
+    );
+    kv("started", r.started_at.to_string());
+    kv("duration", format!("{:.1} s", r.duration_s));
+    kv("server starts", r.server.starts.to_string());
+    kv("exit code", r.verdict.exit_code.to_string());
+    o.push_str(&t.markdown());
     for n in &r.limit.notes {
         let _ = writeln!(o, "\nNote: {n}");
     }
@@ -114,52 +117,56 @@ pub fn render(r: &RunReport) -> String {
 
     let p = &r.peaks;
     let _ = writeln!(o, "\n## Peak memory by source\n");
-    let _ = writeln!(
-        o,
-        "| source | peak (MiB) | what it measures |\n|---|---:|---|"
+    let mut t = Table::new(&[
+        ("source", Align::Text),
+        ("peak (MiB)", Align::Figure),
+        ("what it measures", Align::Text),
+    ]);
+    let mut source = |name: &str, peak: String, what: &str| {
+        t.row(vec![name.to_string(), peak, what.to_string()])
+    };
+    source(
+        "sampled RSS",
+        format!("{} at {:.1} s", mb(p.sampled_rss_bytes), p.sampled_rss_at_s),
+        "`VmRSS` of the server's process tree, read from `/proc` every 10 ms",
     );
-    let _ = writeln!(
-        o,
-        "| sampled RSS | {} at {:.1} s | `VmRSS` of the server's process tree, read from `/proc` every 10 ms |",
-        mb(p.sampled_rss_bytes),
-        p.sampled_rss_at_s
-    );
-    let _ = writeln!(
-        o,
-        "| VmHWM | {} | the kernel's high-water mark of RSS: no peak between samples is missed |",
-        mb(p.vmhwm_bytes)
+    source(
+        "VmHWM",
+        mb(p.vmhwm_bytes),
+        "the kernel's high-water mark of RSS: no peak between samples is missed",
     );
     // A target that publishes no allocator figures (another app) has no
     // jemalloc rows.
     if p.jemalloc_allocated_bytes.is_some() {
-        let _ = writeln!(
-            o,
-            "| jemalloc allocated | {} | bytes the server's code holds (`stats.allocated`, every 100 ms) |",
-            opt_mb(p.jemalloc_allocated_bytes)
+        source(
+            "jemalloc allocated",
+            opt_mb(p.jemalloc_allocated_bytes),
+            "bytes the server's code holds (`stats.allocated`, every 100 ms)",
         );
-        let _ = writeln!(
-            o,
-            "| jemalloc active | {} | pages of live allocations (`stats.active`) |",
-            opt_mb(p.jemalloc_active_bytes)
+        source(
+            "jemalloc active",
+            opt_mb(p.jemalloc_active_bytes),
+            "pages of live allocations (`stats.active`)",
         );
-        let _ = writeln!(
-            o,
-            "| jemalloc resident | {} | pages the allocator holds resident (`stats.resident`) |",
-            opt_mb(p.jemalloc_resident_bytes)
+        source(
+            "jemalloc resident",
+            opt_mb(p.jemalloc_resident_bytes),
+            "pages the allocator holds resident (`stats.resident`)",
         );
     }
     if let Some(c) = p.cgroup_peak_bytes {
-        let _ = writeln!(
-            o,
-            "| cgroup peak | {} | the memory cgroup's peak usage, page cache included |",
-            mb(c)
+        source(
+            "cgroup peak",
+            mb(c),
+            "the memory cgroup's peak usage, page cache included",
         );
     }
-    let _ = writeln!(
-        o,
-        "| idle RSS | {} | RSS at the first sample after the server was ready |",
-        opt_mb(p.idle_rss_bytes)
+    source(
+        "idle RSS",
+        opt_mb(p.idle_rss_bytes),
+        "RSS at the first sample after the server was ready",
     );
+    o.push_str(&t.markdown());
     let _ = writeln!(o, "\n{}", headroom_line(p.headroom_bytes));
     if let Some(proc_) = &p.process_at_peak {
         let _ = writeln!(
@@ -207,13 +214,14 @@ pub fn render(r: &RunReport) -> String {
 
     if !p.by_jobs_in_flight.is_empty() {
         let _ = writeln!(o, "\n## Peak by jobs in flight\n");
-        let _ = writeln!(
-            o,
-            "| jobs in flight | peak sampled RSS (MiB) |\n|---:|---:|"
-        );
+        let mut t = Table::new(&[
+            ("jobs in flight", Align::Figure),
+            ("peak sampled RSS (MiB)", Align::Figure),
+        ]);
         for b in &p.by_jobs_in_flight {
-            let _ = writeln!(o, "| {} | {} |", b.jobs_in_flight, mb(b.rss_bytes));
+            t.row(vec![b.jobs_in_flight.to_string(), mb(b.rss_bytes)]);
         }
+        o.push_str(&t.markdown());
     }
 
     if !r.oom_events.is_empty() {
@@ -248,10 +256,17 @@ pub fn render(r: &RunReport) -> String {
     if r.jobs.is_empty() {
         let _ = writeln!(o, "No submission was acknowledged.");
     } else {
-        let _ = writeln!(
-            o,
-            "| job | status | submitted (s) | ready after (s) | queued (s) | processing (s) | seen ready by polls (s) | peak RSS in flight (MiB) | heaviest stage (allocated high water, MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|---|"
-        );
+        let mut t = Table::new(&[
+            ("job", Align::Text),
+            ("status", Align::Text),
+            ("submitted (s)", Align::Figure),
+            ("ready after (s)", Align::Figure),
+            ("queued (s)", Align::Figure),
+            ("processing (s)", Align::Figure),
+            ("seen ready by polls (s)", Align::Figure),
+            ("peak RSS in flight (MiB)", Align::Figure),
+            ("heaviest stage (allocated high water, MiB)", Align::Text),
+        ]);
         for j in &r.jobs {
             let heaviest = j
                 .stages
@@ -259,20 +274,19 @@ pub fn render(r: &RunReport) -> String {
                 .max_by_key(|s| s.allocated_high_water)
                 .map(|s| format!("{} ({})", s.stage, mb(s.allocated_high_water)))
                 .unwrap_or_else(|| "n/a".into());
-            let _ = writeln!(
-                o,
-                "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
-                j.job_id,
-                j.status,
-                j.submitted_at_s,
+            t.row(vec![
+                j.job_id.to_string(),
+                j.status.to_string(),
+                format!("{:.1}", j.submitted_at_s),
                 opt_ms(j.time_to_ready_s),
                 opt_ms(j.queue_wait_s),
                 opt_ms(j.processing_s),
                 opt_s(j.time_to_ready_polled_s),
                 opt_mb(j.peak_rss_bytes),
-                heaviest
-            );
+                heaviest,
+            ]);
         }
+        o.push_str(&t.markdown());
     }
 
     per_job_stages(&mut o, r);
@@ -430,21 +444,23 @@ fn per_job_stages(o: &mut String, r: &RunReport) {
     for j in &r.jobs {
         if !j.stages.is_empty() {
             let _ = writeln!(o, "\n### Job {} ({})\n", j.job_id, j.status);
-            let _ = writeln!(
-                o,
-                "| stage | duration (s) | allocated high-water (MiB) | thread allocated (MiB) | still live after (MiB) |\n|---|---:|---:|---:|---:|"
-            );
+            let mut t = Table::new(&[
+                ("stage", Align::Text),
+                ("duration (s)", Align::Figure),
+                ("allocated high-water (MiB)", Align::Figure),
+                ("thread allocated (MiB)", Align::Figure),
+                ("still live after (MiB)", Align::Figure),
+            ]);
             for s in &j.stages {
-                let _ = writeln!(
-                    o,
-                    "| {} | {:.2} | {} | {} | {} |",
-                    s.stage,
-                    s.duration_ms as f64 / 1000.0,
+                t.row(vec![
+                    s.stage.to_string(),
+                    format!("{:.2}", s.duration_ms as f64 / 1000.0),
                     mb(s.allocated_high_water),
                     opt_mb(s.thread_allocated),
-                    opt_smb(s.thread_live_after)
-                );
+                    opt_smb(s.thread_live_after),
+                ]);
             }
+            o.push_str(&t.markdown());
             continue;
         }
         // No job document: the server was killed. What the last

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{ExitCause, ServerExit};
 use crate::sampler::Sample;
 use crate::sampler::tree::ProcessEvent;
+use crate::table::{Align, Table};
 use crate::units::mb;
 use crate::watchdog::OomEvent;
 
@@ -203,11 +204,14 @@ pub fn processes_section(o: &mut String, services: &[ServiceReport]) {
          the exits above). A process the kernel killed is named so only when the \
          cgroup's OOM counter moved just before it vanished.\n"
     );
-    let _ = writeln!(
-        o,
-        "| service | at | pid | process | what | memory at its end |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    let mut t = Table::new(&[
+        ("service", Align::Text),
+        ("at", Align::Figure),
+        ("pid", Align::Figure),
+        ("process", Align::Text),
+        ("what", Align::Text),
+        ("memory at its end", Align::Figure),
+    ]);
     for s in services {
         for e in &s.processes {
             let what = match (e.change, e.killed_by) {
@@ -215,17 +219,17 @@ pub fn processes_section(o: &mut String, services: &[ServiceReport]) {
                 (ProcessChange::Ended, Some(k)) => format!("killed by {}", k.label()),
                 (ProcessChange::Ended, None) => "ended".to_string(),
             };
-            let _ = writeln!(
-                o,
-                "| {} | {:.1} s | {} | {} | {what} | {} |",
-                s.service.as_str(),
-                e.at_s,
-                e.pid,
-                e.name,
-                e.last_bytes.map_or_else(|| "-".to_string(), mb)
-            );
+            t.row(vec![
+                s.service.as_str().to_string(),
+                format!("{:.1} s", e.at_s),
+                e.pid.to_string(),
+                e.name.clone(),
+                what,
+                e.last_bytes.map_or_else(|| "-".to_string(), mb),
+            ]);
         }
     }
+    o.push_str(&t.markdown());
 }
 
 /// What happened inside a service's tree, in one line for the verdict:

@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 
+use crate::table::{Align, Table};
+
 use serde::{Deserialize, Serialize};
 
 use super::JobReport;
@@ -210,26 +212,31 @@ pub fn markdown(s: &SplitReport, services: &[ServiceReport]) -> String {
         "The figures above (peaks, events, stages, jobs) are the worker's; \
          the load talked to the web service.\n"
     );
-    let _ = writeln!(
-        o,
-        "| service | limit | peak RSS | at | VmHWM | jemalloc allocated | starts | verdict | samples |"
-    );
-    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+    let mut t = Table::new(&[
+        ("service", Align::Text),
+        ("limit", Align::Figure),
+        ("peak RSS", Align::Figure),
+        ("at", Align::Figure),
+        ("VmHWM", Align::Figure),
+        ("jemalloc allocated", Align::Figure),
+        ("starts", Align::Figure),
+        ("verdict", Align::Text),
+        ("samples", Align::Text),
+    ]);
     for v in services {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {:.1} s | {} | {} | {} | {} | `{}` |",
-            v.service.as_str(),
+        t.row(vec![
+            v.service.as_str().to_string(),
             mb(v.limit_bytes),
             mb(v.peak_rss_bytes),
-            v.peak_rss_at_s,
+            format!("{:.1} s", v.peak_rss_at_s),
             mb(v.vmhwm_bytes),
             crate::units::opt_mb(v.jemalloc_allocated_bytes),
-            v.starts,
-            v.verdict,
-            v.samples_csv.display()
-        );
+            v.starts.to_string(),
+            v.verdict.to_string(),
+            format!("`{}`", v.samples_csv.display()),
+        ]);
     }
+    o.push_str(&t.markdown());
     let r = &s.redis;
     let _ = writeln!(
         o,

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use crate::fixtures::{self, oomlab};
 
+/// The exit code, stdout, and everything the user saw (stdout then stderr)
+/// with the 100-column wrapping undone, for `contains` checks.
 fn gate(from: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
     let junit = out.join("junit.xml");
     let summary = out.join("gate.md");
@@ -22,7 +24,12 @@ fn gate(from: &Path, extra: &[&str], out: &Path) -> (i32, String, String) {
         summary.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    oomlab(&args, &[])
+    let (code, stdout, stderr) = oomlab(&args, &[]);
+    let seen = format!("{stdout}\n{stderr}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (code, stdout, seen)
 }
 
 #[test]

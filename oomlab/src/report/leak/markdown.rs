@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::{EndLevel, SeriesTrend, slope_text};
 use crate::report::RunReport;
+use crate::table::{Align, Table};
 use crate::trend::MIN_JOBS;
 use crate::units::mb;
 
@@ -30,14 +31,20 @@ pub fn markdown(r: &RunReport) -> String {
             "Each job cycle is read at {}; the first {} of {} cycles are a warm-up, left out of the fit (Theil-Sen, 95% interval).\n",
             t.cycle_point, t.warmup_jobs, t.jobs
         );
-        let _ = writeln!(
-            o,
-            "| figure | verdict | slope per job | slope per hour | before the load | end | first / last cycle |\n|---|---|---|---|---:|---:|---:|"
-        );
-        row(&mut o, "anonymous RSS", &t.rss);
+        let mut table = Table::new(&[
+            ("figure", Align::Text),
+            ("verdict", Align::Text),
+            ("slope per job", Align::Text),
+            ("slope per hour", Align::Text),
+            ("before the load", Align::Figure),
+            ("end", Align::Figure),
+            ("first / last cycle", Align::Figure),
+        ]);
+        table.row(row("anonymous RSS", &t.rss));
         if let Some(a) = &t.allocated {
-            row(&mut o, "jemalloc allocated", a);
+            table.row(row("jemalloc allocated", a));
         }
+        o.push_str(&table.markdown());
     }
     if let Some(s) = &r.settle {
         let _ = writeln!(
@@ -57,7 +64,7 @@ pub fn markdown(r: &RunReport) -> String {
     o
 }
 
-fn row(o: &mut String, name: &str, s: &SeriesTrend) {
+fn row(name: &str, s: &SeriesTrend) -> Vec<String> {
     let end = match s.end_from {
         EndLevel::Settle => "after settle",
         EndLevel::LastCycles => "last cycles",
@@ -69,20 +76,23 @@ fn row(o: &mut String, name: &str, s: &SeriesTrend) {
             verdict.push_str(&format!(" / {}", super::hours_text(h)));
         }
     }
-    let _ = writeln!(
-        o,
-        "| {name} | {verdict} | {} | {} | {} | {} ({end}) | {} / {} |",
+    vec![
+        name.to_string(),
+        verdict,
         slope_text(&s.slope_per_job, "job"),
         s.slope_per_hour
             .as_ref()
             .map_or_else(|| "n/a".into(), |h| slope_text(h, "h")),
         mb(s.reference_bytes),
-        mb(s.end_bytes),
-        s.points
-            .first()
-            .map_or_else(|| "n/a".into(), |p| mb(p.bytes)),
-        s.points
-            .last()
-            .map_or_else(|| "n/a".into(), |p| mb(p.bytes)),
-    );
+        format!("{} ({end})", mb(s.end_bytes)),
+        format!(
+            "{} / {}",
+            s.points
+                .first()
+                .map_or_else(|| "n/a".into(), |p| mb(p.bytes)),
+            s.points
+                .last()
+                .map_or_else(|| "n/a".into(), |p| mb(p.bytes)),
+        ),
+    ]
 }
