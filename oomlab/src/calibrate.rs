@@ -61,6 +61,9 @@ pub struct CalibrateConfig {
     /// The pause after each submission, and when the memory left behind is
     /// read after the last job.
     pub settle: Duration,
+    /// The CPU share both sides are held to, cores (`--cpus`); `None`: not
+    /// limited.
+    pub cpus: Option<f64>,
     /// Runs of each side per scenario (at least 1); rows compare the median
     /// runs, and from [`fidelity::MIN_RUNS_FOR_SPREAD`] runs the app's
     /// spread is reported and can pass a row.
@@ -92,6 +95,10 @@ pub struct CalibrationReport {
     pub tolerance_pct: f64,
     /// The pause after each submission, seconds.
     pub settle_s: f64,
+    /// The CPU share both sides were asked to be held to, cores (`--cpus`);
+    /// `None`: not limited. Each run's `run.json` says whether it was.
+    #[serde(default)]
+    pub cpus: Option<f64>,
     /// Runs of each side per scenario.
     #[serde(default = "one")]
     pub repeat: usize,
@@ -147,15 +154,17 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
                 } else {
                     String::new()
                 };
+                let mut run = cfg.matrix.cell(
+                    target.clone(),
+                    scenario.clone(),
+                    cfg.limit,
+                    Enforce::Off,
+                    &runs,
+                );
+                run.cpus = cfg.cpus;
                 cells.push(Cell {
                     label: format!("{} on {}{nth}", target.name(), scenario.name),
-                    run: cfg.matrix.cell(
-                        target.clone(),
-                        scenario.clone(),
-                        cfg.limit,
-                        Enforce::Off,
-                        &runs,
-                    ),
+                    run,
                 });
             }
         }
@@ -203,6 +212,7 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
         model_file: cfg.model.file.path.display().to_string(),
         tolerance_pct: cfg.tolerance_pct,
         settle_s: cfg.settle.as_secs_f64(),
+        cpus: cfg.cpus,
         repeat,
         wall_time_s: start.elapsed().as_secs_f64(),
         runtime_mb_for_idle: runtime_mb.and_then(|m| fidelity::runtime_mb_for_idle(&rows, m)),

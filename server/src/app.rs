@@ -16,7 +16,7 @@ use crate::jobs::{Collector, InFlight, JobContext, Queue, excel, spawn_workers};
 use crate::memory::{self, HighWaterMonitor, RuntimeBallast};
 use crate::metrics::Metrics;
 use crate::routes::{router, worker_router};
-use crate::settings::{QueueBackend, Settings};
+use crate::settings::{QueueBackend, Release, Settings};
 
 /// Shared state of the handlers.
 pub struct AppState {
@@ -173,7 +173,10 @@ impl Application {
             .await
             .with_context(|| format!("binding {addr}"))?;
 
-        let collector = Arc::new(Collector::default());
+        // `cyclic_gc`: a finished job's buffers wait for the modelled
+        // collector, which `[model.gc]`'s counts drive.
+        let cyclic = settings.model.release == Release::CyclicGc;
+        let collector = Arc::new(Collector::new(cyclic.then_some(&settings.model.gc)));
         let ctx = Arc::new(JobContext {
             settings: settings.clone(),
             pool: pool.clone(),

@@ -17,15 +17,18 @@
 //! `photos.decoder` and `photos.encoder`;
 //! `orientation`: EXIF orientation for `resize`), `retention` what the
 //! document holds and when it is given back (`model.release`),
-//! `pdf`/`pdf_stream`/`excel` the reports, `test_leak` the leak on purpose
+//! `pdf`/`pdf_stream`/`excel` the reports, `cpu` the modelled app's CPU
+//! time spent per stage (`[model.cpu]`), `test_leak` the leak on purpose
 //! of `model.test_leak_per_job_mb` (tests only).
 
 mod backend;
 pub mod cost;
+pub mod cpu;
 pub mod decode;
 pub mod degraded;
 pub mod encode;
 pub mod excel;
+pub mod generations;
 mod layout;
 pub mod orientation;
 pub mod pdf;

@@ -78,6 +78,8 @@ pub struct Metrics {
     pub photo_bytes: Counter,
     pub photo_failures: Counter,
     pub report_downloads: Counter,
+    /// CPU burned by `[model.cpu]` on top of the jobs' own work, seconds.
+    pub model_cpu_seconds: Counter<f64>,
     process: ProcessGauges,
     jemalloc: JemallocGauges,
     modelled_runtime: Gauge,
@@ -107,6 +109,7 @@ impl Metrics {
             photo_bytes: Counter::default(),
             photo_failures: Counter::default(),
             report_downloads: Counter::default(),
+            model_cpu_seconds: Counter::default(),
             process: ProcessGauges::default(),
             jemalloc: JemallocGauges::default(),
             modelled_runtime: Gauge::default(),
@@ -206,6 +209,12 @@ impl Metrics {
             "Photo bytes downloaded from Cloudinary",
             Unit::Bytes,
             self.photo_bytes.clone(),
+        );
+        r.register_with_unit(
+            "model_cpu",
+            "CPU time the jobs burned to reach the modelled app's ([model.cpu]), on top of their own work",
+            Unit::Seconds,
+            self.model_cpu_seconds.clone(),
         );
         r.register(
             "photo_download_failures",

@@ -16,6 +16,18 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use crate::app::AppState;
 use crate::error::ApiError;
 
+/// `model.release = "cyclic_gc"`: every answered API request counts its
+/// cyclic garbage toward the modelled collector (`jobs::generations`).
+async fn count_request(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let response = next.run(request).await;
+    state.collector.count_request();
+    response
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     let state_http = state.settings.http.clone();
     let upload_limit = state.settings.http.max_upload_bytes as usize + (64 << 10);
@@ -36,6 +48,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         // `max_in_flight` requests are worked on at once, others wait.
         .layer(GlobalConcurrencyLimitLayer::new(
             state.settings.http.max_in_flight,
+        ))
+        // Outside the limit: a request counts once it is answered. Only the
+        // API's routes: the app serves those, not the harness's sampling.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
         ));
     let app = Router::new()
         .merge(api)

@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod cpu;
 mod env;
+mod gc;
 mod http;
 mod limits;
 mod queue;
 
+pub use cpu::CpuSettings;
 pub use env::{apply_env_overrides, deserialize_with_overrides};
+pub use gc::GcSettings;
 pub use http::{HttpSettings, UploadBody};
 pub use limits::LimitSettings;
 pub use queue::{QueueBackend, QueueSettings};
@@ -228,7 +232,7 @@ impl Default for PdfSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSettings {
     /// MB allocated and touched at start to stand in for the modelled
@@ -238,26 +242,17 @@ pub struct ModelSettings {
     /// When the photo buffers a job's document held are given back once the
     /// job is done (`jobs::retention`).
     pub release: Release,
-    /// With `release = "cyclic_gc"`: the modelled full collection runs at the
-    /// start of a PDF stage once at least this many finished jobs' leftovers
-    /// are parked (1: at the next job's document build).
-    pub gc_after_jobs: u32,
+    /// With `release = "cyclic_gc"`: the object counts that make the
+    /// modelled CPython collector run (`jobs::generations`).
+    pub gc: GcSettings,
+    /// The CPU time the modelled app spends per stage, photo and byte,
+    /// spent by the job's thread (`jobs::cpu`); all 0: off.
+    pub cpu: CpuSettings,
     /// **For tests only**: MiB every completed job leaks on purpose
     /// (allocated, touched, never freed; `jobs::test_leak`), so the
     /// harness's leak verdict can be tested against a known slope. 0 (the
     /// default, and every shipped profile) leaks nothing.
     pub test_leak_per_job_mb: u64,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            runtime_mb: 0,
-            release: Release::default(),
-            gc_after_jobs: 1,
-            test_leak_per_job_mb: 0,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,9 +261,9 @@ pub enum Release {
     /// Freed right after the document is saved.
     #[default]
     Immediate,
-    /// As CPython: parked when the job ends, freed by the next modelled
-    /// cyclic collection (at the start of a later job's PDF stage, once
-    /// `model.gc_after_jobs` jobs are parked).
+    /// As CPython: parked when the job ends, freed by the first modelled
+    /// collection that covers the generation its document reached (driven
+    /// by `[model.gc]`'s object counts).
     CyclicGc,
 }
 
@@ -496,11 +491,11 @@ impl Settings {
                 "must be a positive number of seconds",
             );
         }
-        if self.model.gc_after_jobs == 0 {
-            return bad(
-                "model.gc_after_jobs",
-                "must be at least 1 (1: collect at the next job's document build)",
-            );
+        if let Some((key, why)) = self.model.gc.invalid() {
+            return bad(key, why);
+        }
+        if let Some((key, why)) = self.model.cpu.invalid() {
+            return bad(key, why);
         }
         if self.http.max_in_flight == 0 {
             return bad("http.max_in_flight", "must be at least 1");

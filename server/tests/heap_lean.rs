@@ -38,7 +38,7 @@ fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings, file: &std::path:
         settings,
         |_, _, _| Ok(Some(Bytes::from(photo.to_vec()))),
         &mut notes,
-        || {},
+        |_| {},
         file,
     )
     .unwrap()

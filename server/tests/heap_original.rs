@@ -41,7 +41,7 @@ fn peak_of_build(n: usize, photo: &Bytes, settings: &Settings) -> u64 {
         settings,
         |_, _, _| Ok(Some(photo.clone())),
         &mut notes,
-        || {},
+        |_| {},
         &file,
     )
     .unwrap()

@@ -23,6 +23,10 @@ pub struct Side {
     /// Memory `settle` after the last job finished, bytes: what a finished
     /// job leaves behind (`None` when the run ended before that).
     pub left_after_bytes: Option<u64>,
+    /// How long each completed job ran on a worker (`started_at` to
+    /// `finished_at` of the server's job times), seconds, in job order.
+    #[serde(default)]
+    pub job_durations_s: Vec<f64>,
     /// Jobs that completed.
     pub jobs_completed: u64,
     /// Jobs that failed or never completed.
@@ -51,6 +55,18 @@ pub struct Row {
     pub model_peaks_bytes: Vec<u64>,
     /// `(model peak - app peak) / app peak` of the median runs, percent.
     pub peak_error_pct: f64,
+    /// The median time a job ran on a worker over every completed job of
+    /// every run of the app, seconds (`None`: no job gave its times).
+    #[serde(default)]
+    pub app_job_s: Option<f64>,
+    /// The same for the model, seconds.
+    #[serde(default)]
+    pub model_job_s: Option<f64>,
+    /// `(model job time - app job time) / app job time`, percent: how far
+    /// the model's CPU costs (`[model.cpu]`) are from the app's. Shown, not
+    /// part of whether the row passes (memory is what a limit checks).
+    #[serde(default)]
+    pub job_time_error_pct: Option<f64>,
     /// Whether `|peak_error_pct|` is within the tolerance and every run of
     /// both sides completed every job.
     pub within_tolerance: bool,
@@ -118,6 +134,12 @@ pub fn side(
         idle_bytes: idle,
         per_photo_bytes: per_photo,
         left_after_bytes: left_after,
+        job_durations_s: report
+            .jobs
+            .iter()
+            .filter(|j| j.status == "completed")
+            .filter_map(|j| j.processing_s)
+            .collect(),
         jobs_completed: completed,
         jobs_not_completed: report.load.jobs_failed + report.load.acknowledged_never_completed,
     }
@@ -161,6 +183,13 @@ pub fn row(
                 .find_map(|s| s.failed.as_ref().map(|f| format!("model run failed: {f}")))
         });
     let complete = complete && failed.is_none();
+    let (app_job_s, model_job_s) = (median_job_s(&apps), median_job_s(&models));
+    let job_time_error_pct = match (app_job_s, model_job_s) {
+        (Some(app), Some(model)) if failed.is_none() && app > 0.0 => {
+            Some((model - app) / app * 100.0)
+        }
+        _ => None,
+    };
     let app_peaks: Vec<u64> = apps.iter().map(|s| s.peak_bytes).collect();
     let model_peaks: Vec<u64> = models.iter().map(|s| s.peak_bytes).collect();
     let app = median_run(apps);
@@ -182,6 +211,9 @@ pub fn row(
             && app_peaks.len() >= MIN_RUNS_FOR_SPREAD
             && (lo..=hi).contains(&model.peak_bytes),
         peak_error_pct: error,
+        app_job_s,
+        model_job_s,
+        job_time_error_pct,
         app_peaks_bytes: app_peaks,
         model_peaks_bytes: model_peaks,
         app,
@@ -196,6 +228,25 @@ fn median_run(mut runs: Vec<Side>) -> Side {
     assert!(!runs.is_empty(), "a row needs a run of each side");
     runs.sort_by_key(|s| s.peak_bytes);
     runs.swap_remove((runs.len() - 1) / 2)
+}
+
+/// The median of every completed job's time on a worker over `runs`,
+/// seconds; `None` when no job gave its times.
+pub fn median_job_s(runs: &[Side]) -> Option<f64> {
+    let mut all: Vec<f64> = runs
+        .iter()
+        .flat_map(|s| s.job_durations_s.iter().copied())
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    all.sort_by(f64::total_cmp);
+    let mid = all.len() / 2;
+    Some(if all.len() % 2 == 1 {
+        all[mid]
+    } else {
+        (all[mid - 1] + all[mid]) / 2.0
+    })
 }
 
 /// `(model - app) / app`, percent (0 when the app's figure is 0).
@@ -272,6 +323,7 @@ mod tests {
             idle_bytes: Some(idle_mb << 20),
             per_photo_bytes: None,
             left_after_bytes: None,
+            job_durations_s: vec![],
             jobs_completed: 1,
             jobs_not_completed: 0,
             failed: None,
@@ -354,6 +406,34 @@ mod tests {
         apps[1].jobs_not_completed = 1;
         let r = row("seq".into(), 10, apps, sides(&[1000]), 15.0);
         assert!(!r.passes());
+    }
+
+    #[test]
+    fn the_time_column_compares_the_median_job_of_every_run() {
+        let timed = |secs: &[f64]| {
+            let mut s = side_of(500, 80);
+            s.job_durations_s = secs.to_vec();
+            s
+        };
+        // The app's jobs 3.0, 4.0 | 5.0, 9.0: median 4.5; the model's 1.0 |
+        // 2.0, 3.0: median 2.0, so -55.6%.
+        let r = row(
+            "seq".into(),
+            10,
+            vec![timed(&[3.0, 4.0]), timed(&[5.0, 9.0])],
+            vec![timed(&[1.0]), timed(&[2.0, 3.0])],
+            15.0,
+        );
+        assert_eq!(r.app_job_s, Some(4.5));
+        assert_eq!(r.model_job_s, Some(2.0));
+        let err = r.job_time_error_pct.unwrap();
+        assert!((err + 55.56).abs() < 0.01, "{err}");
+        // Memory alone decides whether the row passes.
+        assert!(r.passes());
+        // No job times on one side: no time error.
+        let r = row("s".into(), 1, vec![timed(&[])], vec![timed(&[2.0])], 15.0);
+        assert_eq!(r.app_job_s, None);
+        assert_eq!(r.job_time_error_pct, None);
     }
 
     #[test]

@@ -23,9 +23,18 @@ pub fn markdown(r: &CalibrationReport) -> String {
          memory is the process tree's (PSS summed over an app's processes, RSS of the reference \
          server) or the kernel's high-water mark, whichever is higher. Error = (model - app) / app; \
          tolerance {:.0}%. Per photo = (peak - idle) / photos submitted at once. Left after = \
-         memory {:.0} s after the last job finished.\n",
+         memory {:.0} s after the last job finished. Job = the median time a job ran on a \
+         worker (the server's `started_at` to `finished_at`) over every completed job of every \
+         run; time error = (model - app) / app, shown, not part of the verdict.\n",
         r.settle_s, r.tolerance_pct, r.settle_s
     );
+    if let Some(c) = r.cpus {
+        let _ = writeln!(
+            s,
+            "Both sides were asked to be held to {c} CPU (`--cpus`; each run's `run.json` \
+             `limit.cpu` says whether it was).\n"
+        );
+    }
     if r.repeat > 1 {
         let _ = writeln!(
             s,
@@ -40,9 +49,13 @@ pub fn markdown(r: &CalibrationReport) -> String {
     let _ = writeln!(
         s,
         "| scenario | photos at once | app peak | model peak | error | app idle | model idle | \
-         app per photo | model per photo | app left after | model left after |"
+         app per photo | model per photo | app left after | model left after | app job | \
+         model job | time error |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for row in &r.rows {
         // A failed run's figures are shown, its error never: it is no answer.
         let error = if row.failed.is_some() {
@@ -59,7 +72,7 @@ pub fn markdown(r: &CalibrationReport) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {error} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {error} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.scenario,
             row.photos_at_once,
             peaks(row.app.peak_bytes, &row.app_peaks_bytes),
@@ -70,6 +83,9 @@ pub fn markdown(r: &CalibrationReport) -> String {
             opt_mb(row.model.per_photo_bytes),
             opt_mb(row.app.left_after_bytes),
             opt_mb(row.model.left_after_bytes),
+            secs(row.app_job_s),
+            secs(row.model_job_s),
+            time_error(row.job_time_error_pct),
         );
     }
     for row in &r.rows {
@@ -131,18 +147,19 @@ pub fn markdown(r: &CalibrationReport) -> String {
     s
 }
 
-/// What the command prints: the peaks, the error and the idle figures of
-/// each scenario (medians; the ranges and the per-photo and left-after
+/// What the command prints: the peaks, the error and the job times of each
+/// scenario (medians; the ranges, the idle, per-photo and left-after
 /// columns are in `calibration.md`), the verdict and the notes, every line
 /// at most [`table::WIDTH`] characters.
 pub fn terminal(r: &CalibrationReport) -> String {
     let w = table::WIDTH;
     let mut s = table::wrap(
         &format!(
-            "Calibration: model `{}` against app `{}`, tolerance {:.0}%{}",
+            "Calibration: model `{}` against app `{}`, tolerance {:.0}%{}{}",
             r.model,
             r.app,
             r.tolerance_pct,
+            r.cpus.map_or(String::new(), |c| format!(", {c} CPU")),
             if r.repeat > 1 {
                 format!(", {} runs per side (medians)", r.repeat)
             } else {
@@ -154,12 +171,12 @@ pub fn terminal(r: &CalibrationReport) -> String {
     );
     let mut t = Table::new(&[
         ("scenario", Align::Text),
-        ("photos", Align::Figure),
         ("app peak", Align::Figure),
         ("model peak", Align::Figure),
         ("error", Align::Text),
-        ("app idle", Align::Figure),
-        ("model idle", Align::Figure),
+        ("app job", Align::Figure),
+        ("model job", Align::Figure),
+        ("time", Align::Figure),
     ]);
     for row in &r.rows {
         let error = if row.failed.is_some() {
@@ -173,12 +190,12 @@ pub fn terminal(r: &CalibrationReport) -> String {
         };
         t.row(vec![
             row.scenario.clone(),
-            row.photos_at_once.to_string(),
             mb(row.app.peak_bytes),
             mb(row.model.peak_bytes),
             error,
-            opt_mb(row.app.idle_bytes),
-            opt_mb(row.model.idle_bytes),
+            secs(row.app_job_s),
+            secs(row.model_job_s),
+            time_error(row.job_time_error_pct),
         ]);
     }
     s.push('\n');
@@ -199,6 +216,16 @@ pub fn terminal(r: &CalibrationReport) -> String {
         s.push_str(&table::wrap(line, w, indent));
     }
     s
+}
+
+/// Seconds with one decimal, or "n/a".
+fn secs(s: Option<f64>) -> String {
+    s.map_or_else(|| "n/a".to_string(), |s| format!("{s:.1} s"))
+}
+
+/// The job time error, signed, or "n/a".
+fn time_error(pct: Option<f64>) -> String {
+    pct.map_or_else(|| "n/a".to_string(), |p| format!("{p:+.0}%"))
 }
 
 /// The median peak, and the range when there was more than one run.
@@ -233,6 +260,7 @@ mod tests {
             idle_bytes: Some(80 << 20),
             per_photo_bytes: Some(50 << 20),
             left_after_bytes: None,
+            job_durations_s: vec![2.0],
             jobs_completed: 1,
             jobs_not_completed: 0,
             failed: None,
@@ -254,6 +282,7 @@ mod tests {
             model_file: "profiles/original.toml".into(),
             tolerance_pct: 15.0,
             settle_s: 3.0,
+            cpus: None,
             repeat,
             wall_time_s: 1.0,
             passed: rows.iter().all(|r| r.passes()),
@@ -272,6 +301,7 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("**calibrated**: 1 of 1"), "{md}");
+        assert!(md.contains("| 2.0 s | 2.0 s | +0% |"), "{md}");
         assert!(md.contains("runtime_mb = 70"), "{md}");
         let md = markdown(&report(400));
         assert!(md.contains("-33.3% **over**"), "{md}");
@@ -337,6 +367,7 @@ mod tests {
         let out = terminal(&r);
         assert!(table::max_line_width(&out) <= table::WIDTH, "{out}");
         assert!(out.contains("-22.9% over"), "{out}");
+        assert!(out.contains("2.0 s"), "{out}");
         assert!(out.contains("not calibrated: 0 of 1"), "{out}");
         assert!(out.contains("runtime_mb = 70"), "{out}");
         assert!(!out.contains("**"), "{out}");

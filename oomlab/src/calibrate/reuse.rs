@@ -45,10 +45,11 @@ pub fn app_runs(
     app: &Target,
     scenarios: &[Scenario],
     settle: Duration,
+    cpus: Option<f64>,
 ) -> Result<Reused, ConfigError> {
     let mut reused = Reused::default();
     for dir in dirs {
-        let runs = app_runs_in(dir, app, scenarios, settle)?;
+        let runs = app_runs_in(dir, app, scenarios, settle, cpus)?;
         reused.from.push((dir.clone(), runs));
     }
     Ok(reused)
@@ -57,13 +58,15 @@ pub fn app_runs(
 /// The runs of `app` on `scenarios` in the calibration in `dir`. Refused
 /// (exit 2, naming the flag and the fix) when `dir` is not a calibration,
 /// calibrated another app or another environment of it, paused another
-/// `settle` after each submission, or has no run of the app on any of the
+/// `settle` after each submission, held the app to another CPU share, or
+/// has no run of the app on any of the
 /// scenarios.
 fn app_runs_in(
     dir: &Path,
     app: &Target,
     scenarios: &[Scenario],
     settle: Duration,
+    cpus: Option<f64>,
 ) -> Result<Vec<FinishedRun>, ConfigError> {
     let file = dir.join("calibration.json");
     let text = std::fs::read_to_string(&file).map_err(|e| {
@@ -106,6 +109,23 @@ fn app_runs_in(
                 settle.as_secs_f64()
             ),
             format!("pass --settle {}s", earlier.settle_s),
+        ));
+    }
+    if earlier.cpus != cpus {
+        let share =
+            |c: Option<f64>| c.map_or("no CPU limit".to_string(), |c| format!("--cpus {c}"));
+        return Err(ConfigError::flag(
+            FLAG,
+            format!(
+                "{} ran the app with {}, this calibration asks for {}: the job times would not compare",
+                dir.display(),
+                share(earlier.cpus),
+                share(cpus)
+            ),
+            match earlier.cpus {
+                Some(c) => format!("pass --cpus {c}"),
+                None => "leave --cpus out".to_string(),
+            },
         ));
     }
     let mut runs: Vec<FinishedRun> = find_runs(FLAG, &[dir.join("runs")])?

@@ -85,6 +85,12 @@ pub struct CalibrateArgs {
     #[arg(long = "app-runs", value_name = "DIR")]
     pub app_runs: Vec<PathBuf>,
 
+    /// Hold both sides to this share of the CPU, in cores (e.g. 0.5), as
+    /// `oomlab run --cpus`: the time column then compares the app's and the
+    /// model's job times under a plan's share. Default: not limited.
+    #[arg(long, value_name = "F", value_parser = input::cpus)]
+    pub cpus: Option<f64>,
+
     /// The limit recorded in each run (never enforced: calibration measures
     /// without killing).
     #[arg(long, default_value = "4GiB", value_name = "SIZE", value_parser = input::size)]
@@ -141,7 +147,7 @@ impl CalibrateArgs {
             .map(|s| shipped_for(&app, s))
             .collect::<Result<Vec<_>, _>>()?;
         let scenarios = super::scenarios_or(&given, DEFAULT_SCENARIOS)?;
-        let reused = reuse::app_runs(&self.app_runs, &app, &scenarios, self.settle)?;
+        let reused = reuse::app_runs(&self.app_runs, &app, &scenarios, self.settle, self.cpus)?;
         Ok(CalibrateConfig {
             app,
             model: Target::reference(&self.profile, None)?,
@@ -150,6 +156,7 @@ impl CalibrateArgs {
             tolerance_pct: self.tolerance * 100.0,
             limit: self.limit,
             settle: self.settle,
+            cpus: self.cpus,
             repeat: usize::from(self.repeat),
             matrix: self.matrix.settings(),
         })

@@ -22,14 +22,16 @@ use crate::submission::{Submission, decode_signature};
 /// `notes`); `original` mode keeps
 /// each photo's decoded buffers through the save and hands them to the
 /// caller ([`BuiltPdf::held`]), which releases them per `model.release`.
-/// `on_photo` runs after each photo (progress reporting). Public so
+/// `on_photo` runs after each photo, with the buffers held so far (progress
+/// reporting; `cyclic_gc` lets the last photo's RGB string go: see
+/// `jobs::retention`). Public so
 /// heap-profiling tests can drive exactly the code a job runs.
 pub fn build_pdf(
     sub: &Submission,
     s: &Settings,
     next_photo: impl FnMut(usize, &str, &mut Notes) -> anyhow::Result<Option<Bytes>>,
     notes: &mut Notes,
-    on_photo: impl FnMut(),
+    on_photo: impl FnMut(&mut Held),
     file: &std::path::Path,
 ) -> anyhow::Result<BuiltPdf> {
     let title = format!("Inspection report: {}", sub.site.name);
@@ -129,7 +131,7 @@ fn lay_out<C: super::pdf::Canvas>(
     s: &Settings,
     mut next_photo: impl FnMut(usize, &str, &mut Notes) -> anyhow::Result<Option<Bytes>>,
     notes: &mut Notes,
-    mut on_photo: impl FnMut(),
+    mut on_photo: impl FnMut(&mut Held),
 ) -> anyhow::Result<(C, Held)> {
     let total = sub.photos().count();
     let mut builder = PdfBuilder::new(canvas, sub, total);
@@ -148,7 +150,7 @@ fn lay_out<C: super::pdf::Canvas>(
                 held.push(pixels);
             }
             n += 1;
-            on_photo();
+            on_photo(&mut held);
         }
     }
     let sigs = decode_signatures(sub, &mut notes.warnings);

@@ -107,6 +107,15 @@ impl HeldPixels {
         HeldPixels { core, rgb, bytes }
     }
 
+    /// Take the RGB string out (what reportlab leaves as garbage once the
+    /// photo is drawn: `jobs::retention`); [`HeldPixels::bytes`] then
+    /// counts the core alone.
+    pub fn take_rgb(&mut self) -> Vec<u8> {
+        let rgb = std::mem::take(&mut self.rgb);
+        self.bytes = self.bytes.saturating_sub(rgb.capacity() as u64);
+        rgb
+    }
+
     /// Buffers of a `width` x `height` photo filled with one grey (tests).
     #[cfg(test)]
     pub(crate) fn filled(width: u32, height: u32) -> HeldPixels {

@@ -9,6 +9,7 @@ use memstats::JobStatus;
 
 use super::InFlight;
 use super::backend::Queue;
+use super::cpu::{self, Pacer};
 use super::degraded::{Notes, ShownAs};
 use super::excel::build_workbook;
 use super::layout::{BuiltPdf, PdfOutput, build_pdf};
@@ -16,6 +17,7 @@ use super::retention::{Collector, Held};
 use super::stages::Stages;
 use crate::cloudinary::{CloudinaryClient, FetchError};
 use crate::db::{self, Pool, ReportKind};
+use crate::imagecheck::ImageScan;
 use crate::memory::HighWaterMonitor;
 use crate::metrics::Metrics;
 use crate::settings::{EmbedMode, FetchMode, Release, Settings};
@@ -261,8 +263,17 @@ fn process(
     drop(body);
 
     stages.begin("excel", &ctx.monitor);
+    // `[model.cpu]`: each stretch below costs at least the app's CPU time
+    // (`jobs::cpu`), this thread's own work included.
+    let cpu = &s.model.cpu;
+    let mut pacer = Pacer::new(cpu.is_on());
+    // `cyclic_gc`: the objects the modelled collector counts, where the app
+    // makes them (`jobs::generations`); a collection they trigger frees
+    // other jobs' leftovers on this thread, credited to this job.
+    stages.credit_freed_for_others(ctx.collector.count_job().bytes);
     progress(stages, "excel", 10)?;
     let xlsx = build_workbook(&sub, &ctx.logo_png).context("building the Excel report")?;
+    pacer.spend_to(cpu.job_ms);
     progress(stages, "excel_upload", 30)?;
 
     stages.begin("excel_upload", &ctx.monitor);
@@ -278,6 +289,7 @@ fn process(
             &s.photos,
         ))
         .context("uploading the Excel report")?;
+    pacer.spend_to(cpu::upload_ms(cpu, xlsx_len));
     let url = answer
         .delivery_url()
         .context("Cloudinary's answer has no URL")?;
@@ -294,37 +306,88 @@ fn process(
         stages.begin("photos", &ctx.monitor);
         for (i, u) in photo_urls.iter().enumerate() {
             check_deadline()?;
-            upfront.push(fetch_photo(ctx, io, u, i, deadline, notes));
+            pacer.mark();
+            let photo = fetch_photo(ctx, io, u, i, deadline, notes);
+            pacer.spend_to(cpu::download_ms(
+                cpu,
+                photo.as_ref().map_or(0, |b| b.len() as u64),
+            ));
+            upfront.push(photo);
+            stages.credit_freed_for_others(ctx.collector.count_photo_download().bytes);
             ctx.in_flight.update(job_id, "photos", 45, stages.live());
         }
     }
 
     stages.begin("pdf", &ctx.monitor);
-    if s.model.release == Release::CyclicGc {
-        // The modelled full collection runs as a document build starts (the
-        // rule and why: `jobs::retention`). It frees other jobs' leftovers on
-        // this thread; this job's live bytes are credited for them.
-        let freed = ctx.collector.collect_once(s.model.gc_after_jobs as usize);
-        stages.credit_freed_for_others(freed.bytes);
-    }
+    let photos = photo_urls.len() as u64;
+    stages.credit_freed_for_others(ctx.collector.count_document(job_id, photos).bytes);
     ctx.in_flight.update(job_id, "pdf", 45, stages.live());
     // Photos fetched up front stay referenced until the document is built,
     // as the modelled app's list of in-memory files does.
     let mut upfront_iter = upfront.iter().cloned();
-    let BuiltPdf { output: pdf, held } = build_pdf(
+    // `[model.cpu]`: what the photo handed out last costs the app (its
+    // download when fetched here, its decode, its embedding), spent once
+    // it is drawn.
+    let owed = std::cell::Cell::new(0.0f64);
+    let owe = |photo: &Option<Bytes>, downloaded: bool| {
+        if let Some(b) = photo {
+            let bytes = b.len() as u64;
+            let pixels =
+                ImageScan::frame_of(b).map_or(0, |f| u64::from(f.width) * u64::from(f.height));
+            let mut ms = cpu::photo_ms(cpu, pixels, bytes);
+            if downloaded {
+                ms += cpu::download_ms(cpu, bytes);
+            }
+            owed.set(owed.get() + ms);
+        }
+    };
+    pacer.mark();
+    let built = build_pdf(
         &sub,
         s,
         |n, url, notes| {
             check_deadline()?;
-            Ok(match s.photos.fetch {
+            let photo = match s.photos.fetch {
                 FetchMode::AllUpfront => upfront_iter.next().flatten(),
-                FetchMode::OneAtATime => fetch_photo(ctx, io, url, n, deadline, notes),
-            })
+                FetchMode::OneAtATime => {
+                    let photo = fetch_photo(ctx, io, url, n, deadline, notes);
+                    stages.credit_freed_for_others(ctx.collector.count_photo_download().bytes);
+                    photo
+                }
+            };
+            if cpu.is_on() {
+                owe(&photo, s.photos.fetch == FetchMode::OneAtATime);
+            }
+            Ok(photo)
         },
         notes,
-        || ctx.in_flight.update(job_id, "pdf", 45, stages.live()),
+        |held| {
+            // `[model.cpu]`: the photo's decode and embedding take the
+            // app's time before its RGB string is let go, as the app's
+            // draw uses the string until it has embedded the photo.
+            pacer.spend_to(owed.replace(0.0));
+            // `cyclic_gc`: the app's build leaves a drawn photo's RGB string
+            // as garbage, freed by a collection during the build, if one
+            // runs (`jobs::retention`).
+            if s.model.release == Release::CyclicGc
+                && let Some(rgb) = held.take_last_rgb()
+            {
+                ctx.collector.loosen(job_id, rgb);
+            }
+            ctx.in_flight.update(job_id, "pdf", 45, stages.live())
+        },
         &ctx.tmp_dir.join(format!("job-{job_id}-report.pdf")),
-    )?;
+    );
+    // The strings no collection freed stay with the document (also when
+    // the build failed: the job's other buffers are dropped with it).
+    let loose = ctx.collector.reclaim(job_id);
+    let BuiltPdf {
+        output: pdf,
+        mut held,
+    } = built?;
+    // The document's own share: signatures, the save (the last photo on).
+    pacer.spend_to(cpu.document_ms);
+    held.keep_loose(loose);
     drop(upfront);
     // The document is saved: `immediate` frees what it held now, `cyclic_gc`
     // keeps it (decoded buffers, the document's streams, the file's buffer)
@@ -340,6 +403,7 @@ fn process(
     check_deadline()?;
 
     stages.begin("pdf_upload", &ctx.monitor);
+    pacer.mark();
     let pdf_len = pdf.len();
     let name = format!("job-{job_id}-report.pdf");
     let answer = match pdf {
@@ -369,6 +433,10 @@ fn process(
         }
     }
     .context("uploading the PDF report")?;
+    pacer.spend_to(cpu::upload_ms(cpu, pdf_len));
+    ctx.metrics
+        .model_cpu_seconds
+        .inc_by(pacer.burned().as_secs_f64());
     let url = answer
         .delivery_url()
         .context("Cloudinary's answer has no URL")?;

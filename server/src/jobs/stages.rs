@@ -8,6 +8,7 @@
 //! buffers (a progressive photo's coefficients, row buffers) are in RSS
 //! only; the decoded image it writes into is a Rust buffer and is counted.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use memstats::StageMemory;
@@ -22,7 +23,9 @@ pub(super) struct Stages {
     /// Bytes this thread freed on behalf of other jobs (a modelled cyclic
     /// collection of their leftovers): added back so that this job's live
     /// bytes are its own.
-    freed_for_others: u64,
+    /// A cell: a collection can run inside the PDF build's callbacks,
+    /// which only borrow the stages.
+    freed_for_others: Cell<u64>,
 }
 
 impl Stages {
@@ -31,7 +34,7 @@ impl Stages {
             done: Vec::new(),
             current: None,
             job_start: thread_counters(),
-            freed_for_others: 0,
+            freed_for_others: Cell::new(0),
         }
     }
 
@@ -41,13 +44,14 @@ impl Stages {
         let (start, now) = (self.job_start?, thread_counters()?);
         Some(
             (now.allocated - start.allocated) as i64 - (now.deallocated - start.deallocated) as i64
-                + self.freed_for_others as i64,
+                + self.freed_for_others.get() as i64,
         )
     }
 
     /// This thread freed `bytes` that other jobs had allocated.
-    pub(super) fn credit_freed_for_others(&mut self, bytes: u64) {
-        self.freed_for_others += bytes;
+    pub(super) fn credit_freed_for_others(&self, bytes: u64) {
+        self.freed_for_others
+            .set(self.freed_for_others.get() + bytes);
     }
 
     pub(super) fn begin(&mut self, name: &str, monitor: &HighWaterMonitor) {

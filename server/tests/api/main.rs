@@ -4,6 +4,7 @@
 mod bad_input;
 mod cdn_exif;
 mod codes;
+mod cpu;
 mod decode_cost;
 mod degraded;
 mod errors;

@@ -93,7 +93,7 @@ fn build_with(sub: &Submission, s: &Settings, photos: &[Bytes]) -> (Vec<u8>, Vec
         s,
         |n, _url, _notes| Ok(photos.get(n).cloned()),
         &mut notes,
-        || {},
+        |_| {},
         &dir.path().join("report.pdf"),
     )
     .expect("the PDF builds");

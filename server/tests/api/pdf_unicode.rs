@@ -52,7 +52,7 @@ fn build(font: PdfFont) -> Vec<u8> {
         &settings(font),
         |_, _, _| Ok(None),
         &mut notes,
-        || {},
+        |_| {},
         &dir.path().join("report.pdf"),
     )
     .expect("the PDF builds")

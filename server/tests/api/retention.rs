@@ -1,12 +1,13 @@
 //! `model.release`: with `cyclic_gc` a finished job's photo buffers stay
 //! allocated (parked, `uncollected_bytes` in `/debug/memory` and `/metrics`)
-//! until the next job's PDF stage runs the modelled collection, so the next
-//! job starts on top of them; with `immediate` nothing is left after a job.
+//! until the modelled collector, driven by `[model.gc]`'s counts, runs a
+//! collection that covers its document: the next job starts on top of
+//! them, or after them; with `immediate` nothing is left after a job.
 
 use std::time::{Duration, Instant};
 
 use mock_cloudinary::{FakeCloudinary, FaultConfig, FaultRule};
-use report_server::settings::{EmbedMode, FetchMode, Release};
+use report_server::settings::{EmbedMode, FetchMode, GcSettings, Release};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, settings_with, small_photo, spawn_app_with};
@@ -15,7 +16,25 @@ use crate::helpers::{TestApp, settings_with, small_photo, spawn_app_with};
 /// and an RGB copy.
 const HELD_PER_PHOTO: u64 = 640 * 480 * 7;
 
+/// Counts that make every job's start run one young collection (before its
+/// document exists) and nothing else count: `document` objects decide
+/// whether a collection also runs while the document exists.
+fn counts(document: u64) -> GcSettings {
+    GcSettings {
+        objects_per_request: 0,
+        objects_per_job: 701,
+        objects_per_photo: 0,
+        document_objects: document,
+        document_objects_per_photo: 0,
+        ..GcSettings::default()
+    }
+}
+
 async fn spawn(release: Release, photo_latency: Duration) -> TestApp {
+    spawn_counted(release, photo_latency, counts(10)).await
+}
+
+async fn spawn_counted(release: Release, photo_latency: Duration, gc: GcSettings) -> TestApp {
     let faults = FaultConfig {
         rules: vec![
             FaultRule::for_path("/image/upload/")
@@ -32,6 +51,7 @@ async fn spawn(release: Release, photo_latency: Duration) -> TestApp {
     let mut s = settings_with(FetchMode::AllUpfront, EmbedMode::Original, 320);
     s.workers = 1;
     s.model.release = release;
+    s.model.gc = gc;
     spawn_app_with(s, fake).await
 }
 
@@ -64,43 +84,37 @@ async fn metric_uncollected(app: &TestApp) -> u64 {
         .unwrap_or_else(|| panic!("no uncollected memory in /metrics:\n{text}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cyclic_gc_parks_a_jobs_buffers_until_the_next_jobs_pdf_stage() {
-    // Slow downloads keep the second job in its photo stage long enough to
-    // look at it before its PDF stage.
-    let app = spawn(Release::CyclicGc, Duration::from_millis(250)).await;
-    let first = submit(&app, 1..4).await;
+/// The first job's leftovers after it, and what was parked while the
+/// second job fetched its photos (the slow downloads keep it there).
+async fn two_jobs(app: &TestApp) -> (u64, Vec<u64>, u64) {
+    let first = submit(app, 1..4).await;
     let job = app.wait_for_job(first).await;
     assert_eq!(job["status"], "completed", "{job}");
-    let after_first = uncollected(&app).await;
+    let after_first = uncollected(app).await;
     assert!(
         after_first >= 3 * HELD_PER_PHOTO,
         "the first job's 3 photos stay parked after it: {after_first} bytes"
     );
-    assert_eq!(metric_uncollected(&app).await, after_first);
+    assert_eq!(metric_uncollected(app).await, after_first);
     // Idle: nothing collects (CPython's collector needs new containers).
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(uncollected(&app).await, after_first);
+    assert_eq!(uncollected(app).await, after_first);
 
-    let second = submit(&app, 4..6).await;
+    let second = submit(app, 4..6).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen_on_top = false;
+    let mut during_photos = Vec::new();
     loop {
-        // The stored stage lags the worker (it reads `photos` until the PDF
-        // is built, while the collection runs when the PDF stage starts), so
-        // a reading is not tied to a stage: the claim is that while the
-        // second job was fetching its photos, the first job's leftovers were
-        // still parked at least once (a collection at the job's start would
-        // never show them).
-        let parked = uncollected(&app).await;
-        let job: Value = get(&app, &format!("/api/jobs/{second}"))
+        let parked = uncollected(app).await;
+        let job: Value = get(app, &format!("/api/jobs/{second}"))
             .await
             .json()
             .await
             .unwrap();
-        if job["stage"] == "photos" && parked == after_first {
-            // The second job runs on top of the first one's leftovers.
-            seen_on_top = true;
+        // The stored stage lags the worker (it reads `photos` until the
+        // PDF is built): only readings while it fetches are kept, which a
+        // slow download makes many of.
+        if job["stage"] == "photos" {
+            during_photos.push(parked);
         }
         if job["status"] == "completed" || job["status"] == "failed" {
             assert_eq!(job["status"], "completed", "{job}");
@@ -110,13 +124,42 @@ async fn cyclic_gc_parks_a_jobs_buffers_until_the_next_jobs_pdf_stage() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
-        seen_on_top,
-        "the second job's photo stage was never seen on top of the first job's leftovers"
+        !during_photos.is_empty(),
+        "the second job's photo stage was never seen"
     );
-    let after_second = uncollected(&app).await;
+    (after_first, during_photos, uncollected(app).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_no_collection_saw_is_freed_as_the_next_job_starts() {
+    // 10 document objects: no collection runs while the document exists,
+    // so it is all in generation 0 when the next job's start collects.
+    let app = spawn(Release::CyclicGc, Duration::from_millis(250)).await;
+    let (_, during_photos, after_second) = two_jobs(&app).await;
+    assert!(
+        during_photos.iter().all(|&b| b == 0),
+        "freed before the second job fetched its photos: {during_photos:?}"
+    );
     assert!(
         (2 * HELD_PER_PHOTO..3 * HELD_PER_PHOTO).contains(&after_second),
-        "the second job's PDF stage collected the first job's buffers; its own 2 photos are parked: {after_second} bytes"
+        "the second job's own 2 photos are parked: {after_second} bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_lived_through_a_collection_stays_under_the_next_job() {
+    // 701 document objects run a young collection while the document
+    // exists: part of it moves to generation 1, which the next job's young
+    // collection does not cover.
+    let app = spawn_counted(Release::CyclicGc, Duration::from_millis(250), counts(701)).await;
+    let (after_first, during_photos, after_second) = two_jobs(&app).await;
+    assert!(
+        during_photos.iter().all(|&b| b == after_first),
+        "the second job runs on top of the first one's leftovers: {during_photos:?}"
+    );
+    assert!(
+        after_second >= after_first + 2 * HELD_PER_PHOTO,
+        "both jobs are parked: {after_second} bytes"
     );
 }
 
