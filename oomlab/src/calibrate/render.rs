@@ -46,16 +46,22 @@ pub fn markdown(r: &CalibrationReport) -> String {
             super::fidelity::MIN_RUNS_FOR_SPREAD
         );
     }
-    let _ = writeln!(
-        s,
-        "| scenario | photos at once | app peak | model peak | error | app idle | model idle | \
-         app per photo | model per photo | app left after | model left after | app job | \
-         model job | time error |"
-    );
-    let _ = writeln!(
-        s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    );
+    let mut t = Table::new(&[
+        ("scenario", Align::Text),
+        ("photos at once", Align::Figure),
+        ("app peak", Align::Figure),
+        ("model peak", Align::Figure),
+        ("error", Align::Figure),
+        ("app idle", Align::Figure),
+        ("model idle", Align::Figure),
+        ("app per photo", Align::Figure),
+        ("model per photo", Align::Figure),
+        ("app left after", Align::Figure),
+        ("model left after", Align::Figure),
+        ("app job", Align::Figure),
+        ("model job", Align::Figure),
+        ("time error", Align::Figure),
+    ]);
     for row in &r.rows {
         // A failed run's figures are shown, its error never: it is no answer.
         let error = if row.failed.is_some() {
@@ -70,13 +76,12 @@ pub fn markdown(r: &CalibrationReport) -> String {
             };
             format!("{:+.1}%{flag}", row.peak_error_pct)
         };
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {error} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            row.scenario,
-            row.photos_at_once,
+        t.row(vec![
+            row.scenario.clone(),
+            row.photos_at_once.to_string(),
             peaks(row.app.peak_bytes, &row.app_peaks_bytes),
             peaks(row.model.peak_bytes, &row.model_peaks_bytes),
+            error,
             opt_mb(row.app.idle_bytes),
             opt_mb(row.model.idle_bytes),
             opt_mb(row.app.per_photo_bytes),
@@ -86,8 +91,9 @@ pub fn markdown(r: &CalibrationReport) -> String {
             secs(row.app_job_s),
             secs(row.model_job_s),
             time_error(row.job_time_error_pct),
-        );
+        ]);
     }
+    s.push_str(&t.markdown());
     for row in &r.rows {
         if let Some(f) = &row.failed {
             let _ = writeln!(
