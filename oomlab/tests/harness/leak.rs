@@ -142,18 +142,20 @@ fn lean_returns() {
 fn photo_buffers_left_for_the_next_job_plateau() {
     // Each job's decoded photos (3 x 1600x1200 x 7 bytes, 38 MiB) stay
     // parked until the modelled collector frees them, and after the last
-    // job for good: held, not growing. The collector's thresholds are
-    // lowered to [700, 4, 4] with few long-lived objects, so a finished
-    // job's buffers wait a job or two, not the four or so of CPython's
-    // (700, 10, 10), a saw too slow for 12 jobs to read as a plateau (with
-    // [700, 2, 2] the saw's phase also read as growth: this checks the
-    // retention the trend calls bounded, not every phase of the rule).
-    // jemalloc purges as in lean, so what stays is the retention alone.
+    // job for good: held, not growing. The collector is made to run every
+    // generation at each job's start (thresholds [700, 1, 1], few
+    // long-lived objects) and status polls count no objects, so its phase
+    // is the jobs' alone, not the polls' timing: with CPython's (700, 10,
+    // 10) and counted polls a finished job waits about four reports, a saw
+    // whose phase moves with the machine's load and that 12 jobs can read
+    // as growth (seen in CI with [700, 4, 4]). jemalloc purges as in lean,
+    // so what stays is the retention alone.
     let dir = tempfile::tempdir().unwrap();
-    let gc: toml::Value =
-        toml::from_str::<toml::Table>("thresholds = [700, 4, 4]\nlong_lived_objects = 100")
-            .unwrap()
-            .into();
+    let gc: toml::Value = toml::from_str::<toml::Table>(
+        "thresholds = [700, 1, 1]\nlong_lived_objects = 100\nobjects_per_request = 0",
+    )
+    .unwrap()
+    .into();
     let profile = lean_with(
         dir.path(),
         "retaining",
