@@ -320,6 +320,22 @@ fn form_object(call: &Call, checks: &mut Vec<String>) -> Value {
     Value::Object(out)
 }
 
+/// The text at `pointer` in each upload's JSON answer, in upload order
+/// (uploads whose answer has none left out).
+fn upload_texts<'a>(
+    flow: &'a Flow,
+    calls: &'a [Call],
+    pointer: &'a str,
+) -> impl Iterator<Item = String> + 'a {
+    flow.uploads.iter().filter_map(move |&i| {
+        calls[i]
+            .response_json
+            .as_ref()?
+            .pointer(pointer)
+            .and_then(json::text)
+    })
+}
+
 /// The pointer of the upload answers' value that the submission holds
 /// (their URL, or their public id), and those values.
 fn upload_pointer(calls: &[Call], flow: &Flow, submit: &Call) -> (Option<String>, Vec<String>) {
@@ -343,16 +359,7 @@ fn upload_pointer(calls: &[Call], flow: &Flow, submit: &Call) -> (Option<String>
         return (None, Vec::new());
     };
     for (p, _) in json::leaves(first) {
-        let values: Vec<String> = flow
-            .uploads
-            .iter()
-            .filter_map(|&i| {
-                calls[i]
-                    .response_json
-                    .as_ref()?
-                    .pointer(&p)
-                    .and_then(json::text)
-            })
+        let values: Vec<String> = upload_texts(flow, calls, &p)
             .filter(|t| t.len() > 3)
             .collect();
         let whole = values.iter().filter(|t| sent.contains(t)).count();
@@ -365,16 +372,6 @@ fn upload_pointer(calls: &[Call], flow: &Flow, submit: &Call) -> (Option<String>
     let Some((pointer, _)) = best else {
         return (None, Vec::new());
     };
-    let values = flow
-        .uploads
-        .iter()
-        .filter_map(|&i| {
-            calls[i]
-                .response_json
-                .as_ref()?
-                .pointer(&pointer)
-                .and_then(json::text)
-        })
-        .collect();
+    let values = upload_texts(flow, calls, &pointer).collect();
     (Some(pointer), values)
 }
