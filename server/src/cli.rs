@@ -59,6 +59,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let app = Application::build_role(settings.clone(), placement, args.role).await?;
+        // Handlers first: a stop signal sent as soon as the ready line is
+        // read must reach them, not the default action.
+        let stopped = shutdown_signal()?;
         let addr = app.local_addr();
         // One machine-readable line: a harness started us with --port 0.
         let ready = memstats::ReadyLine::new(
@@ -71,29 +74,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         use std::io::Write;
         std::io::stdout().flush()?;
         tracing::info!(%addr, profile = settings.name, "serving");
-        app.run_until_stopped(shutdown_signal()).await
+        app.run_until_stopped(stopped).await
     })
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers handlers for SIGTERM and SIGINT (Ctrl-C) now and returns a
+/// future that resolves on either. Registering before the ready line is
+/// printed means a harness that stops the server right after reading it
+/// never meets the default action (death by signal, no clean stop).
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static>
+{
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

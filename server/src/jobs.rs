@@ -131,7 +131,13 @@ impl JobQueue {
     /// Wake every worker and make `pop` return `None`. Jobs left in the queue
     /// stay `pending` in the database and are taken up on the next start.
     pub fn stop(&self) {
+        // Under the lock: a worker in `pop` holds it from its `stopping`
+        // check until `wait` releases it, so the flag and the wake-up cannot
+        // fall between the two (a lost wake-up left a worker asleep and the
+        // process stuck in its stop, once in 50 starts under a CPU quota).
+        let q = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         self.stopping.store(true, Ordering::SeqCst);
+        drop(q);
         self.ready.notify_all();
     }
 }
@@ -268,5 +274,32 @@ mod tests {
         assert_eq!(q.pop(), Some(1));
         q.stop();
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn stop_wakes_a_worker_that_is_just_entering_pop() {
+        // The race of a stop against a worker between its flag check and
+        // its wait, tried many times; a lost wake-up leaves a thread asleep.
+        for round in 0..5_000 {
+            let q = std::sync::Arc::new(JobQueue::new(None));
+            let (done, finished) = std::sync::mpsc::channel();
+            let worker = {
+                let q = q.clone();
+                std::thread::spawn(move || {
+                    let popped = q.pop();
+                    let _ = done.send(popped);
+                })
+            };
+            // Stop at a different moment of the worker's way into `pop`.
+            for _ in 0..(round % 64) * 20 {
+                std::hint::spin_loop();
+            }
+            q.stop();
+            let popped = finished
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("round {round}: a worker slept through stop"));
+            assert_eq!(popped, None);
+            worker.join().unwrap();
+        }
     }
 }
