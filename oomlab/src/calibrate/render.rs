@@ -107,6 +107,21 @@ pub fn markdown(r: &CalibrationReport) -> String {
             incomplete(&mut s, &row.scenario, who, side);
         }
     }
+    let polled: Vec<&str> = r
+        .rows
+        .iter()
+        .filter(|row| row.job_time_basis == super::fidelity::JobTimeBasis::Polled)
+        .map(|row| row.scenario.as_str())
+        .collect();
+    if !polled.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nJob times of {}: from the submission to the status poll that saw the report ready, on both \
+             sides (the app is not asked for its jobs' own times): queue wait included, one poll interval \
+             of resolution.",
+            polled.join(", ")
+        );
+    }
     let worst = r
         .rows
         .iter()
@@ -267,6 +282,7 @@ mod tests {
             per_photo_bytes: Some(50 << 20),
             left_after_bytes: None,
             job_durations_s: vec![2.0],
+            job_ready_s: vec![2.4],
             jobs_completed: 1,
             jobs_not_completed: 0,
             failed: None,
