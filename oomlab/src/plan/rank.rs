@@ -120,14 +120,28 @@ impl Config {
     /// target by its name alone.
     pub fn label(&self) -> String {
         format!(
-            "{}{}{}",
+            "{}{}",
+            self.settings_label(),
+            self.cpu.map_or_else(String::new, |c| format!(", {c} CPU"))
+        )
+    }
+
+    /// The label without the CPU share (a table with a CPU column).
+    pub fn settings_label(&self) -> String {
+        format!(
+            "{}{}",
             self.profile,
             self.workers.map_or_else(String::new, |w| format!(
                 ", {w} worker{}",
                 if w == 1 { "" } else { "s" }
             )),
-            self.cpu.map_or_else(String::new, |c| format!(", {c} CPU"))
         )
+    }
+
+    /// The CPU share the runs were held to, for a table cell.
+    pub fn cpu_cell(&self) -> String {
+        self.cpu
+            .map_or_else(|| "no limit".to_string(), |c| format!("{c}"))
     }
 
     /// The highest peak over the scenarios, bytes.

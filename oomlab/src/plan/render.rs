@@ -191,9 +191,9 @@ pub fn terminal(r: &PlanReport) -> String {
     s.push_str(&plans.render(w));
     let mut runs = Table::new(&[
         ("configuration", Align::Text),
+        ("CPU", Align::Figure),
         ("scenario", Align::Text),
         ("peak", Align::Figure),
-        ("idle", Align::Figure),
         ("p95 ready", Align::Figure),
         ("times", Align::Text),
         ("lost", Align::Figure),
@@ -202,14 +202,18 @@ pub fn terminal(r: &PlanReport) -> String {
     for c in &r.configs {
         for m in &c.measurements {
             runs.row(vec![
-                c.label(),
+                c.settings_label(),
+                c.cpu_cell(),
                 m.scenario.clone(),
                 mb(m.peak_bytes),
-                opt_mb(m.idle_rss_bytes),
                 secs_ms(m.time_to_ready_p95_s),
                 c.timing.word().to_string(),
                 m.jobs_lost.to_string(),
-                run_cell(m.all_jobs_completed, &m.summary),
+                if m.all_jobs_completed {
+                    "completed".to_string()
+                } else {
+                    run_cell(false, &m.summary)
+                },
             ]);
         }
     }
