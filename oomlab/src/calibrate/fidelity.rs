@@ -333,6 +333,32 @@ pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64>
     Some(mib.round().max(0.0) as u64)
 }
 
+/// How much longer the app's jobs take than the model's: the median of
+/// app time / model time over the rows that have both (failed rows left
+/// out); `None` when no row has both or the median is within 25% either
+/// way (the time column's own bar), so that there is nothing to suggest.
+pub fn cpu_scale_for_time(rows: &[Row]) -> Option<f64> {
+    let mut ratios: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.failed.is_none())
+        .filter_map(|r| match (r.app_job_s, r.model_job_s) {
+            (Some(app), Some(model)) if model > 0.0 => Some(app / model),
+            _ => None,
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    let median = if ratios.len() % 2 == 1 {
+        ratios[mid]
+    } else {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    };
+    (!(0.8..=1.25).contains(&median)).then_some(median)
+}
+
 /// Reads the `t_s` and `rss_bytes` columns of a run's `samples.csv`.
 pub fn parse_samples(text: &str) -> Result<Vec<Reading>, String> {
     let mut r = csv::ReaderBuilder::new()
@@ -487,6 +513,31 @@ mod tests {
         let r = row("s".into(), 1, vec![timed(&[])], vec![timed(&[2.0])], 15.0);
         assert_eq!(r.app_job_s, None);
         assert_eq!(r.job_time_error_pct, None);
+    }
+
+    #[test]
+    fn the_cpu_scale_is_the_median_ratio_and_only_when_the_times_are_far_apart() {
+        let timed = |app: f64, model: f64| {
+            let mut r = row(
+                "s".into(),
+                1,
+                vec![side_of(500, 80)],
+                vec![side_of(500, 80)],
+                15.0,
+            );
+            r.app_job_s = Some(app);
+            r.model_job_s = Some(model);
+            r
+        };
+        // Ratios 2.0, 2.5, 3.0: the median.
+        let rows = [timed(6.0, 3.0), timed(10.0, 4.0), timed(3.0, 1.0)];
+        assert_eq!(cpu_scale_for_time(&rows), Some(2.5));
+        // Within 25% either way: nothing to suggest.
+        assert_eq!(cpu_scale_for_time(&[timed(5.0, 4.5)]), None);
+        assert_eq!(cpu_scale_for_time(&[timed(4.0, 5.0)]), None);
+        // The model too slow.
+        assert_eq!(cpu_scale_for_time(&[timed(2.0, 4.0)]), Some(0.5));
+        assert_eq!(cpu_scale_for_time(&[]), None);
     }
 
     #[test]

@@ -155,6 +155,26 @@ pub fn markdown(r: &CalibrationReport) -> String {
             r.model_file
         );
     }
+    if let Some(k) = r.cpu_scale_for_time {
+        let _ = if r.model_cpu_on {
+            writeln!(
+                s,
+                "\nThe model's jobs take {} the app's time: multiplying every `[model.cpu]` figure in {} by \
+                 {k:.2} would bring them together (the median ratio over the scenarios; job times move with \
+                 the machine's load, so fit on a quiet machine).",
+                if k > 1.0 { "less than" } else { "more than" },
+                r.model_file
+            )
+        } else {
+            writeln!(
+                s,
+                "\nThe app's jobs take {k:.2} times the model's: {} has no `[model.cpu]`, so its jobs run at \
+                 the reference server's own speed (docs/settings.md, `[model.cpu]`, says how to give it the \
+                 app's CPU per stage).",
+                r.model_file
+            )
+        };
+    }
     if !r.notes.is_empty() {
         let _ = writeln!(s, "\nNotes:");
         for n in &r.notes {
@@ -311,6 +331,8 @@ mod tests {
             rows,
             runtime_mb: Some(150),
             runtime_mb_for_idle: Some(70),
+            model_cpu_on: true,
+            cpu_scale_for_time: Some(2.5),
             notes: vec![],
         }
     }
@@ -325,6 +347,7 @@ mod tests {
         assert!(md.contains("**calibrated**: 1 of 1"), "{md}");
         assert!(md.contains("| 2.0 s | 2.0 s | +0% |"), "{md}");
         assert!(md.contains("runtime_mb = 70"), "{md}");
+        assert!(md.contains("figure in") && md.contains("by 2.50"), "{md}");
         let md = markdown(&report(400));
         assert!(md.contains("-33.3% **over**"), "{md}");
         assert!(md.contains("**not calibrated**"), "{md}");
