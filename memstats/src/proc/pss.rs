@@ -134,31 +134,36 @@ mod tests {
 
     #[test]
     fn a_tree_of_two_reads_pss_once_then_carries_it_within_the_budget() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
+        // A tree of its own (a shell and its `sleep`): the test process's
+        // tree also holds other tests' children, which come and go.
+        let mut root = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
             .spawn()
-            .expect("sleep runs");
-        // This test process and its child: a tree of two.
+            .expect("sh runs");
+        let pid = root.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process_tree(pid).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let mut reader = PssReader::new();
-        let me = std::process::id();
         let now = Instant::now();
-        let first = reader.read_tree_at(me, now).unwrap();
+        let first = reader.read_tree_at(pid, now).unwrap();
         let n = first.processes.len() as u64;
-        assert!(n >= 2, "{first:?}");
+        assert_eq!(n, 2, "{first:?}");
         assert_eq!(reader.counts(), (n, 0));
         // At the same instant: no read is due (each waits ten times what
         // it cost), every PSS carried forward.
-        let second = reader.read_tree_at(me, now).unwrap();
+        let second = reader.read_tree_at(pid, now).unwrap();
         assert_eq!(reader.counts(), (n, n));
         assert!(second.processes.iter().all(|p| p.memory.pss.is_some()));
         assert!(second.total.pss.is_some());
         // Ten seconds on, every read is due again (a read of a small
         // process takes well under a second).
         reader
-            .read_tree_at(me, now + Duration::from_secs(10))
+            .read_tree_at(pid, now + Duration::from_secs(10))
             .unwrap();
         assert_eq!(reader.counts(), (2 * n, n));
-        child.kill().ok();
-        child.wait().ok();
+        root.kill().ok();
+        root.wait().ok();
     }
 }

@@ -282,23 +282,14 @@ pub fn median_job_s(runs: &[Side]) -> Option<f64> {
 
 /// The median of every completed job's time on `basis` over `runs`.
 fn median_job_time_s(runs: &[Side], basis: JobTimeBasis) -> Option<f64> {
-    let mut all: Vec<f64> = runs
-        .iter()
-        .flat_map(|s| match basis {
-            JobTimeBasis::OnWorker => s.job_durations_s.iter().copied(),
-            JobTimeBasis::Polled => s.job_ready_s.iter().copied(),
-        })
-        .collect();
-    if all.is_empty() {
-        return None;
-    }
-    all.sort_by(f64::total_cmp);
-    let mid = all.len() / 2;
-    Some(if all.len() % 2 == 1 {
-        all[mid]
-    } else {
-        (all[mid - 1] + all[mid]) / 2.0
-    })
+    median(
+        runs.iter()
+            .flat_map(|s| match basis {
+                JobTimeBasis::OnWorker => s.job_durations_s.iter().copied(),
+                JobTimeBasis::Polled => s.job_ready_s.iter().copied(),
+            })
+            .collect(),
+    )
 }
 
 /// `(model - app) / app`, percent (0 when the app's figure is 0).
@@ -314,21 +305,12 @@ pub fn error_pct(model: u64, app: u64) -> f64 {
 /// `None` without idle figures on both sides.
 pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64> {
     // A failed run's idle is no figure to fit a setting to.
-    let mut gaps: Vec<f64> = rows
+    let gaps: Vec<f64> = rows
         .iter()
         .filter(|r| r.failed.is_none())
         .filter_map(|r| Some(r.app.idle_bytes? as f64 - r.model.idle_bytes? as f64))
         .collect();
-    if gaps.is_empty() {
-        return None;
-    }
-    gaps.sort_by(f64::total_cmp);
-    let mid = gaps.len() / 2;
-    let median = if gaps.len() % 2 == 1 {
-        gaps[mid]
-    } else {
-        (gaps[mid - 1] + gaps[mid]) / 2.0
-    };
+    let median = median(gaps)?;
     let mib = current_runtime_mb as f64 + median / (1u64 << 20) as f64;
     Some(mib.round().max(0.0) as u64)
 }
@@ -339,7 +321,7 @@ pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64>
 /// the app's at that ratio (the time column's own bar: app / model from
 /// 0.8 to 1 / 0.75), so that there is nothing to suggest.
 pub fn cpu_scale_for_time(rows: &[Row]) -> Option<f64> {
-    let mut ratios: Vec<f64> = rows
+    let ratios: Vec<f64> = rows
         .iter()
         .filter(|r| r.failed.is_none())
         .filter_map(|r| match (r.app_job_s, r.model_job_s) {
@@ -347,17 +329,23 @@ pub fn cpu_scale_for_time(rows: &[Row]) -> Option<f64> {
             _ => None,
         })
         .collect();
-    if ratios.is_empty() {
+    let median = median(ratios)?;
+    (!(0.8..=1.0 / 0.75).contains(&median)).then_some(median)
+}
+
+/// The median (the mean of the middle two for an even count); `None` for
+/// no values.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
         return None;
     }
-    ratios.sort_by(f64::total_cmp);
-    let mid = ratios.len() / 2;
-    let median = if ratios.len() % 2 == 1 {
-        ratios[mid]
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
     } else {
-        (ratios[mid - 1] + ratios[mid]) / 2.0
-    };
-    (!(0.8..=1.0 / 0.75).contains(&median)).then_some(median)
+        (values[mid - 1] + values[mid]) / 2.0
+    })
 }
 
 /// Reads the `t_s` and `rss_bytes` columns of a run's `samples.csv`.

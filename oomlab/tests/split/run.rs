@@ -141,9 +141,24 @@ fn a_worker_killed_at_its_limit_is_restarted_alone_and_every_acknowledged_job_co
     let out = tempfile::tempdir().unwrap();
     let scenario = out.path().join("split-sequence.toml");
     std::fs::write(&scenario, SEQUENCE).unwrap();
+    // `original` in the collector's stacked mode: a document big enough
+    // to meet a young collection as it is made, so the first job's photos
+    // stay parked under the second's (with the profile's own counts the
+    // next young collection frees them first, as the app mostly does).
+    let stacked = out.path().join("original-stacked.toml");
+    let text = std::fs::read_to_string(repo("profiles/original.toml")).unwrap();
+    assert!(
+        text.contains("document_objects = 84\n"),
+        "profiles/original.toml changed"
+    );
+    std::fs::write(
+        &stacked,
+        text.replace("document_objects = 84\n", "document_objects = 700\n"),
+    )
+    .unwrap();
     let o = oomlab_split(
         out.path(),
-        &repo("profiles/original.toml"),
+        stacked.to_str().unwrap(),
         scenario.to_str().unwrap(),
         &format!("web=512MiB,worker={WORKER_LIMIT_MIB}MiB"),
         &["--restart", "on-oom", "--max-restarts", "3"],
@@ -210,7 +225,8 @@ fn a_worker_killed_at_its_limit_is_restarted_alone_and_every_acknowledged_job_co
 
 /// Between one job of [`SEQUENCE`] on `original` (the worker's RSS peaks
 /// near 155 MiB) and one job with the previous job's photos parked (near
-/// 215 MiB): measured with this test's run and `--enforce off`, debug build.
+/// 215 MiB, the stacked mode): measured with this test's run and
+/// `--enforce off`, debug build.
 const WORKER_LIMIT_MIB: u64 = 185;
 
 #[test]
