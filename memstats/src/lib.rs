@@ -29,7 +29,7 @@ pub mod units;
 pub use debug::{AllocatorStats, DebugMemory, JobInFlight, StageMemory};
 pub use job::{JobTimes, format_time, now_time, parse_time};
 pub use proc::{
-    ProcMemory, ProcessMemory, TreeMemory, process_tree, read_proc_memory, read_tree,
+    ProcMemory, ProcessMemory, PssReader, TreeMemory, process_tree, read_proc_memory, read_tree,
     read_tree_memory,
 };
 pub use ready::{ReadyLine, ReadyLineError};

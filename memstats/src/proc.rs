@@ -8,6 +8,9 @@ use std::io;
 
 use serde::{Deserialize, Serialize};
 
+mod pss;
+pub use pss::PssReader;
+
 /// Memory of one process (or a process tree, summed), in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcMemory {
@@ -122,14 +125,9 @@ pub fn read_tree(pid: u32, with_pss: bool) -> io::Result<TreeMemory> {
     let pids = process_tree(pid);
     let pss = with_pss || pids.len() > 1;
     let root = read_proc_memory(pid, pss)?;
-    let name = |p: u32| {
-        fs::read_to_string(format!("/proc/{p}/comm"))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
     let mut processes = vec![ProcessMemory {
         pid,
-        name: name(pid),
+        name: comm(pid),
         memory: root,
     }];
     for &child in &pids[1..] {
@@ -137,12 +135,25 @@ pub fn read_tree(pid: u32, with_pss: bool) -> io::Result<TreeMemory> {
         if let Ok(memory) = read_proc_memory(child, true) {
             processes.push(ProcessMemory {
                 pid: child,
-                name: name(child),
+                name: comm(child),
                 memory,
             });
         }
     }
-    let mut total = root;
+    Ok(sum_tree(processes))
+}
+
+/// A process's name (`/proc/<pid>/comm`), empty when it is gone.
+fn comm(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A tree's readings summed (the root first): one process as read; more,
+/// their PSS (RSS where none was read) as the total's RSS.
+fn sum_tree(processes: Vec<ProcessMemory>) -> TreeMemory {
+    let mut total = processes.first().map(|p| p.memory).unwrap_or_default();
     if processes.len() > 1 {
         total = ProcMemory::default();
         for p in &processes {
@@ -156,11 +167,11 @@ pub fn read_tree(pid: u32, with_pss: bool) -> io::Result<TreeMemory> {
             total.pss = Some(total.pss.unwrap_or(0) + m.pss.unwrap_or(m.rss));
         }
     }
-    Ok(TreeMemory {
+    TreeMemory {
         total,
         rss_sum: processes.iter().map(|p| p.memory.rss).sum(),
         processes,
-    })
+    }
 }
 
 /// [`read_tree`]'s sums and the number of processes.

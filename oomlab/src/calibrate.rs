@@ -111,6 +111,14 @@ pub struct CalibrationReport {
     /// The `model.runtime_mb` that would make the model's idle equal the
     /// app's (median gap over the rows).
     pub runtime_mb_for_idle: Option<u64>,
+    /// Whether the profile has a CPU model (`[model.cpu]` with a cost set).
+    #[serde(default)]
+    pub model_cpu_on: bool,
+    /// The factor on every `[model.cpu]` figure that would bring the
+    /// model's median job time to the app's (median ratio over the rows);
+    /// `None` when they are within 25% or not known.
+    #[serde(default)]
+    pub cpu_scale_for_time: Option<f64>,
     /// Every row within the tolerance, and no scenario missing.
     pub passed: bool,
     /// Runs that failed, scenarios missing, an interruption.
@@ -217,6 +225,11 @@ pub async fn run(cfg: &CalibrateConfig) -> anyhow::Result<Exit> {
         wall_time_s: start.elapsed().as_secs_f64(),
         runtime_mb_for_idle: runtime_mb.and_then(|m| fidelity::runtime_mb_for_idle(&rows, m)),
         runtime_mb,
+        model_cpu_on: std::fs::read_to_string(&cfg.model.file.path)
+            .ok()
+            .and_then(|t| report_server::settings::Settings::from_toml(&t).ok())
+            .is_some_and(|s| s.model.cpu.is_on()),
+        cpu_scale_for_time: fidelity::cpu_scale_for_time(&rows),
         passed: rows.len() == cfg.scenarios.len() && rows.iter().all(fidelity::Row::passes),
         rows,
         notes,

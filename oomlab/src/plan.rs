@@ -44,7 +44,7 @@ use crate::units::{mb, secs_ms};
 
 pub use plans_file::{HostingPlan, PlansFile, RawPlan, load_plans};
 pub use rank::{
-    Config, Measurement, PlanVerdict, Recommendation, configs_from_runs, cpu_shares, rank,
+    Config, Measurement, PlanVerdict, Recommendation, Timing, configs_from_runs, cpu_shares, rank,
     recommend,
 };
 pub use render::markdown;
@@ -127,6 +127,7 @@ pub async fn run(cfg: &PlanConfig) -> anyhow::Result<Exit> {
     let (split_runs, finished): (Vec<FinishedRun>, Vec<FinishedRun>) =
         finished.into_iter().partition(|r| r.report.split.is_some());
     let configs = configs_from_runs(&finished, &weights);
+    notes.extend(timing_note(&configs));
     let (verdicts, recommendation) = recommend(&configs, &cfg.plans, cfg.headroom, weights.len());
     let split = cfg.split.as_ref().map(|plans| {
         let configs = split::split_configs(&split_runs);
@@ -213,6 +214,29 @@ fn method_notes(cfg: &PlanConfig) -> Vec<String> {
             rank::AS_FAST_SLACK_S
         ),
     ]
+}
+
+/// Whose speed the times are, when the configurations do not all agree:
+/// a profile without `[model.cpu]` runs at the Rust server's speed, which
+/// is not what an app with its settings would take.
+fn timing_note(configs: &[Config]) -> Option<String> {
+    let rust: Vec<String> = configs
+        .iter()
+        .filter(|c| c.timing == Timing::Server)
+        .map(|c| c.profile.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if rust.is_empty() || rust.len() == configs.len() {
+        return None;
+    }
+    Some(format!(
+        "times (column `times`): `app` is an app target's own; `app-like` a profile with [model.cpu], whose jobs \
+         spend the modelled app's CPU per stage and slow down like the app's under a plan's CPU share \
+         (docs/measurements/cpu-model.md); `Rust` ({}) the reference server's own speed, far faster than an app \
+         with those settings would be: compare their memory, not their times, with the others",
+        rust.join(", ")
+    ))
 }
 
 /// What `--from` runs say of the CPU.

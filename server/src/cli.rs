@@ -114,12 +114,17 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
     }
 }
 
-/// Logs to stderr, quiet unless `RUST_LOG` says otherwise.
+/// Logs to stderr, quiet unless `RUST_LOG` says otherwise, in colour only on
+/// a terminal.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,report_server=info"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colour codes only for a person's terminal, never into a log file
+        // (the harness's server.log).
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

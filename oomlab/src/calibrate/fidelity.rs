@@ -27,6 +27,12 @@ pub struct Side {
     /// `finished_at` of the server's job times), seconds, in job order.
     #[serde(default)]
     pub job_durations_s: Vec<f64>,
+    /// Each completed job's time to report ready as the load saw it
+    /// (submission to the status poll that saw it ready, one poll interval
+    /// of resolution), seconds, in job order: the job time of an app that
+    /// does not publish its jobs' times.
+    #[serde(default)]
+    pub job_ready_s: Vec<f64>,
     /// Jobs that completed.
     pub jobs_completed: u64,
     /// Jobs that failed or never completed.
@@ -62,6 +68,11 @@ pub struct Row {
     /// The same for the model, seconds.
     #[serde(default)]
     pub model_job_s: Option<f64>,
+    /// What the two job times measure: both sides' own start-to-finish
+    /// times, or, when the app did not publish them, both sides' times to
+    /// report ready as the load saw them.
+    #[serde(default)]
+    pub job_time_basis: JobTimeBasis,
     /// `(model job time - app job time) / app job time`, percent: how far
     /// the model's CPU costs (`[model.cpu]`) are from the app's. Shown, not
     /// part of whether the row passes (memory is what a limit checks).
@@ -79,6 +90,22 @@ pub struct Row {
     /// (`peak_error_pct` is 0 and means nothing), and does not pass.
     #[serde(default)]
     pub failed: Option<String>,
+}
+
+/// What a row's job times measure (the same on both sides).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobTimeBasis {
+    /// From the job's start on a worker to its end (`started_at` to
+    /// `finished_at` of the job's own times).
+    #[default]
+    OnWorker,
+    /// From the submission to the status poll that saw the report ready:
+    /// queue wait included, one poll interval of resolution. Used when the
+    /// app does not publish its jobs' times (an app is not asked for them).
+    Polled,
 }
 
 /// Runs of the app needed before its spread can stand for the tolerance.
@@ -140,6 +167,12 @@ pub fn side(
             .filter(|j| j.status == "completed")
             .filter_map(|j| j.processing_s)
             .collect(),
+        job_ready_s: report
+            .jobs
+            .iter()
+            .filter(|j| j.status == "completed")
+            .filter_map(|j| j.time_to_ready_polled_s)
+            .collect(),
         jobs_completed: completed,
         jobs_not_completed: report.load.jobs_failed + report.load.acknowledged_never_completed,
     }
@@ -183,7 +216,17 @@ pub fn row(
                 .find_map(|s| s.failed.as_ref().map(|f| format!("model run failed: {f}")))
         });
     let complete = complete && failed.is_none();
-    let (app_job_s, model_job_s) = (median_job_s(&apps), median_job_s(&models));
+    // Like with like: the workers' own times when the app gave them, else
+    // what the load saw on both sides.
+    let basis = if median_job_s(&apps).is_some() {
+        JobTimeBasis::OnWorker
+    } else {
+        JobTimeBasis::Polled
+    };
+    let (app_job_s, model_job_s) = (
+        median_job_time_s(&apps, basis),
+        median_job_time_s(&models, basis),
+    );
     let job_time_error_pct = match (app_job_s, model_job_s) {
         (Some(app), Some(model)) if failed.is_none() && app > 0.0 => {
             Some((model - app) / app * 100.0)
@@ -213,6 +256,7 @@ pub fn row(
         peak_error_pct: error,
         app_job_s,
         model_job_s,
+        job_time_basis: basis,
         job_time_error_pct,
         app_peaks_bytes: app_peaks,
         model_peaks_bytes: model_peaks,
@@ -233,9 +277,17 @@ fn median_run(mut runs: Vec<Side>) -> Side {
 /// The median of every completed job's time on a worker over `runs`,
 /// seconds; `None` when no job gave its times.
 pub fn median_job_s(runs: &[Side]) -> Option<f64> {
+    median_job_time_s(runs, JobTimeBasis::OnWorker)
+}
+
+/// The median of every completed job's time on `basis` over `runs`.
+fn median_job_time_s(runs: &[Side], basis: JobTimeBasis) -> Option<f64> {
     let mut all: Vec<f64> = runs
         .iter()
-        .flat_map(|s| s.job_durations_s.iter().copied())
+        .flat_map(|s| match basis {
+            JobTimeBasis::OnWorker => s.job_durations_s.iter().copied(),
+            JobTimeBasis::Polled => s.job_ready_s.iter().copied(),
+        })
         .collect();
     if all.is_empty() {
         return None;
@@ -281,6 +333,33 @@ pub fn runtime_mb_for_idle(rows: &[Row], current_runtime_mb: u64) -> Option<u64>
     Some(mib.round().max(0.0) as u64)
 }
 
+/// How much longer the app's jobs take than the model's: the median of
+/// app time / model time over the rows that have both (failed rows left
+/// out); `None` when no row has both or the model's time is within 25% of
+/// the app's at that ratio (the time column's own bar: app / model from
+/// 0.8 to 1 / 0.75), so that there is nothing to suggest.
+pub fn cpu_scale_for_time(rows: &[Row]) -> Option<f64> {
+    let mut ratios: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.failed.is_none())
+        .filter_map(|r| match (r.app_job_s, r.model_job_s) {
+            (Some(app), Some(model)) if model > 0.0 => Some(app / model),
+            _ => None,
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    let median = if ratios.len() % 2 == 1 {
+        ratios[mid]
+    } else {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    };
+    (!(0.8..=1.0 / 0.75).contains(&median)).then_some(median)
+}
+
 /// Reads the `t_s` and `rss_bytes` columns of a run's `samples.csv`.
 pub fn parse_samples(text: &str) -> Result<Vec<Reading>, String> {
     let mut r = csv::ReaderBuilder::new()
@@ -324,6 +403,7 @@ mod tests {
             per_photo_bytes: None,
             left_after_bytes: None,
             job_durations_s: vec![],
+            job_ready_s: vec![],
             jobs_completed: 1,
             jobs_not_completed: 0,
             failed: None,
@@ -434,6 +514,66 @@ mod tests {
         let r = row("s".into(), 1, vec![timed(&[])], vec![timed(&[2.0])], 15.0);
         assert_eq!(r.app_job_s, None);
         assert_eq!(r.job_time_error_pct, None);
+    }
+
+    #[test]
+    fn the_cpu_scale_is_the_median_ratio_and_only_when_the_times_are_far_apart() {
+        let timed = |app: f64, model: f64| {
+            let mut r = row(
+                "s".into(),
+                1,
+                vec![side_of(500, 80)],
+                vec![side_of(500, 80)],
+                15.0,
+            );
+            r.app_job_s = Some(app);
+            r.model_job_s = Some(model);
+            r
+        };
+        // Ratios 2.0, 2.5, 3.0: the median.
+        let rows = [timed(6.0, 3.0), timed(10.0, 4.0), timed(3.0, 1.0)];
+        assert_eq!(cpu_scale_for_time(&rows), Some(2.5));
+        // Within 25% either way: nothing to suggest.
+        assert_eq!(cpu_scale_for_time(&[timed(5.0, 4.5)]), None);
+        assert_eq!(cpu_scale_for_time(&[timed(4.0, 5.0)]), None);
+        // The model 22% short (a time error within the bar): nothing.
+        assert_eq!(cpu_scale_for_time(&[timed(5.1, 4.0)]), None);
+        assert_eq!(cpu_scale_for_time(&[timed(5.5, 4.0)]), Some(1.375));
+        // The model too slow.
+        assert_eq!(cpu_scale_for_time(&[timed(2.0, 4.0)]), Some(0.5));
+        assert_eq!(cpu_scale_for_time(&[]), None);
+    }
+
+    #[test]
+    fn an_app_without_its_jobs_times_is_compared_on_the_loads_view_on_both_sides() {
+        let seen = |worker: &[f64], ready: &[f64]| {
+            let mut s = side_of(500, 80);
+            s.job_durations_s = worker.to_vec();
+            s.job_ready_s = ready.to_vec();
+            s
+        };
+        // The app gives no worker times; the model does (2.0 s) but its
+        // load saw 3.0 s: 3.0 is compared with the app's 6.0, not 2.0.
+        let r = row(
+            "seq".into(),
+            10,
+            vec![seen(&[], &[5.0, 6.0, 7.0])],
+            vec![seen(&[2.0], &[3.0])],
+            15.0,
+        );
+        assert_eq!(r.job_time_basis, JobTimeBasis::Polled);
+        assert_eq!((r.app_job_s, r.model_job_s), (Some(6.0), Some(3.0)));
+        assert_eq!(r.job_time_error_pct, Some(-50.0));
+        // Worker times on the app's side: those, on both sides.
+        let r = row(
+            "seq".into(),
+            10,
+            vec![seen(&[4.0], &[5.0])],
+            vec![seen(&[2.0], &[3.0])],
+            15.0,
+        );
+        assert_eq!(r.job_time_basis, JobTimeBasis::OnWorker);
+        assert_eq!(r.job_time_error_pct, Some(-50.0));
     }
 
     #[test]

@@ -107,6 +107,21 @@ pub fn markdown(r: &CalibrationReport) -> String {
             incomplete(&mut s, &row.scenario, who, side);
         }
     }
+    let polled: Vec<&str> = r
+        .rows
+        .iter()
+        .filter(|row| row.job_time_basis == super::fidelity::JobTimeBasis::Polled)
+        .map(|row| row.scenario.as_str())
+        .collect();
+    if !polled.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nJob times of {}: from the submission to the status poll that saw the report ready, on both \
+             sides (the app is not asked for its jobs' own times): queue wait included, one poll interval \
+             of resolution.",
+            polled.join(", ")
+        );
+    }
     let worst = r
         .rows
         .iter()
@@ -139,6 +154,26 @@ pub fn markdown(r: &CalibrationReport) -> String {
              (now {now}) would make them equal (the median gap over the scenarios).",
             r.model_file
         );
+    }
+    if let Some(k) = r.cpu_scale_for_time {
+        let _ = if r.model_cpu_on {
+            writeln!(
+                s,
+                "\nThe model's jobs take {} the app's time: multiplying every `[model.cpu]` figure in {} by \
+                 {k:.2} would bring them together (the median ratio over the scenarios; job times move with \
+                 the machine's load, so fit on a quiet machine).",
+                if k > 1.0 { "less than" } else { "more than" },
+                r.model_file
+            )
+        } else {
+            writeln!(
+                s,
+                "\nThe app's jobs take {k:.2} times the model's: {} has no `[model.cpu]`, so its jobs run at \
+                 the reference server's own speed (docs/settings.md, `[model.cpu]`, says how to give it the \
+                 app's CPU per stage).",
+                r.model_file
+            )
+        };
     }
     if !r.notes.is_empty() {
         let _ = writeln!(s, "\nNotes:");
@@ -267,6 +302,7 @@ mod tests {
             per_photo_bytes: Some(50 << 20),
             left_after_bytes: None,
             job_durations_s: vec![2.0],
+            job_ready_s: vec![2.4],
             jobs_completed: 1,
             jobs_not_completed: 0,
             failed: None,
@@ -295,6 +331,8 @@ mod tests {
             rows,
             runtime_mb: Some(150),
             runtime_mb_for_idle: Some(70),
+            model_cpu_on: true,
+            cpu_scale_for_time: Some(2.5),
             notes: vec![],
         }
     }
@@ -309,6 +347,7 @@ mod tests {
         assert!(md.contains("**calibrated**: 1 of 1"), "{md}");
         assert!(md.contains("| 2.0 s | 2.0 s | +0% |"), "{md}");
         assert!(md.contains("runtime_mb = 70"), "{md}");
+        assert!(md.contains("figure in") && md.contains("by 2.50"), "{md}");
         let md = markdown(&report(400));
         assert!(md.contains("-33.3% **over**"), "{md}");
         assert!(md.contains("**not calibrated**"), "{md}");

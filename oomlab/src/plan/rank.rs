@@ -52,8 +52,67 @@ pub struct Config {
     pub cpu: Option<f64>,
     /// Modelled runtime held from start (declared, included), bytes.
     pub modelled_runtime_bytes: Option<u64>,
+    /// Whose speed its times are.
+    #[serde(default)]
+    pub timing: Timing,
     /// Per scenario.
     pub measurements: Vec<Measurement>,
+}
+
+/// Whose speed a configuration's times (p50, p95 to report ready) are.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// An app target measured as it runs: its own times.
+    App,
+    /// A profile with `[model.cpu]`: the server spends the modelled app's
+    /// CPU per stage, so its jobs take about as long as the app's and slow
+    /// down like them under a CPU share (docs/measurements/cpu-model.md).
+    AppLike,
+    /// A profile without `[model.cpu]`: the reference server's own speed
+    /// (Rust), not what an app with those settings would take.
+    #[default]
+    Server,
+}
+
+impl Timing {
+    /// A word for a table cell.
+    pub fn word(self) -> &'static str {
+        match self {
+            Timing::App => "app",
+            Timing::AppLike => "app-like",
+            Timing::Server => "Rust",
+        }
+    }
+
+    /// The same in a sentence.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Timing::App => "the app's own",
+            Timing::AppLike => "app-like: the modelled app's CPU per stage",
+            Timing::Server => "the Rust server's speed, not an app's",
+        }
+    }
+
+    /// What a finished run's times are: its target's, or its profile's
+    /// `[model.cpu]` on or off (a profile that cannot be read: the server's).
+    pub fn of_run(run: &FinishedRun) -> Timing {
+        let r = &run.report;
+        if r.shape.target == crate::report::TargetKind::App {
+            return Timing::App;
+        }
+        let cpu_on = std::fs::read_to_string(&r.profile.path)
+            .ok()
+            .and_then(|t| report_server::settings::Settings::from_toml(&t).ok())
+            .is_some_and(|s| s.model.cpu.is_on());
+        if cpu_on {
+            Timing::AppLike
+        } else {
+            Timing::Server
+        }
+    }
 }
 
 impl Config {
@@ -61,14 +120,28 @@ impl Config {
     /// target by its name alone.
     pub fn label(&self) -> String {
         format!(
-            "{}{}{}",
+            "{}{}",
+            self.settings_label(),
+            self.cpu.map_or_else(String::new, |c| format!(", {c} CPU"))
+        )
+    }
+
+    /// The label without the CPU share (a table with a CPU column).
+    pub fn settings_label(&self) -> String {
+        format!(
+            "{}{}",
             self.profile,
             self.workers.map_or_else(String::new, |w| format!(
                 ", {w} worker{}",
                 if w == 1 { "" } else { "s" }
             )),
-            self.cpu.map_or_else(String::new, |c| format!(", {c} CPU"))
         )
+    }
+
+    /// The CPU share the runs were held to, for a table cell.
+    pub fn cpu_cell(&self) -> String {
+        self.cpu
+            .map_or_else(|| "no limit".to_string(), |c| format!("{c}"))
     }
 
     /// The highest peak over the scenarios, bytes.
@@ -240,7 +313,7 @@ pub fn recommend(
                 peak_bytes: b.peak_bytes(),
                 headroom_bytes: p.ram_bytes - b.peak_bytes(),
                 summary: format!(
-                    "{} (USD {}/month, {} RAM) with {}: peak {} of {}, {} free (at least {:.0}% kept free), p95 to report ready {}; modelled runtime {} (declared, included in the peak)",
+                    "{} (USD {}/month, {} RAM) with {}: peak {} of {}, {} free (at least {:.0}% kept free), p95 to report ready {} ({}); modelled runtime {} (declared, included in the peak)",
                     p.name,
                     p.usd_per_month,
                     mb(p.ram_bytes),
@@ -250,6 +323,7 @@ pub fn recommend(
                     mb(p.ram_bytes - b.peak_bytes()),
                     headroom * 100.0,
                     secs_ms(b.weighted_p95_s()),
+                    b.timing.phrase(),
                     b.modelled_runtime_bytes
                         .map_or_else(|| "not known".into(), mb)
                 ),
@@ -336,6 +410,7 @@ pub fn configs_from_runs(finished: &[FinishedRun], scenarios: &[(String, f64)]) 
                 workers,
                 cpu,
                 modelled_runtime_bytes: None,
+                timing: Timing::of_run(run),
                 measurements: Vec::new(),
             });
         c.modelled_runtime_bytes = c

@@ -89,6 +89,7 @@ pub fn markdown(r: &PlanReport) -> String {
         ("idle after start", Align::Figure),
         ("p50 to report ready", Align::Figure),
         ("p95 to report ready", Align::Figure),
+        ("times", Align::Text),
         ("reports per minute", Align::Figure),
         ("modelled runtime (declared, included)", Align::Figure),
         ("jobs lost", Align::Figure),
@@ -103,6 +104,7 @@ pub fn markdown(r: &PlanReport) -> String {
                 m.idle_rss_bytes.map_or_else(|| "n/a".into(), mb),
                 secs_ms(m.time_to_ready_p50_s),
                 secs_ms(m.time_to_ready_p95_s),
+                c.timing.word().to_string(),
                 m.reports_per_minute
                     .map_or_else(|| "n/a".into(), |v| format!("{v:.1}/min")),
                 c.modelled_runtime_bytes.map_or_else(|| "n/a".into(), mb),
@@ -189,23 +191,29 @@ pub fn terminal(r: &PlanReport) -> String {
     s.push_str(&plans.render(w));
     let mut runs = Table::new(&[
         ("configuration", Align::Text),
+        ("CPU", Align::Figure),
         ("scenario", Align::Text),
         ("peak", Align::Figure),
-        ("idle", Align::Figure),
         ("p95 ready", Align::Figure),
+        ("times", Align::Text),
         ("lost", Align::Figure),
         ("run", Align::Text),
     ]);
     for c in &r.configs {
         for m in &c.measurements {
             runs.row(vec![
-                c.label(),
+                c.settings_label(),
+                c.cpu_cell(),
                 m.scenario.clone(),
                 mb(m.peak_bytes),
-                opt_mb(m.idle_rss_bytes),
                 secs_ms(m.time_to_ready_p95_s),
+                c.timing.word().to_string(),
                 m.jobs_lost.to_string(),
-                run_cell(m.all_jobs_completed, &m.summary),
+                if m.all_jobs_completed {
+                    "completed".to_string()
+                } else {
+                    run_cell(false, &m.summary)
+                },
             ]);
         }
     }
@@ -264,7 +272,7 @@ fn run_cell(all_jobs_completed: bool, summary: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::plans_file::HostingPlan;
-    use super::super::rank::{Config, Measurement, PlanVerdict, Recommendation};
+    use super::super::rank::{Config, Measurement, PlanVerdict, Recommendation, Timing};
     use super::super::split::{SplitAnswer, SplitConfig, SplitMeasurement};
     use super::*;
 
@@ -310,6 +318,7 @@ mod tests {
                 workers: Some(12),
                 cpu: Some(0.25),
                 modelled_runtime_bytes: Some(150 << 20),
+                timing: Timing::AppLike,
                 measurements: vec![
                     measurement("a-scenario-with-a-long-name-too", 1900, true),
                     measurement("burst", 2100, false),
@@ -320,6 +329,7 @@ mod tests {
                 workers: Some(1),
                 cpu: None,
                 modelled_runtime_bytes: None,
+                timing: Timing::Server,
                 measurements: vec![measurement("burst", 48, true)],
             },
         ];

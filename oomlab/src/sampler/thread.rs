@@ -27,8 +27,11 @@ pub(super) fn sample_until_stopped(
         .as_ref()
         .and_then(|c| c.read().ok())
         .map_or(0, |r| r.oom_kills);
+    // A tree's PSS within a CPU budget: `smaps_rollup` of a large process
+    // costs tens of milliseconds and slows the process it reads.
+    let mut pss = memstats::PssReader::new();
     while !stop.load(Ordering::SeqCst) {
-        let mem = match memstats::read_tree(target.pid, false) {
+        let mem = match pss.read_tree(target.pid) {
             // A reaped process has no status; a zombie has no memory lines.
             Ok(t) if t.total.rss > 0 || t.total.hwm > 0 => Some(t),
             _ => None,

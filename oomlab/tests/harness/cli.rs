@@ -170,8 +170,8 @@ fn calibrate_app_runs_refuses_a_folder_that_is_not_a_calibration_of_that_app() {
 }
 
 /// `oomlab run` of lean on tiny with `extra` flags: (exit code, stdout,
-/// stderr).
-fn run_tiny(extra: &[&str]) -> (Option<i32>, String, String) {
+/// stderr, the run's server.log).
+fn run_tiny(extra: &[&str]) -> (Option<i32>, String, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let out = oomlab()
         .args(["run", "--profile", "lean", "--scenario", "tiny", "--out"])
@@ -181,16 +181,21 @@ fn run_tiny(extra: &[&str]) -> (Option<i32>, String, String) {
         .env_remove("RUST_LOG")
         .output()
         .unwrap();
+    let server_log = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("server.log")).ok())
+        .collect::<String>();
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+        server_log,
     )
 }
 
 #[test]
 fn goose_output_is_shown_only_with_verbose_and_no_colour_codes_off_a_terminal() {
-    let (code, out, err) = run_tiny(&[]);
+    let (code, out, err, log) = run_tiny(&[]);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("report: "), "{out}");
     assert!(!out.contains("users launched"), "{out}");
@@ -198,7 +203,10 @@ fn goose_output_is_shown_only_with_verbose_and_no_colour_codes_off_a_terminal() 
         !out.contains('\x1b') && !err.contains('\x1b'),
         "{out}\n{err}"
     );
-    let (code, out, err) = run_tiny(&["--verbose"]);
+    // The server's own log lines, in the run's server.log, too.
+    assert!(log.contains("serving"), "{log}");
+    assert!(!log.contains('\x1b'), "{log}");
+    let (code, out, err, _) = run_tiny(&["--verbose"]);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains("users launched"), "{out}");
     assert!(out.contains("report: "), "{out}");

@@ -54,9 +54,9 @@ impl Default for GcSettings {
             thresholds: [700, 10, 10],
             long_lived_objects: 50_428,
             objects_per_request: 12,
-            objects_per_job: 1171,
+            objects_per_job: 775,
             objects_per_photo: 6,
-            document_objects: 400,
+            document_objects: 84,
             document_objects_per_photo: 22,
             start_counts: [0, 0, 0],
         }
