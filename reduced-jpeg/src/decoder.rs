@@ -193,18 +193,19 @@ fn allocate(frame: Frame, scale_denom: u8, max_bytes: u64, keep: Keep) -> Result
 }
 
 fn new_planes(g: &Geometry) -> Vec<Plane> {
-    g.comps
-        .iter()
-        .map(|c| Plane {
-            data: vec![128; c.bw * c.k * c.bh * c.k],
-            stride: c.bw * c.k,
-            rows: c.bh * c.k,
-            dw: c.dw,
-            dh: c.dh,
-            hx: c.hx,
-            vx: c.vx,
-        })
-        .collect()
+    g.comps.iter().map(new_plane).collect()
+}
+
+fn new_plane(c: &CompGeom) -> Plane {
+    Plane {
+        data: vec![128; c.bw * c.k * c.bh * c.k],
+        stride: c.bw * c.k,
+        rows: c.bh * c.k,
+        dw: c.dw,
+        dh: c.dh,
+        hx: c.hx,
+        vx: c.vx,
+    }
 }
 
 /// Decode one scan whose data starts at `pos`. Returns where the next
@@ -330,17 +331,19 @@ fn color_model(frame: &Frame, tables: &Tables) -> Model {
 /// IDCT the reduced coefficients (progressive) and convert to pixels.
 fn finish(mut img: Image, model: Model, orientation: u8, partial: bool) -> Result<Decoded, Error> {
     if img.frame.progressive {
-        img.planes = new_planes(&img.geometry);
+        // One plane at a time: each component's plane is made once the
+        // coefficients of the components before it are gone, so the
+        // coefficients and the planes are never all held at once.
         for (ci, c) in std::mem::take(&mut img.coefficients)
             .into_iter()
             .enumerate()
         {
             let g = img.geometry.comps[ci];
             let q = img.quant[ci].unwrap_or([0; 64]);
-            let p = &mut img.planes[ci];
-            fill_plane(&c, &g, &q, p);
-            // `c` is dropped here: each component's coefficients go as soon
-            // as its plane is filled.
+            let mut p = new_plane(&g);
+            fill_plane(&c, &g, &q, &mut p);
+            drop(c);
+            img.planes.push(p);
         }
     }
     let g = &img.geometry;

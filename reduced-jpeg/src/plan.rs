@@ -94,8 +94,9 @@ impl Geometry {
     }
 
     /// The most the decode holds at once, in bytes: for a progressive
-    /// image, the coefficients and the planes while the planes are filled
-    /// (the coefficients are freed before the output is allocated), then
+    /// image, while the planes are filled, the coefficients of the
+    /// components not yet done and the planes made so far (each
+    /// component's coefficients are freed once its plane is filled), then
     /// the planes, the output and a row per component; for a sequential
     /// one, planes filled block by block, then the same conversion.
     pub(crate) fn held_bytes(&self, progressive: bool, channels: usize, keep: Keep) -> u64 {
@@ -104,12 +105,19 @@ impl Geometry {
         let rows = (self.comps.len() * self.width) as u64;
         let converting = planes + output + rows;
         let filling = if progressive {
-            planes
-                + self
-                    .comps
-                    .iter()
-                    .map(|c| Self::coefficient_bytes(c, keep))
-                    .sum::<u64>()
+            // Component i's plane is made once the coefficients of the
+            // ones before it are freed (`decoder::finish`).
+            (0..self.comps.len())
+                .map(|i| {
+                    let made: u64 = self.comps[..=i].iter().map(Self::plane_bytes).sum();
+                    let stored: u64 = self.comps[i..]
+                        .iter()
+                        .map(|c| Self::coefficient_bytes(c, keep))
+                        .sum();
+                    made + stored
+                })
+                .max()
+                .unwrap_or(0)
         } else {
             planes
         };
@@ -159,10 +167,12 @@ mod tests {
         let floor = 3 * 345_600 * 128;
         // DC, 2x2 folded sums, history and sign masks.
         let coefs = 3 * 345_600 * (2 + 8 + 8 + 8);
-        let planes = 3 * 1440 * 960;
+        // Filling the first plane: every component's coefficients and one
+        // plane (the later steps hold less).
+        let plane = 1440 * 960;
         assert_eq!(
             g.held_bytes(true, 3, Keep::Reduced),
-            FIXED_BYTES + coefs + planes
+            FIXED_BYTES + coefs + plane
         );
         assert!(g.held_bytes(true, 3, Keep::Reduced) * 4 < floor);
     }

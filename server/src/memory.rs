@@ -141,6 +141,10 @@ pub fn thread_counters() -> Option<ThreadCounters> {
 /// Apply the profile's allocator options through jemalloc's own control
 /// interface (`background_thread`, `arenas.*_decay_ms` for new arenas and
 /// `arena.<all>.*_decay_ms` for existing ones). Returns what was read back.
+///
+/// Call it before the process starts other threads (`cli::run` does, before
+/// the runtime): an arena that a thread is making while this runs takes the
+/// old default and is not among the arenas set here.
 pub fn apply_allocator_options(opts: &AllocatorSettings) -> serde_json::Value {
     if allocator() != AllocatorKind::Jemalloc {
         return serde_json::json!({ "applied": false, "reason": "jemalloc is not the global allocator" });
