@@ -482,7 +482,11 @@ async fn forward_stdout(
         if ready.is_some() && memstats::ReadyLine::parse(&line).is_ok() {
             let _ = ready.take().map(|r| r.send(line.clone()));
         }
-        let _ = writeln!(log, "{line}");
+        // One write per line: the server's stderr appends to the same file,
+        // and `writeln!` on a `File` may write the line and its newline
+        // apart, letting a log line land between them (a ready line read
+        // back from server.log then had a log line on its end).
+        let _ = log.write_all(format!("{line}\n").as_bytes());
     }
     let _ = done.send(true);
 }
