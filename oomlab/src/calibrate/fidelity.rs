@@ -148,6 +148,15 @@ pub fn side(
         .fold(None, |m: Option<f64>, f| Some(m.map_or(f, |m| m.max(f))));
     let left_after = last_finish.and_then(|f| reading_at(readings, f + settle_s));
     let completed = report.load.jobs_completed;
+    // One time of every completed job that has it, in job order.
+    let completed_times = |time: fn(&crate::report::JobReport) -> Option<f64>| -> Vec<f64> {
+        report
+            .jobs
+            .iter()
+            .filter(|j| j.status == "completed")
+            .filter_map(time)
+            .collect()
+    };
     use crate::report::Outcome;
     let failed = matches!(
         report.verdict.outcome,
@@ -161,18 +170,8 @@ pub fn side(
         idle_bytes: idle,
         per_photo_bytes: per_photo,
         left_after_bytes: left_after,
-        job_durations_s: report
-            .jobs
-            .iter()
-            .filter(|j| j.status == "completed")
-            .filter_map(|j| j.processing_s)
-            .collect(),
-        job_ready_s: report
-            .jobs
-            .iter()
-            .filter(|j| j.status == "completed")
-            .filter_map(|j| j.time_to_ready_polled_s)
-            .collect(),
+        job_durations_s: completed_times(|j| j.processing_s),
+        job_ready_s: completed_times(|j| j.time_to_ready_polled_s),
         jobs_completed: completed,
         jobs_not_completed: report.load.jobs_failed + report.load.acknowledged_never_completed,
     }
