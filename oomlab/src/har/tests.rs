@@ -105,6 +105,16 @@ fn convert(har: &Value) -> Result<Written, ConfigError> {
 
 /// The written text without its steps (and their captures), as a loader
 /// that does not read them yet takes it.
+/// Each `[[http.steps]]` as (when it runs, its path).
+fn step_places(http: &toml::Table) -> Vec<(&str, &str)> {
+    http["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["at"].as_str().unwrap(), s["path"].as_str().unwrap()))
+        .collect()
+}
+
 fn without_steps(text: &str) -> String {
     super::without_steps(text)
 }
@@ -172,12 +182,8 @@ fn a_recorded_flow_becomes_a_scenario_with_its_parts_in_place() {
     // Pages as steps, where they were made; static files and other hosts
     // dropped.
     let steps = http["steps"].as_array().unwrap();
-    let at_path: Vec<(&str, &str)> = steps
-        .iter()
-        .map(|s| (s["at"].as_str().unwrap(), s["path"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        at_path,
+        step_places(http),
         [
             ("before_login", "/login"),
             ("after_login", "/inspections/new"),

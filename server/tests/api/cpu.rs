@@ -27,15 +27,7 @@ fn processing_s(job: &Value) -> f64 {
 
 /// `report_server_model_cpu_seconds_total`: what the jobs burned.
 async fn burned_s(app: &TestApp) -> f64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = crate::metrics::metrics(app, None).await;
     text.lines()
         .find_map(|l| l.strip_prefix("report_server_model_cpu_seconds_total "))
         .unwrap_or_else(|| panic!("no model CPU counter in\n{text}"))

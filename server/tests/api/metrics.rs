@@ -10,7 +10,11 @@ use serde_json::Value;
 
 use crate::helpers::{spawn_app, test_settings};
 
-async fn metrics(app: &crate::helpers::TestApp, accept: Option<&str>) -> (String, String) {
+/// `GET /metrics` (answered 200): its content type and text.
+pub(crate) async fn metrics(
+    app: &crate::helpers::TestApp,
+    accept: Option<&str>,
+) -> (String, String) {
     let mut req = app.http.get(app.url("/metrics"));
     if let Some(a) = accept {
         req = req.header("accept", a);

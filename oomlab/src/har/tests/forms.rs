@@ -74,12 +74,8 @@ fn a_devtools_recording_of_a_form_app_becomes_a_scenario_that_sends_headers_and_
     assert_eq!(login["form"]["email"].as_str(), Some("qa@example.com"));
     assert_eq!(login["expect_status"].as_integer(), Some(302));
     let steps = http["steps"].as_array().unwrap();
-    let at: Vec<(&str, &str)> = steps
-        .iter()
-        .map(|s| (s["at"].as_str().unwrap(), s["path"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        at,
+        step_places(&http),
         [
             ("before_login", "/account/login"),
             ("after_login", "/dashboard")
@@ -261,13 +257,8 @@ fn the_browser_s_recording_of_the_fastapi_app_is_read_part_by_part() {
     let login = http["login"].as_table().unwrap();
     assert_eq!(login["form"]["csrf_token"].as_str(), Some("{{csrf_token}}"));
     assert_eq!(login["expect_status"].as_integer(), Some(303));
-    let steps = http["steps"].as_array().unwrap();
-    let at: Vec<(&str, &str)> = steps
-        .iter()
-        .map(|s| (s["at"].as_str().unwrap(), s["path"].as_str().unwrap()))
-        .collect();
     assert_eq!(
-        at,
+        step_places(http),
         [
             ("before_login", "/login"),
             ("after_login", "/inspections/new")
