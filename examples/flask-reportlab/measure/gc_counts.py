@@ -4,6 +4,7 @@ and when, photo by photo, during the PDF build. Photos are in-memory files
 (REPORT_PHOTO_SOURCE=memory), phone-sized (2160x3840 JPEG).
 
     .venv/bin/python measure/gc_counts.py 1 2 5 10     # photos per report
+    .venv/bin/python measure/gc_counts.py --warm 3     # each built 3 times in one process
 
 With the collector disabled, ``gc.get_count()[0]`` is the net number of new
 container objects (allocated minus freed) since the last collection, which
@@ -76,11 +77,28 @@ def measure(label, build):
           f"held_mb={held / 2**20:.1f} freed_mb={freed / 2**20:.1f}")
 
 
+def warm(times, jpeg, sigs):
+    """The workbook, then the PDF of 10 photos, each built `times` times in
+    this one process: the first build also counts the modules it loads."""
+    for i in range(times):
+        measure(f"workbook #{i + 1}", lambda: (
+            build_workbook(SITE, [dict(ITEM, photo_urls=["u"] * 10)]), lambda: None))
+    for i in range(times):
+        state = {"photos": [io.BytesIO(jpeg) for _ in range(10)]}
+        draws.clear()
+        measure(f"pdf, 10 photos #{i + 1}", lambda: (
+            build_pdf(SITE, [ITEM], [state["photos"]], sigs), lambda: state.clear()))
+        print(f"  count at each drawImage: {draws}")
+
+
 def main():
     jpeg = phone_jpeg()
     sigs = [{"role": r, "name": r, "image": signature_png()} for r in ("inspector", "client")]
     print(f"photo: {len(jpeg)} bytes, 2160x3840")
     gc.disable()
+    if sys.argv[1:2] == ["--warm"]:
+        warm(int(sys.argv[2]) if len(sys.argv) > 2 else 3, jpeg, sigs)
+        return
     measure("workbook (10 photo urls)", lambda: (
         build_workbook(SITE, [dict(ITEM, photo_urls=["u"] * 10)]), lambda: None))
     for n in [int(a) for a in sys.argv[1:]] or [1, 2, 5, 10]:
